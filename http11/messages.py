@@ -1,0 +1,66 @@
+"""Request and Response, the two values that cross between a layer and the app.
+
+Plain data: building or reading them does no I/O.
+"""
+
+from dataclasses import dataclass, field
+from http import HTTPStatus
+
+from .grammar import keep_alive, origin_path, values
+
+Headers = list[tuple[str, str]]
+
+
+@dataclass(slots=True)
+class Request:
+    """One parsed request: names and values as received, the body decoded from its framing."""
+
+    method: str
+    target: str
+    version: str
+    headers: Headers
+    body: bytes = b""
+    expect: str | None = None  # "continue", "unmet" or None (see grammar.expectation)
+
+    @property
+    def path(self) -> str:
+        """The origin-form path and query (absolute-form targets are reduced to it)."""
+        return origin_path(self.target)
+
+    def header(self, name: str) -> str | None:
+        """The first value of the field `name` (lower-case), or None."""
+        found = values(self.headers, name)
+        return found[0] if found else None
+
+    @property
+    def keep_alive(self) -> bool:
+        return keep_alive(self.version, self.headers)
+
+    @property
+    def request_line(self) -> str:
+        return f"{self.method} {self.target} {self.version}"
+
+
+@dataclass(slots=True)
+class Response:
+    """What to answer. `length` is the Content-Length (HEAD keeps GET's length, sends no body)."""
+
+    status: HTTPStatus
+    headers: Headers = field(default_factory=list)
+    body: bytes = b""
+    length: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.length is None:
+            self.length = len(self.body)
+
+    @property
+    def has_length(self) -> bool:
+        """1xx, 204 and 304 carry no Content-Length (RFC 9110 §8.6)."""
+        return not (self.status < 200 or self.status in (HTTPStatus.NO_CONTENT, HTTPStatus.NOT_MODIFIED))
+
+
+def error_response(status: HTTPStatus, headers: Headers | None = None) -> Response:
+    """SPEC §3: every 4xx/5xx is text/plain with the body `CODE REASON\\n`."""
+    body = f"{int(status)} {status.phrase}\n".encode()
+    return Response(status, [("Content-Type", "text/plain; charset=utf-8"), *(headers or [])], body)

@@ -1,0 +1,211 @@
+"""The incremental request parser: feed it bytes, take complete Requests out.
+
+Sans-IO: no socket, no clock. Limits are checked on every feed, so a request
+that passes one is refused before the rest of it arrives.
+"""
+
+from http import HTTPStatus
+
+from . import grammar
+from .errors import ProtocolError
+from .limits import (
+    MAX_BODY,
+    MAX_CHUNK_LINE,
+    MAX_CHUNK_SIZE_DIGITS,
+    MAX_FIELD_LINE,
+    MAX_FIELDS,
+    MAX_HEADER_SECTION,
+    MAX_REQUEST_LINE,
+)
+from .messages import Request
+
+BAD = HTTPStatus.BAD_REQUEST
+TOO_LARGE_FIELDS = HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
+_chunk_line = grammar.re.compile(
+    rb"([0-9A-Fa-f]+)((?:[ \t]*;[ \t]*" + grammar._TOKEN + rb'(?:[ \t]*=[ \t]*(?:'
+    + grammar._TOKEN + rb'|"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"))?)*)'
+)
+
+
+def split_head(buffer: bytes | bytearray) -> int:
+    """The end of the head (index after its empty line), or -1 if not complete."""
+    end = buffer.find(b"\n\r\n")
+    bare = buffer.find(b"\n\n", 0, end + 2 if end >= 0 else len(buffer))
+    if bare >= 0:
+        return bare + 2
+    return end + 3 if end >= 0 else -1
+
+
+def parse_head(head: bytes) -> Request:
+    """A whole head (request line and field lines, with their terminators) into a bodiless Request."""
+    first = head.find(b"\n")
+    method, target, version = grammar.check_request_line(grammar.strip_cr(head[:first]))
+    section = head[first + 1 :]
+    lines = section.split(b"\n")[:-1]
+    check_section_size(section, lines)
+    headers = [grammar.check_field_line(grammar.strip_cr(line)) for line in lines]
+    grammar.check_host(version, headers)
+    return Request(method, target, version, headers, expect=grammar.expectation(version, headers))
+
+
+def check_section_size(section: bytes | bytearray, lines: list) -> None:
+    """431 for a field line, a field count or a header section over its limit."""
+    if len(lines) > MAX_FIELDS or len(section) > MAX_HEADER_SECTION:
+        raise ProtocolError(TOO_LARGE_FIELDS, "too many header fields or section too large")
+    if any(len(line) - line.endswith(b"\r") > MAX_FIELD_LINE for line in lines):
+        raise ProtocolError(TOO_LARGE_FIELDS, "header line too long")
+
+
+def check_partial_head(buffer: bytes | bytearray) -> None:
+    """Refuse an incomplete head as soon as it passes a limit (SPEC §5)."""
+    line_end = buffer.find(b"\n")
+    if line_end < 0:
+        if len(buffer) > MAX_REQUEST_LINE + 1:
+            raise ProtocolError(HTTPStatus.REQUEST_URI_TOO_LONG, "request line too long")
+        return
+    grammar.check_request_line(grammar.strip_cr(bytes(buffer[:line_end])))
+    section = buffer[line_end + 1 :]
+    lines = section.split(b"\n")
+    if lines[-1] in (b"", b"\r"):  # no byte of a next line yet, or the final empty line's CR
+        section = section[: len(section) - len(lines.pop())]
+    check_section_size(section, lines)
+
+
+class LengthBody:
+    """A body of Content-Length bytes."""
+
+    def __init__(self, length: int) -> None:
+        self.remaining = length
+        self.body = bytearray()
+
+    def feed(self, buffer: bytearray) -> bool:
+        taken = buffer[: self.remaining]
+        del buffer[: len(taken)]
+        self.body += taken
+        self.remaining -= len(taken)
+        return self.remaining == 0
+
+
+class ChunkedBody:
+    """A chunked body (RFC 9112 §7.1): strict CRLFs, hex sizes, trailers read and dropped."""
+
+    def __init__(self) -> None:
+        self.body = bytearray()
+        self.step = self.size_line
+        self.remaining = 0
+        self.trailer_fields = 0
+        self.trailer_bytes = 0
+
+    def feed(self, buffer: bytearray) -> bool:
+        """Consume what `buffer` holds; True once the last chunk and trailers are in."""
+        while buffer:
+            done = self.step(buffer)
+            if done is not None:
+                return done
+        return False
+
+    def take_line(self, buffer: bytearray, limit: int, status: HTTPStatus) -> bytes | None:
+        end = buffer.find(b"\n")
+        if end < 0:
+            if len(buffer) > limit + 1:
+                raise ProtocolError(status, "chunk or trailer line too long")
+            return None
+        if end > limit or buffer[end - 1 : end] != b"\r":
+            raise ProtocolError(status if end > limit else BAD, "chunk line too long or not ended by CRLF")
+        line = bytes(buffer[: end - 1])
+        del buffer[: end + 1]
+        if b"\r" in line:
+            raise ProtocolError(BAD, "bare CR in a chunk line")
+        return line
+
+    def size_line(self, buffer: bytearray) -> bool | None:
+        line = self.take_line(buffer, MAX_CHUNK_LINE, BAD)
+        if line is None:
+            return False
+        match = _chunk_line.fullmatch(line)
+        if not match or len(match[1]) > MAX_CHUNK_SIZE_DIGITS:
+            raise ProtocolError(BAD, "malformed chunk size line")
+        self.remaining = int(match[1], 16)
+        if len(self.body) + self.remaining > MAX_BODY:
+            raise ProtocolError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "chunked body over the limit")
+        self.step = self.data if self.remaining else self.trailer
+        return None
+
+    def data(self, buffer: bytearray) -> bool | None:
+        taken = buffer[: self.remaining]
+        del buffer[: len(taken)]
+        self.body += taken
+        self.remaining -= len(taken)
+        if not self.remaining:
+            self.step = self.data_end
+        return None
+
+    def data_end(self, buffer: bytearray) -> bool | None:
+        if buffer[:2] != b"\r\n"[: len(buffer[:2])]:
+            raise ProtocolError(BAD, "chunk data not followed by CRLF")
+        if len(buffer) < 2:
+            return False
+        del buffer[:2]
+        self.step = self.size_line
+        return None
+
+    def trailer(self, buffer: bytearray) -> bool | None:
+        line = self.take_line(buffer, MAX_FIELD_LINE, TOO_LARGE_FIELDS)
+        if line is None:
+            return False
+        if not line:
+            return True
+        grammar.check_field_line(line)
+        self.trailer_fields += 1
+        self.trailer_bytes += len(line) + 2
+        if self.trailer_fields > MAX_FIELDS or self.trailer_bytes > MAX_HEADER_SECTION:
+            raise ProtocolError(TOO_LARGE_FIELDS, "trailer section too large")
+        return None
+
+
+class RequestParser:
+    """Bytes in (`feed`), Requests out (`next_request`), in order, for one connection.
+
+    `head` is the request whose head is in and whose body is still arriving,
+    so that a layer can answer `Expect: 100-continue` before reading it.
+    """
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.head: Request | None = None
+        self.body: LengthBody | ChunkedBody | None = None
+
+    def feed(self, data: bytes) -> None:
+        self.buffer += data
+
+    @property
+    def idle(self) -> bool:
+        """No byte of a next request has arrived (blank lines do not count)."""
+        return self.head is None and not self.buffer.strip(b"\r\n")
+
+    def next_request(self) -> Request | None:
+        """The next complete Request, or None until more bytes arrive. Raises ProtocolError."""
+        if self.head is None and not self.read_head():
+            return None
+        assert self.head is not None and self.body is not None
+        if not self.body.feed(self.buffer):
+            return None
+        request, self.head = self.head, None
+        request.body = bytes(self.body.body)
+        return request
+
+    def read_head(self) -> bool:
+        buffer = self.buffer
+        if buffer[:1] in (b"\r", b"\n"):
+            skip = len(buffer) - len(buffer.lstrip(b"\r\n"))
+            skip = buffer.rfind(b"\n", 0, skip) + 1  # whole empty lines only (RFC 9112 §2.2)
+            del buffer[:skip]
+        end = split_head(buffer)
+        if end < 0:
+            check_partial_head(buffer)
+            return False
+        self.head = parse_head(bytes(buffer[: end - (2 if buffer[end - 2] == 13 else 1)]))
+        del buffer[:end]
+        length = grammar.body_length(self.head.version, self.head.headers)
+        self.body = ChunkedBody() if length == grammar.CHUNKED else LengthBody(length)
+        return True

@@ -1,0 +1,34 @@
+"""Responses to bytes: status line, fields, body, in one buffer for one send.
+
+Pure: the caller passes the date and the connection decision.
+"""
+
+from email.utils import formatdate
+
+from .messages import Response
+
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+_date_cache: tuple[int, str] = (-1, "")
+
+
+def http_date(now: float) -> str:
+    """IMF-fixdate (RFC 9110 §5.6.7), formatted at most once per second."""
+    global _date_cache
+    second = int(now)
+    if _date_cache[0] != second:
+        _date_cache = (second, formatdate(second, usegmt=True))
+    return _date_cache[1]
+
+
+def serialize(response: Response, *, server: str, date: str, connection: str | None) -> bytes:
+    """The whole response; `connection` is the Connection field to send, if any."""
+    status = response.status
+    lines = [f"HTTP/1.1 {int(status)} {status.phrase}", f"Date: {date}", f"Server: {server}"]
+    lines += [f"{name}: {value}" for name, value in response.headers]
+    if response.has_length:
+        lines.append(f"Content-Length: {response.length}")
+    if connection:
+        lines.append(f"Connection: {connection}")
+    lines.append("\r\n")
+    return "\r\n".join(lines).encode("latin-1") + response.body

@@ -1,0 +1,183 @@
+"""The server on the `socket` module: the accept loop, the models and the recv loop by hand.
+
+http11 parses, webapp answers; this module must not import another layer.
+"""
+
+import os
+import selectors
+import socket
+import threading
+import time
+
+from serving.blocking import serve_connection
+from serving.lifecycle import reap, stop_children
+from serving.runner import family, run
+from serving.session import Session
+
+ACCEPT_POLL_S = 0.5  # how soon the accept loop notices a stop (socketserver polls alike)
+RECV_SIZE = 65536
+
+# --- connection loop -----------------------------------------------------------
+
+
+def handle(conn: socket.socket, client: tuple, server: "Server") -> None:
+    """One blocking connection: the shared recv/Session/send loop over the bare socket."""
+    with conn:
+        session = Session(server.app, server.options, server.lifecycle, client)
+        serve_connection(conn, lambda: conn.recv(RECV_SIZE), conn.sendall, session)
+
+
+# --- server class ---------------------------------------------------------------
+
+
+class Server:
+    """bind, listen, accept; `dispatch` is the model: what to do with each accepted socket."""
+
+    def __init__(self, options, app, lifecycle) -> None:
+        self.options, self.app, self.lifecycle = options, app, lifecycle
+        self.children: set[int] = set()
+        self.listener = socket.socket(family(options.host), socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart on the port at once
+        self.listener.bind((options.host, options.port))
+        self.listener.listen(options.backlog)  # the same backlog on every layer
+        self.address = self.listener.getsockname()
+
+    def serve(self) -> None:
+        """Accept until a stop; then close the listener so new connections are refused."""
+        self.listener.settimeout(ACCEPT_POLL_S)
+        with self.listener:
+            while not self.lifecycle.stopping.is_set():
+                try:
+                    conn, client = self.listener.accept()
+                except (TimeoutError, InterruptedError):
+                    reap(self.children)
+                    continue
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle stall
+                MODELS[self.options.model](self, conn, client)
+
+    def drain(self, deadline: float) -> None:
+        stop_children(self.children, deadline)
+        self.lifecycle.wait_drained(deadline)
+
+
+def iterative(server: Server, conn: socket.socket, client: tuple) -> None:
+    handle(conn, client, server)
+
+
+def threaded(server: Server, conn: socket.socket, client: tuple) -> None:
+    threading.Thread(target=handle, args=(conn, client, server), daemon=True).start()
+
+
+def forking(server: Server, conn: socket.socket, client: tuple) -> None:
+    pid = os.fork()
+    if pid == 0:  # the child serves this one connection, then exits
+        server.listener.close()
+        try:
+            handle(conn, client, server)
+            server.app.close()
+        finally:
+            os._exit(0)
+    conn.close()
+    server.children.add(pid)
+    reap(server.children)
+
+
+class SelectorServer(Server):
+    """The `selectors` model: one thread, non-blocking sockets, selectors.DefaultSelector."""
+
+    SWEEP_S = 0.25  # how often deadlines are checked
+
+    def serve(self) -> None:
+        self.selector = selectors.DefaultSelector()
+        self.conns: dict[socket.socket, list] = {}  # socket -> [Session, pending output]
+        self.listener.setblocking(False)
+        self.selector.register(self.listener, selectors.EVENT_READ)
+        self.loop(lambda: self.lifecycle.stopping.is_set())
+        self.selector.unregister(self.listener)
+        self.listener.close()  # new connections are refused from here on
+
+    def drain(self, deadline: float) -> None:
+        for sock, (session, out) in list(self.conns.items()):
+            if session.is_idle() and not out:
+                self.close(sock)
+        self.loop(lambda: not self.conns or time.monotonic() > deadline)
+        for sock in list(self.conns):
+            self.close(sock)
+
+    def loop(self, done) -> None:
+        next_sweep = time.monotonic()
+        while not done():
+            for key, events in self.selector.select(self.SWEEP_S):
+                if key.fileobj is self.listener:
+                    self.accept_all()
+                elif events & selectors.EVENT_WRITE:
+                    self.flush(key.fileobj)
+                else:
+                    self.read(key.fileobj)
+            if time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + self.SWEEP_S
+                self.sweep()
+
+    def accept_all(self) -> None:
+        while True:
+            try:
+                conn, client = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            conn.setblocking(False)
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle stall
+            self.conns[conn] = [Session(self.app, self.options, self.lifecycle, client), bytearray()]
+            self.selector.register(conn, selectors.EVENT_READ)
+
+    def read(self, sock: socket.socket) -> None:
+        session, out = self.conns[sock]
+        try:
+            data = sock.recv(RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        out += session.receive(data)
+        self.flush(sock)
+
+    def flush(self, sock: socket.socket) -> None:
+        """Send what is pending; wait for writability (and read no more) while some is left."""
+        session, out = self.conns[sock]
+        try:
+            sent = sock.send(out) if out else 0
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            return self.close(sock)
+        del out[:sent]
+        if not out and session.closing:
+            return self.close(sock)
+        self.selector.modify(sock, selectors.EVENT_WRITE if out else selectors.EVENT_READ)
+
+    def sweep(self) -> None:
+        """Time out idle and stalled connections (SPEC §4)."""
+        now = time.monotonic()
+        for sock, (session, out) in list(self.conns.items()):
+            if not out and now >= session.deadline():
+                out += session.timed_out()
+                self.flush(sock)
+
+    def close(self, sock: socket.socket) -> None:
+        self.selector.unregister(sock)
+        del self.conns[sock]
+        sock.close()
+
+
+MODELS = {"iterative": iterative, "threaded": threaded, "forking": forking, "selectors": None}
+
+
+# --- make_server and main --------------------------------------------------------
+
+
+def make_server(options, app, lifecycle) -> Server:
+    server_class = SelectorServer if options.model == "selectors" else Server
+    return server_class(options, app, lifecycle)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run("raw_socket", list(MODELS), make_server, argv)

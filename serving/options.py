@@ -1,0 +1,73 @@
+"""The command line of every server (SPEC §1), parsed once for all layers.
+
+Bad input ends the process with one line on stderr and exit 2, never a traceback.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+DEFAULTS = {"host": "127.0.0.1", "port": 8000, "model": "threaded", "data_dir": "var"}
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but an error is one line (no usage dump) and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        fail(f"{self.prog}: {message} (see --help)")
+
+
+def fail(message: str) -> NoReturn:
+    print(message, file=sys.stderr, flush=True)
+    raise SystemExit(2)
+
+
+def seconds(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 3600:
+        raise ValueError(text)
+    return value
+
+
+seconds.__name__ = "number of seconds (0 < S <= 3600)"
+
+
+def port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError(text)
+    return value
+
+
+port.__name__ = "port (0..65535)"
+
+
+def backlog(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise ValueError(text)
+    return value
+
+
+backlog.__name__ = "listen backlog (1..65535)"
+
+
+def add_server_options(parser: argparse.ArgumentParser, models: list[str]) -> None:
+    parser.add_argument("--host", default=DEFAULTS["host"], help="address to bind (default %(default)s; ::1 for IPv6)")
+    parser.add_argument("--port", type=port, default=DEFAULTS["port"], help="port (default %(default)s; 0 picks a free one)")
+    parser.add_argument("--model", choices=models, default=DEFAULTS["model"], help="concurrency model (default %(default)s)")
+    parser.add_argument("--data-dir", type=Path, default=Path(DEFAULTS["data_dir"]), help="folder of messages.db (default ./var)")
+    parser.add_argument("--keepalive-timeout", type=seconds, default=5.0, metavar="S", help="close an idle connection after S seconds (default 5)")
+    parser.add_argument("--header-timeout", type=seconds, default=10.0, metavar="S", help="408 when a request head takes over S seconds (default 10)")
+    parser.add_argument("--backlog", type=backlog, default=128, help="listen backlog, the same on every layer (default 128)")
+    parser.add_argument("--access-log", action="store_true", help="one Common Log Format line per request on stderr")
+
+
+def parse(layer: str, models: list[str], argv: list[str] | None) -> argparse.Namespace:
+    """The options of `python -m LAYER`."""
+    parser = OneLineParser(prog=f"python -m {layer}", description=f"The server-layers HTTP/1.1 server on the {layer} layer.")
+    add_server_options(parser, models)
+    options = parser.parse_args(argv)
+    options.layer = layer
+    return options

@@ -1,0 +1,90 @@
+"""One connection's HTTP/1.1 exchange, sans-IO: bytes received in, bytes to send out.
+
+Used by the layers that have no HTTP of their own (raw_socket, socketserver_impl):
+it drives http11's parser, the app, keep-alive, 100-continue and the timeouts.
+It never touches a socket: the layer does the recv and the send.
+"""
+
+import time
+from http import HTTPStatus
+
+from http11 import CONTINUE, ProtocolError, Request, RequestParser, Response, error_response, http_date, serialize
+
+from .access_log import log_request
+
+
+class Session:
+    """Feed `receive` what arrives; send what it returns; stop once `closing` is set."""
+
+    def __init__(self, app, options, lifecycle, client: tuple) -> None:
+        self.app = app
+        self.server = f"server-layers ({options.layer})"
+        self.options = options
+        self.lifecycle = lifecycle
+        self.client = client
+        self.parser = RequestParser()
+        self.closing = False
+        self.continued: Request | None = None
+        self.waiting_since = self.last_data = time.monotonic()
+
+    def receive(self, data: bytes) -> bytes:
+        """Take received bytes (b'' = the peer closed); return every response now due, in order."""
+        if not data:
+            self.closing = True
+            return b""
+        self.last_data = time.monotonic()
+        self.parser.feed(data)
+        out = []
+        while not self.closing:
+            try:
+                request = self.parser.next_request()
+            except ProtocolError as exc:
+                out.append(self.error(exc.status))
+                break
+            head = request or self.parser.head
+            if head is not None and head.expect == "continue" and head is not self.continued:
+                self.continued = head
+                out.append(CONTINUE)
+            if request is None:
+                break
+            out.append(self.respond(request))
+        return b"".join(out)
+
+    def respond(self, request: Request) -> bytes:
+        if request.expect == "unmet":
+            response = error_response(HTTPStatus.EXPECTATION_FAILED)
+        else:
+            response = self.app.handle(request)
+        keep = request.keep_alive and not self.lifecycle.stopping.is_set()
+        connection = None if keep and request.version == "HTTP/1.1" else ("keep-alive" if keep else "close")
+        return self.send(response, request.request_line, connection)
+
+    def error(self, status: HTTPStatus) -> bytes:
+        """The answer to a request that cannot be served: the error, then close."""
+        return self.send(error_response(status), "-", "close")
+
+    def send(self, response: Response, request_line: str, connection: str | None) -> bytes:
+        self.closing = connection == "close"
+        self.waiting_since = time.monotonic()
+        if self.options.access_log:
+            log_request(self.client, request_line, response.status, len(response.body))
+        return serialize(response, server=self.server, date=http_date(time.time()), connection=connection)
+
+    def is_idle(self) -> bool:
+        """Waiting for the first byte of a next request (shutdown may close it)."""
+        return self.parser.idle
+
+    def deadline(self) -> float:
+        """When to give up waiting: idle keep-alive, an unfinished head, or a stalled body."""
+        if self.parser.idle:
+            return self.waiting_since + self.options.keepalive_timeout
+        if self.parser.head is None:
+            return self.waiting_since + self.options.header_timeout
+        return self.last_data + self.options.header_timeout
+
+    def timed_out(self) -> bytes:
+        """The deadline passed: close; 408 unless the connection was merely idle."""
+        if self.parser.idle:
+            self.closing = True
+            return b""
+        return self.error(HTTPStatus.REQUEST_TIMEOUT)

@@ -1,0 +1,59 @@
+"""What socketserver-based layers (socketserver_impl, http_server_impl) add to TCPServer alike.
+
+The contract's equal-footing defaults and the graceful stop; no request handling.
+"""
+
+import os
+import socketserver
+import threading
+
+from .lifecycle import stop_children
+from .runner import family
+
+MAX_CHILDREN = 100_000  # ForkingMixIn blocks accepting at 40 children; raw_socket forking has no cap
+
+
+class ManagedServer:
+    """Mixed in before a socketserver.TCPServer subclass (and its Threading/Forking mixin)."""
+
+    allow_reuse_address = True  # restart on the same port at once (TCPServer's default is off)
+    daemon_threads = True  # never wait forever for a keep-alive thread; drain() waits with a deadline
+    block_on_close = False  # likewise for forked children
+    max_children = MAX_CHILDREN
+
+    def __init__(self, options, app, lifecycle, handler) -> None:
+        self.address_family = family(options.host)
+        self.request_queue_size = options.backlog  # socketserver's default is 5; every layer uses --backlog
+        self.options, self.app, self.lifecycle = options, app, lifecycle
+        super().__init__((options.host, options.port), handler)
+        self.address = self.socket.getsockname()
+        lifecycle.on_stop(lambda: threading.Thread(target=self.shutdown, daemon=True).start())
+
+    def serve(self) -> None:
+        """serve_forever until a signal; then close the listener (new connections are refused)."""
+        self.serve_forever()
+        self.server_close()
+
+    def drain(self, deadline: float) -> None:
+        children = getattr(self, "active_children", None)
+        if children:
+            stop_children(children, deadline)
+        self.lifecycle.wait_drained(deadline)
+
+    def finish_request(self, request, client_address) -> None:
+        child = os.getpid() != self.lifecycle.pid
+        if child:  # a forked child: let go of the listener at once, so a stop refuses new clients
+            self.socket.close()
+        super().finish_request(request, client_address)
+        if child:
+            self.app.close()
+
+
+def models(base: type) -> dict[str, type]:
+    """The three models of a socketserver layer, from its iterative server class."""
+    return {
+        "iterative": base,
+        "threaded": type(f"Threading{base.__name__}", (socketserver.ThreadingMixIn, base), {}),
+        "forking": type(f"Forking{base.__name__}", (socketserver.ForkingMixIn, base), {}),
+    }
+

@@ -1,0 +1,135 @@
+"""The route table, once for every layer: path -> {method: handler}.
+
+Handlers take (app, request, match) and return a Response. No layer, no socket.
+"""
+
+import base64
+import json
+import re
+from http import HTTPStatus
+from urllib.parse import parse_qs, urlsplit
+
+from http11 import Request, Response, error_response
+
+from . import page, static
+from .store import utc_now_iso
+
+JSON = ("Content-Type", "application/json")
+TEXT = ("Content-Type", "text/plain; charset=utf-8")
+MAX_TEXT = 1000
+MAX_LIMIT = 500
+DEFAULT_LIMIT = 50
+
+
+class BadInput(Exception):
+    """The request's content is unusable: answer `status`."""
+
+    def __init__(self, status: HTTPStatus = HTTPStatus.BAD_REQUEST) -> None:
+        self.status = status
+
+
+def json_response(status: HTTPStatus, value: object, headers: list | None = None) -> Response:
+    body = json.dumps(value, separators=(",", ":")).encode()
+    return Response(status, [JSON, *(headers or [])], body)
+
+
+def home(app, request: Request, match: re.Match) -> Response:
+    body = page.render(app.store.latest(DEFAULT_LIMIT))
+    return Response(HTTPStatus.OK, [("Content-Type", "text/html; charset=utf-8")], body)
+
+
+def test_jpg(app, request: Request, match: re.Match) -> Response:
+    return static.serve("test.jpg", request)
+
+
+def plaintext(app, request: Request, match: re.Match) -> Response:
+    return Response(HTTPStatus.OK, [TEXT], b"Hello, World!")
+
+
+def time_now(app, request: Request, match: re.Match) -> Response:
+    return Response(HTTPStatus.OK, [TEXT], utc_now_iso().encode())
+
+
+def list_messages(app, request: Request, match: re.Match) -> Response:
+    query = parse_qs(urlsplit(request.path).query, keep_blank_values=True)
+    limits = query.get("limit", [str(DEFAULT_LIMIT)])
+    if len(limits) != 1 or not re.fullmatch(r"[0-9]{1,3}", limits[0]) or not 1 <= int(limits[0]) <= MAX_LIMIT:
+        raise BadInput()
+    return json_response(HTTPStatus.OK, {"messages": app.store.latest(int(limits[0]))})
+
+
+def post_message(app, request: Request, match: re.Match) -> Response:
+    media_type = (request.header("content-type") or "").partition(";")[0].strip(" \t").lower()
+    readers = {"application/x-www-form-urlencoded": form_text, "application/json": json_text}
+    if media_type not in readers:
+        raise BadInput(HTTPStatus.UNSUPPORTED_MEDIA_TYPE)
+    message = app.store.add(check_text(readers[media_type](request.body)))
+    if media_type == "application/json":
+        return json_response(HTTPStatus.CREATED, message, [("Location", f"/messages/{message['id']}")])
+    return Response(HTTPStatus.SEE_OTHER, [("Location", "/")])
+
+
+def form_text(body: bytes) -> object:
+    try:
+        fields = parse_qs(body.decode("utf-8"), strict_parsing=bool(body), errors="strict", keep_blank_values=True)
+    except (UnicodeDecodeError, ValueError):
+        raise BadInput() from None
+    return fields.get("text", [None])[0]
+
+
+def json_text(body: bytes) -> object:
+    try:
+        value = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise BadInput() from None
+    return value.get("text") if isinstance(value, dict) else None
+
+
+def check_text(text: object) -> str:
+    """1 to 1000 characters after stripping, and encodable (no lone surrogates)."""
+    if not isinstance(text, str):
+        raise BadInput()
+    text = text.strip()
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInput() from None
+    if not 1 <= len(text) <= MAX_TEXT:
+        raise BadInput()
+    return text
+
+
+def one_message(app, request: Request, match: re.Match) -> Response:
+    message = app.store.get(int(match["id"])) if len(match["id"]) <= 18 else None
+    if message is None:
+        return error_response(HTTPStatus.NOT_FOUND)
+    return json_response(HTTPStatus.OK, message)
+
+
+def static_file(app, request: Request, match: re.Match) -> Response:
+    return static.serve(match["path"], request)
+
+
+def echo(app, request: Request, match: re.Match) -> Response:
+    return json_response(
+        HTTPStatus.OK,
+        {
+            "method": request.method,
+            "target": request.target,
+            "version": request.version,
+            "headers": [[name, value] for name, value in request.headers],
+            "body_base64": base64.b64encode(request.body).decode("ascii"),
+        },
+    )
+
+
+ROUTES = [
+    (re.compile(r"/"), {"GET": home}),
+    (re.compile(r"/test\.jpg"), {"GET": test_jpg}),
+    (re.compile(r"/plaintext"), {"GET": plaintext}),
+    (re.compile(r"/time"), {"GET": time_now}),
+    (re.compile(r"/messages"), {"GET": list_messages, "POST": post_message}),
+    (re.compile(r"/messages/(?P<id>[1-9][0-9]*)"), {"GET": one_message}),
+    (re.compile(r"/static/(?P<path>.*)"), {"GET": static_file}),
+    (re.compile(r"/echo"), {m: echo for m in ("GET", "POST", "PUT", "PATCH", "DELETE")}),
+]

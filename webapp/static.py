@@ -1,0 +1,68 @@
+"""Files of the shipped static folder, with Last-Modified and If-Modified-Since.
+
+Only regular files inside the folder are served: no listings, no way out.
+"""
+
+import os
+from email.utils import formatdate, parsedate_to_datetime
+from http import HTTPStatus
+from pathlib import Path
+from urllib.parse import unquote_to_bytes
+
+from http11 import Request, Response, error_response
+
+STATIC_DIR = (Path(__file__).parent / "static").resolve()
+CONTENT_TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+    ".ico": "image/x-icon",
+}
+
+
+def resolve(raw_path: str) -> Path | None:
+    """The file `raw_path` (percent-encoded, relative) names inside STATIC_DIR, or None."""
+    path = raw_path.partition("?")[0]
+    if "%2f" in path.lower() or "%5c" in path.lower():
+        return None
+    try:
+        name = unquote_to_bytes(path).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    parts = name.split("/")
+    if name.startswith("/") or any(part in ("", ".", "..") for part in parts):
+        return None
+    candidate = (STATIC_DIR / name).resolve()
+    if not candidate.is_relative_to(STATIC_DIR) or not candidate.is_file():
+        return None
+    return candidate
+
+
+def serve(raw_path: str, request: Request) -> Response:
+    path = resolve(raw_path)
+    if path is None:
+        return error_response(HTTPStatus.NOT_FOUND)
+    mtime = int(os.stat(path).st_mtime)
+    headers = [
+        ("Content-Type", CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")),
+        ("Last-Modified", formatdate(mtime, usegmt=True)),
+    ]
+    if not_modified_since(request.header("if-modified-since"), mtime):
+        return Response(HTTPStatus.NOT_MODIFIED, headers[1:])
+    return Response(HTTPStatus.OK, headers, path.read_bytes())
+
+
+def not_modified_since(value: str | None, mtime: int) -> bool:
+    """True when If-Modified-Since is a valid date not older than the file (RFC 9110 §13.1.3)."""
+    if not value:
+        return False
+    try:
+        since = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return False
+    return since.tzinfo is not None and mtime <= since.timestamp()
