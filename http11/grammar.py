@@ -40,11 +40,11 @@ def strip_cr(line: bytes) -> bytes:
     return line
 
 
-def check_request_line(line: bytes) -> tuple[str, str, str]:
-    """method SP request-target SP HTTP-version, exactly (RFC 9112 §3)."""
-    if len(line) > MAX_REQUEST_LINE:
+def check_request_line(raw: bytes) -> tuple[str, str, str]:
+    """method SP request-target SP version, exactly (RFC 9112 §3); `raw` is the line without its LF."""
+    if len(raw) - raw.endswith(b"\r") > MAX_REQUEST_LINE:
         raise ProtocolError(HTTPStatus.REQUEST_URI_TOO_LONG, "request line too long")
-    parts = line.split(b" ")
+    parts = strip_cr(raw).split(b" ")
     if len(parts) != 3:
         raise ProtocolError(BAD, "request line is not method SP target SP version")
     method, target, version = parts
@@ -113,10 +113,11 @@ def origin_path(target: str) -> str:
     return path if path.startswith("/") else "/" + path
 
 
-def check_field_line(line: bytes) -> tuple[str, str]:
-    """field-name ":" OWS field-value OWS (RFC 9112 §5), no obs-fold."""
-    if len(line) > MAX_FIELD_LINE:
+def check_field_line(raw: bytes) -> tuple[str, str]:
+    """field-name ":" OWS field-value OWS (RFC 9112 §5), no obs-fold; `raw` is the line without its LF."""
+    if len(raw) - raw.endswith(b"\r") > MAX_FIELD_LINE:
         raise ProtocolError(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "header line too long")
+    line = strip_cr(raw)
     if line[:1] in (b" ", b"\t"):
         raise ProtocolError(BAD, "obs-fold or white space before a field")
     match = _field.fullmatch(line)

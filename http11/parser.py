@@ -39,11 +39,11 @@ def split_head(buffer: bytes | bytearray) -> int:
 def parse_head(head: bytes) -> Request:
     """A whole head (request line and field lines, with their terminators) into a bodiless Request."""
     first = head.find(b"\n")
-    method, target, version = grammar.check_request_line(grammar.strip_cr(head[:first]))
+    method, target, version = grammar.check_request_line(head[:first])
     section = head[first + 1 :]
     lines = section.split(b"\n")[:-1]
     check_section_size(section, lines)
-    headers = [grammar.check_field_line(grammar.strip_cr(line)) for line in lines]
+    headers = [grammar.check_field_line(line) for line in lines]
     grammar.check_host(version, headers)
     return Request(method, target, version, headers, expect=grammar.expectation(version, headers))
 
@@ -63,7 +63,7 @@ def check_partial_head(buffer: bytes | bytearray) -> None:
         if len(buffer) > MAX_REQUEST_LINE + 1:
             raise ProtocolError(HTTPStatus.REQUEST_URI_TOO_LONG, "request line too long")
         return
-    grammar.check_request_line(grammar.strip_cr(bytes(buffer[:line_end])))
+    grammar.check_request_line(bytes(buffer[:line_end]))
     section = buffer[line_end + 1 :]
     lines = section.split(b"\n")
     if lines[-1] in (b"", b"\r"):  # no byte of a next line yet, or the final empty line's CR

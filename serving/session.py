@@ -13,6 +13,16 @@ from http11 import CONTINUE, ProtocolError, Request, RequestParser, Response, er
 from .access_log import log_request
 
 
+def answer(app, request: Request, lifecycle) -> tuple[Response, str | None]:
+    """The response to a whole request, and the Connection field it needs (None, keep-alive, close)."""
+    if request.expect == "unmet":
+        response = error_response(HTTPStatus.EXPECTATION_FAILED)
+    else:
+        response = app.handle(request)
+    keep = request.keep_alive and not lifecycle.stopping.is_set()  # a stopping server closes after this
+    return response, None if keep and request.version == "HTTP/1.1" else ("keep-alive" if keep else "close")
+
+
 class Session:
     """Feed `receive` what arrives; send what it returns; stop once `closing` is set."""
 
@@ -51,12 +61,7 @@ class Session:
         return b"".join(out)
 
     def respond(self, request: Request) -> bytes:
-        if request.expect == "unmet":
-            response = error_response(HTTPStatus.EXPECTATION_FAILED)
-        else:
-            response = self.app.handle(request)
-        keep = request.keep_alive and not self.lifecycle.stopping.is_set()
-        connection = None if keep and request.version == "HTTP/1.1" else ("keep-alive" if keep else "close")
+        response, connection = answer(self.app, request, self.lifecycle)
         return self.send(response, request.request_line, connection)
 
     def error(self, status: HTTPStatus) -> bytes:

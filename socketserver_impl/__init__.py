@@ -1,0 +1,1 @@
+"""The server on `socketserver`: its loop and mixins, http11 for the parsing."""

@@ -1,0 +1,128 @@
+"""The handler's rfile: http.server reads the head line by line through it.
+
+Stock rfile is a plain buffered socket file. This one fills the gaps the
+contract needs and http.server cannot see: limits enforced as bytes arrive,
+idle and header deadlines, blank lines before a request skipped, a head cut
+short refused. It does not parse: it only measures lines.
+"""
+
+import http.client
+import socket
+import time
+
+from http11.limits import MAX_FIELD_LINE, MAX_FIELDS, MAX_HEADER_SECTION, MAX_REQUEST_LINE
+
+RECV_SIZE = 65536
+
+
+class HeadTimeout(Exception):
+    """A request head or body did not arrive in time: answer 408."""
+
+
+class ConnectionClosed(Exception):
+    """The peer closed mid-request: answer nothing."""
+
+
+class HeadTooLarge(http.client.LineTooLong):
+    """A head past a limit; http.server answers its LineTooLong with 431."""
+
+    def __init__(self) -> None:
+        super().__init__("header section")
+
+
+class HeadReader:
+    """Lines and bytes from `sock`, in phases: idle -> head -> body -> idle."""
+
+    def __init__(self, sock: socket.socket, options) -> None:
+        self.sock, self.options = sock, options
+        self.buffer = bytearray()
+        self.phase = "idle"
+        self.lines: list[bytes] = []  # the raw field lines of the current head
+        self.waiting_since = self.last_data = time.monotonic()
+
+    def is_idle(self) -> bool:
+        return self.phase == "idle" and not self.buffer.strip(b"\r\n")
+
+    def readline(self, size: int = -1) -> bytes:
+        if self.phase == "body":  # the handler asks for the next request line
+            self.phase, self.waiting_since = "idle", time.monotonic()
+        if self.phase == "idle":
+            return self.request_line()
+        return self.field_line()
+
+    def request_line(self) -> bytes:
+        line = self.take_line(MAX_REQUEST_LINE + 2)
+        while line in (b"\r\n", b"\n"):  # RFC 9112 §2.2: empty lines before a request are ignored
+            line = self.take_line(MAX_REQUEST_LINE + 2)
+        self.phase, self.lines = "head", []
+        return line
+
+    def field_line(self) -> bytes:
+        budget = MAX_HEADER_SECTION - sum(map(len, self.lines))
+        line = self.take_line(min(MAX_FIELD_LINE + 2, budget + 2))
+        if line in (b"\r\n", b"\n"):
+            self.phase = "body"
+            return line
+        self.lines.append(line)
+        too_long = not line.endswith(b"\n") or len(line.rstrip(b"\n")) - line.endswith(b"\r\n") > MAX_FIELD_LINE
+        if too_long or len(self.lines) > MAX_FIELDS or len(line) > budget:
+            raise HeadTooLarge()
+        return line
+
+    def take_line(self, cap: int) -> bytes:
+        """Up to and with the next LF; or `cap` bytes when no LF comes within them."""
+        while True:
+            end = self.buffer.find(b"\n", 0, cap)
+            if end >= 0 or len(self.buffer) >= cap:
+                size = end + 1 if end >= 0 else cap
+                line = bytes(self.buffer[:size])
+                del self.buffer[:size]
+                return line
+            if not self.fill() and self.phase == "idle" and not self.buffer:
+                return b""  # closed between requests
+
+    def read(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            self.fill()
+        data = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return data
+
+    def read_some(self) -> bytes:
+        if not self.buffer:
+            self.fill()
+        data = bytes(self.buffer)
+        self.buffer.clear()
+        return data
+
+    def unread(self, data: bytes | bytearray) -> None:
+        self.buffer[:0] = data
+
+    def close(self) -> None:
+        """The socket is the server's to close; only the buffer goes."""
+        self.buffer.clear()
+
+    def fill(self) -> bool:
+        """Receive more before the deadline; False when the peer closed between requests."""
+        self.sock.settimeout(max(0.001, self.deadline() - time.monotonic()))
+        try:
+            data = self.sock.recv(RECV_SIZE)
+        except TimeoutError:
+            if self.is_idle():
+                raise  # plain TimeoutError: http.server closes an idle connection quietly
+            raise HeadTimeout() from None
+        if not data:
+            if self.phase == "idle" and not self.buffer.strip(b"\r\n"):
+                self.buffer.clear()
+                return False
+            raise ConnectionClosed()
+        self.buffer += data
+        self.last_data = time.monotonic()
+        return True
+
+    def deadline(self) -> float:
+        if self.is_idle():
+            return self.waiting_since + self.options.keepalive_timeout
+        if self.phase == "body":
+            return self.last_data + self.options.header_timeout
+        return self.waiting_since + self.options.header_timeout

@@ -1,0 +1,165 @@
+"""The server on `http.server`: it gives the loop, the models and the parsing.
+
+BaseHTTPRequestHandler reads and splits each request. Where it falls short of
+the contract, the smallest hook is overridden below, with why. It must not use
+http11's parser (parsing is this layer's job); it checks what http.server read
+against http11's grammar, and borrows its chunked decoder, which http.server lacks.
+"""
+
+import http.server
+from http import HTTPStatus
+
+from http11 import ProtocolError, Request, Response, error_response, grammar
+from http11.parser import ChunkedBody
+from serving.access_log import log_request
+from serving.runner import run
+from serving.session import answer
+from serving.stdlib_server import ManagedServer, models
+
+from .reader import ConnectionClosed, HeadReader, HeadTimeout
+
+# --- connection loop -----------------------------------------------------------
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    """http.server's handler, with the gaps of the contract filled."""
+
+    protocol_version = "HTTP/1.1"  # stock HTTP/1.0 closes after every response
+    default_request_version = "HTTP/1.1"  # stock HTTP/0.9 sends errors without a status line
+    disable_nagle_algorithm = True  # without TCP_NODELAY each keep-alive response stalls ~40 ms
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()
+        self.rfile = HeadReader(self.connection, self.server.options)  # limits and deadlines as bytes arrive
+
+    def handle(self) -> None:
+        # Stock closes silently on a timeout mid-head and prints a traceback on a reset.
+        with self.server.lifecycle.track(self.connection, self.rfile.is_idle):
+            try:
+                super().handle()
+            except HeadTimeout:
+                self.quietly(self.send_error, HTTPStatus.REQUEST_TIMEOUT)
+            except (ConnectionClosed, OSError):
+                pass
+
+    def parse_request(self) -> bool:
+        # Stock splits on any white space and accepts `GET /` (HTTP/0.9): check the line first.
+        self.request_version, self.checked = self.default_request_version, False
+        raw = self.raw_requestline
+        try:
+            self.target = grammar.check_request_line(raw[:-1] if raw.endswith(b"\n") else raw)[1]
+        except ProtocolError as exc:
+            return self.refuse(exc)
+        if not super().parse_request() or not (self.checked or self.check_head()):
+            return False
+        self.path = self.target  # stock collapses a leading '//'; /echo reports the target as sent
+        if self.expect == "continue":
+            self.send_response_only(HTTPStatus.CONTINUE)
+            self.end_headers()
+        return True
+
+    def handle_expect_100(self) -> bool:
+        # Stock sends 100 Continue before any check; a bad head (413, 400) must be refused instead.
+        return self.check_head()
+
+    def check_head(self) -> bool:
+        """Stock accepts lines without a colon, obs-fold, control characters, any Host, any framing."""
+        self.checked = True
+        try:
+            fields = [grammar.check_field_line(line[:-1]) for line in self.rfile.lines]
+            grammar.check_host(self.request_version, fields)
+            self.length = grammar.body_length(self.request_version, fields)
+        except ProtocolError as exc:
+            return self.refuse(exc)
+        # Stock keeps a value's trailing white space; OWS is not part of a value (RFC 9112 §5).
+        self.fields = [(name, value.strip(" \t")) for name, value in self.headers.items()]
+        self.expect = grammar.expectation(self.request_version, self.fields)
+        return True
+
+    def __getattr__(self, name: str):
+        # Stock answers 501 to a method without do_* and leaves its body unread: the app decides.
+        if name.startswith("do_"):
+            return self.serve
+        raise AttributeError(name)
+
+    def serve(self) -> None:
+        try:
+            body = self.read_body()
+        except ProtocolError as exc:
+            return self.refuse(exc)
+        request = Request(self.command, self.target, self.request_version, self.fields, body, self.expect)
+        self.write(*answer(self.server.app, request, self.server.lifecycle), request.request_line)
+
+    def read_body(self) -> bytes:
+        # Stock has no body framing at all; chunked bodies are decoded by http11's decoder.
+        if self.length != grammar.CHUNKED:
+            return self.rfile.read(self.length)
+        decoder, pending = ChunkedBody(), bytearray()
+        while not decoder.feed(pending):
+            pending += self.rfile.read_some()
+        self.rfile.unread(pending)
+        return bytes(decoder.body)
+
+    def write(self, response: Response, connection: str | None, request_line: str) -> None:
+        self.send_response(response.status)  # the status line, Server and Date
+        for name, value in response.headers:
+            self.send_header(name, value)
+        if response.has_length:
+            self.send_header("Content-Length", str(response.length))
+        if connection:
+            self.send_header("Connection", connection)
+        self.end_headers()
+        self.wfile.write(response.body)
+        self.close_connection = connection == "close"
+        if self.server.options.access_log:
+            log_request(self.client_address, request_line, response.status, len(response.body))
+
+    def refuse(self, exc: ProtocolError) -> bool:
+        self.send_error(exc.status)
+        return False
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # Stock answers an HTML page; the contract: text/plain `CODE REASON\n`, then close.
+        self.write(error_response(HTTPStatus(code)), "close", "-")
+
+    def quietly(self, action, *args) -> None:
+        try:
+            action(*args)
+        except OSError:
+            pass
+
+    def version_string(self) -> str:
+        return "server-layers (http_server_impl)"
+
+    def log_request(self, code="-", size="-") -> None:
+        pass  # no per-request logging unless --access-log (see write)
+
+    def log_message(self, format: str, *args) -> None:
+        pass  # stock writes every error to stderr; the other layers do not
+
+
+# --- server class ---------------------------------------------------------------
+
+
+class Server(ManagedServer, http.server.HTTPServer):
+    """http.server.HTTPServer with the contract's defaults (see serving.stdlib_server)."""
+
+    def server_bind(self) -> None:
+        # Stock calls socket.getfqdn() at bind, a DNS lookup the other layers do not make.
+        http.server.socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.socket.getsockname()[:2]
+
+
+MODELS = models(Server)
+
+
+# --- make_server and main --------------------------------------------------------
+
+
+def make_server(options, app, lifecycle) -> Server:
+    return MODELS[options.model](options, app, lifecycle, Handler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run("http_server_impl", list(MODELS), make_server, argv)

@@ -1,0 +1,47 @@
+"""The server on `socketserver`: it gives the accept loop and the models (mixins).
+
+http11 parses what rfile yields, webapp answers; this module must not import another layer.
+"""
+
+import socketserver
+
+from serving.blocking import serve_connection
+from serving.runner import run
+from serving.session import Session
+from serving.stdlib_server import ManagedServer, models
+
+READ_SIZE = 65536
+
+# --- connection loop -----------------------------------------------------------
+
+
+class Handler(socketserver.StreamRequestHandler):
+    """One connection: the shared recv/Session/send loop over rfile and wfile."""
+
+    disable_nagle_algorithm = True  # TCP_NODELAY, as on every layer
+
+    def handle(self) -> None:
+        server = self.server
+        session = Session(server.app, server.options, server.lifecycle, self.client_address)
+        serve_connection(self.connection, lambda: self.rfile.read1(READ_SIZE), self.wfile.write, session)
+
+
+# --- server class ---------------------------------------------------------------
+
+
+class Server(ManagedServer, socketserver.TCPServer):
+    """socketserver.TCPServer with the contract's defaults (see serving.stdlib_server)."""
+
+
+MODELS = models(Server)
+
+
+# --- make_server and main --------------------------------------------------------
+
+
+def make_server(options, app, lifecycle) -> Server:
+    return MODELS[options.model](options, app, lifecycle, Handler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run("socketserver_impl", list(MODELS), make_server, argv)
