@@ -1,0 +1,224 @@
+"""Socket-free tests of the sans-IO parser: a table of heads and bodies, then properties."""
+
+from http import HTTPStatus
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from http11 import ProtocolError, Request, RequestParser, Response, serialize
+from http11.limits import MAX_BODY, MAX_FIELD_LINE, MAX_FIELDS, MAX_HEADER_SECTION, MAX_REQUEST_LINE
+
+OK_HEAD = b"GET / HTTP/1.1\r\nHost: a\r\n"
+
+
+def parse_all(data: bytes) -> list[Request]:
+    """Every complete request in `data`; raises ProtocolError."""
+    parser = RequestParser()
+    parser.feed(data)
+    requests = []
+    while (request := parser.next_request()) is not None:
+        requests.append(request)
+    return requests
+
+
+def status_of(data: bytes) -> int | None:
+    try:
+        parse_all(data)
+    except ProtocolError as exc:
+        return exc.status
+    return None
+
+
+# request bytes -> the status the parser must refuse them with (SPEC §5)
+REFUSED = {
+    b"GET /\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"garbage\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"GET / HTTP/1.1 \r\nHost: a\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"GET\t/ HTTP/1.1\r\nHost: a\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"GET / HTTP/2.0\r\nHost: a\r\n\r\n": HTTPStatus.HTTP_VERSION_NOT_SUPPORTED,
+    b"GET / HTTP/3.0\r\nHost: a\r\n\r\n": HTTPStatus.HTTP_VERSION_NOT_SUPPORTED,
+    b"GET / HTTP/1.1.1\r\nHost: a\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"GET / HTTX/1.1\r\nHost: a\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"GET / http/1.1\r\nHost: a\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"GET / HTTP/01.1\r\nHost: a\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"GET / HTTP/1.01\r\nHost: a\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"GET http://a/b HTTP/1.1\r\nHost: a\r\n\r\n": None,
+    b"GET * HTTP/1.1\r\nHost: a\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n": None,
+    b"GET a.b:443 HTTP/1.1\r\nHost: a\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"CONNECT a.b:443 HTTP/1.1\r\nHost: a.b:443\r\n\r\n": None,
+    b"GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"GET /a\\b HTTP/1.1\r\nHost: a\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"GET /a\x00 HTTP/1.1\r\nHost: a\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"GET /a\x7f HTTP/1.1\r\nHost: a\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"GET /\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"GET /a%00 HTTP/1.1\r\nHost: a\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"GET /a%0D%0A HTTP/1.1\r\nHost: a\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"GET /a%zz HTTP/1.1\r\nHost: a\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"GET /?q=%00 HTTP/1.1\r\nHost: a\r\n\r\n": None,
+    b"G(T / HTTP/1.1\r\nHost: a\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"A" * 33 + b" / HTTP/1.1\r\nHost: a\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"A" * 32 + b" / HTTP/1.1\r\nHost: a\r\n\r\n": None,
+    b"GET /" + b"a" * MAX_REQUEST_LINE + b" HTTP/1.1\r\nHost: a\r\n\r\n": HTTPStatus.REQUEST_URI_TOO_LONG,
+    OK_HEAD + b"X: " + b"a" * MAX_FIELD_LINE + b"\r\n\r\n": HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
+    OK_HEAD + b"X: a\r\n" * MAX_FIELDS + b"\r\n": HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
+    OK_HEAD + b"X: a\r\n" * (MAX_FIELDS - 1) + b"\r\n": None,
+    OK_HEAD + (b"X: " + b"a" * 8000 + b"\r\n") * 9 + b"\r\n": HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
+    OK_HEAD + b"Host : a\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"X: a\r\n b\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"GET / HTTP/1.1\r\n Host: a\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"GET / HTTP/1.1\r\n\t\r\nHost: a\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"no colon\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b": empty name\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"X: a\x00b\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"X: a\x01b\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"X: a\tb\r\n\r\n": None,
+    OK_HEAD + b"X: caf\xe9\r\n\r\n": None,
+    OK_HEAD + b"X: a\rb\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"GET / HTTP/1.1\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"GET / HTTP/1.0\r\n\r\n": None,
+    OK_HEAD + b"Host: b\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"GET / HTTP/1.1\r\nHost: a, b\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"GET / HTTP/1.1\r\nHost: u@a\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"GET / HTTP/1.1\r\nHost:\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n": None,
+    OK_HEAD + b"Content-Length: +5\r\n\r\nhello": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"Content-Length: -5\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"Content-Length: 5_0\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"Content-Length: 5 0\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"Content-Length: 0x5\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"Content-Length: \r\n\r\n": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"Content-Length: 005\r\n\r\nhello": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"Content-Length: 00\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello": None,
+    OK_HEAD + b"Content-Length:  5 \r\n\r\nhello": None,
+    OK_HEAD + b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"Content-Length: 5\r\nTransfer-Encoding: gzip\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"Transfer-Encoding: chunked, gzip\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"Transfer-Encoding: gzip, chunked\r\n\r\n": HTTPStatus.NOT_IMPLEMENTED,
+    OK_HEAD + b"Transfer-Encoding: gzip\r\n\r\n": HTTPStatus.NOT_IMPLEMENTED,
+    OK_HEAD + b"Transfer-Encoding: identity\r\n\r\n": HTTPStatus.NOT_IMPLEMENTED,
+    OK_HEAD + b"Transfer-Encoding: chunked, chunked\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"Transfer-Encoding: Chunked\r\n\r\n0\r\n\r\n": None,
+    OK_HEAD + b"Content-Length: %d\r\n\r\n" % (MAX_BODY + 1): HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n5_0\r\nhello\r\n0\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n-1\r\nhello\r\n0\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + b"0" * 17 + b"5\r\nhello\r\n0\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n5;\r\nhello\r\n0\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n5;a=\"b\"\r\nhello\r\n0\r\n\r\n": None,
+    OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n5;a=b c\r\nhello\r\n0\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n5;" + b"a" * 4096 + b"\r\nhello\r\n0\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhelloX\r\n0\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n5\rhello\r\n0\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n100001\r\n": HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX: y\r\n\r\n": None,
+    OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX : y\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n": None,
+    b"GET / HTTP/1.1\nHost: a\n\n": None,
+    b"\rGET / HTTP/1.1\r\nHost: a\r\n\r\n": HTTPStatus.BAD_REQUEST,
+    b"GET / HTTP/1.1\rHost: a\r\n\r\n": HTTPStatus.BAD_REQUEST,
+}
+
+
+@pytest.mark.parametrize("data,status", list(REFUSED.items()), ids=[repr(k[:48]) for k in REFUSED])
+def test_parser_table(data, status):
+    assert status_of(data) == status
+
+
+def test_parses_fields_and_bodies():
+    raw = (
+        b"POST /echo?x=1 HTTP/1.1\r\nHost: a\r\nX-Pad:   spaced value \t\r\nContent-Length: 5\r\n\r\nhello"
+        b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nT: 1\r\n\r\n"
+        b"GET http://a:80/p?q HTTP/1.0\r\n\r\n"
+    )
+    first, second, third = parse_all(raw)
+    assert (first.method, first.target, first.version, first.body) == ("POST", "/echo?x=1", "HTTP/1.1", b"hello")
+    assert first.headers[1] == ("X-Pad", "spaced value")
+    assert second.body == b"abcde" and second.header("transfer-encoding") == "chunked"
+    assert (third.target, third.path, third.keep_alive) == ("http://a:80/p?q", "/p?q", False)
+
+
+def test_limits_refuse_before_the_head_ends():
+    """A limit is enforced as soon as it is passed, not when the line or head ends."""
+    assert status_of(b"GET /" + b"a" * (MAX_REQUEST_LINE + 1)) == HTTPStatus.REQUEST_URI_TOO_LONG
+    assert status_of(OK_HEAD + b"X: " + b"a" * MAX_FIELD_LINE) == HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
+    assert status_of(OK_HEAD + b"X: a\r\n" * (MAX_FIELDS + 1)) == HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
+    big = (b"X: " + b"a" * 8000 + b"\r\n") * (MAX_HEADER_SECTION // 8000 + 1)
+    assert status_of(OK_HEAD + big) == HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
+    assert status_of(b"GET /" + b"a" * (MAX_REQUEST_LINE - 10)) is None  # under the limit: wait
+
+
+def test_expect_and_idle_state():
+    parser = RequestParser()
+    assert parser.idle
+    parser.feed(b"\r\n")
+    assert parser.idle
+    parser.feed(b"POST /echo HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
+    assert parser.next_request() is None and parser.head.expect == "continue" and not parser.idle
+    parser.feed(b"ok")
+    assert parser.next_request().body == b"ok" and parser.idle
+
+
+def test_serialize_frames_responses():
+    data = serialize(Response(HTTPStatus.OK, [("Content-Type", "text/plain")], b"hi"), server="s", date="d", connection="close")
+    assert data == b"HTTP/1.1 200 OK\r\nDate: d\r\nServer: s\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi"
+    not_modified = serialize(Response(HTTPStatus.NOT_MODIFIED), server="s", date="d", connection=None)
+    assert b"Content-Length" not in not_modified
+
+
+# --- properties --------------------------------------------------------------------
+
+VALID = [k for k, v in REFUSED.items() if v is None]
+ANY_REQUEST = st.one_of(st.sampled_from(list(REFUSED)), st.binary(max_size=300))
+
+
+def outcome(chunks: list[bytes]):
+    """What the parser makes of `chunks` fed one by one: requests, then the error or the leftover state."""
+    parser = RequestParser()
+    requests = []
+    try:
+        for chunk in chunks:
+            parser.feed(chunk)
+            while (request := parser.next_request()) is not None:
+                requests.append(request)
+    except ProtocolError as exc:
+        return requests, int(exc.status)
+    return requests, parser.idle
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(ANY_REQUEST, st.sampled_from(VALID).map(lambda v: v * 3)), st.data())
+def test_split_anywhere_gives_the_same_result(data, draw):
+    cuts = sorted(draw.draw(st.lists(st.integers(0, len(data)), max_size=6)))
+    chunks = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)])]
+    assert outcome(chunks) == outcome([data])
+
+
+def mutations(data: bytes) -> st.SearchStrategy[bytes]:
+    """`data` with one byte replaced, inserted or deleted."""
+    index = st.integers(0, max(0, len(data) - 1))
+    byte = st.binary(min_size=1, max_size=1)
+    return st.one_of(
+        st.tuples(index, byte).map(lambda t: data[: t[0]] + t[1] + data[t[0] + 1 :]),
+        st.tuples(index, byte).map(lambda t: data[: t[0]] + t[1] + data[t[0] :]),
+        index.map(lambda i: data[:i] + data[i + 1 :]),
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.binary(max_size=500), st.sampled_from(list(REFUSED)).flatmap(mutations)))
+def test_any_bytes_parse_or_raise_protocol_error(data):
+    try:
+        parse_all(data)
+    except ProtocolError as exc:
+        assert exc.status >= 400

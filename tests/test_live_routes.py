@@ -1,0 +1,163 @@
+"""SPEC §2-3 over real sockets, on every layer x model: routes and the shape of every response."""
+
+import json
+import re
+import sqlite3
+import threading
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+
+import pytest
+from conftest import header, header_names
+
+IMF_FIXDATE = re.compile(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT")
+
+
+def check_common_headers(server, answer):
+    """SPEC §3: Date, Server, Content-Length (except 1xx/204/304), error bodies."""
+    assert IMF_FIXDATE.fullmatch(header(answer, "date") or "")
+    assert header(answer, "server") == f"server-layers ({server.layer})"
+    if answer.status >= 200 and answer.status not in (204, 304):
+        assert header_names(answer).count("content-length") == 1
+    if answer.status >= 400:
+        status = HTTPStatus(answer.status)
+        assert header(answer, "content-type") == "text/plain; charset=utf-8"
+        assert answer.body == f"{answer.status} {status.phrase}\n".encode()
+
+
+def test_page(server):
+    answer = server.get("/")
+    check_common_headers(server, answer)
+    page = answer.body.decode()
+    assert answer.status == 200 and header(answer, "content-type") == "text/html; charset=utf-8"
+    assert "<h1>Wow, Python Server</h1>" in page and '<img src="/test.jpg"' in page
+    assert 'method="post" action="/messages"' in page and 'name="text"' in page
+
+
+def test_image_and_static(server):
+    image = server.get("/test.jpg")
+    check_common_headers(server, image)
+    assert image.status == 200 and header(image, "content-type") == "image/jpeg"
+    assert image.body[:3] == b"\xff\xd8\xff" and int(header(image, "content-length")) == len(image.body)
+    css = server.get("/static/style.css")
+    assert css.status == 200 and header(css, "content-type") == "text/css; charset=utf-8"
+    not_modified = server.get("/static/style.css", f"If-Modified-Since: {header(css, 'last-modified')}\r\n")
+    check_common_headers(server, not_modified)
+    assert not_modified.status == 304 and not_modified.body == b"" and "content-length" not in header_names(not_modified)
+    for path in ("/static/", "/static/../webapp/app.py", "/static/%2e%2e/webapp/app.py", "/static/a%2fb", "/static/nope.css"):
+        missing = server.get(path)
+        check_common_headers(server, missing)
+        assert missing.status == 404, path
+
+
+def test_plaintext_and_time(server):
+    plain = server.get("/plaintext")
+    check_common_headers(server, plain)
+    assert (plain.status, plain.body) == (200, b"Hello, World!")
+    assert header(plain, "content-type") == "text/plain; charset=utf-8"
+    now = server.get("/time")
+    assert re.fullmatch(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", now.body)
+    served = parsedate_to_datetime(header(now, "date"))
+    assert abs(served.timestamp() - parsedate_to_datetime(header(plain, "date")).timestamp()) < 120
+
+
+def test_guestbook_json_and_form(server):
+    created = server.get("/messages", "Content-Type: application/json\r\n", "POST", json.dumps({"text": "hé <b>"}).encode())
+    check_common_headers(server, created)
+    message = json.loads(created.body)
+    assert created.status == 201 and header(created, "location") == f"/messages/{message['id']}"
+    assert header(created, "content-type") == "application/json" and message["text"] == "hé <b>"
+    form = server.get("/messages", "Content-Type: application/x-www-form-urlencoded\r\n", "POST", b"text=from+a+form")
+    check_common_headers(server, form)
+    assert form.status == 303 and header(form, "location") == "/" and form.body == b""
+    listed = json.loads(server.get("/messages?limit=500").body)["messages"]
+    texts = [m["text"] for m in listed]
+    assert texts.index("from a form") < texts.index("hé <b>")  # newest first
+    assert json.loads(server.get(header(created, "location")).body) == message
+    assert "hé &lt;b&gt;" in server.get("/").body.decode()
+
+
+@pytest.mark.parametrize(
+    "target,extra,method,body,status",
+    [
+        ("/messages", "Content-Type: application/json\r\n", "POST", b'{"text": ""}', 400),
+        ("/messages", "Content-Type: application/json\r\n", "POST", b'{"text": "x', 400),
+        ("/messages", "Content-Type: text/plain\r\n", "POST", b"text=hi", 415),
+        ("/messages", "Content-Type: application/x-www-form-urlencoded\r\n", "POST", b"text=" + b"x" * 1001, 400),
+        ("/messages?limit=0", "", "GET", b"", 400),
+        ("/messages?limit=501", "", "GET", b"", 400),
+        ("/messages/999999", "", "GET", b"", 404),
+        ("/nowhere", "", "GET", b"", 404),
+        ("/plaintext", "", "DELETE", b"", 405),
+        ("/plaintext", "", "TRACE", b"", 405),
+        ("/nowhere", "", "TRACE", b"", 405),
+        ("/", "", "BREW", b"", 501),
+    ],
+)
+def test_errors(server, target, extra, method, body, status):
+    answer = server.get(target, extra, method, body)
+    check_common_headers(server, answer)
+    assert answer.status == status
+    if status == 405:
+        assert "GET" in header(answer, "allow")
+
+
+def test_connect_is_not_a_proxy(server):
+    (answer,) = server.exchange(b"CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n")
+    check_common_headers(server, answer)
+    assert answer.status == 501
+
+
+def test_options_and_head(server):
+    options = server.get("/plaintext", method="OPTIONS")
+    assert (options.status, options.body, header(options, "allow")) == (200, b"", "GET, HEAD, OPTIONS")
+    (star,) = server.exchange(b"OPTIONS * HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    assert star.status == 200 and header(star, "allow") == "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
+    for path in ("/", "/test.jpg", "/plaintext", "/messages", "/static/style.css", "/nowhere"):
+        get, head = server.get(path), server.get(path, method="HEAD")
+        check_common_headers(server, head) if head.status < 400 else None
+        assert head.status == get.status and head.body == b""
+        assert header(head, "content-length") == header(get, "content-length") == str(len(get.body))
+        assert header(head, "content-type") == header(get, "content-type")
+
+
+def test_echo_reports_the_parsed_request(server):
+    raw = b"PUT /echo?x=%20 HTTP/1.1\r\nHost: a\r\nX-Case:  MiXed \r\nx-case: second\r\nContent-Length: 3\r\nConnection: close\r\n\r\n\x00\x01\x02"
+    (answer,) = server.exchange(raw)
+    echoed = json.loads(answer.body)
+    assert echoed == {
+        "method": "PUT",
+        "target": "/echo?x=%20",
+        "version": "HTTP/1.1",
+        "headers": [["Host", "a"], ["X-Case", "MiXed"], ["x-case", "second"], ["Content-Length", "3"], ["Connection", "close"]],
+        "body_base64": "AAEC",
+    }
+
+
+def test_application_error_is_500_and_the_server_keeps_serving(server):
+    """A real fault: another process holds the database's write lock past the busy timeout."""
+    db = sqlite3.connect(server.data_dir / "messages.db", isolation_level=None)
+    db.execute("BEGIN EXCLUSIVE")
+    try:
+        answer = server.get("/messages", "Content-Type: application/json\r\n", "POST", b'{"text": "blocked"}')
+    finally:
+        db.execute("ROLLBACK")
+        db.close()
+    check_common_headers(server, answer)
+    assert answer.status == 500
+    assert "Traceback (most recent call last)" in server.stderr() and "database is locked" in server.stderr()
+    assert server.get("/plaintext").status == 200
+
+
+def test_concurrent_clients_are_all_answered(concurrent_server):
+    results = []
+
+    def client():
+        results.append(concurrent_server.get("/plaintext").body)
+
+    threads = [threading.Thread(target=client) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [b"Hello, World!"] * 20
