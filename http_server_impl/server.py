@@ -6,10 +6,12 @@ http11's parser (parsing is this layer's job); it checks what http.server read
 against http11's grammar, and borrows its chunked decoder, which http.server lacks.
 """
 
+import http.client
 import http.server
 from http import HTTPStatus
 
 from http11 import ProtocolError, Request, Response, error_response, grammar
+from http11.limits import MAX_FIELDS
 from http11.parser import ChunkedBody
 from serving.access_log import log_request
 from serving.runner import run
@@ -17,6 +19,10 @@ from serving.session import answer
 from serving.stdlib_server import ManagedServer, models
 
 from .reader import ConnectionClosed, HeadReader, HeadTimeout
+
+# Stock http.client counts the empty line that ends a head as a field, so 100 fields get 431;
+# HeadReader enforces MAX_FIELDS itself, so let http.client's own cap sit one above it.
+http.client._MAXHEADERS = MAX_FIELDS + 1
 
 # --- connection loop -----------------------------------------------------------
 

@@ -17,9 +17,6 @@ class ManagedServer:
     """Mixed in before a socketserver.TCPServer subclass (and its Threading/Forking mixin)."""
 
     allow_reuse_address = True  # restart on the same port at once (TCPServer's default is off)
-    daemon_threads = True  # never wait forever for a keep-alive thread; drain() waits with a deadline
-    block_on_close = False  # likewise for forked children
-    max_children = MAX_CHILDREN
 
     def __init__(self, options, app, lifecycle, handler) -> None:
         self.address_family = family(options.host)
@@ -49,11 +46,19 @@ class ManagedServer:
             self.app.close()
 
 
+# Set on the model classes themselves: the mixins' own class attributes come first in the MRO.
+MIXIN_DEFAULTS = {
+    "daemon_threads": True,  # never wait forever for a keep-alive thread; drain() waits with a deadline
+    "block_on_close": False,  # likewise for threads and forked children at server_close()
+    "max_children": MAX_CHILDREN,
+}
+
+
 def models(base: type) -> dict[str, type]:
     """The three models of a socketserver layer, from its iterative server class."""
     return {
         "iterative": base,
-        "threaded": type(f"Threading{base.__name__}", (socketserver.ThreadingMixIn, base), {}),
-        "forking": type(f"Forking{base.__name__}", (socketserver.ForkingMixIn, base), {}),
+        "threaded": type(f"Threading{base.__name__}", (socketserver.ThreadingMixIn, base), MIXIN_DEFAULTS),
+        "forking": type(f"Forking{base.__name__}", (socketserver.ForkingMixIn, base), MIXIN_DEFAULTS),
     }
 

@@ -34,13 +34,16 @@ class App:
     def handle(self, request: Request) -> Response:
         """Answer one request; a bug becomes a 500 with its traceback on stderr."""
         try:
-            return self.dispatch(request)
+            response = self.dispatch(request)
         except BadInput as exc:
-            return error_response(exc.status)
+            response = error_response(exc.status)
         except Exception:
             traceback.print_exc(file=sys.stderr)
             sys.stderr.flush()
-            return error_response(HTTPStatus.INTERNAL_SERVER_ERROR)
+            response = error_response(HTTPStatus.INTERNAL_SERVER_ERROR)
+        if request.method == "HEAD":  # the same status and headers as GET, never a body
+            response.body = b""
+        return response
 
     def dispatch(self, request: Request) -> Response:
         method = request.method
@@ -64,10 +67,7 @@ class App:
         handler = methods.get("GET" if request.method == "HEAD" else request.method)
         if handler is None:
             return error_response(HTTPStatus.METHOD_NOT_ALLOWED, [allow])
-        response = handler(self, request, match)
-        if request.method == "HEAD":
-            response.body = b""
-        return response
+        return handler(self, request, match)
 
     def close(self) -> None:
         self.store.close()
