@@ -72,7 +72,9 @@ def launch(layer: str, model: str, data_dir: Path, stderr_path: Path, extra: lis
     data_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", layer, "--port", "0", "--model", model, "--data-dir", str(data_dir), *extra]
     stderr = stderr_path.open("ab")
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL, start_new_session=True
+    )
     stderr.close()
     line = read_line(process, READY_TIMEOUT_S)
     match = re.fullmatch(r"listening on http://(\[[^\]]+\]|[^:]+):(\d+)", line.strip())
@@ -88,17 +90,25 @@ def read_line(process: subprocess.Popen, timeout: float) -> str:
 
 
 def stop(server: RunningServer, timeout: float = 15.0) -> int:
-    """SIGTERM and wait; the exit status (SIGKILL only if it does not stop in time)."""
+    """SIGTERM and wait; the exit status. Then SIGKILL whatever of its process group is left."""
     if server.process.poll() is None:
         server.process.send_signal(signal.SIGTERM)
     try:
         return server.process.wait(timeout)
     except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
         return -9
     finally:
+        kill_group(server)
         server.process.stdout.close()
+
+
+def kill_group(server: RunningServer) -> None:
+    """SIGKILL the server and any forked child of it (its own session, started here)."""
+    try:
+        os.killpg(server.process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    server.process.wait()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,29 @@
+# The two commands a newcomer types: `make test` and `make serve LAYER=raw_socket`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+LAYER ?= raw_socket
+MODEL ?= threaded
+PORT ?= 8000
+
+.PHONY: test serve jpg clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+test: $(STAMP)  ## the whole suite: unit, live on all 10 variants, corpus, durability, CLI
+	$(BIN)/python -m pytest
+
+serve: $(STAMP)  ## one server in the foreground: make serve LAYER=http_server_impl MODEL=forking
+	$(BIN)/server-layers serve $(LAYER) --model $(MODEL) --port $(PORT)
+
+jpg: $(STAMP)  ## regenerate webapp/static/test.jpg (needs Pillow, the `dev` extra)
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python tools/make_test_jpg.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

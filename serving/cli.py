@@ -1,0 +1,42 @@
+"""The `server-layers` command: one entry point for every layer (and, later, the benchmark).
+
+It starts a layer by name; it never imports locust and never serves in-process anything but a layer's own main.
+"""
+
+import argparse
+import importlib
+import sys
+
+from .options import OneLineParser
+
+LAYERS = {
+    "raw_socket": "raw_socket.server",
+    "socketserver_impl": "socketserver_impl.server",
+    "http_server_impl": "http_server_impl.server",
+}
+EPILOG = """examples:
+  server-layers serve raw_socket                      # threaded, http://127.0.0.1:8000
+  server-layers serve http_server_impl --model forking --port 0
+  server-layers serve raw_socket --model selectors --access-log
+  server-layers serve LAYER --help                    # every server option
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = OneLineParser(
+        prog="server-layers",
+        description="One HTTP/1.1 server on socket, socketserver and http.server, side by side.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser)
+    serve = commands.add_parser("serve", help="run one layer's server", add_help=False)
+    serve.add_argument("layer", choices=list(LAYERS), metavar="LAYER", help=f"one of: {', '.join(LAYERS)}")
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "serve":
+        return importlib.import_module(LAYERS[args.layer]).main(rest)
+    parser.error(f"unknown command {args.command}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

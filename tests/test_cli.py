@@ -1,0 +1,102 @@
+"""SPEC §1: starting a server, and bad options as one line on stderr with exit 2."""
+
+import socket
+import subprocess
+import sys
+
+import pytest
+from conftest import LAYERS, ROOT, launch, stop
+
+BAD_OPTIONS = [
+    ["--model", "nonesuch"],
+    ["--port", "http"],
+    ["--port", "70000"],
+    ["--keepalive-timeout", "-1"],
+    ["--header-timeout", "soon"],
+    ["--backlog", "0"],
+    ["--no-such-option"],
+]
+
+
+def run(args: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+
+
+def assert_one_line_exit_2(result: subprocess.CompletedProcess) -> None:
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr and lines[0]
+    assert result.stdout == ""
+
+
+@pytest.fixture(params=list(LAYERS))
+def layer(request) -> str:
+    return request.param
+
+
+@pytest.mark.parametrize("options", BAD_OPTIONS, ids=[" ".join(o) for o in BAD_OPTIONS])
+def test_bad_options(layer, options, tmp_path):
+    assert_one_line_exit_2(run([sys.executable, "-m", layer, "--data-dir", str(tmp_path), *options]))
+
+
+def test_a_model_the_layer_lacks(layer, tmp_path):
+    every_model = {model for models in LAYERS.values() for model in models}
+    for model in sorted(every_model - set(LAYERS[layer])):
+        result = run([sys.executable, "-m", layer, "--model", model, "--port", "0", "--data-dir", str(tmp_path)])
+        assert_one_line_exit_2(result)
+
+
+def test_port_in_use(layer, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = run([sys.executable, "-m", layer, "--port", port, "--data-dir", str(tmp_path)])
+    assert_one_line_exit_2(result)
+    assert port in result.stderr
+
+
+def test_unusable_data_dir(layer, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run([sys.executable, "-m", layer, "--port", "0", "--data-dir", str(blocker / "data")])
+    assert_one_line_exit_2(result)
+    assert "data dir" in result.stderr
+
+
+def test_unknown_layer_through_the_cli():
+    assert_one_line_exit_2(run([sys.executable, "-m", "serving.cli", "serve", "twisted"]))
+
+
+def test_listening_line_and_the_cli_serve(layer, tmp_path):
+    command = [sys.executable, "-m", "serving.cli", "serve", layer, "--port", "0", "--data-dir", str(tmp_path)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        line = process.stdout.readline().decode()
+        host, port = line.removeprefix("listening on http://").strip().rsplit(":", 1)
+        assert line == f"listening on http://127.0.0.1:{port}\n" and int(port) > 0
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            sock.sendall(b"GET /plaintext HTTP/1.0\r\n\r\n")
+            assert sock.recv(100).startswith(b"HTTP/1.1 200 OK\r\n")
+    finally:
+        process.terminate()
+        assert process.wait(10) == 0
+        process.stdout.close()
+        process.stderr.close()
+
+
+def test_ipv6_loopback(layer, tmp_path):
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    try:
+        socket.create_server(("::1", 0), family=socket.AF_INET6).close()
+    except OSError:
+        pytest.skip("::1 is not configured here")
+    server = launch(layer, "threaded", tmp_path / "data", tmp_path / "stderr.log", ["--host", "::1"])
+    try:
+        assert server.host == "::1"
+        with socket.create_connection(("::1", server.port), timeout=5) as sock:
+            sock.sendall(b"GET /plaintext HTTP/1.1\r\nHost: [::1]\r\nConnection: close\r\n\r\n")
+            assert sock.recv(100).startswith(b"HTTP/1.1 200 OK\r\n")
+    finally:
+        assert stop(server) == 0
