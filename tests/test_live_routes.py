@@ -8,7 +8,7 @@ from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 
 import pytest
-from conftest import header, header_names
+from conftest import header, header_names, wait_for
 
 IMF_FIXDATE = re.compile(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT")
 
@@ -161,3 +161,24 @@ def test_concurrent_clients_are_all_answered(concurrent_server):
     for thread in threads:
         thread.join()
     assert results == [b"Hello, World!"] * 20
+
+
+CLF = re.compile(r'127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000\] "(.*)" (\d{3}) (\d+|-)')
+
+
+def test_access_log_is_one_clf_line_per_request_and_off_by_default(variant, start_server):
+    with start_server(variant, "--access-log") as logging:
+        logging.get("/plaintext")
+        logging.get("/nowhere", method="HEAD")
+        logging.exchange(b"GET /\r\n\r\n")
+        wait_for(lambda: len(logging.stderr().splitlines()) >= 3)  # a layer may log just after sending
+        lines = [CLF.fullmatch(line) for line in logging.stderr().splitlines()]
+    assert all(lines) and [(m[1], m[2], m[3]) for m in lines] == [
+        ("GET /plaintext HTTP/1.1", "200", "13"),
+        ("HEAD /nowhere HTTP/1.1", "404", "-"),
+        ("-", "400", "16"),
+    ]
+    with start_server(variant) as quiet:
+        quiet.get("/plaintext")
+        quiet.get("/nowhere")
+        assert quiet.stderr() == ""
