@@ -59,7 +59,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.refuse(exc)
         if not super().parse_request() or not (self.checked or self.check_head()):
             return False
-        self.path = self.target  # stock collapses a leading '//'; /echo reports the target as sent
         if self.expect == "continue":
             self.send_response_only(HTTPStatus.CONTINUE)
             self.end_headers()
@@ -94,6 +93,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = self.read_body()
         except ProtocolError as exc:
             return self.refuse(exc)
+        # self.target, not self.path: stock rewrites a leading '//' and /echo reports the target as sent
         request = Request(self.command, self.target, self.request_version, self.fields, body, self.expect)
         self.write(*answer(self.server.app, request, self.server.lifecycle), request.request_line)
 

@@ -10,6 +10,8 @@ from http import HTTPStatus
 import pytest
 from conftest import header, header_names, wait_for
 
+from conformance.corpus import ResponseReader
+
 IMF_FIXDATE = re.compile(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT")
 
 
@@ -114,9 +116,14 @@ def test_options_and_head(server):
     (star,) = server.exchange(b"OPTIONS * HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
     assert star.status == 200 and header(star, "allow") == "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
     for path in ("/", "/test.jpg", "/plaintext", "/messages", "/static/style.css", "/nowhere"):
-        get, head = server.get(path), server.get(path, method="HEAD")
-        check_common_headers(server, head) if head.status < 400 else None
-        assert head.status == get.status and head.body == b""
+        get = server.get(path)
+        # HEAD then GET on one connection: a body after the HEAD response would garble the second answer
+        with server.connect() as sock:
+            sock.sendall(f"HEAD {path} HTTP/1.1\r\nHost: a\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: a\r\n\r\n".encode())
+            reader = ResponseReader(sock.recv)
+            head, after = reader.read_response(head=True), reader.read_response()
+        assert (after.status, after.body) == (200, b"Hello, World!")
+        assert head.status == get.status
         assert header(head, "content-length") == header(get, "content-length") == str(len(get.body))
         assert header(head, "content-type") == header(get, "content-type")
 
