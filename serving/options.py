@@ -23,34 +23,22 @@ def fail(message: str) -> NoReturn:
     raise SystemExit(2)
 
 
-def seconds(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 3600:
-        raise ValueError(text)
-    return value
+def bounded(kind: type, low: float, high: float, name: str):
+    """An argparse type: a `kind` number in [low, high] (float: above `low`)."""
+
+    def convert(text: str):
+        value = kind(text)
+        if not (low < value if kind is float else low <= value) or value > high:
+            raise ValueError(text)
+        return value
+
+    convert.__name__ = name  # argparse names the type in its one-line error
+    return convert
 
 
-seconds.__name__ = "number of seconds (0 < S <= 3600)"
-
-
-def port(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise ValueError(text)
-    return value
-
-
-port.__name__ = "port (0..65535)"
-
-
-def backlog(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 65535:
-        raise ValueError(text)
-    return value
-
-
-backlog.__name__ = "listen backlog (1..65535)"
+seconds = bounded(float, 0, 3600, "number of seconds (0 < S <= 3600)")
+port = bounded(int, 0, 65535, "port (0..65535)")
+backlog = bounded(int, 1, 65535, "listen backlog (1..65535)")
 
 
 def add_server_options(parser: argparse.ArgumentParser, models: list[str]) -> None:

@@ -100,3 +100,21 @@ def test_ipv6_loopback(layer, tmp_path):
             assert sock.recv(100).startswith(b"HTTP/1.1 200 OK\r\n")
     finally:
         assert stop(server) == 0
+
+
+def test_defaults_of_spec_section_1():
+    from serving.options import parse
+
+    options = parse("any_layer", ["iterative", "threaded"], [])
+    assert (options.host, options.port, options.model, str(options.data_dir)) == ("127.0.0.1", 8000, "threaded", "var")
+    assert (options.keepalive_timeout, options.header_timeout, options.access_log) == (5.0, 10.0, False)
+
+
+def test_missing_data_dir_is_created(layer, tmp_path):
+    folder = tmp_path / "not" / "yet" / "there"
+    server = launch(layer, "threaded", folder, tmp_path / "stderr.log", [])
+    try:
+        assert server.get("/plaintext").status == 200
+        assert (folder / "messages.db").is_file()
+    finally:
+        assert stop(server) == 0

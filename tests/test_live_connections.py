@@ -197,11 +197,12 @@ def test_sigterm_finishes_the_request_in_flight_then_exits_0(variant, start_serv
         assert "in flight at SIGTERM" in texts
 
 
-def test_sigterm_lets_idle_keep_alive_connections_go_at_once(variant, start_server):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_stop_signal_lets_idle_keep_alive_connections_go_at_once(variant, start_server, signum):
     with start_server(variant) as running:
         with running.connect() as idle:
             idle.sendall(request())
             assert ResponseReader(idle.recv).read_response().status == 200
-            running.process.send_signal(signal.SIGTERM)
+            running.process.send_signal(signum)
             assert closed_by_peer(idle, timeout=4.0)  # well before the 5 s keep-alive timeout
         assert running.process.wait(10) == 0
