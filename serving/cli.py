@@ -19,6 +19,7 @@ EPILOG = """examples:
   server-layers serve http_server_impl --model forking --port 0
   server-layers serve raw_socket --model selectors --access-log
   server-layers serve LAYER --help                    # every server option
+  server-layers bench --rates 500,1000,2000 --repeat 3  # measure (see: server-layers bench --help)
 """
 
 
@@ -32,9 +33,12 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser)
     serve = commands.add_parser("serve", help="run one layer's server", add_help=False)
     serve.add_argument("layer", choices=list(LAYERS), metavar="LAYER", help=f"one of: {', '.join(LAYERS)}")
+    commands.add_parser("bench", help="measure the layers with Locust (see bench --help)", add_help=False)
     args, rest = parser.parse_known_args(argv)
     if args.command == "serve":
         return importlib.import_module(LAYERS[args.layer]).main(rest)
+    if args.command == "bench":
+        return importlib.import_module("bench.cli").main(rest)
     parser.error(f"unknown command {args.command}")
 
 

@@ -1,0 +1,14 @@
+"""What bounded a run's throughput (BENCH §2), from its figures alone: pure, unit-tested."""
+
+LOAD_GENERATOR_SHARE = 0.80  # throughput above 80% of the harness's own ceiling
+LOCUST_BUSY_PCT = 90.0  # a Locust process above 90% of a core
+SERVER_BUSY_PCT = 80.0  # below this the server had headroom: throughput followed the offered load
+
+
+def bound_by(rps: float, ceiling_rps: float | None, locust_cpu_pct: float, server_cpu_pct: float) -> str:
+    """"load-generator", "pacing" (the server had headroom; rps follows users or rate) or "server"."""
+    if locust_cpu_pct > LOCUST_BUSY_PCT or (ceiling_rps and rps > LOAD_GENERATOR_SHARE * ceiling_rps):
+        return "load-generator"
+    if server_cpu_pct < SERVER_BUSY_PCT:
+        return "pacing"
+    return "server"

@@ -1,0 +1,138 @@
+"""`server-layers bench`: parse and check the flags of BENCH §2, then run the plan with a progress bar.
+
+Bad input is one line on stderr and exit 2, before anything starts.
+"""
+
+import argparse
+import re
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from serving.cli import LAYERS
+from serving.options import OneLineParser, fail
+
+from .runner import Level, Plan, execute
+from .scenarios import SCENARIOS
+
+MODELS = {
+    "raw_socket": ["iterative", "threaded", "forking", "selectors"],
+    "socketserver_impl": ["iterative", "threaded", "forking"],
+    "http_server_impl": ["iterative", "threaded", "forking"],
+}
+EXAMPLES = """examples:
+  server-layers bench --rates 500,1000,2000 --repeat 3            # fixed rates: the fair comparison
+  server-layers bench --layers raw_socket,http_server_impl --users 1,16,64 --duration 5s
+  server-layers bench --scenario mixed --users 32 --locust-workers 2
+  server-layers bench --expect-workers 2 ...                      # workers started elsewhere:
+      locust -f bench/locustfile.py --worker --master-host HOST --master-port PORT
+"""
+
+
+def duration(text: str) -> float:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m)?", text.strip())
+    if not match or float(match[1]) <= 0:
+        raise ValueError(text)
+    return float(match[1]) * {"ms": 0.001, "s": 1, "m": 60, None: 1}[match[2]]
+
+
+duration.__name__ = "duration (e.g. 10s, 500ms, 2m)"
+
+
+def names(choices) -> callable:
+    def parse(text: str) -> list[str]:
+        values = [v.strip() for v in text.split(",") if v.strip()]
+        unknown = [v for v in values if v not in choices]
+        if unknown or not values:
+            raise ValueError(text)
+        return values
+
+    parse.__name__ = f"list of {', '.join(choices)}"
+    return parse
+
+
+def positive_ints(text: str) -> list[int]:
+    values = [int(v) for v in text.split(",")]
+    if not values or min(values) < 1:
+        raise ValueError(text)
+    return values
+
+
+positive_ints.__name__ = "comma-separated list of whole numbers >= 1"
+
+
+def parser() -> OneLineParser:
+    p = OneLineParser(prog="server-layers bench", description="Measure the layers with Locust (BENCH.md §2).",
+                      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    every_model = sorted({m for models in MODELS.values() for m in models})
+    p.add_argument("--layers", type=names(list(LAYERS)), default=list(LAYERS), help="comma list (default: all three)")
+    p.add_argument("--models", type=names(every_model), default=["threaded"], help="comma list (default threaded)")
+    p.add_argument("--scenario", choices=list(SCENARIOS), default="plaintext", help="Locust user class (default plaintext)")
+    load = p.add_mutually_exclusive_group()
+    load.add_argument("--users", type=positive_ints, help="capacity mode: closed loop, no wait (default 1,8,32,128)")
+    load.add_argument("--rates", type=positive_ints, help="fixed-rate mode: target requests/s per level")
+    p.add_argument("--duration", type=duration, default=10.0, help="per run (default 10s)")
+    p.add_argument("--repeat", type=positive_ints, default=[1], metavar="N", help="runs per level (default 1)")
+    workers = p.add_mutually_exclusive_group()
+    workers.add_argument("--locust-workers", type=int, default=0, metavar="N", help="N local Locust worker processes")
+    workers.add_argument("--expect-workers", type=int, default=0, metavar="N", help="wait for N workers started elsewhere")
+    p.add_argument("--warmup", type=duration, default=1.0, help="warm-up before each run (default 1s)")
+    p.add_argument("--target", help="bench a server already running at this URL (no server CPU figures)")
+    p.add_argument("--out", type=Path, help="output folder (default results/<UTC timestamp>)")
+    p.add_argument("--force", action="store_true", help="write into an --out folder that is not empty")
+    return p
+
+
+def make_plan(argv: list[str] | None) -> Plan:
+    args = parser().parse_args(argv)
+    if len(args.repeat) != 1:
+        fail("server-layers bench: --repeat takes one number (see --help)")
+    if args.locust_workers < 0 or args.expect_workers < 0:
+        fail("server-layers bench: worker counts cannot be negative (see --help)")
+    combos = [(layer, model) for layer in args.layers for model in args.models if model in MODELS[layer]]
+    if not combos:
+        fail(f"server-layers bench: no layer among {','.join(args.layers)} has model {','.join(args.models)}")
+    if args.target and not re.fullmatch(r"http://(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+", args.target):
+        fail("server-layers bench: --target must be a loopback http://HOST:PORT")
+    out = args.out or Path("results") / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.force:
+        fail(f"server-layers bench: {out} exists and is not empty (use --force or another --out)")
+    levels = [Level.for_rate(r) for r in args.rates] if args.rates else [Level(u) for u in args.users or [1, 8, 32, 128]]
+    if args.target:
+        combos = [("target", "external")]
+    return Plan(layers=args.layers, models=args.models, scenario=args.scenario, levels=levels, duration_s=args.duration,
+                repeat=args.repeat[0], out=out, locust_workers=args.locust_workers, expect_workers=args.expect_workers,
+                warmup_s=args.warmup, target=args.target, combos=combos)
+
+
+class Progress:
+    """A rich progress bar: the run it is on and the time left (estimated from the plan)."""
+
+    def start(self, total: int, seconds_each: float) -> None:
+        from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeRemainingColumn
+
+        self.bar = Bar(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                       TimeRemainingColumn())
+        self.bar.start()
+        self.task = self.bar.add_task("starting", total=total)
+        self.started = False
+
+    def step(self, description: str) -> None:
+        if self.started:
+            self.bar.advance(self.task)
+        self.started = True
+        self.bar.update(self.task, description=description)
+
+    def finish(self) -> None:
+        self.bar.advance(self.task)
+        self.bar.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    plan = make_plan(argv)
+    started = time.monotonic()
+    results = execute(plan, Progress())
+    failed = [r for r in results["runs"] if r["status"] != "ok"]
+    print(f"{len(results['runs'])} runs in {time.monotonic() - started:.0f} s, {len(failed)} failed: "
+          f"{plan.out / 'results.json'}")
+    return 0

@@ -1,0 +1,60 @@
+"""Process measurements from the OS: CPU seconds, peak RSS, CPU pinning. No locust here."""
+
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Usage:
+    """What a process (with the children it reaped) used, read when it ended."""
+
+    cpu_s: float
+    peak_rss_mb: float
+    status: int
+
+
+def cpu_so_far(pid: int) -> float:
+    """utime+stime of a live process and of the children it reaped, from /proc (10 ms ticks)."""
+    with open(f"/proc/{pid}/stat") as file:
+        fields = file.read().rpartition(")")[2].split()
+    return sum(int(value) for value in fields[11:15]) / TICKS
+
+
+def wait(process: subprocess.Popen, timeout: float | None = None) -> Usage | None:
+    """Reap `process` with wait4: its CPU and peak RSS, its reaped children's included; None on timeout."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(process.pid, 0 if deadline is None else os.WNOHANG)
+        if pid:
+            process.returncode = os.waitstatus_to_exitcode(status)
+            return Usage(usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, process.returncode)
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.02)
+
+
+def exited(process: subprocess.Popen) -> bool:
+    """Has it ended? Asked without reaping it, so wait() still gets its resource usage."""
+    if process.returncode is not None:
+        return True
+    return os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+
+
+def cpu_split() -> tuple[set[int] | None, set[int] | None]:
+    """CPUs for the server and for Locust: the first CPU for the server, the rest for Locust."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None, None
+    return {cpus[0]}, set(cpus[1:])
+
+
+def pinned(cpus: set[int] | None):
+    """A preexec_fn that pins the child to `cpus` (none when the machine has one CPU)."""
+    if not cpus:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+

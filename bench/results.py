@@ -1,0 +1,57 @@
+"""results.json helpers: the environment block and the per-level summary over repeats."""
+
+import importlib.metadata
+import os
+import platform
+import statistics
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+FIGURES = ["rps", "fail_ratio", "p50_ms", "p90_ms", "p99_ms", "max_ms", "server_cpu_s", "cpu_us_per_req",
+           "server_peak_rss_mb", "locust_cpu_pct", "server_cpu_pct"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def environment() -> dict:
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "locust": importlib.metadata.version("locust"),
+        "git_commit": git_commit(),
+        "started": utc_now(),
+        "finished": None,
+    }
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def git_commit() -> str | None:
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=5)
+    except OSError:
+        return None
+    return result.stdout.strip() or None
+
+
+def summarise(runs: list[dict]) -> list[dict]:
+    """Median, min and max of every figure over the repeats of each layer/model/scenario/level."""
+    groups: dict[tuple, list[dict]] = {}
+    for run in runs:
+        key = (run["layer"], run["model"], run["scenario"], run["users"], run["rate"])
+        groups.setdefault(key, []).append(run)
+    summary = []
+    for (layer, model, scenario, users, rate), members in groups.items():
+        ok = [run for run in members if run.get("status") == "ok"]
+        entry = {"layer": layer, "model": model, "scenario": scenario, "users": users, "rate": rate,
+                 "repeats": len(members), "ok": len(ok), "bound_by": sorted({run["bound_by"] for run in ok})}
+        for name in FIGURES:
+            values = [run[name] for run in ok if run.get(name) is not None]
+            entry[name] = (
+                {"median": statistics.median(values), "min": min(values), "max": max(values)} if values else None
+            )
+        summary.append(entry)
+    return summary

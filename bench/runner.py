@@ -1,0 +1,295 @@
+"""The benchmark runner (BENCH §2): servers and Locust as separate processes, measured from the OS.
+
+For each layer x model x level x repeat: start the server pinned to its own CPU,
+wait for `listening on`, warm it up, run Locust headless on the other CPUs,
+SIGTERM the server, read CPU and peak RSS with wait4. This process never imports
+locust (it would monkey-patch this process) and serves nothing.
+"""
+
+import http.client
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from hdrh.histogram import HdrHistogram
+
+from . import measure
+from .classify import bound_by
+from .results import environment, summarise, utc_now
+from .scenarios import RATE_ENV, RECORD_ENV, SCENARIOS
+
+LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
+ROOT = LOCUSTFILE.parent.parent
+PER_USER_RPS = 50  # fixed-rate runs: one Locust user paces itself to at most this many requests/s
+READY_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 10.0
+CALIBRATION_TARGET = ("raw_socket", "selectors")  # the cheapest target this project has
+WARMUP_PATHS = ["/plaintext", "/", "/test.jpg", "/messages?limit=20"]
+
+
+@dataclass(frozen=True)
+class Level:
+    """One load level: a user count (capacity) or a request rate with the users to carry it."""
+
+    users: int
+    rate: int | None = None
+
+    @staticmethod
+    def for_rate(rate: int) -> "Level":
+        return Level(max(1, math.ceil(rate / PER_USER_RPS)), rate)
+
+
+@dataclass
+class Plan:
+    layers: list[str]
+    models: list[str]
+    scenario: str
+    levels: list[Level]
+    duration_s: float
+    repeat: int
+    out: Path
+    locust_workers: int = 0
+    expect_workers: int = 0
+    warmup_s: float = 1.0
+    target: str | None = None  # an already running server (no CPU figures), instead of starting layers
+    combos: list[tuple[str, str]] = field(default_factory=list)
+
+    def runs(self) -> list[tuple[str, str, Level, int]]:
+        return [(l, m, level, r) for l, m in self.combos for level in self.levels for r in range(1, self.repeat + 1)]
+
+
+class Server:
+    """One server process on a free loopback port, pinned, its stderr kept."""
+
+    def __init__(self, layer: str, model: str, folder: Path, cpus: set[int] | None) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.stderr_path = folder / "server.stderr"
+        command = [sys.executable, "-m", layer, "--port", "0", "--model", model, "--data-dir", str(folder / "data")]
+        with self.stderr_path.open("wb") as stderr:
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL,
+                preexec_fn=measure.pinned(cpus), start_new_session=True,
+            )
+        self.url = self.wait_ready()
+
+    def wait_ready(self) -> str:
+        line = ""
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not line.startswith("listening on ") and time.monotonic() < deadline and not measure.exited(self.process):
+            line = self.process.stdout.readline().decode()
+        if not line.startswith("listening on "):
+            self.stop()
+            raise RuntimeError(f"server did not start: {self.stderr_tail()}")
+        return line.removeprefix("listening on ").strip()
+
+    def stop(self) -> measure.Usage | None:
+        """SIGTERM, wait (SIGKILL after STOP_TIMEOUT_S); None if it had already died and was reaped."""
+        if not measure.exited(self.process):
+            self.process.send_signal(signal.SIGTERM)
+        usage = measure.wait(self.process, STOP_TIMEOUT_S) if self.process.returncode is None else None
+        if usage is None and self.process.returncode is None:
+            self.process.kill()
+            usage = measure.wait(self.process)
+        self.process.stdout.close()
+        return usage
+
+    def stderr_tail(self, lines: int = 20) -> str:
+        return "\n".join(self.stderr_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def warm_up(url: str, seconds: float) -> None:
+    """Requests from a plain stdlib client, so the first measured ones find a warm server."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    deadline = time.monotonic() + seconds
+    connection = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=10)
+    try:
+        while time.monotonic() < deadline:
+            for path in WARMUP_PATHS:
+                connection.request("GET", path)
+                connection.getresponse().read()
+    finally:
+        connection.close()
+
+
+def locust_command(plan: Plan, level: Level, url: str, csv_prefix: Path, role: list[str]) -> list[str]:
+    user_class = SCENARIOS[plan.scenario][0]
+    return [
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", url,
+        "--users", str(level.users), "--spawn-rate", str(level.users), "--run-time", f"{plan.duration_s:g}s",
+        "--csv", str(csv_prefix), "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "2",
+        *role, user_class,
+    ]
+
+
+def run_locust(plan: Plan, level: Level, url: str, csv_prefix: Path, cpus: set[int] | None) -> dict:
+    """Locust headless (standalone, or a master with workers); its figures and its own CPU use."""
+    record_dir = Path(tempfile.mkdtemp(prefix="locust-record-"))
+    env = {**os.environ, RECORD_ENV: str(record_dir)}
+    if level.rate:
+        env[RATE_ENV] = str(level.rate / level.users)
+    workers = plan.locust_workers or plan.expect_workers
+    master_port = free_port() if workers else None
+    role = ["--master", "--expect-workers", str(workers), "--master-bind-port", str(master_port),
+            "--expect-workers-max-wait", "120"] if workers else []
+    started = time.monotonic()
+    processes = [popen(locust_command(plan, level, url, csv_prefix, role), env, cpus)]
+    for _ in range(plan.locust_workers):
+        worker = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker", "--master-port", str(master_port),
+                  "--loglevel", "WARNING"]
+        processes.append(popen(worker, env, cpus))
+    usages = [measure.wait(p) for p in processes]
+    wall = time.monotonic() - started
+    record = read_record(record_dir)
+    shutil.rmtree(record_dir, ignore_errors=True)
+    loaders = usages[1:] if plan.locust_workers else usages[:1]
+    return {
+        **record,
+        "locust_cpu_pct": round(max(100 * u.cpu_s / wall for u in loaders), 1),
+        "stderr": processes[0].stderr.read().decode(errors="replace")[-2000:],
+    }
+
+
+def popen(command: list[str], env: dict, cpus: set[int] | None) -> subprocess.Popen:
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, preexec_fn=measure.pinned(cpus))
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def read_record(folder: Path) -> dict:
+    """The counts and the HDR histogram that Locust (the master, or the one process) wrote."""
+    histogram, requests, failures = HdrHistogram(1, 60_000_000, 3), 0, 0
+    for path in folder.glob("record-*.json"):
+        record = json.loads(path.read_text())
+        histogram.decode_and_add(record["histogram"])
+        requests, failures = requests + record["requests"], failures + record["failures"]
+    return {"histogram": histogram, "requests": requests, "failures": failures}
+
+
+def measure_run(plan: Plan, layer: str, model: str, level: Level, repeat: int, ceiling: float | None) -> dict:
+    """One run, whatever happens: a server that fails is recorded, not raised."""
+    record = {"layer": layer, "model": model, "scenario": plan.scenario, "users": level.users,
+              "rate": level.rate, "repeat": repeat, "duration_s": plan.duration_s}
+    run_id = f"{layer}-{model}-{plan.scenario}-u{level.users}" + (f"-r{level.rate}" if level.rate else "") + f"-{repeat}"
+    server_cpus, locust_cpus = measure.cpu_split()
+    server = None
+    try:
+        if plan.target:
+            url = plan.target
+        else:
+            server = Server(layer, model, plan.out / "servers" / run_id, server_cpus)
+            url = server.url
+        warm_up(url, plan.warmup_s)
+        cpu_start = measure.cpu_so_far(server.process.pid) if server else None
+        load = run_locust(plan, level, url, plan.out / "locust" / run_id, locust_cpus)
+        died = server is not None and measure.exited(server.process)
+        usage = server.stop() if server else None
+    except (RuntimeError, OSError, http.client.HTTPException) as exc:
+        usage = server.stop() if server else None
+        return {**record, "status": "failed", "error": str(exc)[:500],
+                "server_exit": usage.status if usage else None,
+                "stderr_tail": server.stderr_tail() if server else ""}
+    record.update(figures(load, plan.duration_s))
+    if not record["requests"]:
+        record.update(status="failed", error="Locust completed no request", locust_stderr=load["stderr"])
+    if server is not None:
+        record.update(server_figures(usage, cpu_start, record, plan.duration_s, died, server))
+    record["bound_by"] = bound_by(record["rps"], ceiling, record["locust_cpu_pct"], record.get("server_cpu_pct") or 0.0)
+    return record
+
+
+def figures(load: dict, duration_s: float) -> dict:
+    histogram, requests, failures = load["histogram"], load["requests"], load["failures"]
+    count = histogram.get_total_count()
+
+    def ms(value: float) -> float | None:
+        return round(value / 1000, 2) if count else None
+
+    return {
+        "status": "ok",
+        "requests": requests,
+        "failures": failures,
+        "rps": round((requests - failures) / duration_s, 1),  # a wrong answer is no throughput
+        "fail_ratio": round(failures / requests, 4) if requests else None,
+        "failures_per_s": round(failures / duration_s, 1),
+        "p50_ms": ms(histogram.get_value_at_percentile(50)),
+        "p90_ms": ms(histogram.get_value_at_percentile(90)),
+        "p99_ms": ms(histogram.get_value_at_percentile(99)),
+        "max_ms": ms(histogram.get_max_value()),
+        "latency_samples": count,
+        "locust_cpu_pct": load["locust_cpu_pct"],
+    }
+
+
+def server_figures(usage, cpu_start: float, record: dict, duration_s: float, died: bool, server: Server) -> dict:
+    cpu_s = round(usage.cpu_s - cpu_start, 3)
+    served = record["requests"] - record["failures"]
+    result = {
+        "server_cpu_s": cpu_s,
+        "server_cpu_pct": round(100 * cpu_s / duration_s, 1),
+        "cpu_us_per_req": round(1e6 * cpu_s / served, 1) if served else None,
+        "server_peak_rss_mb": round(usage.peak_rss_mb, 1),
+        "server_exit": usage.status,
+    }
+    if died or usage.status != 0:
+        result.update(status="failed", error=f"server exited with {usage.status} during the run",
+                      stderr_tail=server.stderr_tail())
+    return result
+
+
+def calibrate(plan: Plan) -> dict:
+    """The harness's own ceiling: capacity plaintext against the cheapest target, same worker count."""
+    users = max(level.users for level in plan.levels)
+    probe = Plan(layers=[], models=[], scenario="plaintext", levels=[Level(users)], duration_s=min(plan.duration_s, 5.0),
+                 repeat=1, out=plan.out / "calibration", locust_workers=plan.locust_workers,
+                 expect_workers=plan.expect_workers, warmup_s=plan.warmup_s)
+    record = measure_run(probe, *CALIBRATION_TARGET, Level(users), 1, None)
+    keys = ("status", "users", "rps", "locust_cpu_pct", "server_cpu_pct", "bound_by", "duration_s", "error")
+    return {"target": "/".join(CALIBRATION_TARGET), "scenario": "plaintext",
+            "workers": plan.locust_workers or plan.expect_workers, **{k: record.get(k) for k in keys}}
+
+
+def execute(plan: Plan, progress) -> dict:
+    """Calibrate, run every layer x model x level x repeat, write results.json; return it."""
+    plan.out.mkdir(parents=True, exist_ok=True)
+    results = {"schema": 1, "environment": environment(), "plan": plan_summary(plan), "calibration": None, "runs": []}
+    progress.start(len(plan.runs()) + 1, plan.duration_s + plan.warmup_s + 3)
+    progress.step("calibration: harness ceiling")
+    results["calibration"] = calibrate(plan)
+    ceiling = results["calibration"].get("rps") if results["calibration"]["status"] == "ok" else None
+    for layer, model, level, repeat in plan.runs():
+        progress.step(f"{layer}/{model} {plan.scenario} users={level.users}" + (f" rate={level.rate}" if level.rate else "")
+                      + f" #{repeat}")
+        results["runs"].append(measure_run(plan, layer, model, level, repeat, ceiling))
+        write(plan.out, results)
+    results["summary"] = summarise(results["runs"])
+    results["environment"]["finished"] = utc_now()
+    write(plan.out, results)
+    progress.finish()
+    return results
+
+
+def plan_summary(plan: Plan) -> dict:
+    summary = asdict(plan)
+    summary["out"] = str(plan.out)
+    return summary
+
+
+def write(out: Path, results: dict) -> None:
+    path = out / "results.json"
+    path.with_suffix(".tmp").write_text(json.dumps(results, indent=2, default=str))
+    path.with_suffix(".tmp").replace(path)

@@ -1,0 +1,13 @@
+"""The scenarios of BENCH §1 as data: no locust import, so the runner can read them."""
+
+# scenario -> (Locust user class in bench/locustfile.py, requests per task run)
+SCENARIOS = {
+    "plaintext": ("PlaintextUser", 1.0),  # GET /plaintext
+    "page": ("PageUser", 2.0),  # GET / then GET /test.jpg
+    "guestbook": ("GuestbookUser", 2.0),  # POST /messages, then GET /messages?limit=20
+    "mixed": ("MixedUser", (6 * 1 + 3 * 2 + 1 * 2) / 10),  # the three above, weighted 6:3:1
+}
+
+# Environment the runner passes to every Locust process (and that remote workers need too).
+RATE_ENV = "SERVER_LAYERS_USER_RPS"  # requests/s per user for fixed-rate runs; unset: constant(0)
+RECORD_ENV = "SERVER_LAYERS_RECORD_DIR"  # where Locust writes its request counts and latency histogram

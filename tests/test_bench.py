@@ -1,0 +1,176 @@
+"""The benchmark harness, in short real runs on loopback: servers and Locust as separate processes.
+
+No speed is asserted here: only that the harness measures, validates and records what it should.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, wait_for
+
+from bench.classify import bound_by
+
+SHORT = ["--duration", "2s", "--warmup", "0.2s", "--users", "2"]
+RUN_FIELDS = {"layer", "model", "scenario", "users", "rate", "repeat", "rps", "fail_ratio", "p50_ms", "p90_ms", "p99_ms",
+              "max_ms", "server_cpu_s", "cpu_us_per_req", "server_peak_rss_mb", "locust_cpu_pct", "bound_by",
+              "requests", "failures"}
+
+
+def bench(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "serving.cli", "bench", *args]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def results(out: Path) -> dict:
+    return json.loads((out / "results.json").read_text())
+
+
+# --- bound_by on synthetic numbers ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "rps,ceiling,locust_pct,server_pct,expected",
+    [
+        (4500, 5000, 60, 70, "load-generator"),  # above 80% of the harness ceiling
+        (1000, 5000, 95, 40, "load-generator"),  # Locust itself saturated
+        (1000, 5000, 50, 99, "server"),  # the server's core is full, the harness is not
+        (1000, 5000, 50, 30, "pacing"),  # both have headroom: rps follows users or rate
+        (3900, 5000, 89, 85, "server"),  # just under both harness limits
+        (1000, None, 50, 99, "server"),  # no calibration: only Locust's CPU can say load-generator
+    ],
+)
+def test_bound_by(rps, ceiling, locust_pct, server_pct, expected):
+    assert bound_by(rps, ceiling, locust_pct, server_pct) == expected
+
+
+# --- bad flags ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--layers", "twisted"],
+        ["--users", "0"],
+        ["--users", "1,x"],
+        ["--duration", "soon"],
+        ["--duration", "0s"],
+        ["--users", "1", "--rates", "100"],
+        ["--scenario", "nope"],
+        ["--models", "selectors", "--layers", "http_server_impl"],
+        ["--locust-workers", "2", "--expect-workers", "2"],
+        ["--target", "http://10.0.0.1:80"],
+    ],
+)
+def test_bad_flags_exit_2_with_one_line(args, tmp_path):
+    result = bench(*args, "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_out_folder_that_is_not_empty_needs_force(tmp_path):
+    (tmp_path / "keep.txt").write_text("mine")
+    result = bench(*SHORT, "--out", str(tmp_path))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+# --- real runs ---------------------------------------------------------------------
+
+
+def test_run_over_two_layers_writes_every_field(tmp_path):
+    out = tmp_path / "run"
+    result = bench("--layers", "raw_socket,http_server_impl", *SHORT, "--out", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = results(out)
+    assert data["schema"] == 1
+    assert {"python", "platform", "cpus", "locust", "git_commit", "started", "finished"} <= set(data["environment"])
+    assert data["calibration"]["status"] == "ok" and data["calibration"]["rps"] > 0
+    assert [(r["layer"], r["model"]) for r in data["runs"]] == [("raw_socket", "threaded"), ("http_server_impl", "threaded")]
+    for run in data["runs"]:
+        assert RUN_FIELDS <= set(run) and run["status"] == "ok", run
+        assert run["requests"] > 0 and run["failures"] == 0 and run["rps"] > 0
+        assert run["latency_samples"] == run["requests"]  # every response time, not Locust's buckets
+        assert 0 < run["p50_ms"] <= run["p90_ms"] <= run["p99_ms"] <= run["max_ms"]
+        assert run["server_cpu_s"] > 0 and run["cpu_us_per_req"] > 0 and run["server_peak_rss_mb"] > 5
+        assert run["bound_by"] in {"server", "load-generator", "pacing"}
+        assert (out / "locust" / f"{run['layer']}-threaded-plaintext-u2-1_stats.csv").is_file()
+    assert {(s["layer"], s["repeats"]) for s in data["summary"]} == {("raw_socket", 1), ("http_server_impl", 1)}
+    assert data["summary"][0]["cpu_us_per_req"]["median"] == data["runs"][0]["cpu_us_per_req"]
+
+
+class WrongAnswers(BaseHTTPRequestHandler):
+    """A target that answers 200 with the wrong body: not one of our servers."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        body = b"Goodbye, World!"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_wrong_answers_count_as_failures_not_throughput(tmp_path):
+    target = ThreadingHTTPServer(("127.0.0.1", 0), WrongAnswers)
+    threading.Thread(target=target.serve_forever, daemon=True).start()
+    try:
+        result = bench("--target", f"http://127.0.0.1:{target.server_port}", *SHORT, "--out", str(tmp_path / "out"))
+    finally:
+        target.shutdown()
+    assert result.returncode == 0, result.stderr[-2000:]
+    (run,) = results(tmp_path / "out")["runs"]
+    assert run["requests"] > 0 and run["failures"] == run["requests"]
+    assert run["rps"] == 0 and run["fail_ratio"] == 1.0
+
+
+def server_pids(out: Path) -> list[int]:
+    """Our bench's server processes: their command line names its output folder."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"--data-dir" in cmdline and str(out / "servers").encode() in b" ".join(cmdline) and b"-m" in cmdline:
+                pids.append(int(entry.name))
+    return pids
+
+
+def test_a_server_that_dies_mid_run_is_recorded_and_the_rest_goes_on(tmp_path):
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "serving.cli", "bench", "--layers", "raw_socket,socketserver_impl",
+               "--duration", "4s", "--warmup", "0.2s", "--users", "2", "--out", str(out)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    first = f"{out}/servers/raw_socket-threaded"
+    victims = wait_for(lambda: [p for p in server_pids(out) if first.encode() in Path(f"/proc/{p}/cmdline").read_bytes()],
+                       timeout=120)
+    assert victims
+    wait_for(lambda: list((out / "locust").glob("raw_socket*")), timeout=60)  # Locust is running against it
+    os.kill(victims[0], signal.SIGKILL)
+    assert process.wait(300) == 0, process.stderr.read()[-2000:]
+    first_run, second_run = results(out)["runs"]
+    assert first_run["status"] == "failed" and first_run["server_exit"] == -signal.SIGKILL
+    assert "error" in first_run and "stderr_tail" in first_run
+    assert second_run["status"] == "ok" and second_run["rps"] > 0
+
+
+def test_a_master_with_two_local_workers_completes_a_run(tmp_path):
+    out = tmp_path / "out"
+    result = bench("--layers", "raw_socket", "--locust-workers", "2", "--duration", "3s", "--warmup", "0.2s",
+                   "--users", "4", "--out", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    (run,) = results(out)["runs"]
+    assert run["status"] == "ok" and run["requests"] > 0 and run["failures"] == 0
+    assert run["latency_samples"] == run["requests"]  # both workers' histograms reached the master
