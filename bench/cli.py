@@ -25,7 +25,7 @@ EXAMPLES = """examples:
   server-layers bench --layers raw_socket,http_server_impl --users 1,16,64 --duration 5s
   server-layers bench --scenario mixed --users 32 --locust-workers 2
   server-layers bench --expect-workers 2 ...                      # workers started elsewhere:
-      locust -f bench/locustfile.py --worker --master-host HOST --master-port PORT
+      locust -f bench/locustfile.py --worker --master-host 127.0.0.1 --master-port 5557
 """
 
 
@@ -76,6 +76,7 @@ def parser() -> OneLineParser:
     workers = p.add_mutually_exclusive_group()
     workers.add_argument("--locust-workers", type=int, default=0, metavar="N", help="N local Locust worker processes")
     workers.add_argument("--expect-workers", type=int, default=0, metavar="N", help="wait for N workers started elsewhere")
+    p.add_argument("--master-port", type=int, default=5557, help="with --expect-workers: the port workers join (5557)")
     p.add_argument("--warmup", type=duration, default=1.0, help="warm-up before each run (default 1s)")
     p.add_argument("--target", help="bench a server already running at this URL (no server CPU figures)")
     p.add_argument("--out", type=Path, help="output folder (default results/<UTC timestamp>)")
@@ -102,7 +103,7 @@ def make_plan(argv: list[str] | None) -> Plan:
         combos = [("target", "external")]
     return Plan(layers=args.layers, models=args.models, scenario=args.scenario, levels=levels, duration_s=args.duration,
                 repeat=args.repeat[0], out=out, locust_workers=args.locust_workers, expect_workers=args.expect_workers,
-                warmup_s=args.warmup, target=args.target, combos=combos)
+                warmup_s=args.warmup, target=args.target, combos=combos, master_port=args.master_port)
 
 
 class Progress:
@@ -130,6 +131,9 @@ class Progress:
 
 def main(argv: list[str] | None = None) -> int:
     plan = make_plan(argv)
+    if plan.expect_workers:
+        print(f"each run waits for {plan.expect_workers} Locust workers: locust -f bench/locustfile.py --worker "
+              f"--master-host 127.0.0.1 --master-port {plan.master_port}", flush=True)
     started = time.monotonic()
     results = execute(plan, Progress())
     failed = [r for r in results["runs"] if r["status"] != "ok"]

@@ -59,6 +59,7 @@ class Plan:
     locust_workers: int = 0
     expect_workers: int = 0
     warmup_s: float = 1.0
+    master_port: int = 5557  # where workers started elsewhere connect (--expect-workers)
     target: str | None = None  # an already running server (no CPU figures), instead of starting layers
     combos: list[tuple[str, str]] = field(default_factory=list)
 
@@ -136,7 +137,7 @@ def run_locust(plan: Plan, level: Level, url: str, csv_prefix: Path, cpus: set[i
     if level.rate:
         env[RATE_ENV] = str(level.rate / level.users)
     workers = plan.locust_workers or plan.expect_workers
-    master_port = free_port() if workers else None
+    master_port = plan.master_port if plan.expect_workers else free_port()
     role = ["--master", "--expect-workers", str(workers), "--master-bind-port", str(master_port),
             "--expect-workers-max-wait", "120"] if workers else []
     started = time.monotonic()
