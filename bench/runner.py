@@ -153,7 +153,8 @@ def run_locust(plan: Plan, level: Level, url: str, csv_prefix: Path, cpus: set[i
     loaders = usages[1:] if plan.locust_workers else usages[:1]
     return {
         **record,
-        "locust_cpu_pct": round(max(100 * u.cpu_s / wall for u in loaders), 1),
+        # workers started elsewhere are not ours to measure: then only the ceiling can flag the harness
+        "locust_cpu_pct": None if plan.expect_workers else round(max(100 * u.cpu_s / wall for u in loaders), 1),
         "stderr": processes[0].stderr.read().decode(errors="replace")[-2000:],
     }
 
@@ -209,7 +210,7 @@ def measure_run(plan: Plan, layer: str, model: str, level: Level, repeat: int, c
         record.update(status="failed", error="Locust completed no request", locust_stderr=load["stderr"])
     if server is not None:
         record.update(server_figures(usage, cpu_start, record, plan.duration_s, died, server))
-    record["bound_by"] = bound_by(record["rps"], ceiling, record["locust_cpu_pct"], record.get("server_cpu_pct") or 0.0)
+    record["bound_by"] = bound_by(record["rps"], ceiling, record["locust_cpu_pct"] or 0.0, record.get("server_cpu_pct") or 0.0)
     return record
 
 
