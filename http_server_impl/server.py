@@ -36,6 +36,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # Stock sets these in parse_request only; a 408 before the first request line needs them.
+        self.request_version, self.command, self.requestline = self.default_request_version, None, ""
         self.rfile.close()
         self.rfile = HeadReader(self.connection, self.server.options)  # limits and deadlines as bytes arrive
 

@@ -108,9 +108,10 @@ def test_idle_connection_is_closed_after_keepalive_timeout(quick_server):
         assert closed_by_peer(sock)
 
 
-def test_slow_head_gets_408(quick_server):
+@pytest.mark.parametrize("partial", [b"GET /pla", b"GET /plaintext HTTP/1.1\r\nHo"], ids=["request-line", "fields"])
+def test_slow_head_gets_408(quick_server, partial):
     with quick_server.connect() as sock:
-        sock.sendall(b"GET /plaintext HTTP/1.1\r\nHo")
+        sock.sendall(partial)
         answer = ResponseReader(sock.recv).read_response()
         assert answer.status == 408 and header(answer, "connection") == "close"
         assert answers_no_more(sock)
