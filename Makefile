@@ -7,7 +7,7 @@ LAYER ?= raw_socket
 MODEL ?= threaded
 PORT ?= 8000
 
-.PHONY: test serve jpg clean
+.PHONY: test serve compare jpg clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ test: $(STAMP)  ## the whole suite: unit, live on all 10 variants, corpus, durab
 
 serve: $(STAMP)  ## one server in the foreground: make serve LAYER=http_server_impl MODEL=forking
 	$(BIN)/server-layers serve $(LAYER) --model $(MODEL) --port $(PORT)
+
+compare: $(STAMP)  ## the main job: conformance matrix, a quick benchmark, the report (prints report.html's path)
+	$(BIN)/server-layers compare
 
 jpg: $(STAMP)  ## regenerate webapp/static/test.jpg (needs Pillow, the `dev` extra)
 	$(BIN)/python -m pip install -q -e '.[dev]'

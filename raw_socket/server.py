@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 
-from serving.blocking import serve_connection
+from serving.blocking import refuse_in_background, serve_connection
 from serving.lifecycle import reap, stop_children
 from serving.runner import family, run
 from serving.session import Session
@@ -53,7 +53,16 @@ class Server:
                     reap(self.children)
                     continue
                 conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle stall
+                if self.open_connections() >= self.options.max_connections:
+                    refuse_in_background(conn, "raw_socket")
+                    continue
                 MODELS[self.options.model](self, conn, client)
+
+    def open_connections(self) -> int:
+        if self.options.model == "forking":
+            reap(self.children)
+            return len(self.children)
+        return self.lifecycle.open_connections()
 
     def drain(self, deadline: float) -> None:
         stop_children(self.children, deadline)
@@ -124,8 +133,11 @@ class SelectorServer(Server):
                 conn, client = self.listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            conn.setblocking(False)
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle stall
+            if len(self.conns) >= self.options.max_connections:
+                refuse_in_background(conn, "raw_socket")
+                continue
+            conn.setblocking(False)
             self.conns[conn] = [Session(self.app, self.options, self.lifecycle, client), bytearray()]
             self.selector.register(conn, selectors.EVENT_READ)
 

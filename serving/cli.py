@@ -14,12 +14,21 @@ LAYERS = {
     "socketserver_impl": "socketserver_impl.server",
     "http_server_impl": "http_server_impl.server",
 }
+TOOLS = {  # subcommand -> (module with main(argv), help); each has its own --help
+    "bench": ("bench.cli", "measure the layers with Locust (BENCH.md §2)"),
+    "report": ("reports.cli", "charts, report.html and summary.md from a bench run (BENCH.md §3)"),
+    "probe": ("conformance.probe", "the conformance matrix: the corpus on every layer and model (BENCH.md §4)"),
+    "compare": ("reports.compare", "probe, a quick bench, then the report: the main job (BENCH.md §5)"),
+    "soak": ("bench.soak", "mixed load for minutes on one server, sampling RSS, fds and threads"),
+}
 EPILOG = """examples:
   server-layers serve raw_socket                      # threaded, http://127.0.0.1:8000
   server-layers serve http_server_impl --model forking --port 0
   server-layers serve raw_socket --model selectors --access-log
   server-layers serve LAYER --help                    # every server option
   server-layers bench --rates 500,1000,2000 --repeat 3  # measure (see: server-layers bench --help)
+  server-layers report results/RUN                      # charts and report.html from a bench run
+  server-layers compare                                 # probe + quick bench + report, in minutes
 """
 
 
@@ -33,12 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser)
     serve = commands.add_parser("serve", help="run one layer's server", add_help=False)
     serve.add_argument("layer", choices=list(LAYERS), metavar="LAYER", help=f"one of: {', '.join(LAYERS)}")
-    commands.add_parser("bench", help="measure the layers with Locust (see bench --help)", add_help=False)
+    for name, (_, help_text) in TOOLS.items():
+        commands.add_parser(name, help=help_text, add_help=False)
     args, rest = parser.parse_known_args(argv)
     if args.command == "serve":
         return importlib.import_module(LAYERS[args.layer]).main(rest)
-    if args.command == "bench":
-        return importlib.import_module("bench.cli").main(rest)
+    return importlib.import_module(TOOLS[args.command][0]).main(rest)
     parser.error(f"unknown command {args.command}")
 
 

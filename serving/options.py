@@ -39,6 +39,9 @@ def bounded(kind: type, low: float, high: float, name: str):
 seconds = bounded(float, 0, 3600, "number of seconds (0 < S <= 3600)")
 port = bounded(int, 0, 65535, "port (0..65535)")
 backlog = bounded(int, 1, 65535, "listen backlog (1..65535)")
+connections = bounded(int, 1, 1_000_000, "connection count (1..1000000)")
+MAX_CONNECTIONS = {"selectors": 100_000}  # one socket each; a thread or a process costs far more
+DEFAULT_MAX_CONNECTIONS = 1024
 
 
 def add_server_options(parser: argparse.ArgumentParser, models: list[str]) -> None:
@@ -50,6 +53,9 @@ def add_server_options(parser: argparse.ArgumentParser, models: list[str]) -> No
     parser.add_argument("--header-timeout", type=seconds, default=10.0, metavar="S", help="408 when a request head takes over S seconds (default 10)")
     parser.add_argument("--backlog", type=backlog, default=128, help="listen backlog, the same on every layer (default 128)")
     parser.add_argument("--access-log", action="store_true", help="one Common Log Format line per request on stderr")
+    parser.add_argument("--max-connections", type=connections, default=None, metavar="N",
+                        help="open connections served at once; past it a 503 (default: 1024 threads or processes, "
+                             "100000 on selectors)")
 
 
 def parse(layer: str, models: list[str], argv: list[str] | None) -> argparse.Namespace:
@@ -58,4 +64,6 @@ def parse(layer: str, models: list[str], argv: list[str] | None) -> argparse.Nam
     add_server_options(parser, models)
     options = parser.parse_args(argv)
     options.layer = layer
+    if options.max_connections is None:
+        options.max_connections = MAX_CONNECTIONS.get(options.model, DEFAULT_MAX_CONNECTIONS)
     return options

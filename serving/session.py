@@ -13,6 +13,12 @@ from http11 import CONTINUE, ProtocolError, Request, RequestParser, Response, er
 from .access_log import log_request
 
 
+def overloaded(layer: str) -> bytes:
+    """The whole 503 for a connection past the cap, before any request is read."""
+    response = error_response(HTTPStatus.SERVICE_UNAVAILABLE, [("Retry-After", "1")])
+    return serialize(response, server=f"server-layers ({layer})", date=http_date(time.time()), connection="close")
+
+
 def answer(app, request: Request, lifecycle) -> tuple[Response, str | None]:
     """The response to a whole request, and the Connection field it needs (None, keep-alive, close)."""
     if request.expect == "unmet":

@@ -7,10 +7,11 @@ import os
 import socketserver
 import threading
 
+from .blocking import refuse_in_background
 from .lifecycle import stop_children
 from .runner import family
 
-MAX_CHILDREN = 100_000  # ForkingMixIn blocks accepting at 40 children; raw_socket forking has no cap
+MAX_CHILDREN = 1_000_000  # ForkingMixIn blocks accepting at 40 children; Capped answers 503 at --max-connections
 
 
 class ManagedServer:
@@ -54,11 +55,26 @@ MIXIN_DEFAULTS = {
 }
 
 
+class Capped:
+    """Before the Threading/Forking mixin: past --max-connections, answer 503 instead of a thread or process."""
+
+    def process_request(self, request, client_address) -> None:
+        if self.open_connections() >= self.options.max_connections:
+            return refuse_in_background(request, self.options.layer)
+        super().process_request(request, client_address)
+
+    def open_connections(self) -> int:
+        if getattr(self, "active_children", None) is not None:
+            self.collect_children()
+            return len(self.active_children)
+        return self.lifecycle.open_connections()
+
+
 def models(base: type) -> dict[str, type]:
     """The three models of a socketserver layer, from its iterative server class."""
     return {
         "iterative": base,
-        "threaded": type(f"Threading{base.__name__}", (socketserver.ThreadingMixIn, base), MIXIN_DEFAULTS),
-        "forking": type(f"Forking{base.__name__}", (socketserver.ForkingMixIn, base), MIXIN_DEFAULTS),
+        "threaded": type(f"Threading{base.__name__}", (Capped, socketserver.ThreadingMixIn, base), MIXIN_DEFAULTS),
+        "forking": type(f"Forking{base.__name__}", (Capped, socketserver.ForkingMixIn, base), MIXIN_DEFAULTS),
     }
 

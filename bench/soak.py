@@ -1,0 +1,157 @@
+"""`server-layers soak`: mixed load on one server for a while, sampling its RSS, open fds and threads.
+
+It passes when RSS grows by less than 10% after the warm-up and the count of
+open fds stays flat. The load comes from plain stdlib clients in threads here
+(no locust); the server is a separate process, as in every benchmark.
+"""
+
+import argparse
+import http.client
+import json
+import threading
+import time
+from pathlib import Path
+
+from serving.cli import LAYERS
+from serving.options import OneLineParser, fail
+
+from .cli import MODELS, duration
+from .runner import Server
+
+MAX_RSS_GROWTH = 0.10
+FD_SLACK = 2  # an fd or two in flight (a WAL checkpoint, an accept) is not a leak
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its children (the forking model's connection processes)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                children.append(int(entry.name))
+    return [pid, *children]
+
+
+def sample(pid: int) -> dict:
+    """RSS (MB), open fds and threads, summed over the server's process tree."""
+    rss_kb = fds = threads = 0
+    for member in process_tree(pid):
+        try:
+            status = dict(line.split(":", 1) for line in Path(f"/proc/{member}/status").read_text().splitlines())
+            rss_kb += int(status["VmRSS"].split()[0])
+            threads += int(status["Threads"])
+            fds += len(list(Path(f"/proc/{member}/fd").iterdir()))
+        except (OSError, KeyError):
+            continue
+    return {"rss_mb": round(rss_kb / 1024, 1), "fds": fds, "threads": threads}
+
+
+class Load:
+    """Client threads doing the mixed scenario (6 plaintext : 3 page : 1 guestbook) on keep-alive connections."""
+
+    STEPS = ["plaintext"] * 6 + ["page"] * 3 + ["guestbook"]
+
+    def __init__(self, url: str, clients: int) -> None:
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        self.address = (host.strip("[]"), int(port))
+        self.stop = threading.Event()
+        self.requests = self.errors = 0
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.client, daemon=True) for _ in range(clients)]
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def finish(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(30)
+
+    def client(self) -> None:
+        connection = http.client.HTTPConnection(*self.address, timeout=10)
+        step = 0
+        while not self.stop.is_set():
+            ok = self.call(connection, self.STEPS[step % len(self.STEPS)])
+            step += 1
+            if not ok:
+                connection.close()
+        connection.close()
+
+    def call(self, connection, step: str) -> bool:
+        requests = {
+            "plaintext": [("GET", "/plaintext", None, 200)],
+            "page": [("GET", "/", None, 200), ("GET", "/test.jpg", None, 200)],
+            "guestbook": [("POST", "/messages", b"text=soak", 303), ("GET", "/messages?limit=20", None, 200)],
+        }[step]
+        good = True
+        for method, path, body, status in requests:
+            headers = {"Content-Type": "application/x-www-form-urlencoded"} if body else {}
+            try:
+                connection.request(method, path, body=body, headers=headers)
+                response = connection.getresponse()
+                response.read()
+                good = good and response.status == status
+            except (OSError, http.client.HTTPException):
+                good = False
+            with self.lock:
+                self.requests += 1
+                self.errors += not good
+        return good
+
+
+def verdict(samples: list[dict]) -> dict:
+    """RSS growth and fd drift from the first sample after the warm-up (the first 10%) to the last."""
+    settled = samples[max(1, len(samples) // 10) :] or samples
+    base, last = settled[0], settled[-1]
+    growth = (last["rss_mb"] - base["rss_mb"]) / base["rss_mb"] if base["rss_mb"] else 0.0
+    fd_drift = max(s["fds"] for s in settled) - base["fds"]
+    return {
+        "rss_growth": round(growth, 4),
+        "fd_drift": fd_drift,
+        "passed": growth < MAX_RSS_GROWTH and fd_drift <= FD_SLACK,
+    }
+
+
+def parser() -> OneLineParser:
+    p = OneLineParser(prog="server-layers soak", description=__doc__.split("\n\n")[0],
+                      formatter_class=argparse.RawDescriptionHelpFormatter,
+                      epilog="example:\n  server-layers soak --layer raw_socket --model selectors --minutes 10")
+    p.add_argument("--layer", choices=list(LAYERS), default="raw_socket")
+    p.add_argument("--model", default="threaded")
+    p.add_argument("--minutes", type=float, default=5.0, help="how long (default 5)")
+    p.add_argument("--clients", type=int, default=8, help="client threads (default 8)")
+    p.add_argument("--interval", type=duration, default=2.0, help="sampling interval (default 2s)")
+    p.add_argument("--out", type=Path, default=Path("results") / "soak", help="folder for soak.json")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.model not in MODELS[args.layer]:
+        fail(f"server-layers soak: {args.layer} has no model {args.model} (it has {', '.join(MODELS[args.layer])})")
+    if not 0 < args.minutes <= 24 * 60 or not 1 <= args.clients <= 512:
+        fail("server-layers soak: --minutes must be in (0, 1440] and --clients in 1..512")
+    args.out.mkdir(parents=True, exist_ok=True)
+    server = Server(args.layer, args.model, args.out / "server", None)
+    load = Load(server.url, args.clients)
+    load.start()
+    samples, started = [], time.monotonic()
+    while time.monotonic() - started < args.minutes * 60:
+        samples.append({"t": round(time.monotonic() - started, 1), **sample(server.process.pid)})
+        time.sleep(args.interval)
+    load.finish()
+    usage = server.stop()
+    result = {"layer": args.layer, "model": args.model, "minutes": args.minutes, "requests": load.requests,
+              "errors": load.errors, "server_exit": usage.status if usage else None, "samples": samples,
+              **verdict(samples)}
+    result["passed"] = result["passed"] and load.errors == 0 and result["server_exit"] == 0
+    (args.out / "soak.json").write_text(json.dumps(result, indent=2))
+    print(f"{'PASS' if result['passed'] else 'FAIL'}: {load.requests} requests, {load.errors} errors, "
+          f"RSS {samples[0]['rss_mb']} -> {samples[-1]['rss_mb']} MB ({100 * result['rss_growth']:+.1f}% after warm-up), "
+          f"fds drift {result['fd_drift']}, {args.out / 'soak.json'}")
+    return 0 if result["passed"] else 1
