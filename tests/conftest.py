@@ -85,8 +85,9 @@ def launch(layer: str, model: str, data_dir: Path, stderr_path: Path, extra: lis
 
 
 def read_line(process: subprocess.Popen, timeout: float) -> str:
-    ready, _, _ = select.select([process.stdout], [], [], timeout)
-    return process.stdout.readline().decode() if ready else ""
+    poller = select.poll()  # not select(): a stress test may hold more than 1024 fds
+    poller.register(process.stdout, select.POLLIN)
+    return process.stdout.readline().decode() if poller.poll(timeout * 1000) else ""
 
 
 def stop(server: RunningServer, timeout: float = 15.0) -> int:
