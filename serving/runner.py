@@ -29,14 +29,17 @@ def run(layer: str, models: list[str], make_server: Callable, argv: list[str] | 
     try:
         app = App(options.data_dir)
     except (OSError, sqlite3.Error) as exc:
-        cli.fail(f"{layer}: cannot use data dir {options.data_dir}: {exc}")
+        cli.fail(f"{layer}: cannot use data dir {options.data_dir}: {exc} (give a writable --data-dir)")
     lifecycle = Lifecycle()
     try:
         server = make_server(options, app, lifecycle)
     except OSError as exc:
-        cli.fail(f"{layer}: cannot listen on {options.host} port {options.port}: {exc.strerror or exc}")
+        cli.fail(f"{layer}: cannot listen on {options.host} port {options.port}: {exc.strerror or exc} "
+                 "(is another server on it? try another --port, or --port 0 for a free one)")
     lifecycle.install_signal_handlers()
-    print(f"listening on {url(server.address)}", flush=True)
+    print(f"listening on {url(server.address)}", flush=True)  # the one stdout line tests and bench wait for
+    if sys.stderr.isatty():  # a person at a terminal, not a test or the bench
+        print(f"open {url(server.address)}/ in a browser; Ctrl-C stops ({options.model} model)", file=sys.stderr)
     server.serve()
     server.drain(time.monotonic() + GRACE_S)
     app.close()
