@@ -110,8 +110,10 @@ class ChunkedBody:
             if len(buffer) > limit + 1:
                 raise ProtocolError(status, "chunk or trailer line too long")
             return None
-        if end > limit or buffer[end - 1 : end] != b"\r":
-            raise ProtocolError(status if end > limit else BAD, "chunk line too long or not ended by CRLF")
+        if end - 1 > limit:  # the line without its CRLF
+            raise ProtocolError(status, "chunk or trailer line too long")
+        if buffer[end - 1 : end] != b"\r":
+            raise ProtocolError(BAD, "chunk line not ended by CRLF")
         line = bytes(buffer[: end - 1])
         del buffer[: end + 1]
         if b"\r" in line:
@@ -196,16 +198,15 @@ class RequestParser:
 
     def read_head(self) -> bool:
         buffer = self.buffer
-        if buffer[:1] in (b"\r", b"\n"):
-            skip = len(buffer) - len(buffer.lstrip(b"\r\n"))
-            skip = buffer.rfind(b"\n", 0, skip) + 1  # whole empty lines only (RFC 9112 §2.2)
-            del buffer[:skip]
+        while buffer[:1] == b"\n" or buffer[:2] == b"\r\n":  # empty lines before a request (RFC 9112 §2.2)
+            del buffer[: 1 if buffer[:1] == b"\n" else 2]
         end = split_head(buffer)
         if end < 0:
             check_partial_head(buffer)
             return False
-        self.head = parse_head(bytes(buffer[: end - (2 if buffer[end - 2] == 13 else 1)]))
+        head = parse_head(bytes(buffer[: end - (2 if buffer[end - 2] == 13 else 1)]))
         del buffer[:end]
-        length = grammar.body_length(self.head.version, self.head.headers)
+        length = grammar.body_length(head.version, head.headers)
+        self.head = head  # only a head whose framing is valid may be answered 100 Continue
         self.body = ChunkedBody() if length == grammar.CHUNKED else LengthBody(length)
         return True

@@ -43,9 +43,13 @@ class HeadReader:
     def is_idle(self) -> bool:
         return self.phase == "idle" and not self.buffer.strip(b"\r\n")
 
+    def request_read(self) -> None:
+        """The whole request is in: what comes next belongs to the next request (idle until it starts)."""
+        self.phase, self.waiting_since = "idle", time.monotonic()
+
     def readline(self, size: int = -1) -> bytes:
-        if self.phase == "body":  # the handler asks for the next request line
-            self.phase, self.waiting_since = "idle", time.monotonic()
+        if self.phase == "body":  # a request whose body was never read: it is over all the same
+            self.request_read()
         if self.phase == "idle":
             return self.request_line()
         return self.field_line()

@@ -95,6 +95,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = self.read_body()
         except ProtocolError as exc:
             return self.refuse(exc)
+        self.rfile.request_read()  # from here a stop may close the connection once this is answered
         # self.target, not self.path: stock rewrites a leading '//' and /echo reports the target as sent
         request = Request(self.command, self.target, self.request_version, self.fields, body, self.expect)
         self.write(*answer(self.server.app, request, self.server.lifecycle), request.request_line)

@@ -55,16 +55,20 @@ class Session:
             try:
                 request = self.parser.next_request()
             except ProtocolError as exc:
-                out.append(self.error(exc.status))
+                out += [*self.continue_for(self.parser.head), self.error(exc.status)]
                 break
-            head = request or self.parser.head
-            if head is not None and head.expect == "continue" and head is not self.continued:
-                self.continued = head
-                out.append(CONTINUE)
+            out += self.continue_for(request or self.parser.head)
             if request is None:
                 break
             out.append(self.respond(request))
         return b"".join(out)
+
+    def continue_for(self, head: Request | None) -> list[bytes]:
+        """100 Continue, once, for a valid head that expects it, before its body is judged."""
+        if head is None or head.expect != "continue" or head is self.continued:
+            return []
+        self.continued = head
+        return [CONTINUE]
 
     def respond(self, request: Request) -> bytes:
         response, connection = answer(self.app, request, self.lifecycle)
