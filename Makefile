@@ -7,7 +7,7 @@ LAYER ?= raw_socket
 MODEL ?= threaded
 PORT ?= 8000
 
-.PHONY: test serve compare jpg clean
+.PHONY: test serve compare bench-reference jpg clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ serve: $(STAMP)  ## one server in the foreground: make serve LAYER=http_server_i
 
 compare: $(STAMP)  ## the main job: conformance matrix, a quick benchmark, the report (prints report.html's path)
 	$(BIN)/server-layers compare
+
+bench-reference: $(STAMP)  ## wrk side by side: our servers vs uvicorn (in .venv-reference) and stock http.server; needs wrk
+	$(BIN)/python -m bench.reference --seconds 10 --repeat 3
 
 jpg: $(STAMP)  ## regenerate webapp/static/test.jpg (needs Pillow, the `dev` extra)
 	$(BIN)/python -m pip install -q -e '.[dev]'

@@ -5,21 +5,18 @@ Bad input is one line on stderr and exit 2, before anything starts.
 
 import argparse
 import re
+import shutil
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from serving.catalog import MODELS
 from serving.cli import LAYERS
 from serving.options import OneLineParser, fail
 
 from .runner import Level, Plan, execute
 from .scenarios import SCENARIOS
 
-MODELS = {
-    "raw_socket": ["iterative", "threaded", "forking", "selectors"],
-    "socketserver_impl": ["iterative", "threaded", "forking"],
-    "http_server_impl": ["iterative", "threaded", "forking"],
-}
 EXAMPLES = """examples:
   server-layers bench --rates 500,1000,2000 --repeat 3            # fixed rates: the fair comparison
   server-layers bench --layers raw_socket,http_server_impl --users 1,16,64 --duration 5s
@@ -78,6 +75,8 @@ def parser() -> OneLineParser:
     workers.add_argument("--expect-workers", type=int, default=0, metavar="N", help="wait for N workers started elsewhere")
     p.add_argument("--master-port", type=int, default=5557, help="with --expect-workers: the port workers join (5557)")
     p.add_argument("--warmup", type=duration, default=1.0, help="warm-up before each run (default 1s)")
+    p.add_argument("--cross-check", choices=["wrk"], help="also run wrk against the same server after Locust "
+                   "(plaintext scenario): its rps and the server's CPU per request beside Locust's")
     p.add_argument("--target", help="bench a server already running at this URL (no server CPU figures)")
     p.add_argument("--out", type=Path, help="output folder (default results/<UTC timestamp>)")
     p.add_argument("--force", action="store_true", help="write into an --out folder that is not empty")
@@ -93,6 +92,10 @@ def make_plan(argv: list[str] | None) -> Plan:
     combos = [(layer, model) for layer in args.layers for model in args.models if model in MODELS[layer]]
     if not combos:
         fail(f"server-layers bench: no layer among {','.join(args.layers)} has model {','.join(args.models)}")
+    if args.cross_check and args.scenario != "plaintext":
+        fail("server-layers bench: --cross-check wrk measures the plaintext scenario only (add --scenario plaintext)")
+    if args.cross_check and not shutil.which("wrk"):
+        fail("server-layers bench: --cross-check wrk needs wrk (apt-get install wrk)")
     if args.target and not re.fullmatch(r"http://(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+", args.target):
         fail("server-layers bench: --target must be a loopback http://HOST:PORT")
     out = args.out or Path("results") / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -103,7 +106,8 @@ def make_plan(argv: list[str] | None) -> Plan:
         combos = [("target", "external")]
     return Plan(layers=args.layers, models=args.models, scenario=args.scenario, levels=levels, duration_s=args.duration,
                 repeat=args.repeat[0], out=out, locust_workers=args.locust_workers, expect_workers=args.expect_workers,
-                warmup_s=args.warmup, target=args.target, combos=combos, master_port=args.master_port)
+                warmup_s=args.warmup, target=args.target, combos=combos, master_port=args.master_port,
+                cross_check=args.cross_check)
 
 
 class Progress:

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 FIGURES = ["rps", "fail_ratio", "p50_ms", "p90_ms", "p99_ms", "max_ms", "server_cpu_s", "cpu_us_per_req",
-           "server_peak_rss_mb", "locust_cpu_pct", "server_cpu_pct"]
+           "server_peak_rss_mb", "locust_cpu_pct", "server_cpu_pct", "wrk_rps", "wrk_cpu_us_per_req", "wrk_p99_ms"]
 ROOT = Path(__file__).resolve().parent.parent
 
 

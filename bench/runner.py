@@ -21,7 +21,7 @@ from pathlib import Path
 
 from hdrh.histogram import HdrHistogram
 
-from . import measure
+from . import measure, wrk
 from .classify import bound_by
 from .results import environment, summarise, utc_now
 from .scenarios import RATE_ENV, RECORD_ENV, SCENARIOS
@@ -60,6 +60,7 @@ class Plan:
     expect_workers: int = 0
     warmup_s: float = 1.0
     master_port: int = 5557  # where workers started elsewhere connect (--expect-workers)
+    cross_check: str | None = None  # "wrk": after Locust, wrk against the same server (BENCH §2, reference)
     target: str | None = None  # an already running server (no CPU figures), instead of starting layers
     combos: list[tuple[str, str]] = field(default_factory=list)
 
@@ -199,6 +200,10 @@ def measure_run(plan: Plan, layer: str, model: str, level: Level, repeat: int, c
         cpu_start = measure.cpu_so_far(server.process.pid) if server else None
         load = run_locust(plan, level, url, plan.out / "locust" / run_id, locust_cpus)
         died = server is not None and measure.exited(server.process)
+        cpu_end = None
+        if plan.cross_check == "wrk" and not died:
+            cpu_end = settled_cpu(server)  # Locust's share ends here; wrk's load comes after
+            record.update(wrk.cross_check(url, server.process.pid if server else None, plan.duration_s, locust_cpus))
         usage = server.stop() if server else None
     except (RuntimeError, OSError, http.client.HTTPException) as exc:
         usage = server.stop() if server else None
@@ -209,7 +214,7 @@ def measure_run(plan: Plan, layer: str, model: str, level: Level, repeat: int, c
     if not record["requests"]:
         record.update(status="failed", error="Locust completed no request", locust_stderr=load["stderr"])
     if server is not None:
-        record.update(server_figures(usage, cpu_start, record, plan.duration_s, died, server))
+        record.update(server_figures(usage, cpu_start, cpu_end, record, plan.duration_s, died, server))
     record["bound_by"] = bound_by(record["rps"], ceiling, record["locust_cpu_pct"] or 0.0, record.get("server_cpu_pct") or 0.0)
     return record
 
@@ -237,8 +242,18 @@ def figures(load: dict, duration_s: float) -> dict:
     }
 
 
-def server_figures(usage, cpu_start: float, record: dict, duration_s: float, died: bool, server: Server) -> dict:
-    cpu_s = round(usage.cpu_s - cpu_start, 3)
+def settled_cpu(server: "Server | None") -> float | None:
+    """The server's CPU so far, once forked children of the finished run have been reaped (the accept loop
+    reaps every 0.5 s); with wait4 at the end this is only needed when more load follows."""
+    if server is None:
+        return None
+    time.sleep(1.0)
+    return measure.cpu_so_far(server.process.pid)
+
+
+def server_figures(usage, cpu_start: float, cpu_end: float | None, record: dict, duration_s: float, died: bool,
+                   server: Server) -> dict:
+    cpu_s = round((usage.cpu_s if cpu_end is None else cpu_end) - cpu_start, 3)
     served = record["requests"] - record["failures"]
     result = {
         "server_cpu_s": cpu_s,

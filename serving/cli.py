@@ -7,13 +7,10 @@ import argparse
 import importlib
 import sys
 
+from .catalog import SERVER_MODULES
 from .options import OneLineParser
 
-LAYERS = {
-    "raw_socket": "raw_socket.server",
-    "socketserver_impl": "socketserver_impl.server",
-    "http_server_impl": "http_server_impl.server",
-}
+LAYERS = SERVER_MODULES  # layer -> module with main(argv)
 TOOLS = {  # subcommand -> (module with main(argv), help); each has its own --help
     "bench": ("bench.cli", "measure the layers with Locust (BENCH.md §2)"),
     "report": ("reports.cli", "charts, report.html and summary.md from a bench run (BENCH.md §3)"),

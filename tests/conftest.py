@@ -19,13 +19,10 @@ from pathlib import Path
 import pytest
 
 from conformance.corpus import Answer, ResponseReader
+from serving.catalog import MODELS
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = {
-    "raw_socket": ["iterative", "threaded", "forking", "selectors"],
-    "socketserver_impl": ["iterative", "threaded", "forking"],
-    "http_server_impl": ["iterative", "threaded", "forking"],
-}
+LAYERS = MODELS  # every layer and its models (serving/catalog.py)
 VARIANTS = [(layer, model) for layer, models in LAYERS.items() for model in models]
 VARIANT_IDS = [f"{layer}-{model}" for layer, model in VARIANTS]
 CONCURRENT_VARIANTS = [v for v in VARIANTS if v[1] != "iterative"]

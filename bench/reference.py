@@ -1,0 +1,324 @@
+"""The reference point: our servers beside uvicorn and stock http.server, measured with wrk.
+
+    python -m bench.reference [--seconds 10] [--repeat 3] [--out DIR]
+
+Installs uvicorn[standard] (uvloop + httptools) into .venv-reference on first use
+(a separate environment: the project's own stays standard-library only). Then, for
+each round of --repeat and each target (order rotated every round, so the targets
+are measured side by side under the same machine load): start the server pinned
+to the first CPU, warm it up with wrk for 1 s, run wrk (1 thread, 50 keep-alive
+connections, GET /plaintext) pinned to the other CPU, read the server's CPU from
+/proc before and after, stop it with SIGTERM. Writes reference.json and prints
+median [min-max] per target and the issue's three ratios with PASS/FAIL.
+
+The ratios are reported, never asserted: they depend on the machine and its load.
+"""
+
+import argparse
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import measure, wrk
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv-reference"
+REQUIREMENT = "uvicorn[standard]"  # uvloop + httptools
+READY_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    command: tuple[str, ...]  # {port} and {data} are filled in at start
+    prints_line: bool = True  # our `listening on` line; else readiness by polling {port}
+
+
+def targets(venv: Path = VENV) -> list[Target]:
+    python = sys.executable
+    ours = [("raw_socket", "selectors"), ("socketserver_impl", "threaded"), ("http_server_impl", "threaded")]
+    return [
+        Target("uvicorn", (str(venv / "bin" / "uvicorn"), "bench.reference_app:app", "--host", "127.0.0.1",
+                           "--port", "{port}", "--log-level", "warning", "--no-access-log", "--loop", "uvloop",
+                           "--http", "httptools"), prints_line=False),
+        Target("http.server+nodelay", (python, "-m", "bench.stock_server", "--port", "0", "--nodelay")),
+        Target("http.server", (python, "-m", "bench.stock_server", "--port", "0", "--no-nodelay")),
+        *(Target(f"{layer}/{model}", (python, "-m", layer, "--port", "0", "--model", model, "--data-dir", "{data}"))
+          for layer, model in ours),
+    ]
+
+
+# (measured, reference, at most): the issue's targets, as ratios of CPU microseconds per request
+RATIOS = [
+    ("raw_socket/selectors", "uvicorn", 0.75),
+    ("socketserver_impl/threaded", "uvicorn", 1.0),
+    ("http_server_impl/threaded", "http.server+nodelay", 1.1),
+]
+FIGURES = ["cpu_us_per_req", "rps", "p50_ms", "p99_ms", "server_cpu_pct", "wrk_cpu_pct", "errors"]
+
+
+# -- the reference environment ------------------------------------------------------------------
+
+def reference_versions(venv: Path) -> dict | None:
+    """uvicorn, uvloop and httptools versions in `venv`; None if any is missing."""
+    python = venv / "bin" / "python"
+    if not python.exists():
+        return None
+    code = ("import importlib.metadata as m, json, uvicorn, uvloop, httptools;"
+            "print(json.dumps({n: m.version(n) for n in ('uvicorn', 'uvloop', 'httptools')}))")
+    result = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
+    return json.loads(result.stdout) if result.returncode == 0 else None
+
+
+def ensure_venv(venv: Path = VENV, log=print) -> dict:
+    """Create `venv` with uvicorn[standard] unless it already has it; the versions."""
+    versions = reference_versions(venv)
+    if versions:
+        return versions
+    log(f"installing {REQUIREMENT} into {venv.relative_to(ROOT) if venv.is_relative_to(ROOT) else venv} ...")
+    if not (venv / "bin" / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", REQUIREMENT], check=True)
+    versions = reference_versions(venv)
+    if not versions:
+        raise RuntimeError(f"{venv}: uvicorn, uvloop or httptools still missing after pip install")
+    return versions
+
+
+# -- one server ---------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Started:
+    """A target's process, pinned, in its own session, stderr to a file; `url` once it is ready."""
+
+    def __init__(self, target: Target, folder: Path, cpus: set[int] | None) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.stderr_path = folder / "server.stderr"
+        port = free_port() if not target.prints_line else 0
+        command = [part.format(port=port, data=folder / "data") for part in target.command]
+        with self.stderr_path.open("wb") as stderr:
+            self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr,
+                                            stdin=subprocess.DEVNULL, preexec_fn=measure.pinned(cpus),
+                                            start_new_session=True)
+        self.pid = self.process.pid
+        try:
+            self.url = self.read_line() if target.prints_line else self.poll_port(port)
+        except RuntimeError:
+            self.stop()
+            raise
+
+    def read_line(self) -> str:
+        line, deadline = "", time.monotonic() + READY_TIMEOUT_S
+        while not line.startswith("listening on ") and time.monotonic() < deadline and not measure.exited(self.process):
+            line = self.process.stdout.readline().decode()
+        if not line.startswith("listening on "):
+            raise RuntimeError(f"did not print its listening line: {self.stderr_tail()}")
+        return line.removeprefix("listening on ").strip()
+
+    def poll_port(self, port: int) -> str:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline and not measure.exited(self.process):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return f"http://127.0.0.1:{port}"
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"never accepted on port {port}: {self.stderr_tail()}")
+
+    def stop(self) -> measure.Usage | None:
+        if not measure.exited(self.process):
+            self.process.send_signal(signal.SIGTERM)
+        usage = measure.wait(self.process, STOP_TIMEOUT_S) if self.process.returncode is None else None
+        if usage is None and self.process.returncode is None:
+            self.process.kill()
+            usage = measure.wait(self.process)
+        self.process.stdout.close()
+        return usage
+
+    def stderr_tail(self, lines: int = 15) -> str:
+        return "\n".join(self.stderr_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def measure_target(target: Target, repeat: int, options, folder: Path) -> dict:
+    """One run; a failure is recorded, not raised."""
+    server_cpus, load_cpus = measure.cpu_split()
+    record = {"target": target.name, "repeat": repeat, "status": "ok"}
+    server = None
+    try:
+        server = Started(target, folder, server_cpus)
+        wrk.run_wrk(server.url, seconds=options.warmup, connections=options.connections, cpus=load_cpus)
+        result = wrk.cpu_us_per_request(server.pid, lambda: wrk.run_wrk(
+            server.url, seconds=options.seconds, connections=options.connections, cpus=load_cpus))
+        died = measure.exited(server.process)
+        usage = server.stop()
+    except (RuntimeError, OSError) as exc:
+        if server is not None:
+            server.stop()
+        return {**record, "status": "failed", "error": str(exc)[-600:]}
+    record.update({key: value for key, value in result.items() if key != "command"})
+    record["server_peak_rss_mb"] = round(usage.peak_rss_mb, 1) if usage else None
+    record["server_exit"] = usage.status if usage else None
+    if died:
+        record.update(status="failed", error=f"server died during the run: {server.stderr_tail()}")
+    elif result["non_2xx"] or not result["ok_requests"]:
+        record.update(status="failed", error=f"{result['non_2xx']} non-2xx answers of {result['requests']}")
+    return record
+
+
+# -- summary ------------------------------------------------------------------------------------
+
+def spread(values: list[float]) -> dict | None:
+    values = [v for v in values if v is not None]
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)} if values else None
+
+
+def summarise(runs: list[dict]) -> dict:
+    summary = {}
+    for run in runs:
+        summary.setdefault(run["target"], {"runs": 0, "ok": 0})
+        summary[run["target"]]["runs"] += 1
+        summary[run["target"]]["ok"] += run["status"] == "ok"
+    for name, entry in summary.items():
+        ok = [run for run in runs if run["target"] == name and run["status"] == "ok"]
+        entry.update({figure: spread([run.get(figure) for run in ok]) for figure in FIGURES})
+    return summary
+
+
+def ratios(runs: list[dict], summary: dict) -> list[dict]:
+    """Each issue ratio: of the medians (the verdict), and its range over the rounds (same-round pairs)."""
+    verdicts = []
+    for measured, reference, at_most in RATIOS:
+        entry = {"measured": measured, "reference": reference, "at_most": at_most, "ratio": None,
+                 "rounds": None, "verdict": "n/a"}
+        a, b = (summary.get(name, {}).get("cpu_us_per_req") for name in (measured, reference))
+        if a and b:
+            entry["ratio"] = round(a["median"] / b["median"], 3)
+            entry["verdict"] = "PASS" if entry["ratio"] <= at_most else "FAIL"
+            per_round = {}
+            for run in runs:
+                if run["status"] == "ok" and run["target"] in (measured, reference):
+                    per_round.setdefault(run["repeat"], {})[run["target"]] = run["cpu_us_per_req"]
+            pairs = [r[measured] / r[reference] for r in per_round.values() if len(r) == 2]
+            entry["rounds"] = spread([round(p, 3) for p in pairs])
+        verdicts.append(entry)
+    return verdicts
+
+
+def cell(entry: dict | None, fmt: str) -> str:
+    if not entry:
+        return "-"
+    return f"{entry['median']:{fmt}} [{entry['min']:{fmt}}-{entry['max']:{fmt}}]"
+
+
+def table(summary: dict, verdicts: list[dict]) -> str:
+    head = f"{'target':<28} {'CPU us/req':>22} {'requests/s':>24} {'p99 ms':>20} {'srv CPU%':>7} {'wrk CPU%':>8} {'ok':>4}"
+    lines = [head, "-" * len(head)]
+    for name, entry in summary.items():
+        srv, load = entry["server_cpu_pct"], entry["wrk_cpu_pct"]
+        lines.append(f"{name:<28} {cell(entry['cpu_us_per_req'], '.1f'):>22} {cell(entry['rps'], '.0f'):>24} "
+                     f"{cell(entry['p99_ms'], '.2f'):>20} {srv['median'] if srv else '-':>7} "
+                     f"{load['median'] if load else '-':>8} {entry['ok']}/{entry['runs']:<2}")
+    lines.append("")
+    lines.append("CPU us/req ratio (median of medians; range over same-round pairs)   target")
+    for v in verdicts:
+        label = f"{v['measured']} / {v['reference']}"
+        if v["ratio"] is None:
+            lines.append(f"  {label:<50} n/a")
+            continue
+        rounds = f"[{v['rounds']['min']:.2f}-{v['rounds']['max']:.2f}]" if v["rounds"] else ""
+        lines.append(f"  {label:<50} {v['ratio']:.2f} {rounds:<12} <= {v['at_most']:<5} {v['verdict']}")
+    return "\n".join(lines)
+
+
+# -- main ---------------------------------------------------------------------------------------
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def environment(versions: dict | None) -> dict:
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    wrk_version = subprocess.run([wrk.WRK, "-v"], capture_output=True, text=True)
+    return {
+        "python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
+        "server_cpus": sorted(measure.cpu_split()[0] or []), "wrk_cpus": sorted(measure.cpu_split()[1] or []),
+        "wrk": (wrk_version.stdout + wrk_version.stderr).split("Copyright")[0].strip(),
+        "reference": versions, "git_commit": commit or None, "started": utc_now(), "finished": None,
+        "loadavg_before": os.getloadavg(), "loadavg_after": None,
+    }
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    names = [t.name for t in targets()]
+    p = argparse.ArgumentParser(prog="python -m bench.reference", description=__doc__.split("\n\n")[0])
+    p.add_argument("--seconds", type=int, default=10, help="wrk duration per run (whole seconds, default 10)")
+    p.add_argument("--repeat", type=int, default=3, help="rounds over all targets (default 3)")
+    p.add_argument("--connections", type=int, default=50, help="wrk keep-alive connections (default 50)")
+    p.add_argument("--warmup", type=int, default=1, help="wrk warm-up before each run, seconds (default 1)")
+    p.add_argument("--targets", default=",".join(names), help=f"comma list of: {', '.join(names)}")
+    p.add_argument("--out", type=Path, default=None, help="folder for reference.json (default results/reference-UTC)")
+    options = p.parse_args(argv)
+    options.targets = [t.strip() for t in options.targets.split(",") if t.strip()]
+    if unknown := set(options.targets) - set(names):
+        p.error(f"unknown target(s): {', '.join(sorted(unknown))}")
+    if min(options.seconds, options.repeat, options.connections, options.warmup) < 1:
+        p.error("--seconds, --repeat, --connections and --warmup must be >= 1")
+    return options
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_args(argv)
+    if not wrk.available():
+        print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 2
+    chosen = [t for t in targets() if t.name in options.targets]
+    versions = ensure_venv() if any(t.name == "uvicorn" for t in chosen) else None
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    out = options.out or ROOT / "results" / f"reference-{stamp}"
+    out.mkdir(parents=True, exist_ok=True)
+    results = {"schema": 1, "environment": environment(versions),
+               "plan": {"seconds": options.seconds, "repeat": options.repeat, "connections": options.connections,
+                        "wrk_threads": 1, "warmup_s": options.warmup, "path": "/plaintext",
+                        "targets": [t.name for t in chosen]},
+               "runs": []}
+    started = time.monotonic()
+    for repeat in range(1, options.repeat + 1):
+        shift = (repeat - 1) % len(chosen)
+        for target in chosen[shift:] + chosen[:shift]:
+            print(f"round {repeat}/{options.repeat}: {target.name} ...", end=" ", flush=True)
+            slug = target.name.replace("/", "-").replace("+", "-")
+            run = measure_target(target, repeat, options, out / "servers" / f"{slug}-{repeat}")
+            results["runs"].append(run)
+            print(f"{run['cpu_us_per_req']} us/req, {run['rps']:.0f} req/s" if run["status"] == "ok"
+                  else f"FAILED: {run['error'][:200]}", flush=True)
+            (out / "reference.json").write_text(json.dumps(results, indent=2))
+    results["summary"] = summarise(results["runs"])
+    results["ratios"] = ratios(results["runs"], results["summary"])
+    results["environment"].update(finished=utc_now(), loadavg_after=os.getloadavg(),
+                                  elapsed_s=round(time.monotonic() - started, 1))
+    (out / "reference.json").write_text(json.dumps(results, indent=2))
+    text = table(results["summary"], results["ratios"])
+    (out / "reference.txt").write_text(text + "\n")
+    before, after = results["environment"]["loadavg_before"], results["environment"]["loadavg_after"]
+    print(f"\n{text}\n\nload average before {before[0]:.2f}, after {after[0]:.2f} (1 min); "
+          f"{results['environment']['elapsed_s']:.0f} s; {out / 'reference.json'}")
+    return 0 if all(run["status"] == "ok" for run in results["runs"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

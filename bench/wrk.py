@@ -1,0 +1,134 @@
+"""wrk as a second load generator: run it pinned, parse its text, and the server's CPU per request.
+
+wrk (C, epoll, one thread drives 100k+ requests/s) is the cross-check on Locust:
+it tells whether a figure measures the server or the load generator. Nothing here
+imports locust. `parse_wrk` is pure (unit-tested on captured output).
+
+The server's CPU comes from /proc (measure.cpu_so_far) before and after the run:
+utime+stime of the process and of the children it has *reaped*. For a forking
+server, children still running (or exited but not yet reaped) at the second read
+are missed, so its figure is a lower bound; stopping the server and reading
+wait4 (measure.wait) catches them, as the Locust runner does.
+"""
+
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+
+from . import measure
+
+WRK = "wrk"
+TIME_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}  # to milliseconds
+SI = {"": 1, "k": 1e3, "M": 1e6, "G": 1e9}
+SIZE = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+
+_TIME = r"([\d.]+)(us|ms|s|m|h)"
+_REQUESTS = re.compile(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m|h), ([\d.]+)([KMGT]?B) read", re.M)
+_RPS = re.compile(r"^Requests/sec:\s+([\d.]+)", re.M)
+_TRANSFER = re.compile(r"^Transfer/sec:\s+([\d.]+)([KMGT]?B)", re.M)
+_PERCENTILE = re.compile(rf"^\s+(50|75|90|99)%\s+{_TIME}\s*$", re.M)
+_LATENCY = re.compile(rf"^\s+Latency\s+{_TIME}\s+{_TIME}\s+{_TIME}", re.M)
+_SOCKET_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+_NON_2XX = re.compile(r"Non-2xx or 3xx responses: (\d+)")
+
+
+def ms(value: str, unit: str) -> float:
+    return float(value) * TIME_UNITS[unit]
+
+
+def parse_wrk(text: str) -> dict:
+    """wrk's report (with --latency) as numbers: latencies in ms, counts as ints. ValueError if it is not one."""
+    requests, rps = _REQUESTS.search(text), _RPS.search(text)
+    if not requests or not rps:
+        raise ValueError(f"not a wrk report: {text.strip()[-300:]!r}")
+    result = {
+        "requests": int(requests[1]),
+        "duration_s": round(ms(requests[2], requests[3]) / 1e3, 3),
+        "bytes_read": round(float(requests[4]) * SIZE[requests[5]]),
+        "rps": float(rps[1]),
+        "transfer_bytes_per_s": None,
+        "latency_avg_ms": None, "latency_stdev_ms": None, "latency_max_ms": None,
+        "p50_ms": None, "p75_ms": None, "p90_ms": None, "p99_ms": None,
+        "socket_errors": {"connect": 0, "read": 0, "write": 0, "timeout": 0},
+        "non_2xx": 0,
+    }
+    if transfer := _TRANSFER.search(text):
+        result["transfer_bytes_per_s"] = round(float(transfer[1]) * SIZE[transfer[2]])
+    if latency := _LATENCY.search(text):
+        result["latency_avg_ms"], result["latency_stdev_ms"], result["latency_max_ms"] = (
+            round(ms(latency[i], latency[i + 1]), 6) for i in (1, 3, 5))
+    for percentile, value, unit in _PERCENTILE.findall(text):
+        result[f"p{percentile}_ms"] = round(ms(value, unit), 6)
+    if errors := _SOCKET_ERRORS.search(text):
+        result["socket_errors"] = dict(zip(("connect", "read", "write", "timeout"), map(int, errors.groups())))
+    if non_2xx := _NON_2XX.search(text):
+        result["non_2xx"] = int(non_2xx[1])
+    result["errors"] = sum(result["socket_errors"].values())
+    result["ok_requests"] = result["requests"] - result["non_2xx"]  # a wrong answer is no throughput
+    return result
+
+
+def wrk_command(url: str, path: str = "/plaintext", seconds: float = 10, connections: int = 50, threads: int = 1,
+                headers: Sequence[str] = (), timeout_s: float | None = None) -> list[str]:
+    command = [WRK, "--latency", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s"]
+    if timeout_s:
+        command += ["--timeout", f"{max(1, round(timeout_s))}s"]  # wrk takes whole s/m/h only
+    for header in headers:
+        command += ["-H", header]
+    return [*command, url.rstrip("/") + path]
+
+
+def available() -> bool:
+    return shutil.which(WRK) is not None
+
+
+def run_wrk(url: str, path: str = "/plaintext", seconds: float = 10, connections: int = 50, threads: int = 1,
+            cpus: set[int] | None = None, headers: Sequence[str] = ()) -> dict:
+    """Run wrk pinned to `cpus`; its parsed report plus wrk's own CPU use. RuntimeError if it reports nothing."""
+    command = wrk_command(url, path, seconds, connections, threads, headers)
+    started = time.monotonic()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                               preexec_fn=measure.pinned(cpus))
+    stdout, stderr = process.stdout.read(), process.stderr.read()  # wrk prints only at the end: no pipe deadlock
+    usage = measure.wait(process)
+    wall = time.monotonic() - started
+    text = stdout.decode(errors="replace")
+    try:
+        result = parse_wrk(text)
+    except ValueError:
+        raise RuntimeError(f"wrk failed (exit {usage.status}): {(text + stderr.decode(errors='replace')).strip()[-500:]}")
+    result.update(command=command, wall_s=round(wall, 3), wrk_cpu_pct=round(100 * usage.cpu_s / wall, 1),
+                  wrk_exit=usage.status)
+    return result
+
+
+def cpu_us_per_request(pid: int, run: Callable[[], dict]) -> dict:
+    """Read the server's CPU (/proc) before and after `run()` (a wrk run); its result plus the server's figures.
+
+    CPU per request is over the requests answered 2xx/3xx. Misses a forking server's unreaped children.
+    """
+    cpu_before, started = measure.cpu_so_far(pid), time.monotonic()
+    result = run()
+    cpu_after, wall = measure.cpu_so_far(pid), time.monotonic() - started
+    cpu_s = cpu_after - cpu_before
+    served = result["ok_requests"]
+    return {
+        **result,
+        "server_cpu_s": round(cpu_s, 3),
+        "server_cpu_pct": round(100 * cpu_s / wall, 1) if wall else None,
+        "cpu_us_per_req": round(1e6 * cpu_s / served, 2) if served else None,
+    }
+
+
+def cross_check(url: str, pid: int | None, seconds: float, cpus: set[int] | None, connections: int = 50,
+                path: str = "/plaintext") -> dict:
+    """For the runner's `--cross-check wrk`: wrk against the same server, figures prefixed `wrk_` to sit beside Locust's."""
+    def run() -> dict:
+        return run_wrk(url, path, seconds, connections, 1, cpus)
+
+    result = cpu_us_per_request(pid, run) if pid else run()
+    keys = ("rps", "requests", "non_2xx", "errors", "p50_ms", "p90_ms", "p99_ms", "wrk_cpu_pct",
+            "server_cpu_pct", "cpu_us_per_req")
+    return {("wrk_" + key).replace("wrk_wrk_", "wrk_"): result.get(key) for key in keys} | {"wrk_connections": connections}

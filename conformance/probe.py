@@ -1,0 +1,387 @@
+"""`server-layers probe`: the conformance matrix (BENCH §4), every corpus case on every server.
+
+`probe(servers, cases)` sends each case to each server at HOST:PORT (one thread
+per server, its cases one after another, so an iterative server is never asked
+to serve two clients at once) and returns the matrix: per case x server the
+status lines (or nothing: "closed", "timed out"), the state afterwards, /echo's
+view of the request, the problems against the contract (corpus.check) and
+whether the answer differs from the other servers (corpus.normalise). The
+command starts the layers itself (`python -m LAYER --port 0`, as the tests do),
+stops them with SIGTERM, and writes conformance.json, conformance.md and
+conformance.html. Client side only: it never imports a server package or locust.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import select
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from serving.catalog import MODELS
+from serving.options import OneLineParser, fail
+
+from .corpus import Case, Observation, check, load_cases, normalise, run_case
+
+ROOT = Path(__file__).resolve().parent.parent
+READY_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 10.0
+LISTENING = re.compile(r"listening on http://(\[[^\]]+\]|[^:/\s]+):(\d+)")
+ECHO_KEYS = ("method", "target", "version", "headers", "body_base64")
+THEN_WORDS = {"closed": "closed", "open": "open", "timeout": "timed out"}
+REQUEST_SHOWN = 400  # characters of a case's request kept in conformance.json
+
+
+# --- the matrix ------------------------------------------------------------------------
+
+
+def probe(servers: dict[str, tuple[str, int]], cases: list[Case], timeout: float = 5.0) -> dict:
+    """Every case on every server (name -> (host, port)); the matrix as a JSON-able dict."""
+    started = utc_now()
+    with ThreadPoolExecutor(max_workers=max(1, len(servers))) as pool:
+        futures = {name: pool.submit(observe_all, host, port, cases, timeout) for name, (host, port) in servers.items()}
+        observations = {name: future.result() for name, future in futures.items()}
+    rows = [row(case, {name: observations[name][i] for name in servers}) for i, case in enumerate(cases)]
+    return {
+        "schema": 1,
+        "kind": "server-layers conformance",
+        "started": started,
+        "finished": utc_now(),
+        "timeout_s": timeout,
+        "servers": {name: {"address": f"{host}:{port}"} for name, (host, port) in servers.items()},
+        "cases": rows,
+        "totals": totals(rows, len(servers)),
+    }
+
+
+def observe_all(host: str, port: int, cases: list[Case], timeout: float) -> list[Observation | str]:
+    """The observation of each case, in order; a string when the case could not even connect."""
+    results: list[Observation | str] = []
+    for case in cases:
+        try:
+            results.append(run_case(host, port, case, timeout))
+        except OSError as exc:
+            results.append(f"could not connect: {exc}")
+    return results
+
+
+def row(case: Case, observations: dict[str, Observation | str]) -> dict:
+    """One case: what it sends and expects, and a cell per server with its flags."""
+    cells = {name: cell(case, obs) for name, obs in observations.items()}
+    mark_divergence(cells)
+    request = case.request.decode("latin-1")
+    if len(request) > REQUEST_SHOWN:
+        request = request[:REQUEST_SHOWN] + f"… ({len(case.request)} bytes in all)"
+    return {
+        "id": case.id, "title": case.title, "spec": case.spec, "unsure": case.unsure, "note": case.note,
+        "request": request, "expected": outcome([str(e["status"]) for e in case.expect], case.then),
+        "cells": cells,
+    }
+
+
+def cell(case: Case, obs: Observation | str) -> dict:
+    """One server's answer to one case."""
+    if isinstance(obs, str):
+        return {"responses": [], "extra": [], "then": "error", "outcome": obs, "problems": [obs],
+                "fingerprint": obs}
+    normalised = normalise(obs)
+    result = {
+        "responses": [status_line(a.status, a.reason) for a in obs.answers],
+        "extra": [status_line(a.status, a.reason) for a in obs.extra],
+        "then": obs.then,
+        "outcome": outcome([str(a.status) if a.status else "not HTTP" for a in obs.answers + obs.extra], obs.then),
+        "problems": check(case, obs),
+        "fingerprint": hashlib.sha256(json.dumps(normalised, sort_keys=True).encode()).hexdigest()[:16],
+    }
+    if b"/echo" in case.request:
+        result["echo"] = [echo_view(a.body) for a in obs.answers]
+    return result
+
+
+def status_line(status: int, reason: str) -> str:
+    return f"{status} {reason}".strip() if status else f"not HTTP: {reason}"
+
+
+def outcome(statuses: list[str], then: str) -> str:
+    """"400 · closed", "100 + 200 · open", "closed" (no answer) or "timed out"."""
+    then_word = THEN_WORDS.get(then, then)
+    return f"{' + '.join(statuses)} · {then_word}" if statuses else then_word
+
+
+def echo_view(body: bytes) -> dict | None:
+    """What /echo says it parsed (method, target, version, headers, body_base64), or None."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    return {key: parsed.get(key) for key in ECHO_KEYS} if isinstance(parsed, dict) and "method" in parsed else None
+
+
+def mark_divergence(cells: dict[str, dict]) -> None:
+    """Flag each cell whose normalised answer is not the reference one.
+
+    The reference is the answer most servers gave; on a tie, the one that meets
+    the contract, then the first server's. A lone server never diverges.
+    """
+    groups: dict[str, list[str]] = {}
+    for name, entry in cells.items():
+        groups.setdefault(entry["fingerprint"], []).append(name)
+    order = list(cells)
+    reference = max(groups.values(), key=lambda names: (
+        len(names), all(not cells[n]["problems"] for n in names), -order.index(names[0])))
+    for name, entry in cells.items():
+        entry["diverges"] = name not in reference
+        entry["differs_from"] = reference if entry["diverges"] else []
+
+
+def totals(rows: list[dict], servers: int) -> dict:
+    cells = [c for r in rows for c in r["cells"].values()]
+    return {
+        "cases": len(rows),
+        "servers": servers,
+        "cells": len(cells),
+        "contract": sum(bool(c["problems"]) for c in cells),
+        "diverging": sum(c["diverges"] for c in cells),
+        "cases_flagged": sum(any(c["problems"] or c["diverges"] for c in r["cells"].values()) for r in rows),
+        "unsure": sum(r["unsure"] for r in rows),
+    }
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- servers as processes ----------------------------------------------------------------
+
+
+@dataclass
+class Launched:
+    """A server this module started: its process, address and stderr file."""
+
+    name: str
+    command: list[str]
+    process: subprocess.Popen
+    stderr_path: Path
+    host: str = ""
+    port: int = 0
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+
+def layer_command(layer: str, model: str, data_dir: Path) -> list[str]:
+    return [sys.executable, "-m", layer, "--port", "0", "--model", model, "--data-dir", str(data_dir)]
+
+
+def spawn(name: str, command: list[str], folder: Path) -> Launched:
+    """Start `command` in its own session (from the repository root); wait_ready() reads its address."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stderr_path = folder / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.stderr"
+    with stderr_path.open("wb") as stderr:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+    return Launched(name, command, process, stderr_path)
+
+
+def wait_ready(server: Launched, timeout: float = READY_TIMEOUT_S) -> Launched:
+    """Read the `listening on http://HOST:PORT` line; RuntimeError (with stderr) when it never comes."""
+    deadline = time.monotonic() + timeout
+    line = ""
+    while time.monotonic() < deadline and server.process.poll() is None:
+        ready, _, _ = select.select([server.process.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            break
+        line = server.process.stdout.readline().decode(errors="replace")
+        if (match := LISTENING.search(line)) or not line:
+            break
+    match = LISTENING.search(line)
+    if not match:
+        stop(server)
+        raise RuntimeError(f"{server.name} did not start: {line.strip()!r} {server.stderr()[-300:].strip()!r}")
+    server.host, server.port = match[1].strip("[]"), int(match[2])
+    return server
+
+
+def stop(server: Launched) -> int | None:
+    """SIGTERM and wait; then SIGKILL whatever is left of its process group (forked children)."""
+    if server.process.poll() is None:
+        server.process.send_signal(signal.SIGTERM)
+    try:
+        status = server.process.wait(STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        status = None
+    try:
+        os.killpg(server.process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    server.process.wait()
+    server.process.stdout.close()
+    return status
+
+
+def start_all(commands: dict[str, list[str]], folder: Path) -> list[Launched]:
+    """Start every server at once, then wait for each; stop them all if one fails."""
+    launched = [spawn(name, command, folder) for name, command in commands.items()]
+    try:
+        for server in launched:
+            wait_ready(server)
+    except RuntimeError:
+        for server in launched:
+            if server.process.returncode is None:
+                stop(server)
+        raise
+    return launched
+
+
+def run(commands: dict[str, list[str]], addresses: dict[str, tuple[str, int]], cases: list[Case],
+        timeout: float = 5.0) -> dict:
+    """Start the servers of `commands`, probe them beside the already running `addresses`, stop them."""
+    with tempfile.TemporaryDirectory(prefix="probe-") as scratch:
+        launched = start_all(commands, Path(scratch))
+        try:
+            servers = {s.name: (s.host, s.port) for s in launched} | addresses
+            matrix = probe({name: servers[name] for name in [*commands, *addresses]}, cases, timeout)
+        finally:
+            statuses = {s.name: stop(s) for s in launched}
+        for server in launched:
+            matrix["servers"][server.name].update(
+                command=shlex.join(server.command), exit_status=statuses[server.name],
+                tracebacks=server.stderr().count("Traceback"))
+    return matrix
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+EXAMPLES = """examples:
+  server-layers probe                                        # every layer and model: results/probe-<UTC>/
+  server-layers probe --layers raw_socket,http_server_impl --models threaded --cases host-empty,te-gzip
+  server-layers probe --out results/RUN                       # beside a bench run, for its report
+  server-layers probe --server mine=127.0.0.1:8080 --layers http_server_impl --models threaded
+  server-layers probe --launch "fake=python tests/data/obsfold_proxy.py --upstream 127.0.0.1:8000"
+exit status: 0 when every cell meets the contract and agrees with the others, 1 otherwise, 2 on bad input.
+"""
+
+
+def comma_list(text: str) -> list[str]:
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    if not values:
+        raise ValueError(text)
+    return values
+
+
+comma_list.__name__ = "comma-separated list"
+
+
+def parser() -> OneLineParser:
+    p = OneLineParser(prog="server-layers probe", description="The raw-request corpus on every layer and model, "
+                      "side by side: the conformance matrix (BENCH.md §4).", epilog=EXAMPLES,
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, help="output folder (default results/probe-<UTC stamp>)")
+    p.add_argument("--layers", type=comma_list, help=f"comma list of {', '.join(MODELS)} (default: all, "
+                   "or none when --server/--launch is given)")
+    p.add_argument("--models", type=comma_list, help="comma list (default: every model of each layer)")
+    p.add_argument("--cases", type=comma_list, help="comma list of case ids (default: the whole corpus)")
+    p.add_argument("--server", action="append", default=[], metavar="NAME=HOST:PORT",
+                   help="also probe a server that is already running (repeatable)")
+    p.add_argument("--launch", action="append", default=[], metavar="NAME=COMMAND",
+                   help="also start COMMAND (from the repository root), which must print "
+                        "'listening on http://HOST:PORT' (repeatable)")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for each answer (default 5)")
+    p.add_argument("--force", action="store_true", help="overwrite a conformance.json already in --out")
+    return p
+
+
+def layer_commands(args: argparse.Namespace, scratch: Path) -> dict[str, list[str]]:
+    layers = args.layers or ([] if args.server or args.launch else list(MODELS))
+    unknown = [layer for layer in layers if layer not in MODELS]
+    if unknown:
+        fail(f"server-layers probe: unknown layer {unknown[0]!r} (choose from {', '.join(MODELS)})")
+    pairs = [(layer, model) for layer in layers for model in MODELS[layer] if not args.models or model in args.models]
+    if layers and not pairs:
+        fail(f"server-layers probe: no layer among {','.join(layers)} has model {','.join(args.models)}")
+    return {f"{layer}/{model}": layer_command(layer, model, scratch / f"{layer}-{model}") for layer, model in pairs}
+
+
+def named(items: list[str], what: str) -> dict[str, str]:
+    result = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            fail(f"server-layers probe: {what} needs NAME=VALUE, got {item!r}")
+        result[name.strip()] = value.strip()
+    return result
+
+
+def addresses(args: argparse.Namespace) -> dict[str, tuple[str, int]]:
+    result = {}
+    for name, value in named(args.server, "--server").items():
+        match = re.fullmatch(r"\[?([^\]]+?)\]?:(\d{1,5})", value)
+        if not match:
+            fail(f"server-layers probe: --server {name}: {value!r} is not HOST:PORT")
+        result[name] = (match[1], int(match[2]))
+    return result
+
+
+def pick_cases(ids: list[str] | None) -> list[Case]:
+    cases = load_cases()
+    if not ids:
+        return cases
+    known = {case.id: case for case in cases}
+    missing = [i for i in ids if i not in known]
+    if missing:
+        fail(f"server-layers probe: no case {missing[0]!r} in conformance/cases")
+    return [known[i] for i in ids]
+
+
+def write_outputs(matrix: dict, out: Path) -> list[Path]:
+    """conformance.json, and the matrix as Markdown and as a self-contained page."""
+    from reports.matrix import markdown_matrix, matrix_page  # only to render: the probe needs no report
+
+    out.mkdir(parents=True, exist_ok=True)
+    files = [out / "conformance.json", out / "conformance.md", out / "conformance.html"]
+    files[0].write_text(json.dumps(matrix, indent=1) + "\n", encoding="utf-8")
+    files[1].write_text(markdown_matrix(matrix), encoding="utf-8")
+    files[2].write_text(matrix_page(matrix), encoding="utf-8")
+    return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.timeout <= 0:
+        fail("server-layers probe: --timeout must be above 0")
+    out = args.out or Path("results") / f"probe-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}"
+    if (out / "conformance.json").exists() and not args.force:
+        fail(f"server-layers probe: {out / 'conformance.json'} exists (use --force or another --out)")
+    cases = pick_cases(args.cases)
+    launches = {name: shlex.split(command) for name, command in named(args.launch, "--launch").items()}
+    with tempfile.TemporaryDirectory(prefix="probe-data-") as scratch:
+        commands = layer_commands(args, Path(scratch)) | launches
+        running = addresses(args)
+        if not commands and not running:
+            fail("server-layers probe: nothing to probe")
+        started = time.monotonic()
+        try:
+            matrix = run(commands, running, cases, args.timeout)
+        except RuntimeError as exc:
+            fail(f"server-layers probe: {exc}")
+    files = write_outputs(matrix, out)
+    t = matrix["totals"]
+    print(f"{t['cases']} cases x {t['servers']} servers in {time.monotonic() - started:.0f} s: "
+          f"{t['contract']} cells differ from the contract, {t['diverging']} from the other servers")
+    print("\n".join(map(str, files)))
+    return 1 if t["contract"] or t["diverging"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,265 @@
+"""The charts of BENCH §3, drawn with matplotlib's Agg canvas and saved as PNG and SVG.
+
+One panel per scenario, a line (or bar) per layer/model, coloured by layer with
+reports.style. Levels that any repeat ran bound by the load generator are drawn
+hollow, labelled LG, and the legend says so. Failed runs never reach here (the summary keeps
+completed runs only); a missing figure is a gap. It uses matplotlib.figure.Figure,
+never pyplot: no display, no global state.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # before anything else of matplotlib draws: no display needed
+
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator  # noqa: E402
+
+from . import data  # noqa: E402
+from .style import look  # noqa: E402
+
+PANEL_W, PANEL_H = 5.6, 3.6  # inches per panel
+ALONE_W = 8.2  # the width of a chart with a single panel per row
+DPI = 110
+DODGE = 0.06  # markers of the layers at one level, spread by this share of the level (log axis)
+PLOT_RC = {"font.size": 9.5, "axes.titlesize": 10.5, "axes.titleweight": "bold", "axes.grid": True,
+           "grid.color": "#dddddd", "grid.linewidth": 0.7, "axes.spines.top": False, "axes.spines.right": False,
+           "svg.fonttype": "none", "legend.frameon": False}
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart written to disk, as the page shows it."""
+
+    name: str
+    title: str
+    caption: str
+    png: Path
+    svg: Path
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every chart of one run shares."""
+
+    entries: list[dict]
+    axis: data.Axis
+    scenarios: list[str]
+    several_models: bool
+
+    def look(self, layer: str, model: str):
+        return look(layer, model, self.several_models)
+
+
+def context(entries: list[dict]) -> Context:
+    drawable = [e for e in entries if e.get("ok")]
+    return Context(drawable, data.axis(drawable), data.scenarios(drawable), data.several_models(drawable))
+
+
+# --- line charts --------------------------------------------------------------------
+
+
+def line_panel(ax, ctx: Context, scenario: str, key: str, scale: float = 1.0) -> bool:
+    """A line per layer/model: median, min-max whiskers, hollow where bound by Locust; any LG point.
+
+    Hollow points are also labelled "LG" on the throughput chart, where that bound matters most."""
+    found_lg = False
+    groups = data.series(ctx.entries, scenario, ctx.axis)
+    for index, ((layer, model), group) in enumerate(groups.items()):
+        points = [(ctx.axis.x(e), data.bounds(e, key, scale), e) for e in group if data.stat(e, key) is not None]
+        if not points:
+            continue
+        lk = ctx.look(layer, model)
+        factor = 1 + DODGE * (index - (len(groups) - 1) / 2)
+        xs, ys = [x * factor for x, _, _ in points], [b[0] for _, b, _ in points]
+        whiskers = [[b[0] - b[1] for _, b, _ in points], [b[2] - b[0] for _, b, _ in points]]
+        ax.errorbar(xs, ys, yerr=whiskers, color=lk.colour, linestyle=lk.linestyle, linewidth=1.8,
+                    elinewidth=1.1, capsize=3, zorder=2)
+        for x, y, (_, _, entry) in zip(xs, ys, points):
+            hollow = data.bound_by_lg(entry)
+            found_lg |= hollow
+            ax.plot([x], [y], marker=lk.marker, markersize=7.5, markeredgewidth=1.8, color=lk.colour,
+                    markerfacecolor="white" if hollow else lk.colour, markeredgecolor=lk.colour, zorder=3)
+            if hollow and key == "rps":
+                ax.annotate("LG", (x, y), xytext=(6, 5), textcoords="offset points", fontsize=7.5,
+                            color=lk.colour, fontweight="bold", zorder=4)
+    return found_lg
+
+
+def x_axis(ax, ctx: Context) -> None:
+    """The levels as ticks; a log scale when they span a factor of 4 or more."""
+    levels = data.levels(ctx.entries, ctx.axis)
+    if levels and min(levels) > 0 and max(levels) / min(levels) >= 4:
+        ax.set_xscale("log", base=2)
+        ax.set_xlim(min(levels) / 1.35, max(levels) * 1.35)
+    ax.xaxis.set_major_locator(FixedLocator(levels))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticklabels([f"{v:g}" for v in levels])
+    ax.set_xlabel(ctx.axis.label)
+
+
+def y_log_if_wide(ax, values: list[float]) -> None:
+    positive = [v for v in values if v and v > 0]
+    if positive and max(positive) / min(positive) > 30:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+
+
+def legend(fig: Figure, ctx: Context, any_lg: bool, bars: bool = False, extra: tuple = ()) -> None:
+    """One legend under the panels: every layer/model, then what hollow means (and `extra` handles)."""
+    handles = list(extra)
+    for layer, model in data.combos(ctx.entries):
+        lk = ctx.look(layer, model)
+        if bars:
+            handles.append(Patch(facecolor=lk.colour, edgecolor="black", hatch=lk.hatch, label=f"{layer}/{model}"))
+        else:
+            handles.append(Line2D([], [], color=lk.colour, linestyle=lk.linestyle, marker=lk.marker, linewidth=1.8,
+                                  markersize=7, label=f"{layer}/{model}"))
+    if any_lg:
+        label = "hollow, LG: bound by the load generator"
+        handles.append(Patch(facecolor="white", edgecolor="#555555", linestyle="--", linewidth=1.4, label=label)
+                       if bars else Line2D([], [], color="#555555", marker="o", markerfacecolor="white",
+                                           markeredgewidth=1.8, linestyle="none", markersize=7, label=label))
+    per_row = 2 if len(ctx.scenarios) < 2 else 4  # a row of the legend never wider than the panels
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), per_row))
+
+
+def panels(rows: int, ctx: Context, title: str) -> tuple[Figure, list]:
+    """A figure with `rows` rows of panels, a column per scenario, room for the legend below."""
+    columns = max(1, len(ctx.scenarios))
+    width = ALONE_W if columns == 1 else PANEL_W * columns
+    fig = Figure(figsize=(width, PANEL_H * rows + 0.9), layout="constrained", dpi=DPI)
+    fig.suptitle(title, fontsize=12, fontweight="bold")
+    return fig, fig.subplots(rows, columns, squeeze=False)
+
+
+def line_chart(ctx: Context, rows: list[tuple[str, str, str, float]], title: str) -> Figure:
+    """rows: (figure key, panel title, y label, scale) for one row of panels each."""
+    fig, axes = panels(len(rows), ctx, title)
+    any_lg, extra = False, []
+    for row, (key, panel_title, y_label, scale) in enumerate(rows):
+        for column, scenario in enumerate(ctx.scenarios):
+            ax = axes[row][column]
+            any_lg |= line_panel(ax, ctx, scenario, key, scale)
+            if key == "rps" and ctx.axis.key == "rate":
+                extra = [offered_rate(ax, ctx)]
+            x_axis(ax, ctx)
+            ax.set_ylabel(y_label)
+            ax.set_title(f"{panel_title}: {scenario}" if len(ctx.scenarios) > 1 else panel_title)
+            finish_y(ax, key, ctx, scale)
+    legend(fig, ctx, any_lg, extra=tuple(extra))
+    return fig
+
+
+def offered_rate(ax, ctx: Context) -> Line2D:
+    """Fixed-rate runs: the target rate as a thin grey line, what the throughput should follow."""
+    levels = data.levels(ctx.entries, ctx.axis)
+    (line,) = ax.plot(levels, levels, color="#888888", linewidth=1.2, linestyle=(0, (1, 2)), zorder=1,
+                      label="offered (target) rate")
+    return line
+
+
+def finish_y(ax, key: str, ctx: Context, scale: float) -> None:
+    """The y axis: log for latencies spanning 30x, else from 0; a note on a failure chart with no failure."""
+    values = [data.stat(e, key, w) for e in ctx.entries for w in ("min", "max")]
+    values = [v * scale for v in values if v is not None]
+    if key.endswith("_ms"):
+        y_log_if_wide(ax, values)
+    if ax.get_yscale() == "linear":
+        ax.set_ylim(bottom=0, top=max(values + [0]) * 1.12 or 1.0)
+    if key == "fail_ratio":
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    if key == "fail_ratio" and not any(values):
+        ax.text(0.5, 0.55, "no failed request", transform=ax.transAxes, ha="center", color="#555555")
+
+
+# --- the CPU bars -------------------------------------------------------------------
+
+
+def bar_panel(ax, ctx: Context, scenario: str) -> bool:
+    """Bars of CPU µs per request: a group per level, a bar per layer/model, min-max whiskers."""
+    levels = data.levels(ctx.entries, ctx.axis)
+    groups = data.series(ctx.entries, scenario, ctx.axis)
+    width = 0.8 / max(1, len(groups))
+    found_lg = False
+    for index, ((layer, model), group) in enumerate(groups.items()):
+        lk = ctx.look(layer, model)
+        for entry in group:
+            median = data.stat(entry, "cpu_us_per_req")
+            if median is None:
+                continue
+            x = levels.index(ctx.axis.x(entry)) + (index - (len(groups) - 1) / 2) * width
+            hollow = data.bound_by_lg(entry)
+            found_lg |= hollow
+            draw_bar(ax, x, width, entry, lk, hollow)
+    ax.set_xticks(range(len(levels)), [ctx.axis.tick(v) for v in levels])
+    ax.set_xlim(-0.6, len(levels) - 0.4)
+    ax.grid(axis="x", visible=False)
+    return found_lg
+
+
+def draw_bar(ax, x: float, width: float, entry: dict, lk, hollow: bool) -> None:
+    median, low, high = data.bounds(entry, "cpu_us_per_req")
+    ax.bar(x, median, width * 0.92, color="white" if hollow else lk.colour, hatch=lk.hatch,
+           edgecolor=lk.colour if hollow else "black", linewidth=1.4 if hollow else 0.6,
+           linestyle="--" if hollow else "-", zorder=2)
+    ax.errorbar([x], [median], yerr=[[median - low], [high - median]], color="black", capsize=3, elinewidth=1.1,
+                zorder=3)
+    ax.annotate(f"{median:.0f}" + ("\nLG" if hollow else ""), (x, high), xytext=(0, 3), textcoords="offset points",
+                ha="center", va="bottom", fontsize=7.5, zorder=4)
+
+
+def cpu_chart(ctx: Context) -> Figure:
+    fig, axes = panels(1, ctx, "Server CPU per request (lower is cheaper)")
+    any_lg = False
+    for column, scenario in enumerate(ctx.scenarios):
+        ax = axes[0][column]
+        any_lg |= bar_panel(ax, ctx, scenario)
+        ax.set_ylabel("CPU µs per request (user + sys)")
+        ax.set_xlabel(ctx.axis.label)
+        ax.set_title(scenario)
+        top = [data.stat(e, "cpu_us_per_req", "max") for e in ctx.entries]
+        ax.set_ylim(0, max([v for v in top if v is not None] + [1]) * 1.2)
+    legend(fig, ctx, any_lg, bars=True)
+    return fig
+
+
+# --- all of them --------------------------------------------------------------------
+
+
+def figures(ctx: Context) -> list[tuple[str, str, str, Figure]]:
+    """(file stem, title, caption, figure) for every chart of BENCH §3 the figures allow."""
+    has_cpu = any(data.stat(e, "cpu_us_per_req") is not None for e in ctx.entries)  # none against --target
+    cpu = [("cpu_per_request", "CPU per request", "Median server CPU (user + sys) per successful request; whiskers: "
+            "min to max over the repeats. The figure the report leads with.", cpu_chart(ctx))] if has_cpu else []
+    return cpu + [
+        ("throughput", "Throughput vs load", "Successful requests per second (a wrong answer is no throughput); "
+         "whiskers: min to max over the repeats.",
+         line_chart(ctx, [("rps", "Throughput", "successful requests/s", 1.0)], "Throughput vs load")),
+        ("latency", "Latency p50 and p99 vs load", "Response time percentiles from every response (HDR histogram), "
+         "in milliseconds; whiskers: min to max over the repeats.",
+         line_chart(ctx, [("p50_ms", "p50 latency", "p50 response time (ms)", 1.0),
+                          ("p99_ms", "p99 latency", "p99 response time (ms)", 1.0)], "Latency vs load")),
+        ("failures", "Failure ratio vs load", "Failed or wrong answers as a percentage of all requests.",
+         line_chart(ctx, [("fail_ratio", "Failure ratio", "failed requests (% of all)", 100.0)],
+                    "Failure ratio vs load")),
+    ]
+
+
+def write_charts(entries: list[dict], out: Path) -> list[Chart]:
+    """Draw every chart into `out` as NAME.png and NAME.svg; [] when nothing completed."""
+    ctx = context(entries)
+    if not ctx.entries:
+        return []
+    charts = []
+    with matplotlib.rc_context(PLOT_RC):
+        for name, title, caption, fig in figures(ctx):
+            png, svg = out / f"{name}.png", out / f"{name}.svg"
+            fig.savefig(png, dpi=DPI)
+            fig.savefig(svg)
+            charts.append(Chart(name, title, caption, png, svg))
+    return charts

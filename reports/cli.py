@@ -1,0 +1,101 @@
+"""`server-layers report RUN_DIR` (BENCH §3): charts, report.html and summary.md beside results.json.
+
+It reads results.json (and conformance.json when present) and writes only into
+RUN_DIR. Bad input is one line on stderr and exit 2. It never runs a server or
+a benchmark and never imports locust.
+"""
+
+import argparse
+from pathlib import Path
+
+from serving.options import OneLineParser, fail
+
+from . import data, html, tables
+from .charts import write_charts
+from .matrix import matrix_html, totals_text
+from .verdict import verdict
+
+EXAMPLES = """examples:
+  server-layers report results/20261124T220000Z     # writes report.html, summary.md, *.png, *.svg there
+  server-layers probe --out results/RUN && server-layers report results/RUN   # with the conformance matrix
+"""
+
+
+def parser() -> OneLineParser:
+    p = OneLineParser(prog="server-layers report", description="Charts, report.html and summary.md from a bench "
+                      "run (BENCH.md §3).", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the folder holding results.json")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        page = build(args.run_dir)
+    except data.ReportError as exc:
+        fail(f"server-layers report: {exc}")
+    print(page)
+    return 0
+
+
+def build(run_dir: Path) -> Path:
+    """Write every output of the report into `run_dir`; the path of report.html."""
+    results = data.load(run_dir)
+    entries = data.summary(results)
+    scenarios = data.scenarios(entries)
+    text = verdict(results, scenarios)
+    charts = write_charts(entries, run_dir)
+    figure_table = (tables.figure_headers(entries), tables.figure_rows(entries))
+    failed = data.failed_runs(results)
+    failed_table = (tables.FAILED_HEADERS, tables.failed_rows(failed))
+    conformance = data.load_conformance(run_dir)
+    title = f"server-layers report: {run_dir.resolve().name}"
+    page = html.report_page(
+        title=title, meta=meta(results, entries), verdict=text, charts=charts, figure_table=figure_table,
+        failed=html.failed_section(*failed_table, failed), conformance=matrix_html(conformance),
+        environment=environment(results))
+    html.write(run_dir / "summary.md", markdown(title, text, figure_table, failed_table, conformance, results))
+    return html.write(run_dir / "report.html", page)
+
+
+def meta(results: dict, entries: list[dict]) -> str:
+    """One line: scenarios, load levels, repeats, duration, when."""
+    plan, env = results.get("plan") or {}, results.get("environment") or {}
+    load_axis = data.axis(entries)
+    levels = ", ".join(f"{v:g}" for v in data.levels(entries, load_axis)) or "none"
+    mode = "fixed-rate runs at" if load_axis.key == "rate" else "capacity runs with"
+    unit = "req/s" if load_axis.key == "rate" else "users"
+    return (f"Scenario{'s' if len(data.scenarios(entries)) != 1 else ''} {', '.join(data.scenarios(entries)) or '—'}; "
+            f"{mode} {levels} {unit}; {plan.get('repeat', '?')} repeat(s) of {plan.get('duration_s', '?')} s each; "
+            f"{len(results['runs'])} runs from {env.get('started', '?')} to {env.get('finished') or '(unfinished)'}.")
+
+
+def environment(results: dict) -> list[tuple[str, object]]:
+    """The environment block, the calibration and the plan, as (name, value) pairs."""
+    env, plan, calibration = (results.get(key) or {} for key in ("environment", "plan", "calibration"))
+    pairs = [(key, value) for key, value in env.items()]
+    if calibration:
+        pairs.append(("calibration (harness ceiling)", (
+            f"{calibration.get('scenario')} on {calibration.get('target')} with {calibration.get('users')} users: "
+            f"{calibration.get('rps')} req/s, Locust CPU {calibration.get('locust_cpu_pct')} %, "
+            f"status {calibration.get('status')}")))
+    for key in ("layers", "models", "scenario", "scenarios", "duration_s", "repeat", "warmup_s", "locust_workers",
+                "expect_workers", "target"):
+        if key in plan:
+            value = plan[key]
+            pairs.append((f"plan: {key}", ", ".join(map(str, value)) if isinstance(value, list) else value))
+    return pairs
+
+
+def markdown(title: str, text: str, figure_table: tuple, failed_table: tuple, conformance: dict | None,
+             results: dict) -> str:
+    """summary.md: the verdict, the table of every figure, failed runs, conformance totals, environment."""
+    lines = [f"# {title}", "", text, "", "## Every figure", "",
+             "Median over the completed repeats, (min–max) when they differ; — is a figure not recorded.", "",
+             tables.markdown_table(*figure_table), "", "## Failed runs", ""]
+    lines += [tables.markdown_table(*failed_table) if failed_table[1] else "None: every run completed.", ""]
+    lines += ["## Conformance", "", totals_text(conformance) if conformance else
+              "No conformance.json in this folder (run `server-layers probe --out THIS_FOLDER`).", ""]
+    lines += ["## Environment", ""] + [f"- {tables.md_cell(k)}: {tables.md_cell('—' if v is None else v)}"
+                                        for k, v in environment(results)]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,167 @@
+"""results.json as the report needs it: load and check it, group the summary, format figures.
+
+Pure functions over the parsed JSON: no drawing, no HTML, no files written.
+A figure may be missing (None) anywhere; every function here copes with that.
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.results import summarise
+
+LG = "load-generator"
+FIGURES = [  # (key, column title, unit, kind for formatting)
+    ("rps", "throughput", "req/s", "rate"),
+    ("fail_ratio", "failures", "%", "percent"),
+    ("p50_ms", "p50", "ms", "ms"),
+    ("p90_ms", "p90", "ms", "ms"),
+    ("p99_ms", "p99", "ms", "ms"),
+    ("max_ms", "max", "ms", "ms"),
+    ("cpu_us_per_req", "CPU per request", "µs", "us"),
+    ("server_cpu_pct", "server CPU", "%", "pct"),
+    ("server_peak_rss_mb", "peak RSS", "MB", "mb"),
+    ("locust_cpu_pct", "Locust CPU", "%", "pct"),
+]
+CROSS_CHECK_FIGURES = [  # only in runs made with --cross-check wrk
+    ("wrk_rps", "wrk throughput", "req/s", "rate"),
+    ("wrk_cpu_us_per_req", "CPU per request under wrk", "µs", "us"),
+]
+
+
+def figures(entries: list[dict]) -> list[tuple]:
+    """The figures to tabulate: every standard one, and wrk's when any entry has them."""
+    extra = [f for f in CROSS_CHECK_FIGURES if any(entry.get(f[0]) for entry in entries)]
+    return FIGURES + extra
+
+
+class ReportError(Exception):
+    """The run folder cannot be reported on; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class Axis:
+    """The load axis: `key` is "rate" for fixed-rate runs, "users" for capacity runs."""
+
+    key: str
+    label: str
+
+    def x(self, entry: dict) -> float:
+        return entry.get(self.key) or entry["users"]
+
+    def tick(self, value: float) -> str:
+        return f"{value:g} req/s" if self.key == "rate" else f"{value:g} user" + ("" if value == 1 else "s")
+
+
+def load(run_dir: Path) -> dict:
+    """results.json from `run_dir`, checked enough to report on; ReportError otherwise."""
+    path = run_dir / "results.json"
+    if not path.is_file():
+        raise ReportError(f"{path} not found: give the folder of a bench run")
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ReportError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(results, dict) or not isinstance(results.get("runs"), list):
+        raise ReportError(f"{path} has no list of runs: not a server-layers bench result")
+    if results.get("schema") != 1:
+        raise ReportError(f"{path}: schema {results.get('schema')!r} is not 1")
+    return results
+
+
+def load_conformance(run_dir: Path) -> dict | None:
+    """conformance.json beside results.json, or None when there is none (or it is unreadable)."""
+    path = run_dir / "conformance.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("cases"), list) else None
+
+
+def summary(results: dict) -> list[dict]:
+    """The per-level summary; computed from the runs when results.json has none (a run cut short)."""
+    return results.get("summary") or summarise([run for run in results["runs"] if "layer" in run])
+
+
+def ok_runs(results: dict) -> list[dict]:
+    return [run for run in results["runs"] if run.get("status") == "ok"]
+
+
+def failed_runs(results: dict) -> list[dict]:
+    return [run for run in results["runs"] if run.get("status") != "ok"]
+
+
+def axis(entries: list[dict]) -> Axis:
+    if entries and all(entry.get("rate") for entry in entries):
+        return Axis("rate", "target rate (requests/s, fixed-rate runs)")
+    return Axis("users", "concurrent users (closed loop, no wait)")
+
+
+def scenarios(entries: list[dict]) -> list[str]:
+    """Scenario names in the order they first appear."""
+    return list(dict.fromkeys(entry["scenario"] for entry in entries))
+
+
+def combos(entries: list[dict]) -> list[tuple[str, str]]:
+    """(layer, model) pairs in the order they first appear."""
+    return list(dict.fromkeys((entry["layer"], entry["model"]) for entry in entries))
+
+
+def several_models(entries: list[dict]) -> bool:
+    return len({entry["model"] for entry in entries}) > 1
+
+
+def series(entries: list[dict], scenario: str, load_axis: Axis) -> dict[tuple[str, str], list[dict]]:
+    """For one scenario: (layer, model) -> its summary entries sorted by load."""
+    result: dict[tuple[str, str], list[dict]] = {}
+    for entry in entries:
+        if entry["scenario"] == scenario:
+            result.setdefault((entry["layer"], entry["model"]), []).append(entry)
+    return {key: sorted(group, key=load_axis.x) for key, group in result.items()}
+
+
+def levels(entries: list[dict], load_axis: Axis) -> list[float]:
+    return sorted({load_axis.x(entry) for entry in entries})
+
+
+def stat(entry: dict, key: str, which: str = "median") -> float | None:
+    """One statistic of a summary figure ({median, min, max}), None when missing."""
+    figure = entry.get(key)
+    return figure.get(which) if isinstance(figure, dict) else None
+
+
+def bounds(entry: dict, key: str, scale: float = 1.0) -> tuple[float, float, float] | None:
+    """(median, min, max) of a figure times `scale`; min and max fall back to the median; None if missing."""
+    median = stat(entry, key)
+    if median is None:
+        return None
+    low, high = stat(entry, key, "min"), stat(entry, key, "max")
+    return median * scale, (median if low is None else low) * scale, (median if high is None else high) * scale
+
+
+def bound_by_lg(entry: dict) -> bool:
+    """Was any completed repeat of this level bound by the load generator?"""
+    return LG in (entry.get("bound_by") or [])
+
+
+def number(value: float | None, kind: str) -> str:
+    """A figure as text, with the precision its kind deserves; an em dash when missing."""
+    if value is None:
+        return "—"
+    if kind == "percent":
+        value = 100 * value
+    if kind in ("ms", "percent") and abs(value) < 10:
+        return f"{value:.2f}"
+    if abs(value) < 100 and kind != "rate":
+        return f"{value:.1f}"
+    return f"{value:,.0f}".replace(",", " ")
+
+
+def spread(entry: dict, key: str, kind: str) -> str:
+    """"median (min–max)", or just the median when the repeats agree or there is one."""
+    median, low, high = (stat(entry, key, which) for which in ("median", "min", "max"))
+    text = number(median, kind)
+    if median is None or low == high or low is None:
+        return text
+    return f"{text} ({number(low, kind)}–{number(high, kind)})"

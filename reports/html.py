@@ -1,0 +1,134 @@
+"""report.html: one self-contained page (BENCH §3), readable offline.
+
+Charts are inline base64 PNGs; the style sheet is inline; fonts are the
+reader's own. Every string that comes from data goes through `esc`. This module
+must never emit a URL to another host (no CDN, no web font, no script).
+"""
+
+import base64
+import html
+import re
+from pathlib import Path
+
+from .charts import Chart
+
+CSS = """
+:root { color-scheme: light; }
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; margin: 0;
+       color: #1a1a1a; background: #fafafa; line-height: 1.45; }
+main { max-width: 1200px; margin: 0 auto; padding: 1.5rem 1.25rem 4rem; }
+h1 { font-size: 1.6rem; margin: 0 0 .25rem; } h2 { font-size: 1.25rem; margin: 2.2rem 0 .6rem;
+     border-bottom: 2px solid #004488; padding-bottom: .2rem; }
+.meta { color: #555; margin: 0 0 1rem; font-size: .92rem; }
+.verdict { font-size: 1.08rem; background: #fff; border-left: 6px solid #004488; padding: .9rem 1.1rem;
+           box-shadow: 0 1px 2px rgba(0,0,0,.08); }
+figure { background: #fff; margin: 0 0 1.4rem; padding: .8rem; box-shadow: 0 1px 2px rgba(0,0,0,.08); }
+figure img { display: block; max-width: 100%; height: auto; margin: 0 auto; }
+figcaption { color: #444; font-size: .9rem; margin-top: .4rem; }
+.scroll { overflow-x: auto; background: #fff; box-shadow: 0 1px 2px rgba(0,0,0,.08); }
+table { border-collapse: collapse; font-size: .84rem; width: 100%; }
+th, td { border: 1px solid #ddd; padding: .3rem .45rem; text-align: left; vertical-align: top; }
+th { background: #eef2f7; position: sticky; top: 0; }
+td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+td.num .range { display: block; color: #555; font-size: .76rem; }
+td { white-space: nowrap; }
+tr.lg td { background: #f4f4f4; } .lg-tag { font-weight: bold; }
+pre { white-space: pre-wrap; font-size: .8rem; margin: .2rem 0; }
+.note { color: #555; font-size: .9rem; }
+td.cell { white-space: nowrap; font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: .78rem; }
+td.contract { background: #f7c5c5; } td.diverges { background: #fbe3a1; }
+td.contract.diverges { background: repeating-linear-gradient(45deg, #f7c5c5 0 6px, #fbe3a1 6px 12px); }
+.mark { font-weight: bold; }
+ul.problems { margin: .1rem 0 .3rem 1.2rem; padding: 0; white-space: normal; font-size: .8rem; }
+th.case { min-width: 15rem; max-width: 22rem; white-space: normal; font-weight: normal; }
+tr.why td { background: #fff; border-top: none; }
+div.why { position: sticky; left: .5rem; width: min(70rem, 88vw); white-space: normal; }
+details { margin: .6rem 0; } summary { cursor: pointer; font-weight: 600; }
+"""
+NUMERIC_FROM = 5  # figure table: columns from here on are numbers
+NUM = ' class="num"'
+RANGE = re.compile(r"(.+) \((.+–.+)\)")
+
+
+def esc(text: object) -> str:
+    """HTML-escaped; a "://" in data (a request line, a log line) becomes "&#58;//", so no URL is ever written."""
+    return html.escape(str(text), quote=True).replace("://", "&#58;//")
+
+
+def document(title: str, body: str) -> str:
+    """A whole page: doctype, charset, the inline style sheet, `body` (already escaped)."""
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>{esc(title)}</title>\n'
+            f"<style>{CSS}</style>\n</head>\n<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n")
+
+
+def table(headers: list[str], rows: list[list[str]], numeric_from: int | None = None,
+          row_class=lambda row: "") -> str:
+    """An escaped table in a horizontally scrolling box."""
+    head = "".join(f"<th scope=\"col\">{esc(h)}</th>" for h in headers)
+    body = []
+    for row in rows:
+        cells = "".join(f"<td{NUM}>{number_html(cell)}</td>" if numeric_from is not None and i >= numeric_from
+                        else f"<td>{esc(cell)}</td>" for i, cell in enumerate(row))
+        klass = row_class(row)
+        body.append(f'<tr class="{klass}">{cells}</tr>' if klass else f"<tr>{cells}</tr>")
+    return f'<div class="scroll"><table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n' + "\n".join(body) + \
+        "\n</tbody></table></div>"
+
+
+def number_html(text: str) -> str:
+    """"166 (161–186)": the median, and the range on a smaller second line."""
+    match = RANGE.fullmatch(text)
+    if not match:
+        return esc(text)
+    return f'{esc(match[1])}<span class="range">{esc(match[2])}</span>'
+
+
+def chart_figure(chart: Chart) -> str:
+    encoded = base64.b64encode(chart.png.read_bytes()).decode("ascii")
+    files = f"{chart.png.name} and {chart.svg.name} beside this page"
+    return (f'<figure id="chart-{esc(chart.name)}">\n<img src="data:image/png;base64,{encoded}" '
+            f'alt="{esc(chart.title)}">\n<figcaption>{esc(chart.caption)} ({esc(files)}.)</figcaption>\n</figure>')
+
+
+def key_values(pairs: list[tuple[str, object]]) -> str:
+    rows = "".join(f'<tr><th scope="row">{esc(k)}</th><td>{esc("—" if v is None else v)}</td></tr>' for k, v in pairs)
+    return f'<div class="scroll"><table>{rows}</table></div>'
+
+
+def failed_section(headers: list[str], rows: list[list[str]], runs: list[dict]) -> str:
+    """The failed runs: a table, then each one's stderr tail, folded."""
+    if not rows:
+        return '<p class="note">None: every run completed.</p>'
+    tails = [f"<details><summary>{esc(row[0])}/{esc(row[1])} {esc(row[2])} {esc(row[3])} #{esc(row[4])}: "
+             f"stderr</summary><pre>{esc(run.get('stderr_tail') or run.get('locust_stderr') or '(empty)')}</pre>"
+             "</details>" for row, run in zip(rows, runs)]
+    return table(headers, rows) + "\n" + "\n".join(tails)
+
+
+def report_page(*, title: str, meta: str, verdict: str, charts: list[Chart], figure_table: tuple, failed: str,
+                conformance: str, environment: list[tuple[str, object]]) -> str:
+    """The report: verdict, charts, every figure, failed runs, conformance (already HTML), environment."""
+    headers, rows = figure_table
+    lg_rows = lambda row: "lg" if "load-generator" in row[NUMERIC_FROM - 1] else ""  # noqa: E731
+    charts_html = "\n".join(map(chart_figure, charts)) or '<p class="note">No run completed: nothing to draw.</p>'
+    body = [
+        f"<h1>{esc(title)}</h1>", f'<p class="meta">{esc(meta)}</p>',
+        '<section id="verdict"><h2>Verdict</h2>', f'<p class="verdict">{esc(verdict)}</p></section>',
+        '<section id="charts"><h2>Charts</h2>', charts_html, "</section>",
+        '<section id="figures"><h2>Every figure</h2>',
+        '<p class="note">Each figure is the median over the repeats that completed, with the range '
+        "(min–max) in brackets when the repeats differ; — is a figure the run did not record. Grey rows: at least "
+        "one repeat was bound by the load generator (its throughput measures Locust, not the server).</p>",
+        table(headers, rows, NUMERIC_FROM, lg_rows),
+        "<h3>Failed runs</h3>", '<p class="note">Left out of the charts and of the medians above.</p>', failed,
+        "</section>",
+        '<section id="conformance"><h2>Conformance</h2>', conformance, "</section>",
+        '<section id="environment"><h2>Environment</h2>', key_values(environment), "</section>",
+    ]
+    return document(title, "\n".join(body))
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path

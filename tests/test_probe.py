@@ -1,0 +1,138 @@
+"""`server-layers probe`: the conformance matrix flags what differs, and only that.
+
+A real layer (start_server) runs beside tests/data/obsfold_proxy.py, a proxy in
+front of it that unfolds obs-fold instead of rejecting it: it answers exactly
+like the layer except on obs-fold cases. The matrix must flag those cells of the
+proxy (against the contract and against the layer) and nothing else. No layer is
+named here: the variants come from conftest's data.
+"""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import LAYERS, ROOT
+
+from conformance.corpus import load_cases
+from conformance.probe import mark_divergence, probe, spawn, stop, wait_ready
+
+PROXY = Path(__file__).resolve().parent / "data" / "obsfold_proxy.py"
+ALL_CASES = {case.id: case for case in load_cases()}
+OBS_FOLD = [case for case in ALL_CASES.values() if case.title.startswith("obs-fold")]  # the proxy's divergence
+AGREEING = [ALL_CASES[i] for i in ("plaintext", "echo-post", "chunked-basic", "request-line-http09", "host-empty",
+                                   "client-closes-in-head", "expect-100-continue")]
+THREADED = [(layer, "threaded") for layer in LAYERS]
+
+
+@pytest.fixture(scope="module", params=THREADED, ids=[f"{l}-{m}" for l, m in THREADED])
+def real(request, start_server):
+    with start_server(request.param) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def fake(real, tmp_path_factory):
+    """The divergent proxy in front of the real server, started by the probe's own launcher."""
+    command = [sys.executable, str(PROXY), "--upstream", f"{real.host}:{real.port}"]
+    proxy = wait_ready(spawn("fake", command, tmp_path_factory.mktemp("proxy")))
+    yield proxy
+    stop(proxy)
+
+
+def servers(real, fake) -> dict:
+    return {f"{real.layer}/{real.model}": (real.host, real.port), "fake": (fake.host, fake.port)}
+
+
+def test_the_corpus_has_obs_fold_cases():
+    assert len(OBS_FOLD) >= 2
+
+
+def test_matrix_flags_the_divergent_cells_and_only_those(real, fake):
+    matrix = probe(servers(real, fake), OBS_FOLD + AGREEING, timeout=5)
+    name = f"{real.layer}/{real.model}"
+    cells = {row["id"]: row["cells"] for row in matrix["cases"]}
+    for case in OBS_FOLD:
+        assert cells[case.id]["fake"]["problems"] and cells[case.id]["fake"]["diverges"]
+        assert cells[case.id]["fake"]["differs_from"] == [name]
+        assert not cells[case.id][name]["problems"] and not cells[case.id][name]["diverges"]
+    for case in AGREEING:
+        for cell in cells[case.id].values():
+            assert not cell["problems"] and not cell["diverges"], (case.id, cell)
+    assert matrix["totals"]["contract"] == matrix["totals"]["diverging"] == len(OBS_FOLD)
+
+
+def test_cells_record_status_lines_state_and_echo(real, fake):
+    chosen = [ALL_CASES["echo-post"], ALL_CASES["client-closes-in-head"], OBS_FOLD[0]]
+    rows = {row["id"]: row for row in probe(servers(real, fake), chosen)["cases"]}
+    echo = rows["echo-post"]["cells"]["fake"]
+    assert echo["responses"][0].startswith("200") and echo["then"] == "open"
+    assert echo["echo"][0] == ALL_CASES["echo-post"].expect[0]["echo"]
+    assert rows["client-closes-in-head"]["cells"]["fake"]["outcome"] == "closed"
+    assert rows[OBS_FOLD[0].id]["expected"] == "400 · closed"
+
+
+@pytest.mark.parametrize("groups,flagged", [
+    ({"a": ("x", False), "b": ("x", False), "c": ("y", False)}, {"c"}),  # the majority is the reference
+    ({"a": ("x", True), "b": ("y", False)}, {"a"}),  # a tie: the one that meets the contract is
+    ({"a": ("x", False), "b": ("y", False)}, {"b"}),  # a tie, both fine: the first server is
+    ({"a": ("x", True), "b": ("x", True)}, set()),  # alike, even if both wrong: no divergence
+    ({"a": ("x", False)}, set()),  # a lone server never diverges
+])
+def test_divergence_reference(groups, flagged):
+    cells = {name: {"fingerprint": fp, "problems": ["wrong"] if bad else []} for name, (fp, bad) in groups.items()}
+    mark_divergence(cells)
+    assert {name for name, cell in cells.items() if cell["diverges"]} == flagged
+
+
+# --- the command ------------------------------------------------------------------------
+
+
+def probe_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "serving.cli", "probe", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def test_command_writes_json_markdown_and_page(real, fake, tmp_path):
+    ids = ",".join(c.id for c in OBS_FOLD + AGREEING[:2])
+    result = probe_cli("--server", f"real={real.host}:{real.port}", "--server", f"fake={fake.host}:{fake.port}",
+                       "--cases", ids, "--out", str(tmp_path))
+    assert result.returncode == 1, result.stderr  # 1: some cell is flagged
+    matrix = json.loads((tmp_path / "conformance.json").read_text())
+    assert [row["id"] for row in matrix["cases"]] == ids.split(",") and list(matrix["servers"]) == ["real", "fake"]
+    markdown = (tmp_path / "conformance.md").read_text()
+    assert all(f"| {c.id} | 400 · closed | 400 · closed | ✗≠ 200 · open |" in markdown for c in OBS_FOLD)
+    page = (tmp_path / "conformance.html").read_text()
+    assert page.count('class="cell contract diverges"') == 2 * len(OBS_FOLD)  # flagged table and whole matrix
+    assert not re.search(r"https?://", page)
+
+
+@pytest.mark.parametrize("layer", list(LAYERS))
+def test_command_starts_and_stops_the_layers(layer, tmp_path):
+    ids = ",".join(c.id for c in OBS_FOLD + AGREEING)
+    result = probe_cli("--layers", layer, "--models", "threaded", "--cases", ids, "--out", str(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    info = json.loads((tmp_path / "conformance.json").read_text())["servers"][f"{layer}/threaded"]
+    assert info["exit_status"] == 0 and info["tracebacks"] == 0 and f"-m {layer}" in info["command"]
+
+
+@pytest.mark.parametrize("args", [
+    ["--layers", "no_such_layer"],
+    ["--cases", "no-such-case"],
+    ["--server", "missing-port"],
+    ["--server", "x=127.0.0.1:notaport"],
+    ["--launch", "=python"],
+    ["--timeout", "0"],
+])
+def test_bad_input_is_one_line_and_exit_2(args, tmp_path):
+    result = probe_cli(*args, "--out", str(tmp_path / "out"), timeout=60)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_existing_matrix_needs_force(tmp_path):
+    (tmp_path / "conformance.json").write_text("{}")
+    result = probe_cli("--out", str(tmp_path), timeout=60)
+    assert result.returncode == 2 and "--force" in result.stderr
