@@ -1,4 +1,4 @@
-# The two commands a newcomer types: `make test` and `make serve LAYER=raw_socket`.
+# The two commands a newcomer types: `make test` and `make compare`; `make serve LAYER=raw_socket` for a browser.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +7,7 @@ LAYER ?= raw_socket
 MODEL ?= threaded
 PORT ?= 8000
 
-.PHONY: test serve compare bench-reference jpg clean
+.PHONY: test serve compare readme-chart bench-reference jpg clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ serve: $(STAMP)  ## one server in the foreground: make serve LAYER=http_server_i
 
 compare: $(STAMP)  ## the main job: conformance matrix, a quick benchmark, the report (prints report.html's path)
 	$(BIN)/server-layers compare
+
+readme-chart: $(STAMP)  ## regenerate the README's charts (docs/img/) from a fresh compare run
+	rm -rf results/readme
+	$(BIN)/server-layers compare --out results/readme
+	mkdir -p docs/img && cp results/readme/cpu_per_request.png results/readme/latency.png docs/img/
 
 bench-reference: $(STAMP)  ## wrk side by side: our servers vs uvicorn (in .venv-reference) and stock http.server; needs wrk
 	$(BIN)/python -m bench.reference --seconds 10 --repeat 3
