@@ -1,6 +1,7 @@
 """Process measurements from the OS: CPU seconds, peak RSS, CPU pinning. No locust here."""
 
 import os
+import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -42,6 +43,24 @@ def exited(process: subprocess.Popen) -> bool:
     if process.returncode is not None:
         return True
     return os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+
+
+def terminate(process: subprocess.Popen, timeout: float) -> Usage | None:
+    """SIGTERM, reap with its usage; SIGKILL after `timeout`. None if it had already been reaped."""
+    if not exited(process):
+        process.send_signal(signal.SIGTERM)
+    usage = wait(process, timeout) if process.returncode is None else None
+    if usage is None and process.returncode is None:
+        process.kill()
+        usage = wait(process)
+    if process.stdout:
+        process.stdout.close()
+    return usage
+
+
+def tail(path, lines: int) -> str:
+    """The last `lines` lines of a text file (a server's stderr)."""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
 def cpu_split() -> tuple[set[int] | None, set[int] | None]:

@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import platform
-import signal
 import socket
 import statistics
 import subprocess
@@ -141,17 +140,10 @@ class Started:
         raise RuntimeError(f"never accepted on port {port}: {self.stderr_tail()}")
 
     def stop(self) -> measure.Usage | None:
-        if not measure.exited(self.process):
-            self.process.send_signal(signal.SIGTERM)
-        usage = measure.wait(self.process, STOP_TIMEOUT_S) if self.process.returncode is None else None
-        if usage is None and self.process.returncode is None:
-            self.process.kill()
-            usage = measure.wait(self.process)
-        self.process.stdout.close()
-        return usage
+        return measure.terminate(self.process, STOP_TIMEOUT_S)
 
     def stderr_tail(self, lines: int = 15) -> str:
-        return "\n".join(self.stderr_path.read_text(errors="replace").splitlines()[-lines:])
+        return measure.tail(self.stderr_path, lines)
 
 
 def measure_target(target: Target, repeat: int, options, folder: Path) -> dict:

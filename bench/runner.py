@@ -11,7 +11,6 @@ import json
 import math
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -94,17 +93,10 @@ class Server:
 
     def stop(self) -> measure.Usage | None:
         """SIGTERM, wait (SIGKILL after STOP_TIMEOUT_S); None if it had already died and was reaped."""
-        if not measure.exited(self.process):
-            self.process.send_signal(signal.SIGTERM)
-        usage = measure.wait(self.process, STOP_TIMEOUT_S) if self.process.returncode is None else None
-        if usage is None and self.process.returncode is None:
-            self.process.kill()
-            usage = measure.wait(self.process)
-        self.process.stdout.close()
-        return usage
+        return measure.terminate(self.process, STOP_TIMEOUT_S)
 
     def stderr_tail(self, lines: int = 20) -> str:
-        return "\n".join(self.stderr_path.read_text(errors="replace").splitlines()[-lines:])
+        return measure.tail(self.stderr_path, lines)
 
 
 def warm_up(url: str, seconds: float) -> None:

@@ -3,12 +3,11 @@
 import json
 import signal
 import socket
-import time
 
 import pytest
-from conftest import header, wait_for
+from conftest import header
 
-from conformance.corpus import Closed, ResponseReader
+from conformance.corpus import ResponseReader
 from http11.limits import MAX_REQUEST_LINE
 
 KEEPALIVE_S, HEADER_S = 0.5, 1.0
