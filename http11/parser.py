@@ -165,6 +165,23 @@ class ChunkedBody:
         return None
 
 
+def parse_chunks(chunks) -> tuple[list[Request], int | bool]:
+    """Every request out of `chunks` fed in order, then the refusal's status or whether the parser ended idle.
+
+    For tests and fuzzers: the same bytes, whole or split anywhere, must give the same result.
+    """
+    parser = RequestParser()
+    requests = []
+    try:
+        for chunk in chunks:
+            parser.feed(chunk)
+            while (request := parser.next_request()) is not None:
+                requests.append(request)
+    except ProtocolError as exc:
+        return requests, int(exc.status)
+    return requests, parser.idle
+
+
 class RequestParser:
     """Bytes in (`feed`), Requests out (`next_request`), in order, for one connection.
 

@@ -36,7 +36,8 @@ from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
 from conformance.corpus import PROBE, PROBE_BODY, Closed, Observation, ResponseReader, normalise
-from http11 import ProtocolError, Request, RequestParser
+from http11 import Request
+from http11.parser import parse_chunks
 from http11.limits import (
     MAX_BODY,
     MAX_CHUNK_LINE,
@@ -341,17 +342,9 @@ def outcome(chunks: list[bytes]) -> tuple[list[Request], int | bool]:
 
     Any exception other than ProtocolError propagates: that is a failure.
     """
-    parser = RequestParser()
-    requests_out: list[Request] = []
-    try:
-        for chunk in chunks:
-            parser.feed(chunk)
-            while (request := parser.next_request()) is not None:
-                requests_out.append(request)
-    except ProtocolError as exc:
-        assert int(exc.status) in PARSER_STATUSES, exc
-        return requests_out, int(exc.status)
-    return requests_out, parser.idle
+    requests_out, state = parse_chunks(chunks)
+    assert type(state) is bool or state in PARSER_STATUSES, state
+    return requests_out, state
 
 
 # --- part 1: the parser -----------------------------------------------------------------

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from http11 import ProtocolError, Request, RequestParser, Response, serialize
+from http11.parser import parse_chunks
 from http11.limits import MAX_BODY, MAX_FIELD_LINE, MAX_FIELDS, MAX_HEADER_SECTION, MAX_REQUEST_LINE
 
 OK_HEAD = b"GET / HTTP/1.1\r\nHost: a\r\n"
@@ -182,18 +183,7 @@ VALID = [k for k, v in REFUSED.items() if v is None]
 ANY_REQUEST = st.one_of(st.sampled_from(list(REFUSED)), st.binary(max_size=300))
 
 
-def outcome(chunks: list[bytes]):
-    """What the parser makes of `chunks` fed one by one: requests, then the error or the leftover state."""
-    parser = RequestParser()
-    requests = []
-    try:
-        for chunk in chunks:
-            parser.feed(chunk)
-            while (request := parser.next_request()) is not None:
-                requests.append(request)
-    except ProtocolError as exc:
-        return requests, int(exc.status)
-    return requests, parser.idle
+outcome = parse_chunks
 
 
 @settings(max_examples=400, deadline=None)

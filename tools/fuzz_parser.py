@@ -40,7 +40,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from http11 import ProtocolError, Request, RequestParser  # noqa: E402
+from http11 import Request  # noqa: E402
+from http11.parser import parse_chunks  # noqa: E402
 from http11.limits import MAX_CHUNK_SIZE_DIGITS  # noqa: E402
 
 PARSER_STATUSES = {400, 413, 414, 431, 501, 505}
@@ -243,18 +244,7 @@ class Generator(random.Random):
         return sorted(self.randint(0, len(data)) for _ in range(self.randint(1, 8)))
 
 
-def outcome(chunks: list[bytes]) -> tuple[list[Request], int | bool]:
-    """The requests out of `chunks` fed in order, then the refusal's status or whether the parser is idle."""
-    parser = RequestParser()
-    requests = []
-    try:
-        for chunk in chunks:
-            parser.feed(chunk)
-            while (request := parser.next_request()) is not None:
-                requests.append(request)
-    except ProtocolError as exc:
-        return requests, int(exc.status)
-    return requests, parser.idle
+outcome = parse_chunks  # requests out of the chunks, then the refusal's status or whether the parser is idle
 
 
 def violation(data: bytes, cuts: list[int], expected: list[Request] | None) -> tuple[str | None, str]:
