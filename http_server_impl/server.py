@@ -111,6 +111,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return bytes(decoder.body)
 
     def write(self, response: Response, connection: str | None, request_line: str) -> None:
+        if self.server.options.access_log:  # before the answer leaves, as on the other layers
+            log_request(self.client_address, request_line, response.status, len(response.body))
         self.send_response(response.status)  # the status line, Server and Date
         for name, value in response.headers:
             self.send_header(name, value)
@@ -121,8 +123,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(response.body)
         self.close_connection = connection == "close"
-        if self.server.options.access_log:
-            log_request(self.client_address, request_line, response.status, len(response.body))
 
     def refuse(self, exc: ProtocolError) -> bool:
         self.send_error(exc.status)
