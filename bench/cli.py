@@ -5,6 +5,7 @@ Bad input is one line on stderr and exit 2, before anything starts.
 
 import argparse
 import re
+import shlex
 import shutil
 import time
 from datetime import datetime, timezone
@@ -77,10 +78,28 @@ def parser() -> OneLineParser:
     p.add_argument("--warmup", type=duration, default=1.0, help="warm-up before each run (default 1s)")
     p.add_argument("--cross-check", choices=["wrk"], help="also run wrk against the same server after Locust "
                    "(plaintext scenario): its rps and the server's CPU per request beside Locust's")
+    p.add_argument("--server-args", default="", metavar="ARGS",
+                   help='knobs for every server, written with =: --server-args="--no-nodelay", "--no-keepalive", "--backlog 5", '
+                        '"--access-log" (recorded in results.json as server_args)')
     p.add_argument("--target", help="bench a server already running at this URL (no server CPU figures)")
     p.add_argument("--out", type=Path, help="output folder (default results/<UTC timestamp>)")
     p.add_argument("--force", action="store_true", help="write into an --out folder that is not empty")
     return p
+
+
+KNOBS = {"--no-nodelay": 0, "--no-keepalive": 0, "--access-log": 0, "--backlog": 1, "--keepalive-timeout": 1,
+         "--header-timeout": 1, "--max-connections": 1}  # server flag -> how many values it takes
+
+
+def server_args(text: str) -> list[str]:
+    """Split and check --server-args: only the servers' own knobs, each with its value."""
+    words, checked = shlex.split(text), []
+    while words:
+        flag = words.pop(0)
+        if flag not in KNOBS or len(words) < KNOBS[flag]:
+            fail(f"server-layers bench: --server-args takes {', '.join(KNOBS)}, not {flag!r} (see --help)")
+        checked += [flag, *[words.pop(0) for _ in range(KNOBS[flag])]]
+    return checked
 
 
 def make_plan(argv: list[str] | None) -> Plan:
@@ -107,7 +126,7 @@ def make_plan(argv: list[str] | None) -> Plan:
     return Plan(layers=args.layers, models=args.models, scenario=args.scenario, levels=levels, duration_s=args.duration,
                 repeat=args.repeat[0], out=out, locust_workers=args.locust_workers, expect_workers=args.expect_workers,
                 warmup_s=args.warmup, target=args.target, combos=combos, master_port=args.master_port,
-                cross_check=args.cross_check)
+                cross_check=args.cross_check, server_args=server_args(args.server_args))
 
 
 class Progress:

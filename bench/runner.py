@@ -60,6 +60,7 @@ class Plan:
     warmup_s: float = 1.0
     master_port: int = 5557  # where workers started elsewhere connect (--expect-workers)
     cross_check: str | None = None  # "wrk": after Locust, wrk against the same server (BENCH §2, reference)
+    server_args: list[str] = field(default_factory=list)  # knobs for every server, e.g. --no-nodelay
     target: str | None = None  # an already running server (no CPU figures), instead of starting layers
     combos: list[tuple[str, str]] = field(default_factory=list)
 
@@ -70,10 +71,11 @@ class Plan:
 class Server:
     """One server process on a free loopback port, pinned, its stderr kept."""
 
-    def __init__(self, layer: str, model: str, folder: Path, cpus: set[int] | None) -> None:
+    def __init__(self, layer: str, model: str, folder: Path, cpus: set[int] | None, args: list[str] = ()) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.stderr_path = folder / "server.stderr"
-        command = [sys.executable, "-m", layer, "--port", "0", "--model", model, "--data-dir", str(folder / "data")]
+        command = [sys.executable, "-m", layer, "--port", "0", "--model", model, "--data-dir", str(folder / "data"),
+                   *args]
         with self.stderr_path.open("wb") as stderr:
             self.process = subprocess.Popen(
                 command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL,
@@ -178,7 +180,8 @@ def read_record(folder: Path) -> dict:
 def measure_run(plan: Plan, layer: str, model: str, level: Level, repeat: int, ceiling: float | None) -> dict:
     """One run, whatever happens: a server that fails is recorded, not raised."""
     record = {"layer": layer, "model": model, "scenario": plan.scenario, "users": level.users,
-              "rate": level.rate, "repeat": repeat, "duration_s": plan.duration_s}
+              "rate": level.rate, "repeat": repeat, "duration_s": plan.duration_s,
+              "server_args": " ".join(plan.server_args)}
     run_id = f"{layer}-{model}-{plan.scenario}-u{level.users}" + (f"-r{level.rate}" if level.rate else "") + f"-{repeat}"
     server_cpus, locust_cpus = measure.cpu_split()
     server = None
@@ -186,7 +189,7 @@ def measure_run(plan: Plan, layer: str, model: str, level: Level, repeat: int, c
         if plan.target:
             url = plan.target
         else:
-            server = Server(layer, model, plan.out / "servers" / run_id, server_cpus)
+            server = Server(layer, model, plan.out / "servers" / run_id, server_cpus, plan.server_args)
             url = server.url
         warm_up(url, plan.warmup_s)
         cpu_start = measure.cpu_so_far(server.process.pid) if server else None

@@ -35,6 +35,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # without TCP_NODELAY each keep-alive response stalls ~40 ms
 
     def setup(self) -> None:
+        self.disable_nagle_algorithm = self.server.options.nodelay  # --no-nodelay, a benchmark knob
         super().setup()
         # Stock sets these in parse_request only; a 408 before the first request line needs them.
         self.request_version, self.command, self.requestline = self.default_request_version, None, ""
@@ -98,7 +99,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.rfile.request_read()  # from here a stop may close the connection once this is answered
         # self.target, not self.path: stock rewrites a leading '//' and /echo reports the target as sent
         request = Request(self.command, self.target, self.request_version, self.fields, body, self.expect)
-        self.write(*answer(self.server.app, request, self.server.lifecycle), request.request_line)
+        self.write(*answer(self.server.app, request, self.server.lifecycle, self.server.options), request.request_line)
 
     def read_body(self) -> bytes:
         # Stock has no body framing at all; chunked bodies are decoded by http11's decoder.

@@ -52,7 +52,7 @@ class Server:
                 except (TimeoutError, InterruptedError):
                     reap(self.children)
                     continue
-                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle stall
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, self.options.nodelay)  # no Nagle stall
                 if self.open_connections() >= self.options.max_connections:
                     refuse_in_background(conn, "raw_socket")
                     continue
@@ -133,7 +133,7 @@ class SelectorServer(Server):
                 conn, client = self.listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle stall
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, self.options.nodelay)  # no Nagle stall
             if len(self.conns) >= self.options.max_connections:
                 refuse_in_background(conn, "raw_socket")
                 continue

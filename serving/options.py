@@ -53,6 +53,10 @@ def add_server_options(parser: argparse.ArgumentParser, models: list[str]) -> No
     parser.add_argument("--header-timeout", type=seconds, default=10.0, metavar="S", help="408 when a request head takes over S seconds (default 10)")
     parser.add_argument("--backlog", type=backlog, default=128, help="listen backlog, the same on every layer (default 128)")
     parser.add_argument("--access-log", action="store_true", help="one Common Log Format line per request on stderr")
+    parser.add_argument("--no-nodelay", dest="nodelay", action="store_false",
+                        help="leave Nagle's algorithm on (a benchmark knob: every layer sets TCP_NODELAY by default)")
+    parser.add_argument("--no-keepalive", dest="keepalive", action="store_false",
+                        help="close the connection after every response (a benchmark knob)")
     parser.add_argument("--max-connections", type=connections, default=None, metavar="N",
                         help="open connections served at once; past it a 503 (default: 1024 threads or processes, "
                              "100000 on selectors)")

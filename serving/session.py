@@ -19,13 +19,13 @@ def overloaded(layer: str) -> bytes:
     return serialize(response, server=f"server-layers ({layer})", date=http_date(time.time()), connection="close")
 
 
-def answer(app, request: Request, lifecycle) -> tuple[Response, str | None]:
+def answer(app, request: Request, lifecycle, options) -> tuple[Response, str | None]:
     """The response to a whole request, and the Connection field it needs (None, keep-alive, close)."""
     if request.expect == "unmet":
         response = error_response(HTTPStatus.EXPECTATION_FAILED)
     else:
         response = app.handle(request)
-    keep = request.keep_alive and not lifecycle.stopping.is_set()  # a stopping server closes after this
+    keep = request.keep_alive and options.keepalive and not lifecycle.stopping.is_set()  # stopping: close after this
     return response, None if keep and request.version == "HTTP/1.1" else ("keep-alive" if keep else "close")
 
 
@@ -71,7 +71,7 @@ class Session:
         return [CONTINUE]
 
     def respond(self, request: Request) -> bytes:
-        response, connection = answer(self.app, request, self.lifecycle)
+        response, connection = answer(self.app, request, self.lifecycle, self.options)
         return self.send(response, request.request_line, connection)
 
     def error(self, status: HTTPStatus) -> bytes:

@@ -20,6 +20,10 @@ class Handler(socketserver.StreamRequestHandler):
 
     disable_nagle_algorithm = True  # TCP_NODELAY, as on every layer
 
+    def setup(self) -> None:
+        self.disable_nagle_algorithm = self.server.options.nodelay  # --no-nodelay, a benchmark knob
+        super().setup()
+
     def handle(self) -> None:
         server = self.server
         session = Session(server.app, server.options, server.lifecycle, self.client_address)

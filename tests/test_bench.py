@@ -66,6 +66,8 @@ def test_bound_by(rps, ceiling, locust_pct, server_pct, expected):
         ["--models", "selectors", "--layers", "http_server_impl"],
         ["--locust-workers", "2", "--expect-workers", "2"],
         ["--target", "http://10.0.0.1:80"],
+        ["--server-args=--port 9"],  # only the servers' knobs, never where they listen
+        ["--server-args=--backlog"],
     ],
 )
 def test_bad_flags_exit_2_with_one_line(args, tmp_path):
@@ -86,7 +88,7 @@ def test_out_folder_that_is_not_empty_needs_force(tmp_path):
 
 def test_run_over_two_layers_writes_every_field(tmp_path):
     out = tmp_path / "run"
-    result = bench("--layers", "raw_socket,http_server_impl", *SHORT, "--out", str(out))
+    result = bench("--layers", "raw_socket,http_server_impl", *SHORT, "--server-args=--backlog 64", "--out", str(out))
     assert result.returncode == 0, result.stderr[-2000:]
     data = results(out)
     assert data["schema"] == 1
@@ -99,7 +101,7 @@ def test_run_over_two_layers_writes_every_field(tmp_path):
         assert run["latency_samples"] == run["requests"]  # every response time, not Locust's buckets
         assert 0 < run["p50_ms"] <= run["p90_ms"] <= run["p99_ms"] <= run["max_ms"]
         assert run["server_cpu_s"] > 0 and run["cpu_us_per_req"] > 0 and run["server_peak_rss_mb"] > 5
-        assert run["bound_by"] in {"server", "load-generator", "pacing"}
+        assert run["bound_by"] in {"server", "load-generator", "pacing"} and run["server_args"] == "--backlog 64"
         assert (out / "locust" / f"{run['layer']}-threaded-plaintext-u2-1_stats.csv").is_file()
     assert {(s["layer"], s["repeats"]) for s in data["summary"]} == {("raw_socket", 1), ("http_server_impl", 1)}
     assert data["summary"][0]["cpu_us_per_req"]["median"] == data["runs"][0]["cpu_us_per_req"]

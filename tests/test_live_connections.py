@@ -206,3 +206,12 @@ def test_stop_signal_lets_idle_keep_alive_connections_go_at_once(variant, start_
             running.process.send_signal(signum)
             assert closed_by_peer(idle, timeout=4.0)  # well before the 5 s keep-alive timeout
         assert running.process.wait(10) == 0
+
+
+def test_no_keepalive_knob_closes_after_every_response(variant, start_server):
+    with start_server(variant, "--no-keepalive", "--no-nodelay") as running:  # both benchmark knobs
+        with running.connect() as sock:
+            sock.sendall(request())
+            answer = ResponseReader(sock.recv).read_response()
+            assert (answer.status, header(answer, "connection")) == (200, "close")
+            assert answers_no_more(sock)
