@@ -121,8 +121,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(response.length))
         if connection:
             self.send_header("Connection", connection)
-        self.end_headers()
-        self.wfile.write(response.body)
+        # Stock end_headers() sends the head and the body follows in a second send; one send per
+        # response instead (two are what lets Nagle and delayed ACKs stall a keep-alive client).
+        self._headers_buffer.append(b"\r\n" + response.body)
+        self.flush_headers()
         self.close_connection = connection == "close"
 
     def refuse(self, exc: ProtocolError) -> bool:
