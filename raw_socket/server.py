@@ -31,7 +31,7 @@ def handle(conn: socket.socket, client: tuple, server: "Server") -> None:
 
 
 class Server:
-    """bind, listen, accept; `dispatch` is the model: what to do with each accepted socket."""
+    """bind, listen, accept; MODELS[model] is what to do with each accepted socket (selectors: its own loop)."""
 
     def __init__(self, options, app, lifecycle) -> None:
         self.options, self.app, self.lifecycle = options, app, lifecycle
@@ -52,11 +52,16 @@ class Server:
                 except (TimeoutError, InterruptedError):
                     reap(self.children)
                     continue
-                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, self.options.nodelay)  # no Nagle stall
-                if self.open_connections() >= self.options.max_connections:
-                    refuse_in_background(conn, "raw_socket")
-                    continue
-                MODELS[self.options.model](self, conn, client)
+                if self.admit(conn):
+                    MODELS[self.options.model](self, conn, client)
+
+    def admit(self, conn: socket.socket) -> bool:
+        """TCP_NODELAY (unless --no-nodelay); past --max-connections a 503 instead of a connection."""
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, self.options.nodelay)  # no Nagle stall
+        if self.open_connections() < self.options.max_connections:
+            return True
+        refuse_in_background(conn, "raw_socket")
+        return False
 
     def open_connections(self) -> int:
         if self.options.model == "forking":
@@ -133,13 +138,14 @@ class SelectorServer(Server):
                 conn, client = self.listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, self.options.nodelay)  # no Nagle stall
-            if len(self.conns) >= self.options.max_connections:
-                refuse_in_background(conn, "raw_socket")
+            if not self.admit(conn):
                 continue
             conn.setblocking(False)
             self.conns[conn] = [Session(self.app, self.options, self.lifecycle, client), bytearray()]
             self.selector.register(conn, selectors.EVENT_READ)
+
+    def open_connections(self) -> int:
+        return len(self.conns)
 
     def read(self, sock: socket.socket) -> None:
         session, out = self.conns[sock]
@@ -180,7 +186,7 @@ class SelectorServer(Server):
         sock.close()
 
 
-MODELS = {"iterative": iterative, "threaded": threaded, "forking": forking, "selectors": None}
+MODELS = {"iterative": iterative, "threaded": threaded, "forking": forking, "selectors": None}  # None: SelectorServer
 
 
 # --- make_server and main --------------------------------------------------------

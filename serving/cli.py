@@ -1,4 +1,4 @@
-"""The `server-layers` command: one entry point for every layer (and, later, the benchmark).
+"""The `server-layers` command: one entry point for every layer and every tool (bench, report, probe, ...).
 
 It starts a layer by name; it never imports locust and never serves in-process anything but a layer's own main.
 """
