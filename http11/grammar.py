@@ -13,12 +13,17 @@ from .limits import MAX_BODY, MAX_FIELD_LINE, MAX_METHOD, MAX_REQUEST_LINE
 BAD = HTTPStatus.BAD_REQUEST
 CHUNKED = -1  # body_length() for a chunked body
 
-_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_TCHAR = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
+_TOKEN = _TCHAR + rb"+"
 _token = re.compile(_TOKEN)
 _version = re.compile(rb"HTTP/([0-9])\.([0-9])")
-_field = re.compile(rb"(" + _TOKEN + rb"):[ \t]*(.*?)[ \t]*")
-_field_value = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")
-_path_chars = re.compile(rb"[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*")
+# A value without its surrounding white space; each white-space run is taken whole (possessive),
+# so a long run costs one pass, not a backtrack per character.
+_field = re.compile(rb"(" + _TOKEN + rb"):[ \t]*+((?:[^ \t]++|[ \t]++(?!\Z))*)[ \t]*")
+_VALUE_CHAR = rb"[\t\x20-\x7e\x80-\xff]"
+_field_value = re.compile(_VALUE_CHAR + rb"*")
+_PATH_CHAR = rb"[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]"
+_path_chars = re.compile(_PATH_CHAR + rb"*")
 _bad_percent = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 _decoded_ctl = re.compile(rb"%(?:00|0[aAdD])")
 _absolute = re.compile(rb"[A-Za-z][A-Za-z0-9+\-.]*://([^/?]*)(.*)")
@@ -128,9 +133,19 @@ def check_field_line(raw: bytes) -> tuple[str, str]:
     return match[1].decode("ascii"), match[2].decode("latin-1")
 
 
-def values(headers: list[tuple[str, str]], name: str) -> list[str]:
-    """Every value of the fields called `name` (case-insensitive), in order."""
-    return [value for key, value in headers if key.lower() == name]
+Fields = dict[str, list[str]]  # every value of each field, by lower-case name, in order
+
+
+def index(headers: list[tuple[str, str]]) -> Fields:
+    """The fields by lower-case name: one pass, then every check below is a lookup."""
+    fields: Fields = {}
+    for name, value in headers:
+        key = name.lower()
+        if key in fields:
+            fields[key].append(value)
+        else:
+            fields[key] = [value]
+    return fields
 
 
 def split_list(value: str) -> list[str]:
@@ -138,9 +153,9 @@ def split_list(value: str) -> list[str]:
     return [member.strip(" \t") for member in value.split(",")]
 
 
-def check_host(version: str, headers: list[tuple[str, str]]) -> None:
+def check_host(version: str, fields: Fields) -> None:
     """Exactly one valid Host on HTTP/1.1; at most one valid Host on HTTP/1.0."""
-    hosts = values(headers, "host")
+    hosts = fields.get("host", ())
     if not hosts and version == "HTTP/1.0":
         return
     if len(hosts) != 1:
@@ -149,10 +164,10 @@ def check_host(version: str, headers: list[tuple[str, str]]) -> None:
         raise ProtocolError(BAD, "Host is not host[:port]")
 
 
-def body_length(version: str, headers: list[tuple[str, str]]) -> int:
+def body_length(version: str, fields: Fields) -> int:
     """How the body is framed (RFC 9112 §6.3): a length, or CHUNKED."""
-    codings = values(headers, "transfer-encoding")
-    lengths = values(headers, "content-length")
+    codings = fields.get("transfer-encoding")
+    lengths = fields.get("content-length")
     if codings and lengths:
         raise ProtocolError(BAD, "both Content-Length and Transfer-Encoding")
     if codings:
@@ -192,21 +207,23 @@ def check_content_length(fields: list[str]) -> int:
     return length
 
 
-def connection_options(headers: list[tuple[str, str]]) -> set[str]:
-    return {option.lower() for field in values(headers, "connection") for option in split_list(field)}
+def connection_options(fields: Fields) -> set[str]:
+    return {option.lower() for field in fields.get("connection", ()) for option in split_list(field)}
 
 
-def keep_alive(version: str, headers: list[tuple[str, str]]) -> bool:
+def keep_alive(version: str, fields: Fields) -> bool:
     """RFC 9112 §9.3: 1.1 persists unless `close`; 1.0 only with `keep-alive`."""
-    options = connection_options(headers)
+    if "connection" not in fields:
+        return version == "HTTP/1.1"
+    options = connection_options(fields)
     if "close" in options:
         return False
     return version == "HTTP/1.1" or "keep-alive" in options
 
 
-def expectation(version: str, headers: list[tuple[str, str]]) -> str | None:
+def expectation(version: str, fields: Fields) -> str | None:
     """'continue' for 100-continue on HTTP/1.1, 'unmet' for any other Expect, else None."""
-    expects = values(headers, "expect")
+    expects = fields.get("expect")
     if not expects:
         return None
     if [value.lower() for value in expects] == ["100-continue"]:

@@ -6,7 +6,7 @@ Plain data: building or reading them does no I/O.
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
-from .grammar import keep_alive, origin_path, values
+from .grammar import Fields, index, keep_alive, origin_path
 
 Headers = list[tuple[str, str]]
 
@@ -21,6 +21,11 @@ class Request:
     headers: Headers
     body: bytes = b""
     expect: str | None = None  # "continue", "unmet" or None (see grammar.expectation)
+    fields: Fields | None = field(default=None, compare=False, repr=False)  # `headers` by lower-case name
+
+    def __post_init__(self) -> None:
+        if self.fields is None:
+            self.fields = index(self.headers)
 
     @property
     def path(self) -> str:
@@ -29,16 +34,19 @@ class Request:
 
     def header(self, name: str) -> str | None:
         """The first value of the field `name` (lower-case), or None."""
-        found = values(self.headers, name)
+        found = self.fields.get(name)
         return found[0] if found else None
 
     @property
     def keep_alive(self) -> bool:
-        return keep_alive(self.version, self.headers)
+        return keep_alive(self.version, self.fields)
 
     @property
     def request_line(self) -> str:
         return f"{self.method} {self.target} {self.version}"
+
+
+_WITHOUT_LENGTH = frozenset({HTTPStatus.NO_CONTENT, HTTPStatus.NOT_MODIFIED})
 
 
 @dataclass(slots=True)
@@ -57,7 +65,7 @@ class Response:
     @property
     def has_length(self) -> bool:
         """1xx, 204 and 304 carry no Content-Length (RFC 9110 §8.6)."""
-        return not (self.status < 200 or self.status in (HTTPStatus.NO_CONTENT, HTTPStatus.NOT_MODIFIED))
+        return self.status >= 200 and self.status not in _WITHOUT_LENGTH
 
 
 def error_response(status: HTTPStatus, headers: Headers | None = None) -> Response:

@@ -36,16 +36,50 @@ def split_head(buffer: bytes | bytearray) -> int:
     return end + 3 if end >= 0 else -1
 
 
+# The common head in one regex: CRLF line ends, a target without percent-encoding, at most 100
+# fields, short enough that no line can pass a limit. Whatever it matches, the full grammar
+# accepts with the same result (a test holds the two together); anything else, valid or not,
+# takes the full grammar below and its precise refusals. Each part of it can match in one way
+# only (a value's characters include its white space), so a near miss costs no backtracking.
+_TCHAR, _TOKEN, _VALUE = (p.decode("latin-1") for p in (grammar._TCHAR, grammar._TOKEN, grammar._VALUE_CHAR))
+_PATH = grammar._PATH_CHAR.decode("latin-1").replace("%", "")
+_FAST_HEAD = grammar.re.compile(
+    f"(?!CONNECT )({_TCHAR}{{1,32}}) (/{_PATH}*) (HTTP/1\\.[01])\r\n((?:{_TOKEN}:{_VALUE}*\r\n){{0,{MAX_FIELDS}}})"
+)
+_FAST_FIELD = grammar.re.compile("([^:]+):[\t ]*+((?:[^\t \r\n]++|[\t ]++(?![\r\n]))*)[\t ]*\r\n")
+_FAST_MAX = min(MAX_REQUEST_LINE, MAX_FIELD_LINE, MAX_HEADER_SECTION)
+
+
 def parse_head(head: bytes) -> Request:
     """A whole head (request line and field lines, with their terminators) into a bodiless Request."""
+    return fast_head(head) or parse_head_strict(head)
+
+
+def fast_head(head: bytes) -> Request | None:
+    """The Request of a common head, or None to leave it to the full grammar."""
+    if len(head) > _FAST_MAX:
+        return None
+    match = _FAST_HEAD.fullmatch(head.decode("latin-1"))
+    if match is None:
+        return None
+    return checked_request(match[1], match[2], match[3], _FAST_FIELD.findall(match[4]))
+
+
+def parse_head_strict(head: bytes) -> Request:
+    """Every rule of RFC 9112 §2-5 and SPEC §5, line by line, raising the status each names."""
     first = head.find(b"\n")
     method, target, version = grammar.check_request_line(head[:first])
     section = head[first + 1 :]
     lines = section.split(b"\n")[:-1]
     check_section_size(section, lines)
-    headers = [grammar.check_field_line(line) for line in lines]
-    grammar.check_host(version, headers)
-    return Request(method, target, version, headers, expect=grammar.expectation(version, headers))
+    return checked_request(method, target, version, [grammar.check_field_line(line) for line in lines])
+
+
+def checked_request(method: str, target: str, version: str, headers: list[tuple[str, str]]) -> Request:
+    """The checks across fields (Host, Expect), then the Request."""
+    fields = grammar.index(headers)
+    grammar.check_host(version, fields)
+    return Request(method, target, version, headers, expect=grammar.expectation(version, fields), fields=fields)
 
 
 def check_section_size(section: bytes | bytearray, lines: list) -> None:
@@ -200,30 +234,30 @@ class RequestParser:
     @property
     def idle(self) -> bool:
         """No byte of a next request has arrived (blank lines do not count)."""
-        return self.head is None and not self.buffer.strip(b"\r\n")
+        return self.head is None and (not self.buffer or not self.buffer.strip(b"\r\n"))
 
     def next_request(self) -> Request | None:
         """The next complete Request, or None until more bytes arrive. Raises ProtocolError."""
-        if self.head is None and not self.read_head():
+        if self.head is None and (not self.buffer or not self.read_head()):
             return None
-        assert self.head is not None and self.body is not None
-        if not self.body.feed(self.buffer):
+        if self.body is not None and not self.body.feed(self.buffer):
             return None
         request, self.head = self.head, None
-        request.body = bytes(self.body.body)
+        if self.body is not None:
+            request.body = bytes(self.body.body)
         return request
 
     def read_head(self) -> bool:
         buffer = self.buffer
-        while buffer[:1] == b"\n" or buffer[:2] == b"\r\n":  # empty lines before a request (RFC 9112 §2.2)
-            del buffer[: 1 if buffer[:1] == b"\n" else 2]
+        while buffer.startswith((b"\n", b"\r\n")):  # empty lines before a request (RFC 9112 §2.2)
+            del buffer[: 1 if buffer[0] == 10 else 2]
         end = split_head(buffer)
         if end < 0:
             check_partial_head(buffer)
             return False
         head = parse_head(bytes(buffer[: end - (2 if buffer[end - 2] == 13 else 1)]))
         del buffer[:end]
-        length = grammar.body_length(head.version, head.headers)
+        length = grammar.body_length(head.version, head.fields)
         self.head = head  # only a head whose framing is valid may be answered 100 Continue
-        self.body = ChunkedBody() if length == grammar.CHUNKED else LengthBody(length)
+        self.body = ChunkedBody() if length == grammar.CHUNKED else LengthBody(length) if length else None
         return True

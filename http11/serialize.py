@@ -4,6 +4,7 @@ Pure: the caller passes the date and the connection decision.
 """
 
 from email.utils import formatdate
+from http import HTTPStatus
 
 from .messages import Response
 
@@ -21,14 +22,17 @@ def http_date(now: float) -> str:
     return _date_cache[1]
 
 
+_STATUS_LINES = {status: f"HTTP/1.1 {status.value} {status.phrase}\r\n" for status in HTTPStatus}
+
+
 def serialize(response: Response, *, server: str, date: str, connection: str | None) -> bytes:
     """The whole response; `connection` is the Connection field to send, if any."""
-    status = response.status
-    lines = [f"HTTP/1.1 {int(status)} {status.phrase}", f"Date: {date}", f"Server: {server}"]
-    lines += [f"{name}: {value}" for name, value in response.headers]
+    lines = [_STATUS_LINES[response.status], f"Date: {date}\r\nServer: {server}\r\n"]
+    for name, value in response.headers:
+        lines.append(f"{name}: {value}\r\n")
     if response.has_length:
-        lines.append(f"Content-Length: {response.length}")
+        lines.append(f"Content-Length: {response.length}\r\n")
     if connection:
-        lines.append(f"Connection: {connection}")
+        lines.append(f"Connection: {connection}\r\n")
     lines.append("\r\n")
-    return "\r\n".join(lines).encode("latin-1") + response.body
+    return "".join(lines).encode("latin-1") + response.body

@@ -75,14 +75,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         """Stock accepts lines without a colon, obs-fold, control characters, any Host, any framing."""
         self.checked = True
         try:
-            fields = [grammar.check_field_line(line[:-1]) for line in self.rfile.lines]
+            fields = grammar.index([grammar.check_field_line(line[:-1]) for line in self.rfile.lines])
             grammar.check_host(self.request_version, fields)
             self.length = grammar.body_length(self.request_version, fields)
         except ProtocolError as exc:
             return self.refuse(exc)
         # Stock keeps a value's trailing white space; OWS is not part of a value (RFC 9112 §5).
         self.fields = [(name, value.strip(" \t")) for name, value in self.headers.items()]
-        self.expect = grammar.expectation(self.request_version, self.fields)
+        self.expect = grammar.expectation(self.request_version, fields)
         return True
 
     def __getattr__(self, name: str):

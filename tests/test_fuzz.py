@@ -32,12 +32,13 @@ from dataclasses import dataclass, field
 
 import pytest
 from conftest import ROOT
+from test_http11 import first_head, head_outcome
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
 from conformance.corpus import PROBE, PROBE_BODY, Closed, Observation, ResponseReader, normalise
 from http11 import Request
-from http11.parser import parse_chunks
+from http11.parser import fast_head, parse_chunks, parse_head_strict
 from http11.limits import (
     MAX_BODY,
     MAX_CHUNK_LINE,
@@ -379,6 +380,18 @@ def test_mutated_requests_parse_or_are_refused_alike_whole_or_split(case, data):
 
 
 # (limit, bytes one byte over it at delta 1, the status) -- built for a given delta
+@settings(FUZZ, max_examples=1000)
+@given(st.one_of(pipelines().map(lambda built: b"".join(r.data for r in built)), mutated().map(lambda case: case[1])))
+def test_the_fast_head_path_gives_what_the_full_grammar_gives(data):
+    """Built and mutated heads: where the one-regex path answers, the full grammar answers the same."""
+    head = first_head(data)
+    assume(head is not None)
+    fast = head_outcome(fast_head, head)
+    note(f"fast path {'taken' if fast is not None else 'passed'}: {head!r}")
+    if fast is not None:
+        assert fast == head_outcome(parse_head_strict, head)
+
+
 def _limit_probe(limit: str, delta: int, crlf: bytes) -> tuple[bytes, int, int]:
     """Bytes at `delta` from a limit, the status if over, and where the over-long line starts (-1: none)."""
     head = b"GET / HTTP/1.1" + crlf + b"Host: a" + crlf

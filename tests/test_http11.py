@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from http11 import ProtocolError, Request, RequestParser, Response, serialize
-from http11.parser import parse_chunks
+from conformance.corpus import load_cases
+from http11.parser import fast_head, parse_chunks, parse_head_strict, split_head
 from http11.limits import MAX_BODY, MAX_FIELD_LINE, MAX_FIELDS, MAX_HEADER_SECTION, MAX_REQUEST_LINE
 
 OK_HEAD = b"GET / HTTP/1.1\r\nHost: a\r\n"
@@ -212,3 +213,35 @@ def test_any_bytes_parse_or_raise_protocol_error(data):
         parse_all(data)
     except ProtocolError as exc:
         assert exc.status >= 400
+
+
+# --- the fast head path and the full grammar ---------------------------------------------
+
+
+def first_head(data: bytes) -> bytes | None:
+    """The first head in `data` as RequestParser hands it to parse_head, or None if incomplete."""
+    data = data.lstrip(b"\r\n") if data[:1] in (b"\r", b"\n") else data
+    end = split_head(data)
+    return data[: end - (2 if data[end - 2] == 13 else 1)] if end >= 0 else None
+
+
+def head_outcome(parse, head: bytes):
+    """What `parse` makes of a head: (Request, its fields), or the refusal's status; None if it passes."""
+    try:
+        request = parse(head)
+    except ProtocolError as exc:
+        return int(exc.status)
+    return None if request is None else (request, request.fields)
+
+
+def test_the_fast_head_path_agrees_with_the_full_grammar_on_the_corpus():
+    """Every corpus head the one-regex path takes, the full grammar parses to the same Request."""
+    heads = [head for case in load_cases() if (head := first_head(case.request)) is not None]
+    taken = 0
+    for head in heads:
+        fast = head_outcome(fast_head, head)
+        if fast is not None:
+            taken += 1
+            assert fast == head_outcome(parse_head_strict, head), head
+    assert taken >= len(heads) // 3  # the fast path is really exercised (most valid heads)
+    assert taken < len(heads)  # and it leaves the odd ones to the full grammar

@@ -3,10 +3,12 @@
 It turns its own exceptions into 500 in one place; it never touches a socket.
 """
 
+import re
 import sys
 import traceback
 from http import HTTPStatus
 from pathlib import Path
+from typing import NamedTuple
 
 from http11 import Request, Response, error_response
 
@@ -23,6 +25,32 @@ def allowed(methods: dict) -> list[str]:
 
 
 SERVED = sorted({name for _, methods in ROUTES for name in allowed(methods)})
+
+
+class Route(NamedTuple):
+    pattern: re.Pattern
+    methods: dict
+    allow: tuple[str, str]  # the Allow field of 405 and OPTIONS
+
+
+def literal(pattern: re.Pattern) -> str | None:
+    """The one path a pattern without metacharacters matches, or None."""
+    text = pattern.pattern.replace("\\", "")
+    return text if re.escape(text) == pattern.pattern else None
+
+
+def exact_paths(routes: list[Route]) -> dict[str, tuple[Route, re.Match]]:
+    """Literal paths answered by one dict lookup: only where the table scan would pick the same route."""
+    exact = {}
+    for position, route in enumerate(routes):
+        path = literal(route.pattern)
+        if path is not None and not any(earlier.pattern.fullmatch(path) for earlier in routes[:position]):
+            exact[path] = (route, route.pattern.fullmatch(path))
+    return exact
+
+
+TABLE = [Route(pattern, methods, ("Allow", ", ".join(allowed(methods)))) for pattern, methods in ROUTES]
+EXACT = exact_paths(TABLE)
 
 
 class App:
@@ -52,21 +80,28 @@ class App:
         if request.target == "*":
             return Response(HTTPStatus.OK, [("Allow", ", ".join(SERVED))])
         path = request.path.partition("?")[0]
-        for pattern, methods in ROUTES:
-            match = pattern.fullmatch(path)
-            if match:
-                return self.call(methods, request, match)
+        route, match = EXACT.get(path) or self.scan(path)
+        if route is not None:
+            return self.call(route, request, match)
         if method == "TRACE":
             return error_response(HTTPStatus.METHOD_NOT_ALLOWED, [("Allow", ", ".join(SERVED))])
         return error_response(HTTPStatus.NOT_FOUND)
 
-    def call(self, methods: dict, request: Request, match) -> Response:
-        allow = ("Allow", ", ".join(allowed(methods)))
+    @staticmethod
+    def scan(path: str) -> tuple[Route | None, re.Match | None]:
+        """The first route of the table whose pattern matches `path`."""
+        for route in TABLE:
+            match = route.pattern.fullmatch(path)
+            if match:
+                return route, match
+        return None, None
+
+    def call(self, route: Route, request: Request, match: re.Match) -> Response:
         if request.method == "OPTIONS":
-            return Response(HTTPStatus.OK, [allow])
-        handler = methods.get("GET" if request.method == "HEAD" else request.method)
+            return Response(HTTPStatus.OK, [route.allow])
+        handler = route.methods.get("GET" if request.method == "HEAD" else request.method)
         if handler is None:
-            return error_response(HTTPStatus.METHOD_NOT_ALLOWED, [allow])
+            return error_response(HTTPStatus.METHOD_NOT_ALLOWED, [route.allow])
         return handler(self, request, match)
 
     def close(self) -> None:
