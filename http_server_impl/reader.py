@@ -11,6 +11,7 @@ import socket
 import time
 
 from http11.limits import MAX_FIELD_LINE, MAX_FIELDS, MAX_HEADER_SECTION, MAX_REQUEST_LINE
+from serving.blocking import KernelTimeouts
 
 RECV_SIZE = 65536
 
@@ -35,6 +36,7 @@ class HeadReader:
 
     def __init__(self, sock: socket.socket, options) -> None:
         self.sock, self.options = sock, options
+        self.timeouts = KernelTimeouts(sock, options.header_timeout)  # stock polls before every recv and send
         self.buffer = bytearray()
         self.phase = "idle"
         self.lines: list[bytes] = []  # the raw field lines of the current head
@@ -108,12 +110,14 @@ class HeadReader:
 
     def fill(self) -> bool:
         """Receive more before the deadline; False when the peer closed between requests."""
-        self.sock.settimeout(max(0.001, self.deadline() - time.monotonic()))
+        self.timeouts.arm(self.deadline())
         try:
             data = self.sock.recv(RECV_SIZE)
-        except TimeoutError:
+        except BlockingIOError:
+            if time.monotonic() < self.deadline():
+                return True  # woke within the slack before the deadline: wait again
             if self.is_idle():
-                raise  # plain TimeoutError: http.server closes an idle connection quietly
+                raise TimeoutError("idle") from None  # http.server closes an idle connection quietly
             raise HeadTimeout() from None
         if not data:
             if self.phase == "idle" and not self.buffer.strip(b"\r\n"):

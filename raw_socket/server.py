@@ -96,6 +96,15 @@ def forking(server: Server, conn: socket.socket, client: tuple) -> None:
     reap(server.children)
 
 
+class Pending:
+    """A selectors connection: its Session, the bytes not yet sent, and whether it waits to write."""
+
+    __slots__ = ("sock", "session", "out", "writing")
+
+    def __init__(self, sock: socket.socket, session: Session) -> None:
+        self.sock, self.session, self.out, self.writing = sock, session, bytearray(), False
+
+
 class SelectorServer(Server):
     """The `selectors` model: one thread, non-blocking sockets, selectors.DefaultSelector."""
 
@@ -103,7 +112,7 @@ class SelectorServer(Server):
 
     def serve(self) -> None:
         self.selector = selectors.DefaultSelector()
-        self.conns: dict[socket.socket, list] = {}  # socket -> [Session, pending output]
+        self.conns: dict[socket.socket, Pending] = {}
         self.listener.setblocking(False)
         self.selector.register(self.listener, selectors.EVENT_READ)
         self.loop(lambda: self.lifecycle.stopping.is_set())
@@ -111,23 +120,23 @@ class SelectorServer(Server):
         self.listener.close()  # new connections are refused from here on
 
     def drain(self, deadline: float) -> None:
-        for sock, (session, out) in list(self.conns.items()):
-            if session.is_idle() and not out:
-                self.close(sock)
+        for conn in list(self.conns.values()):
+            if conn.session.is_idle() and not conn.out:
+                self.close(conn)
         self.loop(lambda: not self.conns or time.monotonic() > deadline)
-        for sock in list(self.conns):
-            self.close(sock)
+        for conn in list(self.conns.values()):
+            self.close(conn)
 
     def loop(self, done) -> None:
         next_sweep = time.monotonic()
         while not done():
             for key, events in self.selector.select(self.SWEEP_S):
-                if key.fileobj is self.listener:
+                if key.data is None:  # the listener
                     self.accept_all()
                 elif events & selectors.EVENT_WRITE:
-                    self.flush(key.fileobj)
+                    self.flush(key.data)
                 else:
-                    self.read(key.fileobj)
+                    self.read(key.data)
             if time.monotonic() >= next_sweep:
                 next_sweep = time.monotonic() + self.SWEEP_S
                 self.sweep()
@@ -135,55 +144,56 @@ class SelectorServer(Server):
     def accept_all(self) -> None:
         while True:
             try:
-                conn, client = self.listener.accept()
+                sock, client = self.listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            if not self.admit(conn):
+            if not self.admit(sock):
                 continue
-            conn.setblocking(False)
-            self.conns[conn] = [Session(self.app, self.options, self.lifecycle, client), bytearray()]
-            self.selector.register(conn, selectors.EVENT_READ)
+            sock.setblocking(False)
+            conn = self.conns[sock] = Pending(sock, Session(self.app, self.options, self.lifecycle, client))
+            self.selector.register(sock, selectors.EVENT_READ, conn)
 
     def open_connections(self) -> int:
         return len(self.conns)
 
-    def read(self, sock: socket.socket) -> None:
-        session, out = self.conns[sock]
+    def read(self, conn: Pending) -> None:
         try:
-            data = sock.recv(RECV_SIZE)
+            data = conn.sock.recv(RECV_SIZE)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
             data = b""
-        out += session.receive(data)
-        self.flush(sock)
+        conn.out += conn.session.receive(data)
+        self.flush(conn)
 
-    def flush(self, sock: socket.socket) -> None:
+    def flush(self, conn: Pending) -> None:
         """Send what is pending; wait for writability (and read no more) while some is left."""
-        session, out = self.conns[sock]
+        out = conn.out
         try:
-            sent = sock.send(out) if out else 0
+            sent = conn.sock.send(out) if out else 0
         except (BlockingIOError, InterruptedError):
             sent = 0
         except OSError:
-            return self.close(sock)
+            return self.close(conn)
         del out[:sent]
-        if not out and session.closing:
-            return self.close(sock)
-        self.selector.modify(sock, selectors.EVENT_WRITE if out else selectors.EVENT_READ)
+        if not out and conn.session.closing:
+            return self.close(conn)
+        if conn.writing != bool(out):  # switch between reading and waiting to write
+            conn.writing = bool(out)
+            self.selector.modify(conn.sock, selectors.EVENT_WRITE if out else selectors.EVENT_READ, conn)
 
     def sweep(self) -> None:
         """Time out idle and stalled connections (SPEC §4)."""
         now = time.monotonic()
-        for sock, (session, out) in list(self.conns.items()):
-            if not out and now >= session.deadline():
-                out += session.timed_out()
-                self.flush(sock)
+        for conn in list(self.conns.values()):
+            if not conn.out and now >= conn.session.deadline():
+                conn.out += conn.session.timed_out()
+                self.flush(conn)
 
-    def close(self, sock: socket.socket) -> None:
-        self.selector.unregister(sock)
-        del self.conns[sock]
-        sock.close()
+    def close(self, conn: Pending) -> None:
+        self.selector.unregister(conn.sock)
+        del self.conns[conn.sock]
+        conn.sock.close()
 
 
 MODELS = {"iterative": iterative, "threaded": threaded, "forking": forking, "selectors": None}  # None: SelectorServer

@@ -5,6 +5,7 @@ layer has an HTTP loop of its own, so neither writes this twice.
 """
 
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -12,6 +13,36 @@ from collections.abc import Callable
 from .session import Session, overloaded
 
 REFUSE_DRAIN_S = 2.0
+SLACK_S = 0.02  # the receive timeout is re-armed only when it is off by more than this
+
+
+def timeval(seconds: float) -> bytes:
+    whole = int(seconds)
+    return struct.pack("@ll", whole, int((seconds - whole) * 1_000_000))
+
+
+class KernelTimeouts:
+    """Deadlines kept by the kernel (SO_RCVTIMEO, SO_SNDTIMEO) on a blocking socket.
+
+    A Python socket timeout polls before every recv and send, and each change of it
+    is a system call of its own: three calls for one recv. The kernel's timeouts
+    cost nothing per call. A recv that times out raises BlockingIOError (or, through
+    an unbuffered socket file, returns None). `arm` re-arms only when the timeout is
+    off by over SLACK_S: a deadline may pass by that much before it is noticed, or a
+    wait may end that much early, so callers check the clock and wait again.
+    """
+
+    def __init__(self, sock: socket.socket, send_timeout_s: float) -> None:
+        sock.settimeout(None)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval(send_timeout_s))
+        self.sock, self.armed = sock, -1.0
+
+    def arm(self, deadline: float) -> None:
+        """Let the next recv wait until about `deadline` (time.monotonic)."""
+        seconds = max(0.001, deadline - time.monotonic())
+        if abs(seconds - self.armed) > SLACK_S:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval(seconds))
+            self.armed = seconds
 
 
 def refuse(sock: socket.socket, layer: str) -> None:
@@ -32,18 +63,25 @@ def refuse_in_background(sock: socket.socket, layer: str) -> None:
     threading.Thread(target=refuse, args=(sock, layer), daemon=True).start()
 
 
-def serve_connection(sock: socket.socket, recv: Callable[[], bytes], send: Callable[[bytes], object], session: Session) -> None:
-    """Serve one connection to its end; a vanished peer ends it quietly."""
+def serve_connection(sock: socket.socket, recv: Callable[[], bytes | None], send: Callable[[bytes], object],
+                     session: Session) -> None:
+    """Serve one connection to its end; a vanished peer ends it quietly.
+
+    `recv` returns bytes, b'' once the peer closed, or None (or raises BlockingIOError) when the wait timed out.
+    """
+    timeouts = KernelTimeouts(sock, session.options.header_timeout)  # a send stalled that long ends it
     with session.lifecycle.track(sock, session.is_idle):
         try:
             while not session.closing:
-                sock.settimeout(max(0.001, session.deadline() - time.monotonic()))
+                timeouts.arm(session.deadline())
                 try:
                     data = recv()
-                except TimeoutError:
+                except BlockingIOError:
                     data = None
+                if data is None and time.monotonic() < session.deadline():
+                    continue  # woke within the slack before the deadline
                 out = session.timed_out() if data is None else session.receive(data)
                 if out:
                     send(out)
-        except OSError:  # reset by peer, broken pipe: nothing to answer
+        except OSError:  # reset by peer, broken pipe, a send stalled past its timeout: nothing to answer
             pass

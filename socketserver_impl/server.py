@@ -19,6 +19,7 @@ class Handler(socketserver.StreamRequestHandler):
     """One connection: the shared recv/Session/send loop over rfile and wfile."""
 
     disable_nagle_algorithm = True  # TCP_NODELAY, as on every layer
+    rbufsize = 0  # an unbuffered rfile: read() returns one recv's bytes, or None when the kernel timeout passes
 
     def setup(self) -> None:
         self.disable_nagle_algorithm = self.server.options.nodelay  # --no-nodelay, a benchmark knob
@@ -27,7 +28,7 @@ class Handler(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         server = self.server
         session = Session(server.app, server.options, server.lifecycle, self.client_address)
-        serve_connection(self.connection, lambda: self.rfile.read1(READ_SIZE), self.wfile.write, session)
+        serve_connection(self.connection, lambda: self.rfile.read(READ_SIZE), self.wfile.write, session)
 
 
 # --- server class ---------------------------------------------------------------
