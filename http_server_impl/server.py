@@ -8,9 +8,10 @@ against http11's grammar, and borrows its chunked decoder, which http.server lac
 
 import http.client
 import http.server
+import time
 from http import HTTPStatus
 
-from http11 import ProtocolError, Request, Response, error_response, grammar
+from http11 import ProtocolError, Request, Response, error_response, grammar, http_date
 from http11.limits import MAX_FIELDS
 from http11.parser import ChunkedBody
 from serving.access_log import log_request
@@ -75,14 +76,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         """Stock accepts lines without a colon, obs-fold, control characters, any Host, any framing."""
         self.checked = True
         try:
-            fields = grammar.index([grammar.check_field_line(line[:-1]) for line in self.rfile.lines])
-            grammar.check_host(self.request_version, fields)
-            self.length = grammar.body_length(self.request_version, fields)
+            # The checked lines, not stock's self.headers: stock keeps a value's trailing white space
+            # (OWS is not part of a value, RFC 9112 §5); otherwise the names and values are the same.
+            self.fields = [grammar.check_field_line(line[:-1]) for line in self.rfile.lines]
+            self.index = grammar.index(self.fields)
+            grammar.check_host(self.request_version, self.index)
+            self.length = grammar.body_length(self.request_version, self.index)
         except ProtocolError as exc:
             return self.refuse(exc)
-        # Stock keeps a value's trailing white space; OWS is not part of a value (RFC 9112 §5).
-        self.fields = [(name, value.strip(" \t")) for name, value in self.headers.items()]
-        self.expect = grammar.expectation(self.request_version, fields)
+        self.expect = grammar.expectation(self.request_version, self.index)
         return True
 
     def __getattr__(self, name: str):
@@ -98,7 +100,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.refuse(exc)
         self.rfile.request_read()  # from here a stop may close the connection once this is answered
         # self.target, not self.path: stock rewrites a leading '//' and /echo reports the target as sent
-        request = Request(self.command, self.target, self.request_version, self.fields, body, self.expect)
+        request = Request(self.command, self.target, self.request_version, self.fields, body, self.expect, self.index)
         self.write(*answer(self.server.app, request, self.server.lifecycle, self.server.options), request.request_line)
 
     def read_body(self) -> bytes:
@@ -143,6 +145,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def version_string(self) -> str:
         return "server-layers (http_server_impl)"
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # Stock formats the Date of every response anew; once per second is enough (as on the other layers).
+        return http_date(time.time() if timestamp is None else timestamp)
 
     def log_request(self, code="-", size="-") -> None:
         pass  # no per-request logging unless --access-log (see write)

@@ -36,6 +36,7 @@ class Session:
         self.app = app
         self.server = f"server-layers ({options.layer})"
         self.options = options
+        self.access_log = options.access_log
         self.lifecycle = lifecycle
         self.client = client
         self.parser = RequestParser()
@@ -49,19 +50,21 @@ class Session:
             self.closing = True
             return b""
         self.last_data = time.monotonic()
-        self.parser.feed(data)
+        parser = self.parser
+        parser.feed(data)
         out = []
         while not self.closing:
             try:
-                request = self.parser.next_request()
+                request = parser.next_request()
             except ProtocolError as exc:
-                out += [*self.continue_for(self.parser.head), self.error(exc.status)]
+                out += [*self.continue_for(parser.head), self.error(exc.status)]
                 break
-            out += self.continue_for(request or self.parser.head)
             if request is None:
+                out += self.continue_for(parser.head)
                 break
+            out += self.continue_for(request)
             out.append(self.respond(request))
-        return b"".join(out)
+        return out[0] if len(out) == 1 else b"".join(out)
 
     def continue_for(self, head: Request | None) -> list[bytes]:
         """100 Continue, once, for a valid head that expects it, before its body is judged."""
@@ -81,7 +84,7 @@ class Session:
     def send(self, response: Response, request_line: str, connection: str | None) -> bytes:
         self.closing = connection == "close"
         self.waiting_since = time.monotonic()
-        if self.options.access_log:
+        if self.access_log:
             log_request(self.client, request_line, response.status, len(response.body))
         return serialize(response, server=self.server, date=http_date(time.time()), connection=connection)
 
