@@ -127,3 +127,13 @@ def test_the_catalog_lists_each_layers_own_models():
 
     for layer, module in SERVER_MODULES.items():
         assert list(importlib.import_module(module).MODELS) == MODELS[layer]
+
+
+def test_the_session_cost_tool_measures_both_request_shapes():
+    """tools/session_cost.py answers each request shape (it checks the 200) and prints a cost per shape."""
+    result = run([sys.executable, "tools/session_cost.py", "--count", "200", "--rounds", "1"])
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert [line.split()[0] for line in lines] == ["wrk", "locust"]
+    assert all(float(line.split()[1]) > 0 for line in lines)
+    assert_one_line_exit_2(run([sys.executable, "tools/session_cost.py", "--count", "0"]))
