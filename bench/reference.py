@@ -1,6 +1,6 @@
 """The reference point: our servers beside uvicorn and stock http.server, measured with wrk.
 
-    python -m bench.reference [--seconds 10] [--repeat 3] [--out DIR]
+    python -m bench.reference [--seconds 10] [--repeat 3] [--out DIR] [--baseline DIR]
 
 Installs uvicorn[standard] (uvloop + httptools) into .venv-reference on first use
 (a separate environment: the project's own stays standard-library only). Then, for
@@ -10,6 +10,11 @@ to the first CPU, warm it up with wrk for 1 s, run wrk (1 thread, 50 keep-alive
 connections, GET /plaintext) pinned to the other CPU, read the server's CPU from
 /proc before and after, stop it with SIGTERM. Writes reference.json and prints
 median [min-max] per target and the issue's three ratios with PASS/FAIL.
+
+--baseline DIR adds our three servers as they are in DIR (a checkout of an
+earlier commit: `git worktree add /tmp/before <commit>`), named `before:...`,
+to the same rounds, with their three ratios: before and after measured side by
+side under the same machine load.
 
 The ratios are reported, never asserted: they depend on the machine and its load.
 """
@@ -41,19 +46,29 @@ class Target:
     name: str
     command: tuple[str, ...]  # {port} and {data} are filled in at start
     prints_line: bool = True  # our `listening on` line; else readiness by polling {port}
+    cwd: Path = ROOT  # where the command runs (a --baseline checkout for its targets)
 
 
-def targets(venv: Path = VENV) -> list[Target]:
+OURS = [("raw_socket", "selectors"), ("socketserver_impl", "threaded"), ("http_server_impl", "threaded")]
+BEFORE = "before:"  # the prefix of a --baseline checkout's targets
+
+
+def ours(prefix: str = "", cwd: Path = ROOT) -> list[Target]:
+    return [Target(f"{prefix}{layer}/{model}", (sys.executable, "-m", layer, "--port", "0", "--model", model,
+                                                "--data-dir", "{data}"), cwd=cwd)
+            for layer, model in OURS]
+
+
+def targets(venv: Path = VENV, baseline: Path | None = None) -> list[Target]:
     python = sys.executable
-    ours = [("raw_socket", "selectors"), ("socketserver_impl", "threaded"), ("http_server_impl", "threaded")]
     return [
         Target("uvicorn", (str(venv / "bin" / "uvicorn"), "bench.reference_app:app", "--host", "127.0.0.1",
                            "--port", "{port}", "--log-level", "warning", "--no-access-log", "--loop", "uvloop",
                            "--http", "httptools"), prints_line=False),
         Target("http.server+nodelay", (python, "-m", "bench.stock_server", "--port", "0", "--nodelay")),
         Target("http.server", (python, "-m", "bench.stock_server", "--port", "0", "--no-nodelay")),
-        *(Target(f"{layer}/{model}", (python, "-m", layer, "--port", "0", "--model", model, "--data-dir", "{data}"))
-          for layer, model in ours),
+        *ours(),
+        *(ours(BEFORE, baseline) if baseline else []),
     ]
 
 
@@ -63,6 +78,7 @@ RATIOS = [
     ("socketserver_impl/threaded", "uvicorn", 1.0),
     ("http_server_impl/threaded", "http.server+nodelay", 1.1),
 ]
+RATIOS += [(BEFORE + measured, reference, at_most) for measured, reference, at_most in RATIOS]  # n/a without --baseline
 FIGURES = ["cpu_us_per_req", "rps", "p50_ms", "p99_ms", "server_cpu_pct", "wrk_cpu_pct", "errors"]
 
 
@@ -111,7 +127,7 @@ class Started:
         port = free_port() if not target.prints_line else 0
         command = [part.format(port=port, data=folder / "data") for part in target.command]
         with self.stderr_path.open("wb") as stderr:
-            self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr,
+            self.process = subprocess.Popen(command, cwd=target.cwd, stdout=subprocess.PIPE, stderr=stderr,
                                             stdin=subprocess.DEVNULL, preexec_fn=measure.pinned(cpus),
                                             start_new_session=True)
         self.pid = self.process.pid
@@ -195,6 +211,8 @@ def ratios(runs: list[dict], summary: dict) -> list[dict]:
     """Each issue ratio: of the medians (the verdict), and its range over the rounds (same-round pairs)."""
     verdicts = []
     for measured, reference, at_most in RATIOS:
+        if measured.startswith(BEFORE) and measured not in summary:
+            continue  # no --baseline in this run
         entry = {"measured": measured, "reference": reference, "at_most": at_most, "ratio": None,
                  "rounds": None, "verdict": "n/a"}
         a, b = (summary.get(name, {}).get("cpu_us_per_req") for name in (measured, reference))
@@ -251,20 +269,27 @@ def environment(versions: dict | None) -> dict:
         "server_cpus": sorted(measure.cpu_split()[0] or []), "wrk_cpus": sorted(measure.cpu_split()[1] or []),
         "wrk": (wrk_version.stdout + wrk_version.stderr).split("Copyright")[0].strip(),
         "reference": versions, "git_commit": commit or None, "started": utc_now(), "finished": None,
-        "loadavg_before": os.getloadavg(), "loadavg_after": None,
+        "loadavg_before": os.getloadavg(), "loadavg_after": None, "baseline": None,
     }
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    names = [t.name for t in targets()]
+    names = [t.name for t in targets(baseline=Path("."))]
     p = argparse.ArgumentParser(prog="python -m bench.reference", description=__doc__.split("\n\n")[0])
     p.add_argument("--seconds", type=int, default=10, help="wrk duration per run (whole seconds, default 10)")
     p.add_argument("--repeat", type=int, default=3, help="rounds over all targets (default 3)")
     p.add_argument("--connections", type=int, default=50, help="wrk keep-alive connections (default 50)")
     p.add_argument("--warmup", type=int, default=1, help="wrk warm-up before each run, seconds (default 1)")
-    p.add_argument("--targets", default=",".join(names), help=f"comma list of: {', '.join(names)}")
+    p.add_argument("--targets", help=f"comma list of: {', '.join(names)} (default: all; before:* with --baseline)")
     p.add_argument("--out", type=Path, default=None, help="folder for reference.json (default results/reference-UTC)")
+    p.add_argument("--baseline", type=Path, default=None, metavar="DIR",
+                   help="also measure our servers as checked out in DIR (targets before:LAYER/MODEL)")
+    p.set_defaults(targets=None)
     options = p.parse_args(argv)
+    if options.baseline is not None and not all((options.baseline / layer).is_dir() for layer, _ in OURS):
+        p.error(f"--baseline {options.baseline}: not a checkout of this project (no {OURS[0][0]}/ in it)")
+    if options.targets is None:
+        options.targets = ",".join(t.name for t in targets(baseline=options.baseline))
     options.targets = [t.strip() for t in options.targets.split(",") if t.strip()]
     if unknown := set(options.targets) - set(names):
         p.error(f"unknown target(s): {', '.join(sorted(unknown))}")
@@ -278,7 +303,10 @@ def main(argv: list[str] | None = None) -> int:
     if not wrk.available():
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 2
-    chosen = [t for t in targets() if t.name in options.targets]
+    chosen = [t for t in targets(baseline=options.baseline) if t.name in options.targets]
+    if any(t.name.startswith(BEFORE) for t in chosen) and options.baseline is None:
+        print("before:* targets need --baseline DIR", file=sys.stderr)
+        return 2
     versions = ensure_venv() if any(t.name == "uvicorn" for t in chosen) else None
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out = options.out or ROOT / "results" / f"reference-{stamp}"
@@ -288,6 +316,10 @@ def main(argv: list[str] | None = None) -> int:
                         "wrk_threads": 1, "warmup_s": options.warmup, "path": "/plaintext",
                         "targets": [t.name for t in chosen]},
                "runs": []}
+    if options.baseline is not None:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=options.baseline, capture_output=True, text=True)
+        results["environment"]["baseline"] = {"path": str(options.baseline.resolve()),
+                                              "git_commit": commit.stdout.strip() or None}
     started = time.monotonic()
     for repeat in range(1, options.repeat + 1):
         shift = (repeat - 1) % len(chosen)

@@ -5,6 +5,7 @@ socket. One live test starts the stock http.server; a second runs wrk for a seco
 against it when wrk is installed. No speed is asserted and uvicorn is never needed.
 """
 
+import json
 import re
 import shutil
 import signal
@@ -211,3 +212,41 @@ def test_run_wrk_live(stock_server):
     result = wrk.cpu_us_per_request(process.pid, lambda: wrk.run_wrk(url, seconds=1, connections=4))
     assert result["requests"] > 0 and result["non_2xx"] == 0 and result["p99_ms"] is not None
     assert result["server_cpu_s"] >= 0 and result["wrk_exit"] == 0
+
+
+def test_a_baseline_adds_its_servers_and_ratios(tmp_path, capsys):
+    """--baseline DIR: our three servers from DIR beside today's, with their own ratios."""
+    for layer, _ in reference.OURS:
+        (tmp_path / layer).mkdir()
+    options = reference.parse_args(["--baseline", str(tmp_path)])
+    before = [name for name in options.targets if name.startswith(reference.BEFORE)]
+    assert len(before) == len(reference.OURS)
+    chosen = {t.name: t for t in reference.targets(baseline=tmp_path)}
+    assert all(chosen[name].cwd == tmp_path for name in before)
+    runs = [run("uvicorn", 1, 40.0), run("raw_socket/selectors", 1, 30.0), run("before:raw_socket/selectors", 1, 60.0)]
+    verdicts = {v["measured"]: v for v in reference.ratios(runs, reference.summarise(runs))}
+    assert verdicts["before:raw_socket/selectors"]["ratio"] == 1.5
+    assert verdicts["before:raw_socket/selectors"]["verdict"] == "FAIL"
+    assert verdicts["raw_socket/selectors"]["verdict"] == "PASS"
+    with pytest.raises(SystemExit) as exit_info:
+        reference.parse_args(["--baseline", str(tmp_path / "nowhere")])
+    assert exit_info.value.code == 2 and "nowhere" in capsys.readouterr().err
+
+
+def test_without_a_baseline_no_before_ratios():
+    runs = [run("uvicorn", 1, 40.0), run("raw_socket/selectors", 1, 30.0)]
+    assert not any(v["measured"].startswith(reference.BEFORE)
+                   for v in reference.ratios(runs, reference.summarise(runs)))
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+def test_a_baseline_server_runs_from_its_checkout(tmp_path):
+    """A real round of one before:* target, started from the baseline folder (here the work tree itself)."""
+    out = tmp_path / "out"
+    code = reference.main(["--seconds", "1", "--repeat", "1", "--connections", "4", "--out", str(out),
+                           "--targets", "before:raw_socket/selectors", "--baseline", str(ROOT)])
+    results = json.loads((out / "reference.json").read_text())
+    assert code == 0, results["runs"]
+    (only,) = results["runs"]
+    assert only["target"] == "before:raw_socket/selectors" and only["status"] == "ok" and only["ok_requests"] > 0
+    assert results["environment"]["baseline"]["path"] == str(ROOT.resolve())
