@@ -7,7 +7,7 @@ LAYER ?= raw_socket
 MODEL ?= threaded
 PORT ?= 8000
 
-.PHONY: test serve compare readme-chart bench-reference jpg clean
+.PHONY: test serve compare knobs readme-chart bench-reference jpg clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,13 +24,19 @@ serve: $(STAMP)  ## one server in the foreground: make serve LAYER=http_server_i
 compare: $(STAMP)  ## the main job: conformance matrix, a quick benchmark, the report (prints report.html's path)
 	$(BIN)/server-layers compare
 
+knobs: $(STAMP)  ## the knob matrix on the three layers and stock http.server, then its report: results/knobs-<UTC stamp>/
+	out=results/knobs-$$(date -u +%Y%m%dT%H%M%SZ) && \
+	$(BIN)/server-layers bench --layers raw_socket,socketserver_impl,http_server_impl,stock_http_server \
+		--models threaded --scenario plaintext --users 8 --duration 5s --repeat 3 --knobs all --out $$out && \
+	$(BIN)/server-layers report $$out
+
 readme-chart: $(STAMP)  ## regenerate the README's charts (docs/img/) from a fresh compare run
 	rm -rf results/readme
 	$(BIN)/server-layers compare --out results/readme
 	mkdir -p docs/img && cp results/readme/cpu_per_request.png results/readme/latency.png docs/img/
 
 bench-reference: $(STAMP)  ## wrk side by side: our servers vs uvicorn (in .venv-reference) and stock http.server; needs wrk
-	$(BIN)/python -m bench.reference --seconds 10 --repeat 3
+	$(BIN)/python -m bench.reference --seconds 10 --repeat 3 $(if $(BASELINE),--baseline $(BASELINE))
 
 jpg: $(STAMP)  ## regenerate webapp/static/test.jpg (needs Pillow, the `dev` extra)
 	$(BIN)/python -m pip install -q -e '.[dev]'

@@ -15,13 +15,17 @@ from serving.catalog import MODELS
 from serving.cli import LAYERS
 from serving.options import OneLineParser, fail
 
+from .knobs import DEFAULT, KNOBS, STOCK_LAYER, STOCK_MODELS, STOCK_SCENARIOS, flag_names
 from .runner import Level, Plan, execute
 from .scenarios import SCENARIOS
+
+LAYER_MODELS = {**MODELS, STOCK_LAYER: STOCK_MODELS}  # the layers, and stock http.server as a pseudo-layer
 
 EXAMPLES = """examples:
   server-layers bench --rates 500,1000,2000 --repeat 3            # fixed rates: the fair comparison
   server-layers bench --layers raw_socket,http_server_impl --users 1,16,64 --duration 5s
   server-layers bench --scenario mixed --users 32 --locust-workers 2
+  server-layers bench --knobs all --layers raw_socket,stock_http_server --users 8 --repeat 3   # the knob matrix
   server-layers bench --expect-workers 2 ...                      # workers started elsewhere:
       locust -f bench/locustfile.py --worker --master-host 127.0.0.1 --master-port 5557
 """
@@ -59,11 +63,22 @@ def positive_ints(text: str) -> list[int]:
 positive_ints.__name__ = "comma-separated list of whole numbers >= 1"
 
 
+def knob_list(text: str) -> list[str]:
+    """`all`, or a comma list of knob names; in the table's order."""
+    chosen = list(KNOBS) if text.strip() == "all" else names(list(KNOBS))(text)
+    return [knob for knob in KNOBS if knob in chosen]
+
+
+knob_list.__name__ = f"knob list ('all', or some of {', '.join(KNOBS)})"
+
+
 def parser() -> OneLineParser:
     p = OneLineParser(prog="server-layers bench", description="Measure the layers with Locust (BENCH.md §2).",
                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     every_model = sorted({m for models in MODELS.values() for m in models})
-    p.add_argument("--layers", type=names(list(LAYERS)), default=list(LAYERS), help="comma list (default: all three)")
+    p.add_argument("--layers", type=names(list(LAYER_MODELS)), default=list(LAYERS),
+                   help=f"comma list (default: the three layers; {STOCK_LAYER}: stock http.server, threaded and "
+                        "plaintext only, the reference row of the knob matrix)")
     p.add_argument("--models", type=names(every_model), default=["threaded"], help="comma list (default threaded)")
     p.add_argument("--scenario", choices=list(SCENARIOS), default="plaintext", help="Locust user class (default plaintext)")
     load = p.add_mutually_exclusive_group()
@@ -81,14 +96,17 @@ def parser() -> OneLineParser:
     p.add_argument("--server-args", default="", metavar="ARGS",
                    help='knobs for every server, written with =: --server-args="--no-nodelay", "--no-keepalive", "--backlog 5", '
                         '"--access-log" (recorded in results.json as server_args)')
+    p.add_argument("--knobs", type=knob_list, default=[DEFAULT], metavar="LIST",
+                   help=f"run every layer/model/level under each knob: 'all' or a comma list of {', '.join(KNOBS)} "
+                        "(default: default, no flags); --server-args is added to every knob's flags")
     p.add_argument("--target", help="bench a server already running at this URL (no server CPU figures)")
     p.add_argument("--out", type=Path, help="output folder (default results/<UTC timestamp>)")
     p.add_argument("--force", action="store_true", help="write into an --out folder that is not empty")
     return p
 
 
-KNOBS = {"--no-nodelay": 0, "--no-keepalive": 0, "--access-log": 0, "--backlog": 1, "--keepalive-timeout": 1,
-         "--header-timeout": 1, "--max-connections": 1}  # server flag -> how many values it takes
+SERVER_FLAGS = {"--no-nodelay": 0, "--no-keepalive": 0, "--access-log": 0, "--backlog": 1, "--keepalive-timeout": 1,
+                "--header-timeout": 1, "--max-connections": 1}  # server flag -> how many values it takes
 
 
 def server_args(text: str) -> list[str]:
@@ -96,10 +114,44 @@ def server_args(text: str) -> list[str]:
     words, checked = shlex.split(text), []
     while words:
         flag = words.pop(0)
-        if flag not in KNOBS or len(words) < KNOBS[flag]:
-            fail(f"server-layers bench: --server-args takes {', '.join(KNOBS)}, not {flag!r} (see --help)")
-        checked += [flag, *[words.pop(0) for _ in range(KNOBS[flag])]]
+        if flag not in SERVER_FLAGS or len(words) < SERVER_FLAGS[flag]:
+            fail(f"server-layers bench: --server-args takes {', '.join(SERVER_FLAGS)}, not {flag!r} (see --help)")
+        checked += [flag, *[words.pop(0) for _ in range(SERVER_FLAGS[flag])]]
     return checked
+
+
+def checked_server_args(args: argparse.Namespace) -> list[str]:
+    """--server-args, split and checked against the chosen knobs and layers."""
+    extra = server_args(args.server_args)
+    if args.target and args.knobs != [DEFAULT]:
+        fail("server-layers bench: --knobs needs the servers the bench starts, not a --target")
+    check_knobs(args.knobs, extra)
+    check_stock(args, extra)
+    return extra
+
+
+def check_knobs(knobs: list[str], extra: list[str]) -> None:
+    """A flag of --server-args that a chosen knob sets too would make that knob's row a lie."""
+    both = sorted(flag_names(knobs) & {word for word in extra if word.startswith("--")})
+    if both:
+        fail(f"server-layers bench: --server-args sets {both[0]}, which a chosen knob sets too (drop one of them)")
+
+
+def check_stock(args: argparse.Namespace, extra: list[str]) -> None:
+    """The pseudo-layer is stock http.server with the knobs' flags only: threaded, plaintext."""
+    if STOCK_LAYER not in args.layers:
+        return
+    other_models = [model for model in args.models if model not in STOCK_MODELS]
+    if other_models:
+        fail(f"server-layers bench: {STOCK_LAYER} runs model {', '.join(STOCK_MODELS)} only, not {other_models[0]}")
+    if args.scenario not in STOCK_SCENARIOS:
+        fail(f"server-layers bench: {STOCK_LAYER} serves scenario {', '.join(STOCK_SCENARIOS)} only, "
+             f"not {args.scenario}")
+    stock_flags = flag_names(list(KNOBS))
+    foreign = [word for word in extra if word.startswith("--") and word not in stock_flags]
+    if foreign:
+        fail(f"server-layers bench: {STOCK_LAYER} takes only the knobs' flags ({', '.join(sorted(stock_flags))}) "
+             f"in --server-args, not {foreign[0]}")
 
 
 def make_plan(argv: list[str] | None) -> Plan:
@@ -108,7 +160,8 @@ def make_plan(argv: list[str] | None) -> Plan:
         fail("server-layers bench: --repeat takes one number (see --help)")
     if args.locust_workers < 0 or args.expect_workers < 0:
         fail("server-layers bench: worker counts cannot be negative (see --help)")
-    combos = [(layer, model) for layer in args.layers for model in args.models if model in MODELS[layer]]
+    extra = checked_server_args(args)
+    combos = [(layer, model) for layer in args.layers for model in args.models if model in LAYER_MODELS[layer]]
     if not combos:
         fail(f"server-layers bench: no layer among {','.join(args.layers)} has model {','.join(args.models)}")
     if args.cross_check and args.scenario != "plaintext":
@@ -126,7 +179,7 @@ def make_plan(argv: list[str] | None) -> Plan:
     return Plan(layers=args.layers, models=args.models, scenario=args.scenario, levels=levels, duration_s=args.duration,
                 repeat=args.repeat[0], out=out, locust_workers=args.locust_workers, expect_workers=args.expect_workers,
                 warmup_s=args.warmup, target=args.target, combos=combos, master_port=args.master_port,
-                cross_check=args.cross_check, server_args=server_args(args.server_args))
+                cross_check=args.cross_check, server_args=extra, knobs=args.knobs)
 
 
 class Progress:

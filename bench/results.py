@@ -8,6 +8,8 @@ import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .knobs import knob_of
+
 FIGURES = ["rps", "fail_ratio", "p50_ms", "p90_ms", "p99_ms", "max_ms", "server_cpu_s", "cpu_us_per_req",
            "server_peak_rss_mb", "locust_cpu_pct", "server_cpu_pct", "wrk_rps", "wrk_cpu_us_per_req", "wrk_p99_ms"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,15 +40,17 @@ def git_commit() -> str | None:
 
 
 def summarise(runs: list[dict]) -> list[dict]:
-    """Median, min and max of every figure over the repeats of each layer/model/scenario/level."""
+    """Median, min and max of every figure over the repeats of each layer/model/knob/scenario/level.
+
+    Runs from before the knob matrix have no knob: they are the default knob's."""
     groups: dict[tuple, list[dict]] = {}
     for run in runs:
-        key = (run["layer"], run["model"], run["scenario"], run["users"], run["rate"])
+        key = (run["layer"], run["model"], knob_of(run), run["scenario"], run["users"], run["rate"])
         groups.setdefault(key, []).append(run)
     summary = []
-    for (layer, model, scenario, users, rate), members in groups.items():
+    for (layer, model, knob, scenario, users, rate), members in groups.items():
         ok = [run for run in members if run.get("status") == "ok"]
-        entry = {"layer": layer, "model": model, "scenario": scenario, "users": users, "rate": rate,
+        entry = {"layer": layer, "model": model, "knob": knob, "scenario": scenario, "users": users, "rate": rate,
                  "repeats": len(members), "ok": len(ok), "bound_by": sorted({run["bound_by"] for run in ok})}
         for name in FIGURES:
             values = [run[name] for run in ok if run.get(name) is not None]

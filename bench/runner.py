@@ -1,6 +1,7 @@
 """The benchmark runner (BENCH §2): servers and Locust as separate processes, measured from the OS.
 
-For each layer x model x level x repeat: start the server pinned to its own CPU,
+For each layer x model x knob x level x repeat: start the server (with the knob's
+flags and --server-args) pinned to its own CPU,
 wait for `listening on`, warm it up, run Locust headless on the other CPUs,
 SIGTERM the server, read CPU and peak RSS with wait4. This process never imports
 locust (it would monkey-patch this process) and serves nothing.
@@ -23,6 +24,7 @@ from hdrh.histogram import HdrHistogram
 
 from . import measure, wrk
 from .classify import bound_by
+from .knobs import DEFAULT, flags, module
 from .results import environment, summarise, utc_now
 from .scenarios import RATE_ENV, RECORD_ENV, SCENARIOS
 
@@ -64,9 +66,12 @@ class Plan:
     server_args: list[str] = field(default_factory=list)  # knobs for every server, e.g. --no-nodelay
     target: str | None = None  # an already running server (no CPU figures), instead of starting layers
     combos: list[tuple[str, str]] = field(default_factory=list)
+    knobs: list[str] = field(default_factory=lambda: [DEFAULT])  # bench/knobs.py: each adds its flags to server_args
 
-    def runs(self) -> list[tuple[str, str, Level, int]]:
-        return [(l, m, level, r) for l, m in self.combos for level in self.levels for r in range(1, self.repeat + 1)]
+    def runs(self) -> list[tuple[str, str, str, Level, int]]:
+        """(layer, model, knob, level, repeat) in the order they run."""
+        return [(l, m, knob, level, r) for l, m in self.combos for knob in self.knobs for level in self.levels
+                for r in range(1, self.repeat + 1)]
 
 
 class Server:
@@ -75,8 +80,8 @@ class Server:
     def __init__(self, layer: str, model: str, folder: Path, cpus: set[int] | None, args: list[str] = ()) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.stderr_path = folder / "server.stderr"
-        command = [sys.executable, "-m", layer, "--port", "0", "--model", model, "--data-dir", str(folder / "data"),
-                   *args]
+        command = [sys.executable, "-m", module(layer), "--port", "0", "--model", model, "--data-dir",
+                   str(folder / "data"), *args]
         with self.stderr_path.open("wb") as stderr:
             self.process = subprocess.Popen(
                 command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL,
@@ -176,19 +181,20 @@ def read_record(folder: Path) -> dict:
     return {"histogram": histogram, "requests": requests, "failures": failures}
 
 
-def measure_run(plan: Plan, layer: str, model: str, level: Level, repeat: int, ceiling: float | None) -> dict:
+def measure_run(plan: Plan, layer: str, model: str, knob: str, level: Level, repeat: int,
+                ceiling: float | None) -> dict:
     """One run, whatever happens: a server that fails is recorded, not raised."""
-    record = {"layer": layer, "model": model, "scenario": plan.scenario, "users": level.users,
-              "rate": level.rate, "repeat": repeat, "duration_s": plan.duration_s,
-              "server_args": " ".join(plan.server_args)}
-    run_id = f"{layer}-{model}-{plan.scenario}-u{level.users}" + (f"-r{level.rate}" if level.rate else "") + f"-{repeat}"
+    server_args = flags(knob) + plan.server_args
+    record = {"layer": layer, "model": model, "knob": knob, "scenario": plan.scenario, "users": level.users,
+              "rate": level.rate, "repeat": repeat, "duration_s": plan.duration_s, "server_args": " ".join(server_args)}
+    run_id = run_name(plan, layer, model, knob, level, repeat)
     server_cpus, locust_cpus = measure.cpu_split()
     server = None
     try:
         if plan.target:
             url = plan.target
         else:
-            server = Server(layer, model, plan.out / "servers" / run_id, server_cpus, plan.server_args)
+            server = Server(layer, model, plan.out / "servers" / run_id, server_cpus, server_args)
             url = server.url
         warm_up(url, plan.warmup_s)
         cpu_start = measure.cpu_so_far(server.process.pid) if server else None
@@ -211,6 +217,13 @@ def measure_run(plan: Plan, layer: str, model: str, level: Level, repeat: int, c
         record.update(server_figures(usage, cpu_start, cpu_end, record, plan.duration_s, died, server))
     record["bound_by"] = bound_by(record["rps"], ceiling, record["locust_cpu_pct"] or 0.0, record.get("server_cpu_pct") or 0.0)
     return record
+
+
+def run_name(plan: Plan, layer: str, model: str, knob: str, level: Level, repeat: int) -> str:
+    """The run's folder under servers/ and its CSV prefix under locust/; the default knob is left out."""
+    rate = f"-r{level.rate}" if level.rate else ""
+    knob_part = f"-{knob}" if knob != DEFAULT else ""
+    return f"{layer}-{model}-{plan.scenario}-u{level.users}{rate}{knob_part}-{repeat}"
 
 
 def figures(load: dict, duration_s: float) -> dict:
@@ -268,24 +281,24 @@ def calibrate(plan: Plan) -> dict:
     probe = Plan(layers=[], models=[], scenario="plaintext", levels=[Level(users)], duration_s=min(plan.duration_s, 5.0),
                  repeat=1, out=plan.out / "calibration", locust_workers=plan.locust_workers,
                  expect_workers=plan.expect_workers, warmup_s=plan.warmup_s)
-    record = measure_run(probe, *CALIBRATION_TARGET, Level(users), 1, None)
+    record = measure_run(probe, *CALIBRATION_TARGET, DEFAULT, Level(users), 1, None)
     keys = ("status", "users", "rps", "locust_cpu_pct", "server_cpu_pct", "bound_by", "duration_s", "error")
     return {"target": "/".join(CALIBRATION_TARGET), "scenario": "plaintext",
             "workers": plan.locust_workers or plan.expect_workers, **{k: record.get(k) for k in keys}}
 
 
 def execute(plan: Plan, progress) -> dict:
-    """Calibrate, run every layer x model x level x repeat, write results.json; return it."""
+    """Calibrate, run every layer x model x knob x level x repeat, write results.json; return it."""
     plan.out.mkdir(parents=True, exist_ok=True)
     results = {"schema": 1, "environment": environment(), "plan": plan_summary(plan), "calibration": None, "runs": []}
     progress.start(len(plan.runs()) + 1, plan.duration_s + plan.warmup_s + 3)
     progress.step("calibration: harness ceiling")
     results["calibration"] = calibrate(plan)
     ceiling = results["calibration"].get("rps") if results["calibration"]["status"] == "ok" else None
-    for layer, model, level, repeat in plan.runs():
-        progress.step(f"{layer}/{model} {plan.scenario} users={level.users}" + (f" rate={level.rate}" if level.rate else "")
-                      + f" #{repeat}")
-        results["runs"].append(measure_run(plan, layer, model, level, repeat, ceiling))
+    for layer, model, knob, level, repeat in plan.runs():
+        progress.step(f"{layer}/{model}" + (f" [{knob}]" if knob != DEFAULT else "") + f" {plan.scenario} "
+                      f"users={level.users}" + (f" rate={level.rate}" if level.rate else "") + f" #{repeat}")
+        results["runs"].append(measure_run(plan, layer, model, knob, level, repeat, ceiling))
         write(plan.out, results)
     results["summary"] = summarise(results["runs"])
     results["environment"]["finished"] = utc_now()

@@ -1,7 +1,8 @@
 """The charts of BENCH §3, drawn with matplotlib's Agg canvas and saved as PNG and SVG.
 
 One panel per scenario, a line (or bar) per layer/model, coloured by layer with
-reports.style. Levels that any repeat ran bound by the load generator are drawn
+reports.style; the knob matrix groups bars by knob, a column per scenario and level.
+Levels that any repeat ran bound by the load generator are drawn
 hollow, labelled LG, and the legend says so. Failed runs never reach here (the summary keeps
 completed runs only); a missing figure is a gap. It uses matplotlib.figure.Figure,
 never pyplot: no display, no global state.
@@ -18,6 +19,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator  # noqa: E402
+
+from bench.knobs import knob_of  # noqa: E402
 
 from . import data  # noqa: E402
 from .style import look  # noqa: E402
@@ -128,9 +131,9 @@ def legend(fig: Figure, ctx: Context, any_lg: bool, bars: bool = False, extra: t
     fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), per_row))
 
 
-def panels(rows: int, ctx: Context, title: str) -> tuple[Figure, list]:
-    """A figure with `rows` rows of panels, a column per scenario, room for the legend below."""
-    columns = max(1, len(ctx.scenarios))
+def panels(rows: int, ctx: Context, title: str, columns: int | None = None) -> tuple[Figure, list]:
+    """A figure with `rows` rows of panels, a column per scenario (or `columns`), room for the legend below."""
+    columns = columns or max(1, len(ctx.scenarios))
     width = ALONE_W if columns == 1 else PANEL_W * columns
     fig = Figure(figsize=(width, PANEL_H * rows + 0.9), layout="constrained", dpi=DPI)
     fig.suptitle(title, fontsize=12, fontweight="bold")
@@ -202,14 +205,16 @@ def bar_panel(ax, ctx: Context, scenario: str) -> bool:
     return found_lg
 
 
-def draw_bar(ax, x: float, width: float, entry: dict, lk, hollow: bool) -> None:
-    median, low, high = data.bounds(entry, "cpu_us_per_req")
+def draw_bar(ax, x: float, width: float, entry: dict, lk, hollow: bool, key: str = "cpu_us_per_req",
+             text=lambda value: f"{value:.0f}") -> None:
+    """A bar of `key` (median, min-max whisker, its value above), hollow and marked LG when bound by Locust."""
+    median, low, high = data.bounds(entry, key)
     ax.bar(x, median, width * 0.92, color="white" if hollow else lk.colour, hatch=lk.hatch,
            edgecolor=lk.colour if hollow else "black", linewidth=1.4 if hollow else 0.6,
            linestyle="--" if hollow else "-", zorder=2)
     ax.errorbar([x], [median], yerr=[[median - low], [high - median]], color="black", capsize=3, elinewidth=1.1,
                 zorder=3)
-    ax.annotate(f"{median:.0f}" + ("\nLG" if hollow else ""), (x, high), xytext=(0, 3), textcoords="offset points",
+    ax.annotate(text(median) + ("\nLG" if hollow else ""), (x, high), xytext=(0, 3), textcoords="offset points",
                 ha="center", va="bottom", fontsize=7.5, zorder=4)
 
 
@@ -226,6 +231,78 @@ def cpu_chart(ctx: Context) -> Figure:
         ax.set_ylim(0, max([v for v in top if v is not None] + [1]) * 1.2)
     legend(fig, ctx, any_lg, bars=True)
     return fig
+
+
+# --- the knob matrix ----------------------------------------------------------------
+
+KNOB_ROWS = [  # (figure key, panel title, y label, log axis, the value written above a bar)
+    ("cpu_us_per_req", "CPU per request", "CPU µs per request (user + sys)", False, lambda v: f"{v:.0f}"),
+    ("p50_ms", "p50 latency", "p50 response time (ms, log scale)", True, lambda v: data.number(v, "ms")),
+]
+
+
+def knob_columns(ctx: Context) -> list[tuple[str, float]]:
+    """(scenario, load level) for each column of the knob matrix, scenarios in order, then by level."""
+    pairs = {(entry["scenario"], ctx.axis.x(entry)) for entry in ctx.entries}
+    return sorted(pairs, key=lambda pair: (ctx.scenarios.index(pair[0]), pair[1]))
+
+
+def knob_panel(ax, ctx: Context, column: tuple[str, float], row: tuple) -> bool:
+    """A group of bars per knob, a bar per layer/model; any LG bar."""
+    key, _, _, _, text = row
+    knobs, combos = data.knobs(ctx.entries), data.combos(ctx.entries)
+    width = 0.8 / max(1, len(combos))
+    found_lg = False
+    for entry in ctx.entries:
+        if (entry["scenario"], ctx.axis.x(entry)) != column or data.stat(entry, key) is None:
+            continue
+        index = combos.index((entry["layer"], entry["model"]))
+        x = knobs.index(knob_of(entry)) + (index - (len(combos) - 1) / 2) * width
+        hollow = data.bound_by_lg(entry)
+        found_lg |= hollow
+        draw_bar(ax, x, width, entry, ctx.look(entry["layer"], entry["model"]), hollow, key, text)
+    ax.set_xticks(range(len(knobs)), knobs)
+    ax.set_xlim(-0.6, len(knobs) - 0.4)
+    ax.grid(axis="x", visible=False)
+    return found_lg
+
+
+def knob_y(ax, entries: list[dict], key: str, log: bool) -> None:
+    """From 0 for CPU; for latency a log axis from half the least to well above the most (room for the labels)."""
+    values = [v for e in entries for w in ("min", "max") if (v := data.stat(e, key, w)) is not None and v > 0]
+    if not log:
+        ax.set_ylim(0, max(values + [1]) * 1.2)
+        return
+    ax.set_ylim(min(values + [1]) / 2, max(values + [1]) * 4)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+
+
+def knob_chart(ctx: Context) -> Figure:
+    """Grouped bars per knob: CPU per request on top, p50 latency on a log axis below; a column per scenario/level."""
+    columns = knob_columns(ctx)
+    fig, axes = panels(len(KNOB_ROWS), ctx, "Knob matrix: what each server default costs", len(columns))
+    any_lg = False
+    for r, row in enumerate(KNOB_ROWS):
+        key, title, label, log, _ = row
+        for c, column in enumerate(columns):
+            ax = axes[r][c]
+            if log:
+                ax.set_yscale("log")  # before the bars: they start at 0, clipped at the axis
+            any_lg |= knob_panel(ax, ctx, column, row)
+            scenario, level = column
+            ax.set_title(title if len(columns) == 1 else f"{title}: {scenario}, {ctx.axis.tick(level)}")
+            ax.set_ylabel(label)
+            knob_y(ax, [e for e in ctx.entries if (e["scenario"], ctx.axis.x(e)) == column], key, log)
+            if r == len(KNOB_ROWS) - 1:
+                ax.set_xlabel("knob (the server flags it adds: see the knob table)")
+    legend(fig, ctx, any_lg, bars=True)
+    return fig
+
+
+KNOB_CAPTION = ("Grouped by knob, a bar per layer/model: the median server CPU (user + sys) per successful request, "
+                "and the median p50 latency on a log axis, so a stall of tens of milliseconds (Nagle's algorithm and "
+                "a delayed ACK) stands out next to sub-millisecond answers; whiskers: min to max over the repeats; "
+                "hollow, LG: bound by the load generator.")
 
 
 # --- all of them --------------------------------------------------------------------
@@ -250,16 +327,26 @@ def figures(ctx: Context) -> list[tuple[str, str, str, Figure]]:
     ]
 
 
+def save(fig: Figure, name: str, title: str, caption: str, out: Path) -> Chart:
+    png, svg = out / f"{name}.png", out / f"{name}.svg"
+    fig.savefig(png, dpi=DPI)
+    fig.savefig(svg)
+    return Chart(name, title, caption, png, svg)
+
+
 def write_charts(entries: list[dict], out: Path) -> list[Chart]:
     """Draw every chart into `out` as NAME.png and NAME.svg; [] when nothing completed."""
     ctx = context(entries)
     if not ctx.entries:
         return []
-    charts = []
     with matplotlib.rc_context(PLOT_RC):
-        for name, title, caption, fig in figures(ctx):
-            png, svg = out / f"{name}.png", out / f"{name}.svg"
-            fig.savefig(png, dpi=DPI)
-            fig.savefig(svg)
-            charts.append(Chart(name, title, caption, png, svg))
-    return charts
+        return [save(fig, name, title, caption, out) for name, title, caption, fig in figures(ctx)]
+
+
+def write_knob_chart(entries: list[dict], out: Path) -> Chart | None:
+    """The knob matrix as knob_matrix.png and .svg; None unless completed runs hold more than one knob."""
+    ctx = context(entries)
+    if not data.several_knobs(ctx.entries):
+        return None
+    with matplotlib.rc_context(PLOT_RC):
+        return save(knob_chart(ctx), "knob_matrix", "Knob matrix", KNOB_CAPTION, out)

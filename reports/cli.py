@@ -8,10 +8,11 @@ a benchmark and never imports locust.
 import argparse
 from pathlib import Path
 
+from bench.knobs import DEFAULT
 from serving.options import OneLineParser, fail
 
 from . import data, html, tables
-from .charts import write_charts
+from .charts import write_charts, write_knob_chart
 from .matrix import matrix_html, totals_text
 from .verdict import verdict
 
@@ -42,20 +43,28 @@ def build(run_dir: Path) -> Path:
     """Write every output of the report into `run_dir`; the path of report.html."""
     results = data.load(run_dir)
     entries = data.summary(results)
-    scenarios = data.scenarios(entries)
-    text = verdict(results, scenarios)
-    charts = write_charts(entries, run_dir)
+    knobbed = data.several_knobs(entries)
+    shown = data.baseline(entries) if knobbed else entries  # the charts of BENCH §3: one knob
+    text = verdict(results, data.scenarios(shown), data.knobs(entries)[0] if knobbed else None)
+    charts = write_charts(shown, run_dir)
     figure_table = (tables.figure_headers(entries), tables.figure_rows(entries))
+    knobs = knob_matrix(entries, run_dir) if knobbed else None
     failed = data.failed_runs(results)
-    failed_table = (tables.FAILED_HEADERS, tables.failed_rows(failed))
+    failed_table = (tables.failed_headers(knobbed), tables.failed_rows(failed, knobbed))
     conformance = data.load_conformance(run_dir)
     title = f"server-layers report: {run_dir.resolve().name}"
     page = html.report_page(
         title=title, meta=meta(results, entries), verdict=text, charts=charts, figure_table=figure_table,
         failed=html.failed_section(*failed_table, failed), conformance=matrix_html(conformance),
-        environment=environment(results))
-    html.write(run_dir / "summary.md", markdown(title, text, figure_table, failed_table, conformance, results))
+        environment=environment(results), knobs=html.knob_section(*knobs) if knobs else "")
+    html.write(run_dir / "summary.md", markdown(title, text, figure_table, failed_table, conformance, results, knobs))
     return html.write(run_dir / "report.html", page)
+
+
+def knob_matrix(entries: list[dict], run_dir: Path) -> tuple:
+    """(chart or None, note, headers, rows) of the knob matrix; the chart written into `run_dir`."""
+    chart = write_knob_chart(entries, run_dir)
+    return chart, tables.knob_note(entries), tables.knob_headers(), tables.knob_rows(entries)
 
 
 def meta(results: dict, entries: list[dict]) -> str:
@@ -65,9 +74,12 @@ def meta(results: dict, entries: list[dict]) -> str:
     levels = ", ".join(f"{v:g}" for v in data.levels(entries, load_axis)) or "none"
     mode = "fixed-rate runs at" if load_axis.key == "rate" else "capacity runs with"
     unit = "req/s" if load_axis.key == "rate" else "users"
+    knobs = data.knobs(entries)
+    knob_text = f"; knobs {', '.join(knobs)}" if knobs and knobs != [DEFAULT] else ""
     return (f"Scenario{'s' if len(data.scenarios(entries)) != 1 else ''} {', '.join(data.scenarios(entries)) or '—'}; "
-            f"{mode} {levels} {unit}; {plan.get('repeat', '?')} repeat(s) of {plan.get('duration_s', '?')} s each; "
-            f"{len(results['runs'])} runs from {env.get('started', '?')} to {env.get('finished') or '(unfinished)'}.")
+            f"{mode} {levels} {unit}{knob_text}; {plan.get('repeat', '?')} repeat(s) of {plan.get('duration_s', '?')} "
+            f"s each; {len(results['runs'])} runs from {env.get('started', '?')} to "
+            f"{env.get('finished') or '(unfinished)'}.")
 
 
 def environment(results: dict) -> list[tuple[str, object]]:
@@ -79,18 +91,24 @@ def environment(results: dict) -> list[tuple[str, object]]:
             f"{calibration.get('scenario')} on {calibration.get('target')} with {calibration.get('users')} users: "
             f"{calibration.get('rps')} req/s, Locust CPU {calibration.get('locust_cpu_pct')} %, "
             f"status {calibration.get('status')}")))
-    for key in ("layers", "models", "scenario", "scenarios", "duration_s", "repeat", "warmup_s", "locust_workers",
-                "expect_workers", "target"):
-        if key in plan:
+    for key in ("layers", "models", "scenario", "scenarios", "knobs", "duration_s", "repeat", "warmup_s",
+                "locust_workers", "expect_workers", "target"):
+        if key in plan and not (key == "knobs" and plan[key] == [DEFAULT]):
             value = plan[key]
             pairs.append((f"plan: {key}", ", ".join(map(str, value)) if isinstance(value, list) else value))
     return pairs
 
 
 def markdown(title: str, text: str, figure_table: tuple, failed_table: tuple, conformance: dict | None,
-             results: dict) -> str:
-    """summary.md: the verdict, the table of every figure, failed runs, conformance totals, environment."""
-    lines = [f"# {title}", "", text, "", "## Every figure", "",
+             results: dict, knobs: tuple | None = None) -> str:
+    """summary.md: the verdict, the knob matrix (`knobs`, as knob_matrix() gives it, when there is one), the
+    table of every figure, failed runs, conformance totals, environment."""
+    lines = [f"# {title}", "", text, ""]
+    if knobs:
+        chart, note, headers, rows = knobs
+        files = f" Chart: {chart.png.name} and {chart.svg.name} beside this file." if chart else ""
+        lines += ["## Knob matrix", "", note + files, "", tables.markdown_table(headers, rows), ""]
+    lines += ["## Every figure", "",
              "Median over the completed repeats, (min–max) when they differ; — is a figure not recorded.", "",
              tables.markdown_table(*figure_table), "", "## Failed runs", ""]
     lines += [tables.markdown_table(*failed_table) if failed_table[1] else "None: every run completed.", ""]

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.knobs import in_order, knob_of
 from bench.results import summarise
 
 LG = "load-generator"
@@ -106,6 +107,21 @@ def scenarios(entries: list[dict]) -> list[str]:
 def combos(entries: list[dict]) -> list[tuple[str, str]]:
     """(layer, model) pairs in the order they first appear."""
     return list(dict.fromkeys((entry["layer"], entry["model"]) for entry in entries))
+
+
+def knobs(entries: list[dict]) -> list[str]:
+    """The knobs of these entries in the matrix's order; ["default"] for results from before the matrix."""
+    return in_order([knob_of(entry) for entry in entries])
+
+
+def several_knobs(entries: list[dict]) -> bool:
+    return len(knobs(entries)) > 1
+
+
+def baseline(entries: list[dict]) -> list[dict]:
+    """The entries of the first knob (default when it ran): what the charts of BENCH §3 and the verdict show."""
+    first = knobs(entries)[0] if entries else None
+    return [entry for entry in entries if knob_of(entry) == first]
 
 
 def several_models(entries: list[dict]) -> bool:

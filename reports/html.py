@@ -45,7 +45,7 @@ tr.why td { background: #fff; border-top: none; }
 div.why { position: sticky; left: .5rem; width: min(70rem, 88vw); white-space: normal; }
 details { margin: .6rem 0; } summary { cursor: pointer; font-weight: 600; }
 """
-NUMERIC_FROM = 5  # figure table: columns from here on are numbers
+BOUND = "bound by"  # in the figure and knob tables: the last column of text, the numbers follow
 NUM = ' class="num"'
 RANGE = re.compile(r"(.+) \((.+–.+)\)")
 
@@ -106,21 +106,35 @@ def failed_section(headers: list[str], rows: list[list[str]], runs: list[dict]) 
     return table(headers, rows) + "\n" + "\n".join(tails)
 
 
+def figure_table_html(headers: list[str], rows: list[list[str]]) -> str:
+    """A table of figures: numbers right-aligned after the "bound by" column, grey rows where Locust bound a repeat."""
+    bound = headers.index(BOUND)
+    return table(headers, rows, bound + 1, lambda row: "lg" if "load-generator" in row[bound] else "")
+
+
+def knob_section(chart: Chart | None, note: str, headers: list[str], rows: list[list[str]]) -> str:
+    """The knob matrix: what the knobs are, its chart and its table."""
+    return "\n".join([
+        '<section id="knobs"><h2>Knob matrix</h2>', f'<p class="note">{esc(note)}</p>',
+        chart_figure(chart) if chart else '<p class="note">Fewer than two knobs have a completed run: no chart.</p>',
+        figure_table_html(headers, rows), "</section>"])
+
+
 def report_page(*, title: str, meta: str, verdict: str, charts: list[Chart], figure_table: tuple, failed: str,
-                conformance: str, environment: list[tuple[str, object]]) -> str:
-    """The report: verdict, charts, every figure, failed runs, conformance (already HTML), environment."""
+                conformance: str, environment: list[tuple[str, object]], knobs: str = "") -> str:
+    """The report: verdict, charts, the knob matrix (when there is one), every figure, failed runs,
+    conformance (already HTML), environment."""
     headers, rows = figure_table
-    lg_rows = lambda row: "lg" if "load-generator" in row[NUMERIC_FROM - 1] else ""  # noqa: E731
     charts_html = "\n".join(map(chart_figure, charts)) or '<p class="note">No run completed: nothing to draw.</p>'
     body = [
         f"<h1>{esc(title)}</h1>", f'<p class="meta">{esc(meta)}</p>',
         '<section id="verdict"><h2>Verdict</h2>', f'<p class="verdict">{esc(verdict)}</p></section>',
-        '<section id="charts"><h2>Charts</h2>', charts_html, "</section>",
+        '<section id="charts"><h2>Charts</h2>', charts_html, "</section>", *([knobs] if knobs else []),
         '<section id="figures"><h2>Every figure</h2>',
         '<p class="note">Each figure is the median over the repeats that completed, with the range '
         "(min–max) in brackets when the repeats differ; — is a figure the run did not record. Grey rows: at least "
         "one repeat was bound by the load generator (its throughput measures Locust, not the server).</p>",
-        table(headers, rows, NUMERIC_FROM, lg_rows),
+        figure_table_html(headers, rows),
         "<h3>Failed runs</h3>", '<p class="note">Left out of the charts and of the medians above.</p>', failed,
         "</section>",
         '<section id="conformance"><h2>Conformance</h2>', conformance, "</section>",

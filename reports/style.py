@@ -2,19 +2,23 @@
 
 The palette is Paul Tol's high-contrast scheme: its three colours differ in
 lightness, so they stay apart in greyscale; line style, marker and hatch differ
-per layer too. A layer has the same colour in every chart. Pure data, no drawing.
+per layer too. Stock http.server, the knob matrix's reference row (bench/knobs.py),
+is grey. A layer has the same colour in every chart. Pure data, no drawing.
 """
 
 from dataclasses import dataclass
+
+from bench.knobs import STOCK_LAYER
 
 PALETTE = {  # layer -> colour (dark, middle, light in greyscale)
     "raw_socket": "#004488",
     "socketserver_impl": "#BB5566",
     "http_server_impl": "#DDAA33",
+    STOCK_LAYER: "#777777",
 }
-LINESTYLES = {"raw_socket": "-", "socketserver_impl": "--", "http_server_impl": ":"}
-MARKERS = {"raw_socket": "o", "socketserver_impl": "s", "http_server_impl": "^"}
-HATCHES = {"raw_socket": "", "socketserver_impl": "//", "http_server_impl": ".."}
+LINESTYLES = {"raw_socket": "-", "socketserver_impl": "--", "http_server_impl": ":", STOCK_LAYER: "-."}
+MARKERS = {"raw_socket": "o", "socketserver_impl": "s", "http_server_impl": "^", STOCK_LAYER: "D"}
+HATCHES = {"raw_socket": "", "socketserver_impl": "//", "http_server_impl": "..", STOCK_LAYER: "\\\\"}
 MODEL_MARKERS = {"threaded": "o", "iterative": "s", "forking": "^", "selectors": "D"}
 SPARE_COLOURS = ["#000000", "#777777", "#66CCEE", "#228833"]  # layers this project does not know
 SPARE_STYLES = ["-.", (0, (5, 1)), (0, (1, 3)), (0, (3, 1, 1, 1, 1, 1))]

@@ -1,19 +1,30 @@
-"""The table of every figure and the list of failed runs, as plain-text cells.
+"""The table of every figure, the knob matrix and the list of failed runs, as plain-text cells.
 
 The same rows feed report.html (escaped there) and summary.md (escaped for
 Markdown here). No HTML in this module, no figure that results.json does not hold.
 """
 
+from bench.knobs import KNOBS, STOCK_LAYER, knob_of
+
 from . import data
 
 LOAD_HEADERS = ["layer/model", "scenario", "load", "runs ok", "bound by"]
 FAILED_HEADERS = ["layer", "model", "scenario", "load", "repeat", "error", "server stderr (last line)"]
-SPEC_ORDER = {"raw_socket": 0, "socketserver_impl": 1, "http_server_impl": 2}
+KNOB_HEADERS = ["layer/model", "knob", "scenario", "load", "runs ok", "bound by"]
+KNOB_FIGURES = ["rps", "cpu_us_per_req", "p50_ms", "p99_ms"]  # the knob matrix's columns, as in data.FIGURES
+SPEC_ORDER = {"raw_socket": 0, "socketserver_impl": 1, "http_server_impl": 2, STOCK_LAYER: 3}
 
 
 def figure_headers(entries: list[dict] | None = None) -> list[str]:
+    """With several knobs, a knob column after layer/model."""
     shown = data.figures(entries) if entries else data.FIGURES
-    return LOAD_HEADERS + [f"{title} ({unit})" for _, title, unit, _ in shown]
+    load = LOAD_HEADERS[:1] + ["knob"] + LOAD_HEADERS[1:] if entries and data.several_knobs(entries) else LOAD_HEADERS
+    return load + [f"{title} ({unit})" for _, title, unit, _ in shown]
+
+
+def failed_headers(with_knob: bool) -> list[str]:
+    """With several knobs, a knob column after repeat."""
+    return FAILED_HEADERS[:5] + ["knob"] + FAILED_HEADERS[5:] if with_knob else FAILED_HEADERS
 
 
 def load_text(entry: dict) -> str:
@@ -27,25 +38,66 @@ def sort_key(entry: dict, scenarios: list[str]) -> tuple:
             entry.get("rate") or 0)
 
 
+def bound_text(entry: dict) -> str:
+    return ", ".join(entry.get("bound_by") or []) or "—"
+
+
 def figure_rows(entries: list[dict]) -> list[list[str]]:
-    """One row per layer/model/scenario/level: each figure as "median (min–max)"."""
-    scenarios = data.scenarios(entries)
+    """One row per layer/model/(knob)/scenario/level: each figure as "median (min–max)"."""
+    scenarios, knobs = data.scenarios(entries), data.knobs(entries)
     rows = []
-    for entry in sorted(entries, key=lambda e: sort_key(e, scenarios)):
-        bound = ", ".join(entry.get("bound_by") or []) or "—"
-        head = [f"{entry['layer']}/{entry['model']}", entry["scenario"], load_text(entry),
-                f"{entry.get('ok', 0)}/{entry.get('repeats', 0)}", bound]
+    for entry in sorted(entries, key=lambda e: (*sort_key(e, scenarios), knobs.index(knob_of(e)))):
+        knob = [knob_of(entry)] if len(knobs) > 1 else []
+        head = [f"{entry['layer']}/{entry['model']}", *knob, entry["scenario"], load_text(entry),
+                f"{entry.get('ok', 0)}/{entry.get('repeats', 0)}", bound_text(entry)]
         rows.append(head + [data.spread(entry, key, kind) for key, _, _, kind in data.figures(entries)])
     return rows
 
 
-def failed_rows(runs: list[dict]) -> list[list[str]]:
+def knob_headers() -> list[str]:
+    return KNOB_HEADERS + [f"{title} ({unit})" for _, title, unit, _ in knob_figures()]
+
+
+def knob_figures() -> list[tuple]:
+    """data.FIGURES' rows for the knob matrix's columns, in KNOB_FIGURES' order."""
+    return [next(figure for figure in data.FIGURES if figure[0] == key) for key in KNOB_FIGURES]
+
+
+def knob_rows(entries: list[dict]) -> list[list[str]]:
+    """The knob matrix: for each layer/model (then scenario and level), a row per knob in the matrix's order."""
+    scenarios, knobs = data.scenarios(entries), data.knobs(entries)
+    shown = knob_figures()
+
+    def order(entry: dict) -> tuple:
+        scenario, layer_rank, layer, model, *load = sort_key(entry, scenarios)
+        return layer_rank, layer, model, scenario, *load, knobs.index(knob_of(entry))
+
+    rows = []
+    for entry in sorted(entries, key=order):
+        head = [f"{entry['layer']}/{entry['model']}", knob_of(entry), entry["scenario"], load_text(entry),
+                f"{entry.get('ok', 0)}/{entry.get('repeats', 0)}", bound_text(entry)]
+        rows.append(head + [data.spread(entry, key, kind) for key, _, _, kind in shown])
+    return rows
+
+
+def knob_note(entries: list[dict]) -> str:
+    """What each knob of these entries adds to the servers' command line, from bench's one table of knobs."""
+    knobs = data.knobs(entries)
+    added = [f"{knob}: {' '.join(KNOBS[knob]) or 'no flag'}" if knob in KNOBS else f"{knob}: unknown"
+             for knob in knobs]
+    return (f"The same runs under each knob, with the flags it adds to every server ({'; '.join(added)}) and "
+            f"--server-args, if any. The verdict and the other charts show the {knobs[0]} knob only; "
+            "every figure is the median over the completed repeats, (min–max) when they differ.")
+
+
+def failed_rows(runs: list[dict], with_knob: bool = False) -> list[list[str]]:
     """One row per run that did not complete, with its error and the last line of its server's stderr."""
     rows = []
     for run in runs:
         tail = (run.get("stderr_tail") or run.get("locust_stderr") or "").strip().splitlines()
+        knob = [knob_of(run)] if with_knob else []
         rows.append([str(run.get("layer", "?")), str(run.get("model", "?")), str(run.get("scenario", "?")),
-                     load_text(run) if "users" in run else "?", str(run.get("repeat", "?")),
+                     load_text(run) if "users" in run else "?", str(run.get("repeat", "?")), *knob,
                      str(run.get("error") or run.get("status") or "unknown"), tail[-1] if tail else "—"])
     return rows
 

@@ -2,12 +2,15 @@
 
 Sentence one: CPU microseconds per request of each layer/model, per scenario
 (median over every completed run with min-max), relative to the cheapest.
-Sentence two: what bounded the runs, and how many failed. Plain text: the
+With a knob matrix, sentence one covers the first knob's runs only (default when
+it ran) and says so. Sentence two: what bounded the runs, and how many failed. Plain text: the
 callers escape it. It must never state a figure that is not in results.json.
 """
 
 import statistics
 from dataclasses import dataclass
+
+from bench.knobs import knob_of
 
 from .data import number
 
@@ -100,10 +103,13 @@ def plural(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def verdict(results: dict, scenarios: list[str]) -> str:
-    """The two sentences for this run."""
+def verdict(results: dict, scenarios: list[str], knob: str | None = None) -> str:
+    """The two sentences for this run; with a `knob`, the CPU sentence is about that knob's runs alone."""
     runs = [run for run in results["runs"] if "layer" in run]
-    return f"{cpu_sentence(runs, scenarios)} {bound_sentence(runs)}"
+    if knob is None:
+        return f"{cpu_sentence(runs, scenarios)} {bound_sentence(runs)}"
+    costed = cpu_sentence([run for run in runs if knob_of(run) == knob], scenarios)
+    return f"{costed[:-1]}, all with the {knob} knob (the knob matrix compares the others). {bound_sentence(runs)}"
 
 
 def join(items: list[str]) -> str:

@@ -6,16 +6,23 @@ No speed is asserted here: only that the harness measures, validates and records
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, wait_for
+from conftest import ROOT, header, wait_for
 
 from bench.classify import bound_by
+from bench.cli import make_plan
+from bench.knobs import DEFAULT, KNOBS, STOCK_LAYER, flags
+from bench.runner import Server
+from conformance.corpus import ResponseReader
+from serving.catalog import MODELS
 
 SHORT = ["--duration", "2s", "--warmup", "0.2s", "--users", "2"]
 RUN_FIELDS = {"layer", "model", "scenario", "users", "rate", "repeat", "rps", "fail_ratio", "p50_ms", "p90_ms", "p99_ms",
@@ -68,12 +75,37 @@ def test_bound_by(rps, ceiling, locust_pct, server_pct, expected):
         ["--target", "http://10.0.0.1:80"],
         ["--server-args=--port 9"],  # only the servers' knobs, never where they listen
         ["--server-args=--backlog"],
+        ["--knobs", "fast"],
+        ["--knobs", "default,fast"],
+        ["--knobs", ""],
+        ["--knobs", "all", "--server-args=--backlog 64"],  # a knob's row would not be what it says
+        ["--knobs", "no-keepalive", "--target", "http://127.0.0.1:9"],  # knobs are flags of servers the bench starts
     ],
 )
 def test_bad_flags_exit_2_with_one_line(args, tmp_path):
     result = bench(*args, "--out", str(tmp_path / "out"))
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args", [["--models", "iterative"], ["--scenario", "page"],
+                                  ["--server-args=--max-connections 5"]])
+def test_the_stock_pseudo_layer_takes_threaded_plaintext_and_knob_flags_only(args, tmp_path):
+    result = bench("--layers", STOCK_LAYER, *args, "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert STOCK_LAYER in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_knob_selection_and_the_order_of_the_plan(tmp_path):
+    out = ["--out", str(tmp_path / "out")]
+    default = make_plan(out)
+    assert default.knobs == [DEFAULT] and STOCK_LAYER not in default.layers  # the stock server only when asked
+    assert make_plan(["--knobs", "all", *out]).knobs == list(KNOBS)
+    plan = make_plan(["--knobs", "access-log,default", "--layers", f"raw_socket,{STOCK_LAYER}", "--users", "1,2", *out])
+    assert plan.knobs == [DEFAULT, "access-log"]  # the table's order, whatever the order asked
+    assert [(layer, knob, level.users) for layer, _, knob, level, _ in plan.runs()] == [
+        (layer, knob, users) for layer in ("raw_socket", STOCK_LAYER) for knob in (DEFAULT, "access-log")
+        for users in (1, 2)]
 
 
 def test_out_folder_that_is_not_empty_needs_force(tmp_path):
@@ -105,6 +137,48 @@ def test_run_over_two_layers_writes_every_field(tmp_path):
         assert (out / "locust" / f"{run['layer']}-threaded-plaintext-u2-1_stats.csv").is_file()
     assert {(s["layer"], s["repeats"]) for s in data["summary"]} == {("raw_socket", 1), ("http_server_impl", 1)}
     assert data["summary"][0]["cpu_us_per_req"]["median"] == data["runs"][0]["cpu_us_per_req"]
+
+
+def test_knob_matrix_run_records_each_knob_and_its_flags(tmp_path):
+    out = tmp_path / "run"
+    layers = ["raw_socket", STOCK_LAYER]
+    result = bench("--knobs", "default,no-keepalive", "--layers", ",".join(layers), *SHORT, "--repeat", "1",
+                   "--server-args=--backlog 64", "--out", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = results(out)
+    knobs = [DEFAULT, "no-keepalive"]
+    assert data["plan"]["knobs"] == knobs
+    assert [(r["layer"], r["knob"]) for r in data["runs"]] == [(layer, knob) for layer in layers for knob in knobs]
+    for run in data["runs"]:
+        assert run["status"] == "ok" and run["requests"] > 0 and run["failures"] == 0, run
+        assert run["server_args"] == " ".join(flags(run["knob"]) + ["--backlog", "64"])
+        assert run["cpu_us_per_req"] > 0
+    assert len(list((out / "servers").iterdir())) == len(data["runs"])  # a folder of its own for every run
+    assert sorted((s["layer"], s["knob"], s["repeats"]) for s in data["summary"]) == sorted(
+        (layer, knob, 1) for layer in layers for knob in knobs)  # repeats of different knobs never merged
+
+
+@pytest.mark.parametrize("knob", [DEFAULT, "no-keepalive"])
+@pytest.mark.parametrize("layer", [*MODELS, STOCK_LAYER])
+def test_a_knob_reaches_the_server(layer, knob, tmp_path):
+    """The bench's own Server with the knob's flags: no-keepalive answers `Connection: close` and closes."""
+    server = Server(layer, "threaded", tmp_path / "server", None, flags(knob))
+    try:
+        host, port = server.url.removeprefix("http://").rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            reader = ResponseReader(sock.recv)
+            sock.sendall(b"GET /plaintext HTTP/1.1\r\nHost: test.local\r\n\r\n")
+            first = reader.read_response()
+            assert first.status == HTTPStatus.OK and first.body == b"Hello, World!"
+            if knob == "no-keepalive":
+                assert header(first, "connection") == "close" and reader.at_eof()
+            else:
+                assert header(first, "connection") != "close"
+                sock.sendall(b"GET /plaintext HTTP/1.1\r\nHost: test.local\r\n\r\n")
+                assert reader.read_response().status == HTTPStatus.OK  # the same connection, still open
+    finally:
+        usage = server.stop()
+    assert usage is not None and usage.status == 0, server.stderr_tail()
 
 
 class WrongAnswers(BaseHTTPRequestHandler):

@@ -2,7 +2,9 @@
 
 The fixture: three layers, threaded, capacity users 1,16,64, two repeats each,
 one level bound by the load generator, one failed run, one missing figure, and
-a small conformance.json (the layers beside a deliberately divergent proxy).
+a small conformance.json (the layers beside a deliberately divergent proxy). A second
+fixture (tests/data/knob-run/) is a knob matrix: the same layers and the stock
+http.server pseudo-layer, 8 users, under every knob, two repeats, one failed run.
 Checked: the charts decode, the page names no other host and renders in a real
 headless Chromium, the verdict follows the numbers, failures and escaping.
 No layer is named here: names come from the fixture.
@@ -23,11 +25,14 @@ import pytest
 from browser_helpers import CHROMIUM_ARGS, require_chromium
 from conftest import ROOT
 
+from bench.knobs import DEFAULT
+from bench.results import summarise
 from reports import charts, cli, compare, data, tables
 from reports.matrix import matrix_html
 from reports.verdict import costs, verdict
 
 FIXTURE = Path(__file__).resolve().parent / "data" / "report-run"
+KNOB_FIXTURE = FIXTURE.parent / "knob-run"
 CHART_NAMES = ["cpu_per_request", "throughput", "latency", "failures"]
 EXTERNAL = [
     re.compile(r"https?://", re.I),
@@ -123,6 +128,91 @@ def test_conformance_matrix_flags_and_absence(built):
     matrix = json.loads((FIXTURE / "conformance.json").read_text())
     assert page.count('class="cell contract diverges"') >= matrix["totals"]["diverging"] > 0
     assert "No conformance.json in this folder" in matrix_html(None)
+
+
+# --- the knob matrix ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def knob_built(tmp_path_factory) -> Path:
+    """The report of the knob fixture, built once: the folder holding it."""
+    folder = tmp_path_factory.mktemp("knob-report")
+    shutil.copytree(KNOB_FIXTURE, folder, dirs_exist_ok=True)
+    cli.build(folder)
+    return folder
+
+
+def knob_results() -> dict:
+    return json.loads((KNOB_FIXTURE / "results.json").read_text())
+
+
+def md_section(text: str, title: str) -> list[str]:
+    """The table rows (header included) of one `## title` section of summary.md."""
+    section = text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+    return [line for line in section.splitlines() if line.startswith("| ") and "|---" not in line]
+
+
+def test_knob_matrix_section_chart_and_table(knob_built):
+    page, summary = (knob_built / "report.html").read_text(), (knob_built / "summary.md").read_text()
+    ids = [page.index(f'<section id="{name}">') for name in ("charts", "knobs", "figures")]
+    assert ids == sorted(ids) and "<h2>Knob matrix</h2>" in page
+    assert page.count('src="data:image/png;base64,') == len(CHART_NAMES) + 1
+    pixels = matplotlib.image.imread(knob_built / "knob_matrix.png")
+    assert pixels.ndim == 3 and pixels.shape[0] > 300 and pixels.reshape(-1, pixels.shape[2]).std(axis=0).max() > 0.05
+    assert len(list(ET.parse(knob_built / "knob_matrix.svg").getroot().iter())) > 50
+    entries = knob_results()["summary"]
+    rows = md_section(summary, "Knob matrix")
+    assert rows[0].startswith("| layer/model | knob |") and len(rows) == 1 + len(entries)
+    for entry in entries:  # a row per layer/model x knob, in the page and in summary.md
+        cells = f"| {entry['layer']}/{entry['model']} | {entry['knob']} |"
+        assert sum(row.startswith(cells) for row in rows) == 1
+        assert page.count(f"<td>{entry['layer']}/{entry['model']}</td><td>{entry['knob']}</td>") == 2  # and figures
+    for pattern in EXTERNAL:
+        assert not pattern.search(page), pattern.pattern
+
+
+def test_knob_matrix_shows_ranges_and_the_failed_runs_knob(knob_built):
+    summary = (knob_built / "summary.md").read_text()
+    assert any(re.search(r"\d \(\d[\d .]*–\d[\d .]*\) \|", row) for row in md_section(summary, "Knob matrix"))
+    failed = [run for run in knob_results()["runs"] if run["status"] != "ok"]
+    (row,) = md_section(summary, "Failed runs")[1:]
+    assert failed and failed[0]["knob"] in row.split(" | ")
+
+
+def test_knob_chart_groups_bars_by_knob_with_latency_on_a_log_axis():
+    entries = [e for e in data.summary(knob_results()) if e["ok"]]
+    with matplotlib.rc_context(charts.PLOT_RC):
+        fig = charts.knob_chart(charts.context(entries))
+    cpu, latency = fig.axes  # one scenario and level: a row each
+    assert [t.get_text() for t in cpu.get_xticklabels()] == data.knobs(entries)
+    assert latency.get_yscale() == "log" and cpu.get_yscale() == "linear"
+    for ax in (cpu, latency):
+        bars = [bar for bar in ax.patches if bar.get_height() > 0]
+        hollow = [bar for bar in bars if bar.get_facecolor()[:3] == (1.0, 1.0, 1.0)]
+        assert len(bars) == len(entries) and len(hollow) == sum(map(data.bound_by_lg, entries)) > 0
+    stalled = max(entries, key=lambda e: data.stat(e, "p50_ms"))  # the Nagle/delayed-ACK stall, tens of ms
+    assert data.stat(stalled, "p50_ms") > 20 * min(data.stat(e, "p50_ms") for e in entries)
+
+
+def test_knobs_are_never_merged_and_old_runs_are_default():
+    runs = knob_results()["runs"]
+    entries = summarise(runs)
+    assert len(entries) == len({(r["layer"], r["model"], r["knob"], r["users"]) for r in runs})
+    old = [{key: value for key, value in run.items() if key != "knob"} for run in fixture_results()["runs"]]
+    assert {entry["knob"] for entry in summarise(old)} == {DEFAULT}
+    assert data.knobs(fixture_results()["summary"]) == [DEFAULT]  # a summary from before the matrix
+
+
+def test_one_knob_means_no_knob_section(built, tmp_path):
+    results = fixture_results()
+    for run in results["runs"]:
+        run["knob"] = DEFAULT
+    del results["summary"]
+    for folder in (built, build_from(results, tmp_path / "default").parent):
+        page, summary = (folder / "report.html").read_text(), (folder / "summary.md").read_text()
+        assert '<section id="knobs">' not in page and "Knob matrix" not in summary and " knob" not in summary
+        assert not (folder / "knob_matrix.png").exists()
+        assert md_section(summary, "Every figure")[0].startswith("| layer/model | scenario |")
 
 
 # --- what is drawn ------------------------------------------------------------------------

@@ -1,0 +1,47 @@
+"""The knob matrix (BENCH §2): the one table of knobs, and stock http.server as a pseudo-layer beside ours.
+
+A knob is a name for the flags it adds to every server's command line; `default`
+adds none. bench's --knobs, the runner and the report all read this table. The
+pseudo-layer `stock_http_server` is bench/stock_server.py, the reference row of the
+matrix: model threaded, scenario plaintext only. Pure data and lookups: this
+module starts nothing and must never import locust.
+"""
+
+DEFAULT = "default"
+KNOBS = {  # name -> the server flags it adds, in the order of the matrix
+    DEFAULT: [],
+    "no-nodelay": ["--no-nodelay"],  # Nagle on: a response written in several sends may wait for a delayed ACK
+    "no-keepalive": ["--no-keepalive"],  # Connection: close, a new connection for every request
+    "backlog-5": ["--backlog", "5"],  # socketserver's stock request_queue_size (every layer defaults to 128)
+    "access-log": ["--access-log"],  # one Common Log Format line per request on stderr
+}
+
+STOCK_LAYER = "stock_http_server"
+STOCK_MODULE = "bench.stock_server"
+STOCK_MODELS = ["threaded"]
+STOCK_SCENARIOS = ["plaintext"]
+
+
+def flags(knob: str) -> list[str]:
+    return list(KNOBS[knob])
+
+
+def flag_names(knobs: list[str]) -> set[str]:
+    """The server flags (not their values) that `knobs` set."""
+    return {word for knob in knobs for word in KNOBS[knob] if word.startswith("--")}
+
+
+def knob_of(record: dict) -> str:
+    """The knob of a run or a summary entry; results written before the matrix have none: default."""
+    return record.get("knob") or DEFAULT
+
+
+def in_order(names: list[str]) -> list[str]:
+    """`names` without repeats, the table's knobs in the table's order, any other after them as found."""
+    unique = list(dict.fromkeys(names))
+    return [k for k in KNOBS if k in unique] + [k for k in unique if k not in KNOBS]
+
+
+def module(layer: str) -> str:
+    """The module `python -m` runs for `layer`."""
+    return STOCK_MODULE if layer == STOCK_LAYER else layer
