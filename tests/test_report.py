@@ -54,13 +54,18 @@ def build_from(results: dict, folder: Path, conformance: bool = True) -> Path:
     return cli.build(folder)
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    """The report of the fixture run, built once: the folder holding it."""
-    folder = tmp_path_factory.mktemp("report")
-    shutil.copytree(FIXTURE, folder, dirs_exist_ok=True)
+def build_copy(tmp_path_factory, source: Path, name: str) -> Path:
+    """The report of a copy of the fixture run `source`: the folder holding it."""
+    folder = tmp_path_factory.mktemp(name)
+    shutil.copytree(source, folder, dirs_exist_ok=True)
     cli.build(folder)
     return folder
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """The report of the fixture run, built once."""
+    return build_copy(tmp_path_factory, FIXTURE, "report")
 
 
 # --- the files ---------------------------------------------------------------------------
@@ -135,11 +140,8 @@ def test_conformance_matrix_flags_and_absence(built):
 
 @pytest.fixture(scope="module")
 def knob_built(tmp_path_factory) -> Path:
-    """The report of the knob fixture, built once: the folder holding it."""
-    folder = tmp_path_factory.mktemp("knob-report")
-    shutil.copytree(KNOB_FIXTURE, folder, dirs_exist_ok=True)
-    cli.build(folder)
-    return folder
+    """The report of the knob fixture, built once."""
+    return build_copy(tmp_path_factory, KNOB_FIXTURE, "knob-report")
 
 
 def knob_results() -> dict:
