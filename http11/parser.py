@@ -15,6 +15,7 @@ from .limits import (
     MAX_FIELD_LINE,
     MAX_FIELDS,
     MAX_HEADER_SECTION,
+    MAX_METHOD,
     MAX_REQUEST_LINE,
 )
 from .messages import Request
@@ -44,7 +45,7 @@ def split_head(buffer: bytes | bytearray) -> int:
 _TCHAR, _TOKEN, _VALUE = (p.decode("latin-1") for p in (grammar._TCHAR, grammar._TOKEN, grammar._VALUE_CHAR))
 _PATH = grammar._PATH_CHAR.decode("latin-1").replace("%", "")
 _FAST_HEAD = grammar.re.compile(
-    f"(?!CONNECT )({_TCHAR}{{1,32}}) (/{_PATH}*) (HTTP/1\\.[01])\r\n((?:{_TOKEN}:{_VALUE}*\r\n){{0,{MAX_FIELDS}}})"
+    f"(?!CONNECT )({_TCHAR}{{1,{MAX_METHOD}}}) (/{_PATH}*) (HTTP/1\\.[01])\r\n((?:{_TOKEN}:{_VALUE}*\r\n){{0,{MAX_FIELDS}}})"
 )
 _FAST_FIELD = grammar.re.compile("([^:]+):[\t ]*+((?:[^\t \r\n]++|[\t ]++(?![\r\n]))*)[\t ]*\r\n")
 _FAST_MAX = min(MAX_REQUEST_LINE, MAX_FIELD_LINE, MAX_HEADER_SECTION)
