@@ -33,6 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import measure, wrk
+from .knobs import STOCK_MODULE
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv-reference"
@@ -65,8 +66,8 @@ def targets(venv: Path = VENV, baseline: Path | None = None) -> list[Target]:
         Target("uvicorn", (str(venv / "bin" / "uvicorn"), "bench.reference_app:app", "--host", "127.0.0.1",
                            "--port", "{port}", "--log-level", "warning", "--no-access-log", "--loop", "uvloop",
                            "--http", "httptools"), prints_line=False),
-        Target("http.server+nodelay", (python, "-m", "bench.stock_server", "--port", "0", "--nodelay")),
-        Target("http.server", (python, "-m", "bench.stock_server", "--port", "0", "--no-nodelay")),
+        Target("http.server+nodelay", (python, "-m", STOCK_MODULE, "--port", "0", "--nodelay")),
+        Target("http.server", (python, "-m", STOCK_MODULE, "--port", "0", "--no-nodelay")),
         *ours(),
         *(ours(BEFORE, baseline) if baseline else []),
     ]

@@ -110,15 +110,11 @@ class HeadReader:
 
     def fill(self) -> bool:
         """Receive more before the deadline; False when the peer closed between requests."""
-        self.timeouts.arm(self.deadline())
-        try:
-            data = self.sock.recv(RECV_SIZE)
-        except BlockingIOError:
-            if time.monotonic() < self.deadline():
-                return True  # woke within the slack before the deadline: wait again
+        data = self.timeouts.recv(lambda: self.sock.recv(RECV_SIZE), self.deadline)
+        if data is None:
             if self.is_idle():
-                raise TimeoutError("idle") from None  # http.server closes an idle connection quietly
-            raise HeadTimeout() from None
+                raise TimeoutError("idle")  # http.server closes an idle connection quietly
+            raise HeadTimeout()
         if not data:
             if self.phase == "idle" and not self.buffer.strip(b"\r\n"):
                 self.buffer.clear()

@@ -44,6 +44,17 @@ class KernelTimeouts:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval(seconds))
             self.armed = seconds
 
+    def recv(self, recv: Callable[[], bytes | None], deadline: Callable[[], float]) -> bytes | None:
+        """What `recv` returns (b'' once the peer closed), or None once `deadline()` has passed."""
+        while True:
+            self.arm(deadline())
+            try:
+                data = recv()
+            except BlockingIOError:
+                data = None
+            if data is not None or time.monotonic() >= deadline():
+                return data  # else: woke within the slack before the deadline, wait again
+
 
 def refuse(sock: socket.socket, layer: str) -> None:
     """Past the connection cap: 503 and close, after reading what the client sent (no RST on its answer)."""
@@ -73,13 +84,7 @@ def serve_connection(sock: socket.socket, recv: Callable[[], bytes | None], send
     with session.lifecycle.track(sock, session.is_idle):
         try:
             while not session.closing:
-                timeouts.arm(session.deadline())
-                try:
-                    data = recv()
-                except BlockingIOError:
-                    data = None
-                if data is None and time.monotonic() < session.deadline():
-                    continue  # woke within the slack before the deadline
+                data = timeouts.recv(recv, session.deadline)
                 out = session.timed_out() if data is None else session.receive(data)
                 if out:
                     send(out)
