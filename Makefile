@@ -7,7 +7,7 @@ LAYER ?= raw_socket
 MODEL ?= threaded
 PORT ?= 8000
 
-.PHONY: test serve compare knobs readme-chart bench-reference jpg clean
+.PHONY: test serve compare knobs readme-chart readme bench-reference jpg clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,10 +30,13 @@ knobs: $(STAMP)  ## the knob matrix on the three layers and stock http.server, t
 		--models threaded --scenario plaintext --users 8 --duration 5s --repeat 3 --knobs all --out $$out && \
 	$(BIN)/server-layers report $$out
 
-readme-chart: $(STAMP)  ## regenerate the README's charts (docs/img/) from a fresh compare run
+readme-chart: $(STAMP)  ## a fresh compare run becomes the README's answer: docs/results/compare/, docs/img/, the block
 	rm -rf results/readme
 	$(BIN)/server-layers compare --out results/readme
-	mkdir -p docs/img && cp results/readme/cpu_per_request.png results/readme/latency.png docs/img/
+	$(BIN)/python -m reports.readme results/readme
+
+readme: $(STAMP)  ## re-render the README's answer and charts from the committed docs/results/compare/ (no measuring)
+	$(BIN)/python -m reports.readme
 
 bench-reference: $(STAMP)  ## wrk side by side: our servers vs uvicorn (in .venv-reference) and stock http.server; needs wrk
 	$(BIN)/python -m bench.reference --seconds 10 --repeat 3 $(if $(BASELINE),--baseline $(BASELINE))

@@ -1,7 +1,7 @@
 """What bounded a run's throughput (BENCH §2), from its figures alone: pure, unit-tested."""
 
 LOAD_GENERATOR_SHARE = 0.80  # throughput above 80% of the harness's own ceiling
-LOCUST_BUSY_PCT = 90.0  # a Locust process above 90% of a core
+LOCUST_BUSY_PCT = 90.0  # a load-generator process (Locust or wrk) above 90% of a core
 SERVER_BUSY_PCT = 80.0  # below this the server had headroom: throughput followed the offered load
 
 

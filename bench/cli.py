@@ -73,7 +73,8 @@ knob_list.__name__ = f"knob list ('all', or some of {', '.join(KNOBS)})"
 
 
 def parser() -> OneLineParser:
-    p = OneLineParser(prog="server-layers bench", description="Measure the layers with Locust (BENCH.md §2).",
+    p = OneLineParser(prog="server-layers bench", description="Measure the layers with Locust (BENCH.md §2). "
+                      "Exit status: 0; 1 when a run failed (results.json records it); 2 on bad flags.",
                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     every_model = sorted({m for models in MODELS.values() for m in models})
     p.add_argument("--layers", type=names(list(LAYER_MODELS)), default=list(LAYERS),
@@ -183,13 +184,14 @@ def make_plan(argv: list[str] | None) -> Plan:
 
 
 class Progress:
-    """A rich progress bar: the run it is on and the time left (estimated from the plan)."""
+    """A rich progress bar on stderr: the run it is on and the time left (estimated from the plan)."""
 
     def start(self, total: int, seconds_each: float) -> None:
+        from rich.console import Console
         from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeRemainingColumn
 
         self.bar = Bar(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                       TimeRemainingColumn())
+                       TimeRemainingColumn(), console=Console(stderr=True))  # stdout keeps the results' paths
         self.bar.start()
         self.task = self.bar.add_task("starting", total=total)
         self.started = False
@@ -215,4 +217,4 @@ def main(argv: list[str] | None = None) -> int:
     failed = [r for r in results["runs"] if r["status"] != "ok"]
     print(f"{len(results['runs'])} runs in {time.monotonic() - started:.0f} s, {len(failed)} failed: "
           f"{plan.out / 'results.json'}")
-    return 0
+    return 1 if failed else 0  # the results still hold every run; a script must not take a failure for success

@@ -69,9 +69,16 @@ class Plan:
     knobs: list[str] = field(default_factory=lambda: [DEFAULT])  # bench/knobs.py: each adds its flags to server_args
 
     def runs(self) -> list[tuple[str, str, str, Level, int]]:
-        """(layer, model, knob, level, repeat) in the order they run."""
-        return [(l, m, knob, level, r) for l, m in self.combos for knob in self.knobs for level in self.levels
-                for r in range(1, self.repeat + 1)]
+        """(layer, model, knob, level, repeat) in the order they run: repeat r is a round over every layer/model,
+        in an order rotated by r-1 (A B C, B C A, ...), so a drift in the machine's speed hits them alike."""
+        return [(l, m, knob, level, r) for r in range(1, self.repeat + 1) for l, m in rotated(self.combos, r)
+                for knob in self.knobs for level in self.levels]
+
+
+def rotated(items: list, round_no: int) -> list:
+    """Round 1: A B C; round 2: B C A; round 3: C A B; ..."""
+    shift = (round_no - 1) % len(items) if items else 0
+    return items[shift:] + items[:shift]
 
 
 class Server:

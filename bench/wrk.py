@@ -16,10 +16,15 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from . import measure
 
 WRK = "wrk"
+PATHS = {  # scenario (BENCH §1) -> (the path wrk asks for, or the Lua script that picks the paths)
+    "plaintext": ("/plaintext", None),
+    "page": ("/", Path(__file__).resolve().parent / "wrk_page.lua"),  # GET / then GET /test.jpg
+}
 TIME_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}  # to milliseconds
 SI = {"": 1, "k": 1e3, "M": 1e6, "G": 1e9}
 SIZE = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
@@ -71,8 +76,11 @@ def parse_wrk(text: str) -> dict:
 
 
 def wrk_command(url: str, path: str = "/plaintext", seconds: float = 10, connections: int = 50, threads: int = 1,
-                headers: Sequence[str] = (), timeout_s: float | None = None) -> list[str]:
+                headers: Sequence[str] = (), timeout_s: float | None = None, script: Path | None = None) -> list[str]:
+    """wrk's command line; a `script` (Lua) chooses the paths itself (SCRIPTS: the page scenario)."""
     command = [WRK, "--latency", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s"]
+    if script:
+        command += ["-s", str(script)]
     if timeout_s:
         command += ["--timeout", f"{max(1, round(timeout_s))}s"]  # wrk takes whole s/m/h only
     for header in headers:
@@ -85,9 +93,9 @@ def available() -> bool:
 
 
 def run_wrk(url: str, path: str = "/plaintext", seconds: float = 10, connections: int = 50, threads: int = 1,
-            cpus: set[int] | None = None, headers: Sequence[str] = ()) -> dict:
+            cpus: set[int] | None = None, headers: Sequence[str] = (), script: Path | None = None) -> dict:
     """Run wrk pinned to `cpus`; its parsed report plus wrk's own CPU use. RuntimeError if it reports nothing."""
-    command = wrk_command(url, path, seconds, connections, threads, headers)
+    command = wrk_command(url, path, seconds, connections, threads, headers, script=script)
     started = time.monotonic()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                                preexec_fn=measure.pinned(cpus))

@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -45,11 +46,35 @@ REQUEST_SHOWN = 400  # characters of a case's request kept in conformance.json
 # --- the matrix ------------------------------------------------------------------------
 
 
-def probe(servers: dict[str, tuple[str, int]], cases: list[Case], timeout: float = 5.0) -> dict:
+class Progress:
+    """"probe: 1200/2000 answers" on stderr as the answers come in (at most every half second), then the total."""
+
+    EVERY_S = 0.5
+
+    def __init__(self, total: int, stream=sys.stderr) -> None:
+        self.total, self.done, self.stream = total, 0, stream
+        self.lock, self.shown = threading.Lock(), 0.0
+        self.inline = stream.isatty()
+
+    def tick(self) -> None:
+        with self.lock:
+            self.done += 1
+            now = time.monotonic()
+            if now - self.shown >= self.EVERY_S or self.done == self.total:
+                self.shown = now
+                end = "\n" if self.done == self.total or not self.inline else ""
+                print(f"{chr(13) if self.inline else ''}probe: {self.done}/{self.total} answers", end=end,
+                      file=self.stream, flush=True)
+
+
+def probe(servers: dict[str, tuple[str, int]], cases: list[Case], timeout: float = 5.0,
+          progress: Progress | None = None) -> dict:
     """Every case on every server (name -> (host, port)); the matrix as a JSON-able dict."""
     started = utc_now()
+    tick = progress.tick if progress else lambda: None
     with ThreadPoolExecutor(max_workers=max(1, len(servers))) as pool:
-        futures = {name: pool.submit(observe_all, host, port, cases, timeout) for name, (host, port) in servers.items()}
+        futures = {name: pool.submit(observe_all, host, port, cases, timeout, tick)
+                   for name, (host, port) in servers.items()}
         observations = {name: future.result() for name, future in futures.items()}
     rows = [row(case, {name: observations[name][i] for name in servers}) for i, case in enumerate(cases)]
     return {
@@ -64,7 +89,7 @@ def probe(servers: dict[str, tuple[str, int]], cases: list[Case], timeout: float
     }
 
 
-def observe_all(host: str, port: int, cases: list[Case], timeout: float) -> list[Observation | str]:
+def observe_all(host: str, port: int, cases: list[Case], timeout: float, tick=lambda: None) -> list[Observation | str]:
     """The observation of each case, in order; a string when the case could not even connect."""
     results: list[Observation | str] = []
     for case in cases:
@@ -72,6 +97,7 @@ def observe_all(host: str, port: int, cases: list[Case], timeout: float) -> list
             results.append(run_case(host, port, case, timeout))
         except OSError as exc:
             results.append(f"could not connect: {exc}")
+        tick()
     return results
 
 
@@ -244,13 +270,14 @@ def start_all(commands: dict[str, list[str]], folder: Path) -> list[Launched]:
 
 
 def run(commands: dict[str, list[str]], addresses: dict[str, tuple[str, int]], cases: list[Case],
-        timeout: float = 5.0) -> dict:
+        timeout: float = 5.0, show_progress: bool = True) -> dict:
     """Start the servers of `commands`, probe them beside the already running `addresses`, stop them."""
     with tempfile.TemporaryDirectory(prefix="probe-") as scratch:
         launched = start_all(commands, Path(scratch))
         try:
             servers = {s.name: (s.host, s.port) for s in launched} | addresses
-            matrix = probe({name: servers[name] for name in [*commands, *addresses]}, cases, timeout)
+            progress = Progress(len(cases) * len(servers)) if show_progress else None
+            matrix = probe({name: servers[name] for name in [*commands, *addresses]}, cases, timeout, progress)
         finally:
             statuses = {s.name: stop(s) for s in launched}
         for server in launched:

@@ -22,11 +22,12 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator  # noqa: 
 
 from bench.knobs import knob_of  # noqa: E402
 
-from . import data  # noqa: E402
+from . import data, verdict  # noqa: E402
 from .style import look  # noqa: E402
 
 PANEL_W, PANEL_H = 5.6, 3.6  # inches per panel
 ALONE_W = 8.2  # the width of a chart with a single panel per row
+RATIO_W = 6.6  # per panel of the ratio chart: its rows are labelled with long variant names
 DPI = 110
 DODGE = 0.06  # markers of the layers at one level, spread by this share of the level (log axis)
 PLOT_RC = {"font.size": 9.5, "axes.titlesize": 10.5, "axes.titleweight": "bold", "axes.grid": True,
@@ -43,6 +44,14 @@ class Chart:
     caption: str
     png: Path
     svg: Path
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a chart's figures came from: drawn under it (`note`) and kept in the file's metadata (`data`)."""
+
+    note: str  # machine, Python, date, rounds or repeats, what bounded the runs (data.provenance)
+    data: str  # the data file and its digest
 
 
 @dataclass(frozen=True)
@@ -183,8 +192,8 @@ def finish_y(ax, key: str, ctx: Context, scale: float) -> None:
 # --- the CPU bars -------------------------------------------------------------------
 
 
-def bar_panel(ax, ctx: Context, scenario: str) -> bool:
-    """Bars of CPU µs per request: a group per level, a bar per layer/model, min-max whiskers."""
+def bar_panel(ax, ctx: Context, scenario: str, key: str = "cpu_us_per_req", text=lambda value: f"{value:.0f}") -> bool:
+    """Bars of `key`: a group per level, a bar per layer/model, min-max whiskers."""
     levels = data.levels(ctx.entries, ctx.axis)
     groups = data.series(ctx.entries, scenario, ctx.axis)
     width = 0.8 / max(1, len(groups))
@@ -192,13 +201,13 @@ def bar_panel(ax, ctx: Context, scenario: str) -> bool:
     for index, ((layer, model), group) in enumerate(groups.items()):
         lk = ctx.look(layer, model)
         for entry in group:
-            median = data.stat(entry, "cpu_us_per_req")
+            median = data.stat(entry, key)
             if median is None:
                 continue
             x = levels.index(ctx.axis.x(entry)) + (index - (len(groups) - 1) / 2) * width
             hollow = data.bound_by_lg(entry)
             found_lg |= hollow
-            draw_bar(ax, x, width, entry, lk, hollow)
+            draw_bar(ax, x, width, entry, lk, hollow, key, text)
     ax.set_xticks(range(len(levels)), [ctx.axis.tick(v) for v in levels])
     ax.set_xlim(-0.6, len(levels) - 0.4)
     ax.grid(axis="x", visible=False)
@@ -218,19 +227,24 @@ def draw_bar(ax, x: float, width: float, entry: dict, lk, hollow: bool, key: str
                 ha="center", va="bottom", fontsize=7.5, zorder=4)
 
 
-def cpu_chart(ctx: Context) -> Figure:
-    fig, axes = panels(1, ctx, "Server CPU per request (lower is cheaper)")
+def bar_chart(ctx: Context, key: str, title: str, y_label: str, text=lambda value: f"{value:.0f}") -> Figure:
+    """A panel per scenario of bars of `key`: a group per level, a bar per layer/model, min-max whiskers."""
+    fig, axes = panels(1, ctx, title)
     any_lg = False
     for column, scenario in enumerate(ctx.scenarios):
         ax = axes[0][column]
-        any_lg |= bar_panel(ax, ctx, scenario)
-        ax.set_ylabel("CPU µs per request (user + sys)")
+        any_lg |= bar_panel(ax, ctx, scenario, key, text)
+        ax.set_ylabel(y_label)
         ax.set_xlabel(ctx.axis.label)
         ax.set_title(scenario)
-        top = [data.stat(e, "cpu_us_per_req", "max") for e in ctx.entries]
+        top = [data.stat(e, key, "max") for e in ctx.entries]
         ax.set_ylim(0, max([v for v in top if v is not None] + [1]) * 1.2)
     legend(fig, ctx, any_lg, bars=True)
     return fig
+
+
+def cpu_chart(ctx: Context) -> Figure:
+    return bar_chart(ctx, "cpu_us_per_req", "Server CPU per request (lower is cheaper)", "CPU µs per request (user + sys)")
 
 
 # --- the knob matrix ----------------------------------------------------------------
@@ -327,26 +341,92 @@ def figures(ctx: Context) -> list[tuple[str, str, str, Figure]]:
     ]
 
 
-def save(fig: Figure, name: str, title: str, caption: str, out: Path) -> Chart:
+def save(fig: Figure, name: str, title: str, caption: str, out: Path, source: Source) -> Chart:
+    """NAME.png and NAME.svg in `out`, each saying where its figures came from (drawn, and in the metadata)."""
+    fig.supxlabel(source.note, fontsize=7.5, color="#555555")
     png, svg = out / f"{name}.png", out / f"{name}.svg"
-    fig.savefig(png, dpi=DPI)
-    fig.savefig(svg)
-    return Chart(name, title, caption, png, svg)
+    metadata = {"Description": source.note, "Source": source.data}
+    fig.savefig(png, dpi=DPI, metadata=metadata)
+    fig.savefig(svg, metadata=metadata)
+    return Chart(name, title, f"{caption} {source.note}", png, svg)
 
 
-def write_charts(entries: list[dict], out: Path) -> list[Chart]:
-    """Draw every chart into `out` as NAME.png and NAME.svg; [] when nothing completed."""
+def write_charts(entries: list[dict], out: Path, source: Source) -> list[Chart]:
+    """Draw every chart of Locust's runs into `out` as NAME.png and NAME.svg; [] when nothing completed."""
     ctx = context(entries)
     if not ctx.entries:
         return []
     with matplotlib.rc_context(PLOT_RC):
-        return [save(fig, name, title, caption, out) for name, title, caption, fig in figures(ctx)]
+        return [save(fig, name, title, caption, out, source) for name, title, caption, fig in figures(ctx)]
 
 
-def write_knob_chart(entries: list[dict], out: Path) -> Chart | None:
+def write_capacity_chart(entries: list[dict], out: Path, source: Source) -> list[Chart]:
+    """wrk's runs (compare's capacity pass): requests/s on one server core; [] when there are none."""
+    ctx = context(entries)
+    if not ctx.entries:
+        return []
+    with matplotlib.rc_context(PLOT_RC):
+        fig = bar_chart(ctx, "rps", "Requests/s on one server core (wrk, higher is more)", "successful requests/s",
+                        lambda value: data.number(value, "rate"))
+        return [save(fig, "capacity", "Capacity on one server core", "Successful requests per second with wrk "
+                     "saturating the server's one CPU (closed loop, keep-alive); whiskers: min to max over the rounds.",
+                     out, source)]
+
+
+def write_ratio_chart(runs: list[dict], scenarios: list[str], out: Path, source: Source) -> list[Chart]:
+    """The verdict as a picture: every paired ratio to the baseline; [] when no figure can be compared."""
+    found = [(m, [verdict.finding(runs, m, s) for s in scenarios]) for m in verdict.MEASURES]
+    found = [(m, row) for m, row in found if any(f and f.level for f in row)]
+    if not found:
+        return []
+    with matplotlib.rc_context(PLOT_RC):
+        fig = Figure(figsize=(RATIO_W * len(scenarios), 0.6 + 2.9 * len(found)), layout="constrained", dpi=DPI)
+        fig.suptitle("Each variant as a multiple of the baseline, paired within each round", fontsize=12,
+                     fontweight="bold")
+        axes = fig.subplots(len(found), len(scenarios), squeeze=False)
+        for r, (measure, row) in enumerate(found):
+            for c, one in enumerate(row):
+                ratio_panel(axes[r][c], one) if one and one.level else axes[r][c].set_axis_off()
+        caption = (f"A dot per round: the variant's figure divided by the baseline's in the same round; the bar is "
+                   f"the median. Inside the grey band (±{verdict.THRESHOLD:.0%}), or with dots on both sides of 1, "
+                   "a variant cannot be told from the baseline. Top: CPU per request at an equal offered load "
+                   "(left is cheaper); below: requests/s on one server core (right is more).")
+        return [save(fig, "ratios", "Paired ratios to the baseline", caption, out, source)]
+
+
+def ratio_panel(ax, found: "verdict.Finding") -> None:
+    """One measure and scenario: a row per variant but the baseline, a dot per round, the median as a bar."""
+    base = found.baseline()
+    names = [name for name in found.variants() if name != base]
+    high = 1 + verdict.THRESHOLD
+    ax.axvspan(1 / high, high, color="#e6e6e6", zorder=0)
+    ax.axvline(1.0, color="#555555", linewidth=1.0, zorder=1)
+    everything = [1 / high, high]
+    for y, name in enumerate(names):
+        ratios = found.ratios(name, base)
+        everything += ratios
+        layer, model = name.split("/", 1)
+        lk = look(layer, model, True)
+        ax.scatter(ratios, [y] * len(ratios), s=28, color=lk.colour, marker=lk.marker, zorder=3, alpha=0.85)
+        median = verdict.Spread.of(ratios).median
+        ax.plot([median, median], [y - 0.32, y + 0.32], color=lk.colour, linewidth=3, zorder=2)
+        same = not (found.apart(base, name) or found.apart(name, base))
+        ax.annotate(f"{median:.2f}×" + ("  ≈" if same else ""), (max(ratios), y), xytext=(6, 0),
+                    textcoords="offset points", va="center", fontsize=8)
+    ax.set_xscale("log", base=2)
+    ax.set_xlim(min(everything) / 1.25, max(everything) * 1.6)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}×"))
+    ax.set_yticks(range(len(names)), names)
+    ax.set_ylim(-0.7, len(names) - 0.3)
+    ax.grid(axis="y", visible=False)
+    ax.set_title(f"{found.measure.title[0].upper()}{found.measure.title[1:]}: {found.scenario}, {found.level}")
+    ax.set_xlabel(f"× {base} (its median: {found.measure.show(found.figure(base).median)})")
+
+
+def write_knob_chart(entries: list[dict], out: Path, source: Source) -> Chart | None:
     """The knob matrix as knob_matrix.png and .svg; None unless completed runs hold more than one knob."""
     ctx = context(entries)
     if not data.several_knobs(ctx.entries):
         return None
     with matplotlib.rc_context(PLOT_RC):
-        return save(knob_chart(ctx), "knob_matrix", "Knob matrix", KNOB_CAPTION, out)
+        return save(knob_chart(ctx), "knob_matrix", "Knob matrix", KNOB_CAPTION, out, source)

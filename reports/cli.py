@@ -6,13 +6,15 @@ a benchmark and never imports locust.
 """
 
 import argparse
+import hashlib
 from pathlib import Path
 
 from bench.knobs import DEFAULT
+from bench.results import LOCUST, WRK
 from serving.options import OneLineParser, fail
 
 from . import data, html, tables
-from .charts import write_charts, write_knob_chart
+from .charts import Source, write_capacity_chart, write_charts, write_knob_chart, write_ratio_chart
 from .matrix import matrix_html, totals_text
 from .verdict import verdict
 
@@ -43,12 +45,18 @@ def build(run_dir: Path) -> Path:
     """Write every output of the report into `run_dir`; the path of report.html."""
     results = data.load(run_dir)
     entries = data.summary(results)
-    knobbed = data.several_knobs(entries)
-    shown = data.baseline(entries) if knobbed else entries  # the charts of BENCH §3: one knob
-    text = verdict(results, data.scenarios(shown), data.knobs(entries)[0] if knobbed else None)
-    charts = write_charts(shown, run_dir)
+    locust = data.by_load(entries, LOCUST)  # compare's wrk passes have a chart of their own
+    knobbed = data.several_knobs(locust)
+    shown = data.baseline(locust) if knobbed else locust  # the charts of BENCH §3: one knob
+    scenarios = data.scenarios(entries)
+    text = verdict(results, scenarios, data.knobs(entries)[0] if knobbed else None)
+    source = charts_source(run_dir, results)
+    runs = [run for run in results["runs"] if "layer" in run]
+    runs = data.baseline(runs) if knobbed else runs
+    charts = (write_ratio_chart(runs, scenarios, run_dir, source) + write_charts(shown, run_dir, source)
+              + write_capacity_chart(data.by_load(entries, WRK), run_dir, source))
     figure_table = (tables.figure_headers(entries), tables.figure_rows(entries))
-    knobs = knob_matrix(entries, run_dir) if knobbed else None
+    knobs = knob_matrix(entries, run_dir, source) if knobbed else None
     failed = data.failed_runs(results)
     failed_table = (tables.failed_headers(knobbed), tables.failed_rows(failed, knobbed))
     conformance = data.load_conformance(run_dir)
@@ -61,15 +69,27 @@ def build(run_dir: Path) -> Path:
     return html.write(run_dir / "report.html", page)
 
 
-def knob_matrix(entries: list[dict], run_dir: Path) -> tuple:
+def charts_source(run_dir: Path, results: dict) -> Source:
+    """What every chart of this run says of where it came from."""
+    digest = hashlib.sha256((run_dir / "results.json").read_bytes()).hexdigest()
+    return Source(data.provenance(results), f"results.json sha256:{digest}")
+
+
+def knob_matrix(entries: list[dict], run_dir: Path, source: Source) -> tuple:
     """(chart or None, note, headers, rows) of the knob matrix; the chart written into `run_dir`."""
-    chart = write_knob_chart(entries, run_dir)
+    chart = write_knob_chart(entries, run_dir, source)
     return chart, tables.knob_note(entries), tables.knob_headers(), tables.knob_rows(entries)
 
 
 def meta(results: dict, entries: list[dict]) -> str:
     """One line: scenarios, load levels, repeats, duration, when."""
     plan, env = results.get("plan") or {}, results.get("environment") or {}
+    span = f"{len(results['runs'])} runs from {env.get('started', '?')} to {env.get('finished') or '(unfinished)'}."
+    if plan.get("kind") == "rounds":
+        return (f"Scenarios {', '.join(plan['scenarios'])}; {plan['rounds']} interleaved rounds (order rotated each "
+                f"round); per variant and scenario, Locust at {plan['rate']} req/s ({plan['locust_users']} users) for "
+                f"{plan['duration_s']:g} s, then wrk with {plan['wrk_connections']} connections for {plan['wrk_s']} s; "
+                + span)
     load_axis = data.axis(entries)
     levels = ", ".join(f"{v:g}" for v in data.levels(entries, load_axis)) or "none"
     mode = "fixed-rate runs at" if load_axis.key == "rate" else "capacity runs with"

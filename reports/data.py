@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.knobs import in_order, knob_of
-from bench.results import summarise
+from bench.results import LOCUST, WRK, load_of, summarise
 
 LG = "load-generator"
 FIGURES = [  # (key, column title, unit, kind for formatting)
@@ -46,12 +46,13 @@ class Axis:
 
     key: str
     label: str
+    noun: str = "user"  # what the users count is: Locust's users, or wrk's connections
 
     def x(self, entry: dict) -> float:
         return entry.get(self.key) or entry["users"]
 
     def tick(self, value: float) -> str:
-        return f"{value:g} req/s" if self.key == "rate" else f"{value:g} user" + ("" if value == 1 else "s")
+        return f"{value:g} req/s" if self.key == "rate" else f"{value:g} {self.noun}" + ("" if value == 1 else "s")
 
 
 def load(run_dir: Path) -> dict:
@@ -96,7 +97,30 @@ def failed_runs(results: dict) -> list[dict]:
 def axis(entries: list[dict]) -> Axis:
     if entries and all(entry.get("rate") for entry in entries):
         return Axis("rate", "target rate (requests/s, fixed-rate runs)")
+    if entries and all(load_of(entry) == WRK for entry in entries):
+        return Axis("users", "wrk keep-alive connections (closed loop, no wait)", "connection")
     return Axis("users", "concurrent users (closed loop, no wait)")
+
+
+def by_load(entries: list[dict], load: str) -> list[dict]:
+    """The runs or summary entries of one load generator (LOCUST or WRK)."""
+    return [entry for entry in entries if load_of(entry) == load]
+
+
+def provenance(results: dict) -> str:
+    """Where the figures came from, in one line: machine, Python, date, rounds or repeats, what bounded the runs."""
+    env, plan = results.get("environment") or {}, results.get("plan") or {}
+    machine = f"{env.get('cpu_model') or 'an unrecorded CPU'}, {env.get('cpus', '?')} cores"
+    when = (env.get("started") or "?")[:10]
+    rounds = (f"{plan['rounds']} interleaved round{'s' if plan['rounds'] != 1 else ''}" if plan.get("rounds")
+              else f"{plan.get('repeat', '?')} repeat(s) per level")
+    counts: dict[str, int] = {}
+    for run in results.get("runs", []):
+        if run.get("status") == "ok":
+            bound = f"{'wrk' if load_of(run) == WRK else 'Locust'} runs bound by {run.get('bound_by')}"
+            counts[bound] = counts.get(bound, 0) + 1
+    bounds = ", ".join(f"{n} {what}" for what, n in counts.items()) or "no completed run"
+    return f"Measured on {machine}; Python {env.get('python', '?')}; {when}; {rounds}; {bounds}."
 
 
 def scenarios(entries: list[dict]) -> list[str]:

@@ -5,6 +5,7 @@ Markdown here). No HTML in this module, no figure that results.json does not hol
 """
 
 from bench.knobs import KNOBS, STOCK_LAYER, knob_of
+from bench.results import WRK, load_of
 
 from . import data
 
@@ -28,14 +29,16 @@ def failed_headers(with_knob: bool) -> list[str]:
 
 
 def load_text(entry: dict) -> str:
+    if load_of(entry) == WRK:
+        return f"wrk, {entry['users']} connections"
     users = f"{entry['users']} user" + ("" if entry["users"] == 1 else "s")
     return f"{entry['rate']} req/s ({users})" if entry.get("rate") else users
 
 
 def sort_key(entry: dict, scenarios: list[str]) -> tuple:
     scenario = scenarios.index(entry["scenario"]) if entry["scenario"] in scenarios else len(scenarios)
-    return (scenario, SPEC_ORDER.get(entry["layer"], 9), entry["layer"], entry["model"], entry["users"],
-            entry.get("rate") or 0)
+    return (scenario, SPEC_ORDER.get(entry["layer"], 9), entry["layer"], entry["model"], load_of(entry) == WRK,
+            entry["users"], entry.get("rate") or 0)
 
 
 def bound_text(entry: dict) -> str:

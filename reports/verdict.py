@@ -1,115 +1,235 @@
-"""The verdict: two sentences computed from the runs, the first thing a reader sees.
+"""The verdict: what the runs can say about which layer costs what, and nothing more.
 
-Sentence one: CPU microseconds per request of each layer/model, per scenario
-(median over every completed run with min-max), relative to the cheapest.
-With a knob matrix, sentence one covers the first knob's runs only (default when
-it ran) and says so. Sentence two: what bounded the runs, and how many failed. Plain text: the
-callers escape it. It must never state a figure that is not in results.json.
+Figures come only from runs bound by pacing or by the server, never by the load generator:
+Locust runs give CPU µs per request (lower is better), wrk runs requests/s on one server core
+(higher is better). For each load and scenario the verdict takes the highest load level at which
+no completed run was bound by the load generator. A variant's ratio to the baseline is computed
+within each round (paired: the same machine state) and stated as median [min–max] over the rounds.
+Two variants next to each other in the order are ranked apart only when their paired ratios lie
+on the same side of 1.0, the median ratio is at least THRESHOLD away from it, and at least
+MIN_ROUNDS rounds pair them; otherwise the verdict calls them indistinguishable. From TRIM_FROM
+rounds on, the single lowest and highest ratio are left out of the same-side test (never out of the
+median [min–max] shown): on a shared machine one slot now and then runs far off its neighbours, and
+one such slot must not decide a ranking.
+Plain text (the callers escape it); it never states a figure that is not in results.json.
 """
 
 import statistics
 from dataclasses import dataclass
 
 from bench.knobs import knob_of
+from bench.results import LOCUST, WRK, load_of
 
-from .data import number
+from .data import LG, number
 
-BOUND_WORDS = {
-    "pacing": "pacing (the server had CPU to spare, so throughput followed the offered load)",
-    "load-generator": "the load generator (Locust at its own ceiling: throughput there measures the harness)",
-    "server": "the server (its CPU was the limit)",
-}
+# Trial runs on the 2-core machine (docs/results/trials/, `python tools/ratio_movement.py docs/results/trials/*/`)
+# moved the median paired ratio of one pair by 6-15% between runs of the same settings (more across settings):
+# a difference smaller than that movement cannot be told from noise.
+THRESHOLD = 0.15
+MIN_ROUNDS = 3  # BENCH §5: at least three rounds before a ranking
+TRIM_FROM = 5  # with this many paired rounds or more, the most extreme round on each side is left out of the test
+BASELINE = "raw_socket/threaded"  # the tutorial's floor: a socket and a thread per connection
 
 
 @dataclass(frozen=True)
-class Cost:
-    """CPU µs per request of one layer/model in one scenario, pooled over its completed runs."""
+class Measure:
+    """What one load generator's runs measure, and which way is better."""
 
-    name: str
+    load: str
+    key: str
+    lower_is_better: bool
+    title: str
+    unit: str
+    kind: str  # for data.number
+
+    def show(self, value: float) -> str:
+        return f"{number(value, self.kind)} {self.unit}"
+
+
+MEASURES = [
+    Measure(LOCUST, "cpu_us_per_req", True, "CPU per request", "µs", "us"),
+    Measure(WRK, "rps", False, "requests/s on one server core", "req/s", "rate"),
+]
+
+
+@dataclass(frozen=True)
+class Spread:
     median: float
     low: float
     high: float
-    runs: int
+
+    @staticmethod
+    def of(values: list[float]) -> "Spread":
+        return Spread(statistics.median(values), min(values), max(values))
 
 
-def costs(runs: list[dict], scenario: str) -> list[Cost]:
-    """Cheapest first: every layer/model with a CPU figure in `scenario`."""
-    pooled: dict[str, list[float]] = {}
+@dataclass(frozen=True)
+class Finding:
+    """One load and scenario: each variant's figure per round, and what can be said of them."""
+
+    measure: Measure
+    scenario: str
+    level: str | None  # "1000 req/s", "16 users", "50 connections"; None when every level was bound by Locust
+    table: dict[int, dict[str, float]]  # round -> variant -> figure
+    runs: int  # completed runs at that level
+
+    def variants(self) -> list[str]:
+        """Best median first; ties by name."""
+        names = {name for row in self.table.values() for name in row}
+        sign = 1 if self.measure.lower_is_better else -1
+        return sorted(names, key=lambda name: (sign * self.figure(name).median, name))
+
+    def figure(self, name: str) -> Spread:
+        return Spread.of([row[name] for row in self.table.values() if name in row])
+
+    def baseline(self) -> str:
+        names = self.variants()
+        return BASELINE if BASELINE in names else sorted(names)[0]
+
+    def ratios(self, name: str, reference: str) -> list[float]:
+        """name / reference within each round that has both."""
+        return [row[name] / row[reference] for _, row in sorted(self.table.items()) if name in row and reference in row]
+
+    def apart(self, better: str, worse: str) -> bool:
+        """Can the data rank `better` before `worse`?"""
+        ratios = self.ratios(worse, better) if self.measure.lower_is_better else self.ratios(better, worse)
+        kept = sorted(ratios)[1:-1] if len(ratios) >= TRIM_FROM else ratios
+        return len(ratios) >= MIN_ROUNDS and min(kept) > 1 and statistics.median(ratios) >= 1 + THRESHOLD
+
+    def tiers(self) -> list[list[str]]:
+        """The order the data allows: neighbours that cannot be told apart share a tier."""
+        names = self.variants()
+        tiers = [names[:1]] if names else []
+        for better, worse in zip(names, names[1:]):
+            if self.apart(better, worse):
+                tiers.append([worse])
+            else:
+                tiers[-1].append(worse)
+        return tiers
+
+    def rounds(self) -> int:
+        return len(self.table)
+
+
+def variant(run: dict) -> str:
+    return f"{run['layer']}/{run['model']}"
+
+
+def round_of(run: dict) -> int:
+    return run.get("round") or run.get("repeat") or 1
+
+
+def level_of(run: dict) -> tuple[int, str]:
+    """(a sort key, the words) of a run's load level."""
+    if load_of(run) == WRK:
+        return run["users"], f"{run['users']} connections"
+    if run.get("rate"):
+        return run["rate"], f"{run['rate']} req/s"
+    return run["users"], f"{run['users']} user" + ("" if run["users"] == 1 else "s")
+
+
+def finding(runs: list[dict], measure: Measure, scenario: str) -> Finding | None:
+    """The level the verdict can speak for, in one load and scenario; None when there is no such run."""
+    chosen = [r for r in runs if r.get("status") == "ok" and load_of(r) == measure.load and r["scenario"] == scenario]
+    if not chosen:
+        return None
+    clean = [level_of(r) for r in chosen]
+    tainted = {level_of(r) for r in chosen if r.get("bound_by") == LG}
+    usable = sorted(set(clean) - tainted, reverse=True)
+    if not usable:
+        return Finding(measure, scenario, None, {}, 0)
+    level = usable[0]
+    table: dict[int, dict[str, float]] = {}
+    at_level = [r for r in chosen if level_of(r) == level and r.get(measure.key)]
+    for run in at_level:
+        table.setdefault(round_of(run), {})[variant(run)] = run[measure.key]
+    return Finding(measure, scenario, level[1], table, len(at_level))
+
+
+# --- the words -----------------------------------------------------------------------------------
+
+
+def ratio_text(spread: Spread) -> str:
+    return f"{spread.median:.2f}× [{spread.low:.2f}–{spread.high:.2f}]"
+
+
+def order_text(found: Finding) -> str:
+    """"from cheapest: A, then B and C (indistinguishable), then D"."""
+    if found.rounds() < MIN_ROUNDS:
+        return f"{found.rounds()} round{'s' if found.rounds() != 1 else ''} cannot rank them (it takes {MIN_ROUNDS})"
+    groups = [tier[0] if len(tier) == 1 else f"{join(tier)} (indistinguishable)" for tier in found.tiers()]
+    if len(groups) == 1:
+        return "indistinguishable from one another"
+    first = "from cheapest" if found.measure.lower_is_better else "from most"
+    return f"{first}: " + ", then ".join(groups)
+
+
+def clause(found: Finding) -> str:
+    """One scenario: the baseline's figure, the others as paired multiples of it, then the order."""
+    if found.level is None:
+        return f"on {found.scenario}, every level was bound by the load generator: nothing to rank"
+    base = found.baseline()
+    head = f"on {found.scenario} at {found.level}, {base} {found.measure.show(found.figure(base).median)}"
+    others = []
+    for name in found.variants():
+        if name == base:
+            continue
+        same = not (found.apart(base, name) or found.apart(name, base))
+        others.append(f"{name} {ratio_text(Spread.of(found.ratios(name, base)))}" + (" (indistinguishable)" if same else ""))
+    return f"{head}" + (f", {join(others)}" if others else "") + f"; {order_text(found)}"
+
+
+def bounds_text(runs: list[dict]) -> str:
+    """"24 runs bound by pacing" and the like: the bounds of the runs this measure drew from."""
+    counts: dict[str, int] = {}
     for run in runs:
-        if run.get("status") == "ok" and run["scenario"] == scenario and run.get("cpu_us_per_req") is not None:
-            pooled.setdefault(f"{run['layer']}/{run['model']}", []).append(run["cpu_us_per_req"])
-    found = [Cost(name, statistics.median(v), min(v), max(v), len(v)) for name, v in pooled.items()]
-    return sorted(found, key=lambda cost: (cost.median, cost.name))
+        counts[run.get("bound_by") or "unknown"] = counts.get(run.get("bound_by") or "unknown", 0) + 1
+    return ", ".join(f"{n} bound by {kind}" for kind, n in sorted(counts.items()))
 
 
-def us(value: float) -> str:
-    return f"{number(value, 'us')} µs"
+def sentence(runs: list[dict], measure: Measure, scenarios: list[str]) -> str | None:
+    """All scenarios of one load generator, as one sentence; None when it has no completed run."""
+    found = [f for s in scenarios if (f := finding(runs, measure, s))]
+    if not found:
+        return None
+    used = [r for r in runs if r.get("status") == "ok" and load_of(r) == measure.load and r.get("bound_by") != LG]
+    tool = "Locust" if measure.load == LOCUST else "wrk"
+    title = f"{measure.title[0].upper()}{measure.title[1:]}"
+    rounds = max(f.rounds() for f in found)
+    base = next((f.baseline() for f in found if f.level), None)
+    head = (f"{title} ({tool}; {bounds_text(used)}), as a multiple of {base}'s, median [min–max] over {rounds} paired "
+            f"round{'s' if rounds != 1 else ''}" if base else f"{title} ({tool})")
+    return f"{head}: " + "; ".join(clause(f) for f in found) + "."
 
 
-def cost_clause(scenario: str, ranked: list[Cost]) -> str:
-    """"on plaintext, A needs the least CPU per request, 166 µs (...), B 1.10× that (...)"."""
-    cheapest, others = ranked[0], ranked[1:]
-    least = "the least CPU per request" if others else "CPU per request"
-    runs = "1 run" if cheapest.runs == 1 else f"median of {cheapest.runs} runs, {span(cheapest)}"
-    first = f"on {scenario}, {cheapest.name} needs {least}, {us(cheapest.median)} ({runs})"
-    relative = [f"{cost.name} {cost.median / cheapest.median:.2f}× that ({details(cost, cheapest)})" for cost in others]
-    return f"{first}, {join(relative)}" if others else first
+def tail(runs: list[dict]) -> str:
+    """What the verdict left out, and why."""
+    lg = sum(r.get("status") == "ok" and r.get("bound_by") == LG for r in runs)
+    failed = sum(r.get("status") != "ok" for r in runs)
+    left = (f"{plural(lg, 'run')} bound by the load generator {'is' if lg == 1 else 'are'} shown but never ranked"
+            if lg else "no run was bound by the load generator")
+    return left + (f", and {plural(failed, 'run')} failed and {'is' if failed == 1 else 'are'} left out." if failed
+                   else ", and none failed.")
 
 
-def details(cost: Cost, cheapest: Cost) -> str:
-    """"198 µs, range 160–208 µs, overlapping": overlapping when its range reaches the cheapest's."""
-    parts = [us(cost.median)] + ([span(cost)] if cost.runs > 1 else [])
-    return ", ".join(parts + (["overlapping"] if cost.low <= cheapest.high else []))
-
-
-def span(cost: Cost) -> str:
-    return f"range {us(cost.low)}" if cost.low == cost.high else f"range {number(cost.low, 'us')}–{us(cost.high)}"
-
-
-def cpu_sentence(runs: list[dict], scenarios: list[str]) -> str:
-    clauses = [cost_clause(s, ranked) for s in scenarios if (ranked := costs(runs, s))]
-    if not clauses:
-        return "No run has a CPU figure per request (the harness did not start the servers, or every run failed)."
-    text = "; ".join(clauses)
-    return text[0].upper() + text[1:] + "."
-
-
-def bound_sentence(runs: list[dict]) -> str:
-    """"All 27 completed runs were bound by pacing (...); none failed." and the like."""
-    ok = [run for run in runs if run.get("status") == "ok"]
-    failed = len(runs) - len(ok)
+def verdict(results: dict, scenarios: list[str], knob: str | None = None) -> str:
+    """The verdict of this run; with a `knob`, about that knob's runs alone."""
+    runs = [run for run in results["runs"] if "layer" in run]
     if not runs:
         return "The file holds no run yet."
-    if not ok:
-        return f"No run completed: {failed} failed (see the table of failed runs)."
-    counts = {kind: sum(run.get("bound_by") == kind for run in ok) for kind in BOUND_WORDS}
-    parts = [(n, BOUND_WORDS[kind]) for kind, n in counts.items() if n]
-    if not parts:
-        bounds = f"{plural(len(ok), 'run')} completed, none with its bound recorded"
-    elif len(parts) == 1 and parts[0][0] == len(ok):
-        every = {1: "The completed run was", 2: "Both completed runs were"}.get(len(ok), f"All {len(ok)} completed runs were")
-        bounds = f"{every} bound by {parts[0][1]}"
-    else:
-        (first_n, first_words), rest = parts[0], parts[1:]
-        head = f"{first_n} {'was' if first_n == 1 else 'were'} bound by {first_words}"
-        listed = join([head] + [f"{n} by {words}" for n, words in rest])
-        bounds = f"Of {plural(len(ok), 'completed run')}, {listed}"
-    tail = "none failed" if not failed else f"{plural(failed, 'more run')} failed and {'is' if failed == 1 else 'are'} " \
-                                           "left out of the charts"
-    return f"{bounds}; {tail}."
+    chosen = [run for run in runs if knob is None or knob_of(run) == knob]
+    sentences = [s for m in MEASURES if (s := sentence(chosen, m, scenarios))]
+    if not sentences:
+        sentences = ["No completed run has a figure to compare (the harness did not start the servers, or every run "
+                     "failed)."]
+    if knob is not None:
+        sentences[0] = sentences[0][:-1] + f", all with the {knob} knob (the knob matrix compares the others)."
+    sentences[-1] = f"{sentences[-1][:-1]}; {tail(runs)}"
+    return " ".join(sentences)
 
 
 def plural(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def verdict(results: dict, scenarios: list[str], knob: str | None = None) -> str:
-    """The two sentences for this run; with a `knob`, the CPU sentence is about that knob's runs alone."""
-    runs = [run for run in results["runs"] if "layer" in run]
-    if knob is None:
-        return f"{cpu_sentence(runs, scenarios)} {bound_sentence(runs)}"
-    costed = cpu_sentence([run for run in runs if knob_of(run) == knob], scenarios)
-    return f"{costed[:-1]}, all with the {knob} knob (the knob matrix compares the others). {bound_sentence(runs)}"
 
 
 def join(items: list[str]) -> str:

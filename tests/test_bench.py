@@ -235,7 +235,7 @@ def test_a_server_that_dies_mid_run_is_recorded_and_the_rest_goes_on(tmp_path):
     assert victims
     wait_for(lambda: list((out / "locust").glob("raw_socket*")), timeout=60)  # Locust is running against it
     os.kill(victims[0], signal.SIGKILL)
-    assert process.wait(300) == 0, process.stderr.read()[-2000:]
+    assert process.wait(300) == 1, process.stderr.read()[-2000:]  # a failed run: the bench says so in its status
     first_run, second_run = results(out)["runs"]
     assert first_run["status"] == "failed" and first_run["server_exit"] == -signal.SIGKILL
     assert "error" in first_run and "stderr_tail" in first_run
@@ -250,3 +250,27 @@ def test_a_master_with_two_local_workers_completes_a_run(tmp_path):
     (run,) = results(out)["runs"]
     assert run["status"] == "ok" and run["requests"] > 0 and run["failures"] == 0
     assert run["latency_samples"] == run["requests"]  # both workers' histograms reached the master
+
+
+# --- compare: the quick profile in rounds ----------------------------------------------------
+
+
+def test_compare_exits_1_when_a_run_fails_and_still_reports_the_rest(tmp_path):
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "serving.cli", "compare", "--no-probe", "--rounds", "1", "--duration", "3s",
+               "--wrk-seconds", "2", "--scenarios", "plaintext", "--out", str(out)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = f"{out}/servers/"  # the first recorded slot's server (the warm-up slot's live under warm-up/)
+    victims = wait_for(lambda: [p for p in server_pids(out) if first.encode() in Path(f"/proc/{p}/cmdline").read_bytes()],
+                       timeout=120)
+    wait_for(lambda: list((out / "locust").glob("*")), timeout=60)  # Locust is running against it
+    os.kill(victims[0], signal.SIGKILL)
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 1, stderr[-2000:]
+    assert "FAILED" in stderr and stdout.strip() == str(out / "report.html")
+    runs = results(out)["runs"]
+    dead = [run for run in runs if run["status"] != "ok"]
+    assert dead and all("server" in run["error"] for run in dead)
+    assert len({(run["layer"], run["model"]) for run in dead}) == 1  # only the killed server's passes
+    assert [run for run in runs if run["status"] == "ok"] and (out / "report.html").is_file()
+    assert {run["load"] for run in runs} == {"locust", "wrk"} and {run["round"] for run in runs} == {1}

@@ -116,6 +116,8 @@ def test_command_starts_and_stops_the_layers(layer, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     info = json.loads((tmp_path / "conformance.json").read_text())["servers"][f"{layer}/threaded"]
     assert info["exit_status"] == 0 and info["tracebacks"] == 0 and f"-m {layer}" in info["command"]
+    answers = len(ids.split(","))
+    assert f"probe: {answers}/{answers} answers" in result.stderr  # progress, ending with the whole count
 
 
 @pytest.mark.parametrize("args", [

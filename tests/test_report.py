@@ -11,6 +11,7 @@ No layer is named here: names come from the fixture.
 """
 
 import copy
+import hashlib
 import json
 import re
 import shutil
@@ -27,13 +28,14 @@ from conftest import ROOT
 
 from bench.knobs import DEFAULT
 from bench.results import summarise
-from reports import charts, cli, compare, data, tables
+from reports import charts, cli, data, tables
 from reports.matrix import matrix_html
-from reports.verdict import costs, verdict
+from reports.verdict import MEASURES, finding, verdict
 
 FIXTURE = Path(__file__).resolve().parent / "data" / "report-run"
 KNOB_FIXTURE = FIXTURE.parent / "knob-run"
-CHART_NAMES = ["cpu_per_request", "throughput", "latency", "failures"]
+COMPARE_FIXTURE = FIXTURE.parent / "compare-run"  # a real `compare` run: 4 variants, 3 rounds, Locust and wrk passes
+CHART_NAMES = ["ratios", "cpu_per_request", "throughput", "latency", "failures"]
 EXTERNAL = [
     re.compile(r"https?://", re.I),
     re.compile(r"""\b(?:src|href|action|poster)\s*=\s*(?!["']?(?:data:|#))""", re.I),  # anything but inline data
@@ -158,7 +160,9 @@ def test_knob_matrix_section_chart_and_table(knob_built):
     page, summary = (knob_built / "report.html").read_text(), (knob_built / "summary.md").read_text()
     ids = [page.index(f'<section id="{name}">') for name in ("charts", "knobs", "figures")]
     assert ids == sorted(ids) and "<h2>Knob matrix</h2>" in page
-    assert page.count('src="data:image/png;base64,') == len(CHART_NAMES) + 1
+    charts = sorted(png.stem for png in knob_built.glob("*.png"))
+    assert "knob_matrix" in charts and page.count('src="data:image/png;base64,') == len(charts)
+    assert "ratios" not in charts  # every run of the default knob was bound by Locust: no ratio to draw
     pixels = matplotlib.image.imread(knob_built / "knob_matrix.png")
     assert pixels.ndim == 3 and pixels.shape[0] > 300 and pixels.reshape(-1, pixels.shape[2]).std(axis=0).max() > 0.05
     assert len(list(ET.parse(knob_built / "knob_matrix.svg").getroot().iter())) > 50
@@ -248,57 +252,87 @@ def test_a_layer_has_one_colour_in_every_chart():
             assert matplotlib.colors.same_color(colour, charts.look(layer, model).colour)
 
 
-def test_two_scenarios_merge_into_two_panels():
-    plaintext = fixture_results()
-    page = json.loads(json.dumps(plaintext).replace('"plaintext"', '"page"'))
-    merged = compare.merge([plaintext, page])
-    assert len(merged["runs"]) == 2 * len(plaintext["runs"]) and merged["plan"]["scenarios"] == ["plaintext", "page"]
-    throughput = drawn(merged["summary"])["throughput"]
-    assert [ax.get_title() for ax in throughput.axes] == ["Throughput: plaintext", "Throughput: page"]
+def compare_results() -> dict:
+    return json.loads((COMPARE_FIXTURE / "results.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def compare_built(tmp_path_factory) -> Path:
+    return build_copy(tmp_path_factory, COMPARE_FIXTURE, "compare-report")
+
+
+def test_a_compare_run_has_its_ratio_and_capacity_charts_and_two_scenario_panels(compare_built):
+    results = compare_results()
+    scenarios = results["plan"]["scenarios"]
+    assert len(scenarios) == 2
+    throughput = drawn(data.by_load(data.summary(results), "locust"))["throughput"]
+    assert [ax.get_title() for ax in throughput.axes] == [f"Throughput: {s}" for s in scenarios]
+    page = (compare_built / "report.html").read_text()
+    for name in ("ratios", "capacity", "cpu_per_request"):
+        assert f'id="chart-{name}"' in page and (compare_built / f"{name}.png").is_file()
+    ratio_png = matplotlib.image.imread(compare_built / "ratios.png")
+    assert ratio_png.shape[0] > 400 and ratio_png.reshape(-1, ratio_png.shape[2]).std(axis=0).max() > 0.05
+
+
+def test_every_chart_says_where_it_came_from(compare_built):
+    from PIL import Image
+
+    results = compare_results()
+    note = data.provenance(results)
+    digest = hashlib.sha256((compare_built / "results.json").read_bytes()).hexdigest()
+    assert f"Python {results['environment']['python']}" in note and "3 interleaved rounds" in note
+    assert "bound by pacing" in note and "bound by server" in note and results["environment"]["started"][:10] in note
+    page = (compare_built / "report.html").read_text()
+    for png in compare_built.glob("*.png"):
+        text = Image.open(png).text
+        assert text["Source"] == f"results.json sha256:{digest}" and text["Description"] == note, png.name
+        assert note in "".join(ET.parse(png.with_suffix(".svg")).getroot().itertext()), png.name
+    assert page.count(html_escape(note)) >= len(list(compare_built.glob("*.png")))
+
+
+def html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=True)
 
 
 # --- the verdict --------------------------------------------------------------------------
 
 
-def cheapest_first(results: dict) -> list[str]:
-    return [cost.name for cost in costs(results["runs"], "plaintext")]
+def order_of(results: dict, scenario: str) -> list[list[str]]:
+    return finding([r for r in results["runs"] if "layer" in r], MEASURES[0], scenario).tiers()
 
 
-def named_first(text: str, names: list[str]) -> str:
-    return min(names, key=lambda name: text.index(name))
-
-
-def swap_costs(results: dict, a: str, b: str) -> dict:
-    """The same run, with the CPU per request of layer/model `a` and `b` exchanged level by level."""
+def swap_figures(results: dict, a: str, b: str, key: str = "cpu_us_per_req") -> dict:
+    """The same run, with the figure `key` of variants `a` and `b` exchanged round by round."""
     swapped = copy.deepcopy(results)
-    runs = {(f"{r['layer']}/{r['model']}", r["users"], r["repeat"]): r for r in swapped["runs"]}
-    for (name, users, repeat), run in runs.items():
-        partner = runs.get((b, users, repeat))
+    runs = {(f"{r['layer']}/{r['model']}", r.get("load"), r["scenario"], r["repeat"]): r for r in swapped["runs"]}
+    for (name, load, scenario, repeat), run in runs.items():
+        partner = runs.get((b, load, scenario, repeat))
         if name == a and partner is not None:
-            run["cpu_us_per_req"], partner["cpu_us_per_req"] = partner.get("cpu_us_per_req"), run.get("cpu_us_per_req")
+            run[key], partner[key] = partner.get(key), run.get(key)
     del swapped["summary"]
     return swapped
 
 
-def test_verdict_leads_with_the_cheapest_and_says_what_bounded():
-    results = fixture_results()
-    ranked = cheapest_first(results)
-    text = verdict(results, ["plaintext"])
-    assert named_first(text, ranked) == ranked[0] and len(ranked) == 3
-    assert text.count(". ") == 1 and text.endswith(".")  # two sentences
-    assert "load generator" in text and "1 more run failed" in text
+def test_verdict_ranks_only_from_runs_that_measure_the_servers():
+    results = compare_results()
+    text = verdict(results, results["plan"]["scenarios"])
+    assert text.startswith("CPU per request (Locust; 24 bound by pacing)") and "Requests/s on one server core (wrk" in text
+    assert "over 3 paired rounds" in text and "from cheapest:" in text and "from most:" in text
+    bench = fixture_results()  # two repeats: ratios, but no ranking
+    assert "2 rounds cannot rank them" in verdict(bench, ["plaintext"]) and "from cheapest" not in verdict(bench, ["plaintext"])
 
 
 def test_verdict_follows_the_numbers(tmp_path):
-    results = fixture_results()
-    ranked = cheapest_first(results)
-    swapped = swap_costs(results, ranked[0], ranked[-1])
-    assert cheapest_first(swapped)[0] == ranked[-1]
-    before, after = verdict(results, ["plaintext"]), verdict(swapped, ["plaintext"])
-    assert named_first(before, ranked) == ranked[0] and named_first(after, ranked) == ranked[-1]
-    page = build_from(swapped, tmp_path).read_text()
+    results = compare_results()
+    tiers = order_of(results, "plaintext")
+    first, last = tiers[0][0], tiers[-1][-1]
+    swapped = swap_figures(results, first, last)
+    assert order_of(swapped, "plaintext")[0] == [last] and order_of(swapped, "plaintext")[-1] == [first]
+    page = build_from(swapped, tmp_path, conformance=False).read_text()
     shown = re.search(r'<p class="verdict">(.*?)</p>', page, re.S)[1]
-    assert named_first(shown, ranked) == ranked[-1]
+    assert f"from cheapest: {last}, then" in shown
 
 
 # --- the command --------------------------------------------------------------------------
@@ -346,6 +380,6 @@ def test_page_renders_in_chromium(built, tmp_path):
             browser.close()
     assert len(widths) == len(CHART_NAMES) and min(widths) > 0 and min(boxes) > 100
     assert [url for url in requests if not url.startswith(("file:", "data:"))] == []
-    assert verdict_text.startswith("On plaintext")
+    assert verdict_text.startswith("CPU per request (Locust;")
     shot = matplotlib.image.imread(tmp_path / "report.png")
     assert len({tuple(p) for p in shot[::17, ::13].reshape(-1, shot.shape[2]).round(2)}) > 50  # not blank

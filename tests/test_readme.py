@@ -1,0 +1,49 @@
+"""The README's answer cannot drift from its data: the block and the charts are what the committed run renders.
+
+`make readme-chart` commits a compare run as docs/results/compare/results.json and writes the README's
+block and docs/img/ from it; here the block is rendered again from that file and must be identical,
+and every chart the block shows must carry that file's digest in its metadata.
+"""
+
+import hashlib
+import re
+
+from PIL import Image
+
+from reports import readme
+from reports.data import load, provenance
+
+
+def test_the_readme_block_is_what_the_committed_data_renders():
+    results = load(readme.DATA_DIR)
+    block = readme.block(readme.README.read_text(encoding="utf-8"))
+    assert block == readme.render(results)
+    assert results["plan"]["kind"] == "rounds" and results["plan"]["rounds"] >= 3  # a compare run, not a bench run
+    assert provenance(results) in block
+
+
+def test_the_charts_the_readme_shows_come_from_that_data():
+    digest = hashlib.sha256((readme.DATA_DIR / "results.json").read_bytes()).hexdigest()
+    shown = re.findall(r"!\[[^\]]*\]\((docs/img/[^)]+\.png)\)", readme.block(readme.README.read_text(encoding="utf-8")))
+    assert [f"docs/img/{name}.png" for name in readme.CHARTS] == shown
+    for path in shown:
+        metadata = Image.open(readme.ROOT / path).text
+        assert metadata["Source"] == f"results.json sha256:{digest}", path
+        assert metadata["Description"] == provenance(load(readme.DATA_DIR)), path
+
+
+def test_no_run_bound_by_the_load_generator_feeds_the_answer():
+    results = load(readme.DATA_DIR)
+    used = [run for run in results["runs"] if run.get("status") == "ok"]
+    assert used and all(run["bound_by"] in ("pacing", "server") for run in used)
+    assert {run["load"] for run in used} == {"locust", "wrk"}
+    assert all(run["bound_by"] == "server" for run in used if run["load"] == "wrk")
+
+
+def test_a_changed_figure_changes_the_block():
+    results = load(readme.DATA_DIR)
+    before = readme.render(results)
+    run = next(r for r in results["runs"] if r.get("status") == "ok" and r["load"] == "locust")
+    run["cpu_us_per_req"] *= 3
+    results.pop("summary", None)
+    assert readme.render(results) != before

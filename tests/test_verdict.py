@@ -1,0 +1,128 @@
+"""The verdict on synthetic paired data, and the order that interleaves the variants in rounds.
+
+Socket-free: the runs are made up here, so each case knows the answer it should get.
+Variant names are placeholders: the verdict knows no layer but its baseline.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from bench.rounds import Profile
+from bench.runner import Level, Plan
+from reports import verdict as v
+
+BASE, FAST, SLOW = v.BASELINE, "fast/loop", "slow/threaded"
+
+
+def runs(figures: dict[str, list[float]], load: str = "locust", bound: str = "pacing", rate: int | None = 1000,
+         scenario: str = "plaintext") -> list[dict]:
+    """A completed run per variant and round; figures[name][i] is round i+1's figure."""
+    key = "cpu_us_per_req" if load == "locust" else "rps"
+    made = []
+    for name, values in figures.items():
+        layer, model = name.split("/")
+        for round_no, value in enumerate(values, 1):
+            made.append({"layer": layer, "model": model, "scenario": scenario, "load": load, "round": round_no,
+                         "repeat": round_no, "users": 20 if load == "locust" else 50, "rate": rate if load == "locust"
+                         else None, "status": "ok", "bound_by": bound, key: value})
+    return made
+
+
+def found(figures: dict[str, list[float]], **kwargs) -> v.Finding:
+    measure = v.MEASURES[0] if kwargs.get("load", "locust") == "locust" else v.MEASURES[1]
+    return v.finding(runs(figures, **kwargs), measure, kwargs.get("scenario", "plaintext"))
+
+
+def test_a_clear_winner_is_ranked_first_and_each_ratio_is_paired_within_its_round():
+    result = found({BASE: [100, 120, 90], FAST: [50, 61, 44], SLOW: [300, 350, 280]})
+    assert result.tiers() == [[FAST], [BASE], [SLOW]]
+    assert result.ratios(FAST, BASE) == pytest.approx([0.5, 61 / 120, 44 / 90])  # round by round, not medians
+    text = v.verdict({"runs": runs({BASE: [100, 120, 90], FAST: [50, 61, 44], SLOW: [300, 350, 280]})}, ["plaintext"])
+    assert f"from cheapest: {FAST}, then {BASE}, then {SLOW}" in text
+    assert f"{FAST} 0.50× [0.49–0.51]" in text and "indistinguishable" not in text
+
+
+def test_ratios_that_straddle_one_are_indistinguishable_not_ranked():
+    # FAST's median is lower, but one round has it dearer than the baseline
+    result = found({BASE: [100, 100, 100], FAST: [80, 104, 85]})
+    assert not result.apart(FAST, BASE) and result.tiers() == [[FAST, BASE]]
+    text = v.verdict({"runs": runs({BASE: [100, 100, 100], FAST: [80, 104, 85]})}, ["plaintext"])
+    assert f"{FAST} 0.85× [0.80–1.04] (indistinguishable)" in text
+    assert "indistinguishable from one another" in text and "from cheapest" not in text
+
+
+def test_a_difference_within_the_threshold_is_indistinguishable_even_on_one_side():
+    small = 1 + v.THRESHOLD / 2
+    result = found({BASE: [100, 100, 100], SLOW: [100 * small] * 3})
+    assert min(result.ratios(SLOW, BASE)) > 1 and not result.apart(BASE, SLOW)
+    clear = found({BASE: [100, 100, 100], SLOW: [100 * (1 + 2 * v.THRESHOLD)] * 3})
+    assert clear.apart(BASE, SLOW) and clear.tiers() == [[BASE], [SLOW]]
+
+
+def test_one_noisy_round_keeps_a_pair_together_and_leaves_the_others_ranked():
+    # round 2 ran slow for SLOW's neighbour only: the pair BASE/MID cannot be told apart, SLOW still can
+    mid = "mid/threaded"
+    result = found({BASE: [100, 140, 100], mid: [110, 112, 111], SLOW: [300, 310, 290]})
+    assert result.tiers() == [[BASE, mid], [SLOW]]
+    assert v.order_text(result) == f"from cheapest: {BASE} and {mid} (indistinguishable), then {SLOW}"
+
+
+def test_fewer_rounds_than_three_rank_nothing():
+    result = found({BASE: [100, 100], SLOW: [300, 300]})
+    assert result.rounds() == 2 and not result.apart(BASE, SLOW)
+    assert v.order_text(result) == "2 rounds cannot rank them (it takes 3)"
+
+
+def test_requests_per_second_rank_the_most_first():
+    result = found({BASE: [10_000, 11_000, 9_000], FAST: [15_000, 16_000, 14_000]}, load="wrk")
+    assert result.tiers() == [[FAST], [BASE]] and v.order_text(result).startswith(f"from most: {FAST}")
+
+
+def test_runs_bound_by_the_load_generator_never_feed_the_verdict():
+    clean = runs({BASE: [100, 100, 100], SLOW: [200, 200, 200]}, rate=500)
+    tainted = runs({BASE: [100, 100, 100], SLOW: [50, 50, 50]}, rate=4000, bound="load-generator")
+    result = v.finding(clean + tainted, v.MEASURES[0], "plaintext")
+    assert result.level == "500 req/s" and result.tiers() == [[BASE], [SLOW]]  # the highest level Locust did not bind
+    text = v.verdict({"runs": clean + tainted}, ["plaintext"])
+    assert "6 runs bound by the load generator are shown but never ranked" in text and "0.50×" not in text
+    only_lg = v.finding(tainted, v.MEASURES[0], "plaintext")
+    assert only_lg.level is None and "nothing to rank" in v.clause(only_lg)
+
+
+def test_failed_runs_are_counted_and_left_out():
+    made = runs({BASE: [100, 100, 100], SLOW: [300, 300, 300]})
+    made[0] = {**made[0], "status": "failed", "cpu_us_per_req": 1.0}
+    result = v.finding(made, v.MEASURES[0], "plaintext")
+    assert result.figure(BASE).median == 100 and result.rounds() == 3
+    assert "1 run failed and is left out" in v.verdict({"runs": made}, ["plaintext"])
+
+
+# --- the order of the rounds ------------------------------------------------------------------
+
+
+def test_compare_rotates_the_variants_every_round():
+    a, b, c = ("a", "threaded"), ("b", "threaded"), ("c", "selectors")
+    profile = Profile(variants=[a, b, c], scenarios=["plaintext"], out=Path("unused"), rounds=4)
+    assert [(r, f"{layer}/{model}") for r, layer, model in profile.slots()] == [
+        (1, "a/threaded"), (1, "b/threaded"), (1, "c/selectors"),
+        (2, "b/threaded"), (2, "c/selectors"), (2, "a/threaded"),
+        (3, "c/selectors"), (3, "a/threaded"), (3, "b/threaded"),
+        (4, "a/threaded"), (4, "b/threaded"), (4, "c/selectors")]
+
+
+def test_bench_repeats_are_rounds_over_the_layers_too():
+    plan = Plan(layers=["a", "b"], models=["threaded"], scenario="plaintext", levels=[Level(1), Level(8)], duration_s=1,
+                repeat=2, out=Path("unused"), combos=[("a", "threaded"), ("b", "threaded")])
+    assert [(r, layer, level.users) for layer, _, _, level, r in plan.runs()] == [
+        (1, "a", 1), (1, "a", 8), (1, "b", 1), (1, "b", 8), (2, "b", 1), (2, "b", 8), (2, "a", 1), (2, "a", 8)]
+
+
+def test_from_five_rounds_one_far_off_round_on_each_side_cannot_decide_alone():
+    assert v.TRIM_FROM == 5
+    one_off = found({BASE: [100] * 5, SLOW: [150, 150, 150, 150, 95]})  # one round on the wrong side
+    assert one_off.apart(BASE, SLOW) and one_off.tiers() == [[BASE], [SLOW]]
+    two_off = found({BASE: [100] * 5, SLOW: [150, 150, 150, 95, 98]})  # two: the pair straddles 1.0
+    assert not two_off.apart(BASE, SLOW)
+    three_rounds = found({BASE: [100] * 3, SLOW: [150, 150, 95]})  # below five rounds nothing is left out
+    assert not three_rounds.apart(BASE, SLOW)

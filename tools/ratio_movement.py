@@ -1,0 +1,56 @@
+"""How far the verdict's paired ratios move from one run to the next: the evidence behind verdict.THRESHOLD.
+
+    python tools/ratio_movement.py docs/results/trials/*/        # one column per run folder (its results.json)
+
+For every load, scenario and variant it prints the median paired ratio to the baseline in each run,
+and the movement: the largest median over the smallest, minus one. Reads results.json only.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from reports import data, verdict  # noqa: E402
+
+
+def medians(results: dict) -> dict[tuple[str, str, str], float]:
+    """(load, scenario, variant) -> the median of its paired ratios to the baseline, in one run."""
+    runs = [run for run in results["runs"] if "layer" in run]
+    found = {}
+    for measure in verdict.MEASURES:
+        for scenario in data.scenarios(data.summary(results)):
+            one = verdict.finding(runs, measure, scenario)
+            if not one or not one.level:
+                continue
+            base = one.baseline()
+            for name in one.variants():
+                if name != base and (ratios := one.ratios(name, base)):
+                    found[(measure.load, scenario, name)] = verdict.Spread.of(ratios).median
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="tools/ratio_movement.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("runs", nargs="+", type=Path, help="run folders, each holding a results.json")
+    args = p.parse_args(argv)
+    columns = [medians(data.load(folder)) for folder in args.runs]
+    keys = sorted({key for column in columns for key in column})
+    names = [folder.name or folder.parent.name for folder in args.runs]
+    print(f"{'load':<7} {'scenario':<10} {'variant (÷ baseline)':<28} " + " ".join(f"{n[:16]:>16}" for n in names)
+          + f" {'movement':>9}")
+    worst = 0.0
+    for key in keys:
+        values = [column.get(key) for column in columns]
+        present = [v for v in values if v is not None]
+        movement = max(present) / min(present) - 1 if len(present) > 1 else 0.0
+        worst = max(worst, movement)
+        cells = " ".join(f"{v:>16.2f}" if v is not None else f"{'—':>16}" for v in values)
+        print(f"{key[0]:<7} {key[1]:<10} {key[2]:<28} {cells} {movement:>8.0%}")
+    print(f"largest movement: {worst:.0%}; verdict.THRESHOLD is {verdict.THRESHOLD:.0%}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
