@@ -22,8 +22,8 @@ from pathlib import Path
 from . import measure, wrk
 from .classify import bound_by
 from .knobs import DEFAULT
-from .results import environment, summarise, utc_now
-from .runner import Level, Plan, Server, calibrate, figures, rotated, run_locust, warm_up, write
+from .results import environment
+from .runner import Level, Plan, Server, calibrate, figures, finish, rotated, run_locust, warm_up, write
 
 SCENARIOS = list(wrk.PATHS)  # the scenarios both passes can drive
 RATE_SHARE = 0.5  # the offered rate stays at or below half the calibrated ceiling
@@ -83,11 +83,7 @@ def execute(profile: Profile, progress) -> dict:
         progress.step(f"round {round_no}/{profile.rounds}: {layer}/{model}")
         results["runs"] += measure_slot(profile, layer, model, round_no, ceiling)
         write(profile.out, results)
-    results["summary"] = summarise(results["runs"])
-    results["environment"]["finished"] = utc_now()
-    write(profile.out, results)
-    progress.finish()
-    return results
+    return finish(profile.out, results, progress)
 
 
 def warm_machine(profile: Profile, ceiling: float | None) -> None:

@@ -307,9 +307,14 @@ def execute(plan: Plan, progress) -> dict:
                       f"users={level.users}" + (f" rate={level.rate}" if level.rate else "") + f" #{repeat}")
         results["runs"].append(measure_run(plan, layer, model, knob, level, repeat, ceiling))
         write(plan.out, results)
+    return finish(plan.out, results, progress)
+
+
+def finish(out: Path, results: dict, progress) -> dict:
+    """The summary over repeats and the finishing time, written; the progress bar closed."""
     results["summary"] = summarise(results["runs"])
     results["environment"]["finished"] = utc_now()
-    write(plan.out, results)
+    write(out, results)
     progress.finish()
     return results
 
