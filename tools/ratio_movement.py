@@ -1,6 +1,7 @@
 """How far the verdict's paired ratios move from one run to the next: the evidence behind verdict.THRESHOLD.
 
     python tools/ratio_movement.py docs/results/trials/*/        # one column per run folder (its results.json)
+    python tools/ratio_movement.py --rounds RUN                   # every paired ratio of one run, round by round
 
 For every load, scenario and variant it prints the median paired ratio to the baseline in each run,
 and the movement: the largest median over the smallest, minus one. Reads results.json only.
@@ -31,10 +32,33 @@ def medians(results: dict) -> dict[tuple[str, str, str], float]:
     return found
 
 
+def per_round(results: dict) -> None:
+    """Every paired ratio to the baseline, a column per round, then the verdict's median [min–max]."""
+    runs = [run for run in results["runs"] if "layer" in run]
+    for measure in verdict.MEASURES:
+        for scenario in data.scenarios(data.summary(results)):
+            one = verdict.finding(runs, measure, scenario)
+            if not one or not one.level:
+                continue
+            base = one.baseline()
+            print(f"{measure.title}, {scenario} at {one.level}, ÷ {base} ({measure.show(one.figure(base).median)}):")
+            for name in one.variants():
+                if name != base:
+                    ratios = one.ratios(name, base)
+                    cells = " ".join(f"{r:5.2f}" for r in ratios)
+                    print(f"  {name:<28} {cells}   {verdict.ratio_text(verdict.Spread.of(ratios))}")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="tools/ratio_movement.py", description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", type=Path, help="run folders, each holding a results.json")
+    p.add_argument("--rounds", action="store_true", help="each run's paired ratios round by round instead")
     args = p.parse_args(argv)
+    if args.rounds:
+        for folder in args.runs:
+            print(f"== {folder}")
+            per_round(data.load(folder))
+        return 0
     columns = [medians(data.load(folder)) for folder in args.runs]
     keys = sorted({key for column in columns for key in column})
     names = [folder.name or folder.parent.name for folder in args.runs]
