@@ -25,6 +25,8 @@ def answer(app, request: Request, lifecycle, options) -> tuple[Response, str | N
         response = error_response(HTTPStatus.EXPECTATION_FAILED)
     else:
         response = app.handle(request)
+    if request.method == "HEAD":  # GET's status and fields, never a body (RFC 9110 §9.3.2), errors included
+        response.body = b""
     keep = request.keep_alive and options.keepalive and not lifecycle.stopping.is_set()  # stopping: close after this
     return response, None if keep and request.version == "HTTP/1.1" else ("keep-alive" if keep else "close")
 

@@ -274,3 +274,19 @@ def test_compare_exits_1_when_a_run_fails_and_still_reports_the_rest(tmp_path):
     assert len({(run["layer"], run["model"]) for run in dead}) == 1  # only the killed server's passes
     assert [run for run in runs if run["status"] == "ok"] and (out / "report.html").is_file()
     assert {run["load"] for run in runs} == {"locust", "wrk"} and {run["round"] for run in runs} == {1}
+
+
+# --- the soak's leak verdict on synthetic samples ----------------------------------------------
+
+
+def samples(fds: list[int]) -> list[dict]:
+    return [{"t": i, "rss_mb": 20.0, "fds": n, "threads": 9} for i, n in enumerate(fds)]
+
+
+def test_soak_fds_in_flight_are_no_leak_but_a_rising_floor_is():
+    from bench.soak import FD_SLACK, verdict
+
+    in_flight = [30] * 3 + [12, 15, 12, 18, 12, 13, 12, 16, 12, 12, 17, 12, 12, 14, 12, 19, 12, 12, 15, 12, 12]
+    assert verdict(samples(in_flight)) == {"rss_growth": 0.0, "fd_drift": 0, "passed": True}
+    leak = [12 + i for i in range(24)]  # one fd more every sample, never given back
+    assert verdict(samples(leak))["fd_drift"] > FD_SLACK and not verdict(samples(leak))["passed"]

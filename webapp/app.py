@@ -69,9 +69,7 @@ class App:
             traceback.print_exc(file=sys.stderr)
             sys.stderr.flush()
             response = error_response(HTTPStatus.INTERNAL_SERVER_ERROR)
-        if request.method == "HEAD":  # the same status and headers as GET, never a body
-            response.body = b""
-        return response
+        return response  # HEAD gets GET's answer; serving.session.answer() drops the body for every layer
 
     def dispatch(self, request: Request) -> Response:
         method = request.method
