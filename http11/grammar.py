@@ -32,6 +32,7 @@ _host = re.compile(
 )
 _authority = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+;=%]+):[0-9]+")
 _decimal = re.compile(rb"0|[1-9][0-9]*")
+MAX_LENGTH_DIGITS = 19  # 2**63 - 1 has 19 digits
 
 SUPPORTED_VERSIONS = {(1, 0): "HTTP/1.0", (1, 1): "HTTP/1.1"}
 
@@ -47,6 +48,8 @@ def strip_cr(line: bytes) -> bytes:
 
 def check_request_line(raw: bytes) -> tuple[str, str, str]:
     """method SP request-target SP version, exactly (RFC 9112 §3); `raw` is the line without its LF."""
+    if method_too_long(raw):  # before the line's own limit: a 100 kB method is a bad method (SPEC §5)
+        raise ProtocolError(BAD, "method is not a token of at most 32 characters")
     if len(raw) - raw.endswith(b"\r") > MAX_REQUEST_LINE:
         raise ProtocolError(HTTPStatus.REQUEST_URI_TOO_LONG, "request line too long")
     parts = strip_cr(raw).split(b" ")
@@ -54,6 +57,11 @@ def check_request_line(raw: bytes) -> tuple[str, str, str]:
         raise ProtocolError(BAD, "request line is not method SP target SP version")
     method, target, version = parts
     return check_method(method), check_target(method, target), check_version(version)
+
+
+def method_too_long(buffer: bytes | bytearray) -> bool:
+    """SPEC §5: more than MAX_METHOD bytes arrived and no space ended the method: 400 now, not at the line's end."""
+    return len(buffer) > MAX_METHOD and b" " not in buffer[: MAX_METHOD + 1] and b"\n" not in buffer[: MAX_METHOD + 1]
 
 
 def check_method(method: bytes) -> str:
@@ -201,6 +209,8 @@ def check_content_length(fields: list[str]) -> int:
     (member,) = members
     if not _decimal.fullmatch(member.encode("latin-1")):
         raise ProtocolError(BAD, "Content-Length is not plain decimal digits")
+    if len(member) > MAX_LENGTH_DIGITS or int(member) >= 2**63:  # the length check first: int() of 5000 digits raises
+        raise ProtocolError(BAD, "Content-Length does not fit in 63 bits (unparseable framing, RFC 9112 §6.3)")
     length = int(member)
     if length > MAX_BODY:
         raise ProtocolError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "declared body over the limit")

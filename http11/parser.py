@@ -95,6 +95,8 @@ def check_partial_head(buffer: bytes | bytearray) -> None:
     """Refuse an incomplete head as soon as it passes a limit (SPEC §5)."""
     line_end = buffer.find(b"\n")
     if line_end < 0:
+        if grammar.method_too_long(buffer):
+            raise ProtocolError(HTTPStatus.BAD_REQUEST, "method is not a token of at most 32 characters")
         if len(buffer) > MAX_REQUEST_LINE + 1:
             raise ProtocolError(HTTPStatus.REQUEST_URI_TOO_LONG, "request line too long")
         return

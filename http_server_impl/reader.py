@@ -10,6 +10,7 @@ import http.client
 import socket
 import time
 
+from http11 import grammar
 from http11.limits import MAX_FIELD_LINE, MAX_FIELDS, MAX_HEADER_SECTION, MAX_REQUEST_LINE
 from serving.blocking import KernelTimeouts
 
@@ -57,9 +58,11 @@ class HeadReader:
         return self.field_line()
 
     def request_line(self) -> bytes:
-        line = self.take_line(MAX_REQUEST_LINE + 2)
+        # A method past its limit is refused at its 33rd byte (SPEC §5): what came so far is the line,
+        # which the handler's check of the request line refuses with 400.
+        line = self.take_line(MAX_REQUEST_LINE + 2, grammar.method_too_long)
         while line in (b"\r\n", b"\n"):  # RFC 9112 §2.2: empty lines before a request are ignored
-            line = self.take_line(MAX_REQUEST_LINE + 2)
+            line = self.take_line(MAX_REQUEST_LINE + 2, grammar.method_too_long)
         self.phase, self.lines = "head", []
         return line
 
@@ -75,10 +78,13 @@ class HeadReader:
             raise HeadTooLarge()
         return line
 
-    def take_line(self, cap: int) -> bytes:
-        """Up to and with the next LF; or `cap` bytes when no LF comes within them."""
+    def take_line(self, cap: int, cut_short=lambda buffer: False) -> bytes:
+        """Up to and with the next LF; or `cap` bytes when no LF comes within them; or what came so far
+        as soon as `cut_short(buffer)` says the line is wrong already."""
         while True:
             end = self.buffer.find(b"\n", 0, cap)
+            if end < 0 and cut_short(self.buffer):
+                end = len(self.buffer) - 1
             if end >= 0 or len(self.buffer) >= cap:
                 size = end + 1 if end >= 0 else cap
                 line = bytes(self.buffer[:size])

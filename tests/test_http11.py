@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from http11 import ProtocolError, Request, RequestParser, Response, serialize
 from conformance.corpus import load_cases
 from http11.parser import fast_head, parse_chunks, parse_head_strict, split_head
-from http11.limits import MAX_BODY, MAX_FIELD_LINE, MAX_FIELDS, MAX_HEADER_SECTION, MAX_REQUEST_LINE
+from http11.limits import MAX_BODY, MAX_FIELD_LINE, MAX_FIELDS, MAX_HEADER_SECTION, MAX_METHOD, MAX_REQUEST_LINE
 
 OK_HEAD = b"GET / HTTP/1.1\r\nHost: a\r\n"
 
@@ -158,6 +158,19 @@ def test_limits_refuse_before_the_head_ends():
     big = (b"X: " + b"a" * 8000 + b"\r\n") * (MAX_HEADER_SECTION // 8000 + 1)
     assert status_of(OK_HEAD + big) == HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
     assert status_of(b"GET /" + b"a" * (MAX_REQUEST_LINE - 10)) is None  # under the limit: wait
+    assert status_of(b"A" * (MAX_METHOD + 1)) == HTTPStatus.BAD_REQUEST  # the 33rd method byte, no line end yet
+    assert status_of(b"A" * MAX_METHOD) is None  # 32 bytes may still be a method
+    assert status_of(b"\r\n" + b"A" * MAX_METHOD) is None  # an empty line before the request does not count
+    assert status_of(b"A" * 100_000) == HTTPStatus.BAD_REQUEST  # a bad method, not a long line (414)
+
+
+@pytest.mark.parametrize("length,status", [
+    ("9223372036854775807", HTTPStatus.REQUEST_ENTITY_TOO_LARGE),  # 2**63 - 1: representable, over the limit
+    ("9223372036854775808", HTTPStatus.BAD_REQUEST),  # 2**63: does not fit in 63 bits
+    ("9" * 5000, HTTPStatus.BAD_REQUEST),  # past int()'s 4300 digits: refused, never a ValueError
+])
+def test_content_length_past_63_bits_is_unparseable_framing(length, status):
+    assert status_of(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: " + length.encode() + b"\r\n\r\n") == status
 
 
 def test_expect_and_idle_state():
