@@ -207,5 +207,5 @@ def make_server(options, app, lifecycle) -> Server:
     return server_class(options, app, lifecycle)
 
 
-def main(argv: list[str] | None = None) -> int:
-    return run("raw_socket", list(MODELS), make_server, argv)
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    return run("raw_socket", list(MODELS), make_server, argv, prog)

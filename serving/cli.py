@@ -8,7 +8,7 @@ import importlib
 import sys
 
 from .catalog import SERVER_MODULES
-from .options import OneLineParser
+from .options import OneLineParser, fail
 
 LAYERS = SERVER_MODULES  # layer -> module with main(argv)
 TOOLS = {  # subcommand -> (module with main(argv), help); each has its own --help
@@ -38,14 +38,34 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser)
     serve = commands.add_parser("serve", help="run one layer's server", add_help=False)
-    serve.add_argument("layer", choices=list(LAYERS), metavar="LAYER", help=f"one of: {', '.join(LAYERS)}")
+    serve.add_argument("layer", nargs="?", metavar="LAYER", help=f"one of: {', '.join(LAYERS)}")
     for name, (_, help_text) in TOOLS.items():
         commands.add_parser(name, help=help_text, add_help=False)
     args, rest = parser.parse_known_args(argv)
     if args.command == "serve":
-        return importlib.import_module(LAYERS[args.layer]).main(rest)
+        return serve_layer(args.layer, rest)
     return importlib.import_module(TOOLS[args.command][0]).main(rest)
-    parser.error(f"unknown command {args.command}")
+
+
+SERVE_HELP = f"""usage: server-layers serve LAYER [options]
+
+Run one layer's server in the foreground (SPEC §1); Ctrl-C or SIGTERM stops it.
+
+LAYER is one of: {', '.join(LAYERS)}
+`server-layers serve LAYER --help` lists every option of that layer's server.
+"""
+
+
+def serve_layer(layer: str | None, rest: list[str]) -> int:
+    """`serve LAYER [options]`: the layer's own main, its usage naming this command; help without a LAYER."""
+    if layer is None or layer.startswith("-"):
+        if layer in ("-h", "--help") or {"-h", "--help"} & set(rest):
+            print(SERVE_HELP, end="")
+            return 0
+        fail(f"server-layers serve: give a LAYER, one of {', '.join(LAYERS)} (see server-layers serve --help)")
+    if layer not in LAYERS:
+        fail(f"server-layers serve: unknown LAYER {layer!r} (choose from {', '.join(LAYERS)})")
+    return importlib.import_module(LAYERS[layer]).main(rest, prog=f"server-layers serve {layer}")
 
 
 if __name__ == "__main__":

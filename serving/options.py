@@ -62,9 +62,10 @@ def add_server_options(parser: argparse.ArgumentParser, models: list[str]) -> No
                              "100000 on selectors)")
 
 
-def parse(layer: str, models: list[str], argv: list[str] | None) -> argparse.Namespace:
-    """The options of `python -m LAYER`."""
-    parser = OneLineParser(prog=f"python -m {layer}", description=f"The server-layers HTTP/1.1 server on the {layer} layer.")
+def parse(layer: str, models: list[str], argv: list[str] | None, prog: str | None = None) -> argparse.Namespace:
+    """The options of `python -m LAYER` (or of `prog`, e.g. `server-layers serve LAYER`)."""
+    parser = OneLineParser(prog=prog or f"python -m {layer}",
+                           description=f"The server-layers HTTP/1.1 server on the {layer} layer.")
     add_server_options(parser, models)
     options = parser.parse_args(argv)
     options.layer = layer

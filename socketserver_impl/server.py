@@ -48,5 +48,5 @@ def make_server(options, app, lifecycle) -> Server:
     return MODELS[options.model](options, app, lifecycle, Handler)
 
 
-def main(argv: list[str] | None = None) -> int:
-    return run("socketserver_impl", list(MODELS), make_server, argv)
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    return run("socketserver_impl", list(MODELS), make_server, argv, prog)

@@ -1,5 +1,6 @@
 """SPEC §1: starting a server, and bad options as one line on stderr with exit 2."""
 
+import os
 import socket
 import subprocess
 import sys
@@ -61,7 +62,44 @@ def test_unusable_data_dir(layer, tmp_path):
     blocker.write_text("not a folder")
     result = run([sys.executable, "-m", layer, "--port", "0", "--data-dir", str(blocker / "data")])
     assert_one_line_exit_2(result)
-    assert "data dir" in result.stderr
+    assert f"--data-dir {blocker / 'data'}: {blocker} is a file, not a folder" in result.stderr
+
+
+def test_a_failed_start_leaves_no_database_behind(layer, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = subprocess.run([sys.executable, "-m", layer, "--port", port], cwd=tmp_path, capture_output=True,
+                                text=True, timeout=30, stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert_one_line_exit_2(result)
+    assert "another server" in result.stderr and list(tmp_path.iterdir()) == []  # no ./var, no messages.db
+
+
+def test_a_data_dir_that_is_a_file_is_named_so(layer, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run([sys.executable, "-m", layer, "--port", "0", "--data-dir", str(blocker)])
+    assert_one_line_exit_2(result)
+    assert f"{blocker} is a file, not a folder" in result.stderr and blocker.read_text() == "not a folder"
+
+
+def test_an_unresolvable_host_is_not_blamed_on_another_server(layer, tmp_path):
+    result = run([sys.executable, "-m", layer, "--host", "no-such-host.invalid", "--port", "0", "--data-dir",
+                  str(tmp_path / "data")])
+    assert_one_line_exit_2(result)
+    assert "cannot resolve --host no-such-host.invalid" in result.stderr and "another server" not in result.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_serve_help_with_and_without_a_layer(layer):
+    general = run([sys.executable, "-m", "serving.cli", "serve", "--help"])
+    assert general.returncode == 0 and general.stdout.startswith("usage: server-layers serve LAYER")
+    assert all(name in general.stdout for name in LAYERS) and general.stderr == ""
+    own = run([sys.executable, "-m", "serving.cli", "serve", layer, "--help"])
+    assert own.returncode == 0 and own.stdout.startswith(f"usage: server-layers serve {layer} ")
+    assert "--keepalive-timeout" in own.stdout
+    assert_one_line_exit_2(run([sys.executable, "-m", "serving.cli", "serve"]))
 
 
 def test_unknown_layer_through_the_cli():

@@ -15,6 +15,7 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS messages (
     created TEXT NOT NULL
 )"""
 BUSY_TIMEOUT_S = 5.0
+DB_NAME = "messages.db"  # in the data dir, with SQLite's -wal and -shm beside it
 
 
 def utc_now_iso() -> str:
@@ -26,7 +27,7 @@ class MessageStore:
 
     def __init__(self, data_dir: Path) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
-        self.path = data_dir / "messages.db"
+        self.path = data_dir / DB_NAME
         self._local = threading.local()
         self._opened: list[tuple[int, sqlite3.Connection]] = []
         self._lock = threading.Lock()
