@@ -1,4 +1,5 @@
 # The two commands a newcomer types: `make test` and `make compare`; `make serve LAYER=raw_socket` for a browser.
+# `make help` lists every target. The set-up (the venv) first installs the Debian packages the tests need.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,21 +8,29 @@ LAYER ?= raw_socket
 MODEL ?= threaded
 PORT ?= 8000
 
-.PHONY: test serve compare knobs readme-chart readme bench-reference jpg clean
+.DEFAULT_GOAL := help
+.PHONY: help test check serve compare knobs readme-chart readme bench-reference jpg clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml tools/system_deps.sh
+	bash tools/system_deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test,bench]'
 	touch $(STAMP)
 
-test: $(STAMP)  ## the whole suite: unit, live on all 10 variants, corpus, durability, CLI
-	$(BIN)/python -m pytest
+help:  ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:[^#]*## /\t/' | expand -t 18
+
+test: $(STAMP)  ## set-up, then the whole suite on both cores: unit, live on all 10 variants, corpus, browser, stress
+	$(BIN)/python -m pytest -n auto --dist loadgroup
+
+check: $(STAMP)  ## the quick check: the raw-request corpus on every layer and model, side by side (seconds)
+	$(BIN)/python -m pytest -n auto tests/test_conformance.py
 
 serve: $(STAMP)  ## one server in the foreground: make serve LAYER=http_server_impl MODEL=forking
 	$(BIN)/server-layers serve $(LAYER) --model $(MODEL) --port $(PORT)
 
-compare: $(STAMP)  ## the main job: conformance matrix, a quick benchmark, the report (prints report.html's path)
+compare: $(STAMP)  ## the main job: conformance matrix, the layers measured in interleaved rounds, the report (~4 min)
 	$(BIN)/server-layers compare
 
 knobs: $(STAMP)  ## the knob matrix on the three layers and stock http.server, then its report: results/knobs-<UTC stamp>/
@@ -45,5 +54,5 @@ jpg: $(STAMP)  ## regenerate webapp/static/test.jpg (needs Pillow, the `dev` ext
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	$(BIN)/python tools/make_test_jpg.py
 
-clean:
+clean:  ## remove the venv and the caches
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

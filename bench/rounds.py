@@ -16,6 +16,7 @@ This module never imports locust and serves nothing; a pass that fails is record
 
 import http.client
 import math
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from .runner import Level, Plan, Server, calibrate, figures, finish, rotated, ru
 SCENARIOS = list(wrk.PATHS)  # the scenarios both passes can drive
 RATE_SHARE = 0.5  # the offered rate stays at or below half the calibrated ceiling
 FAILURES = (RuntimeError, OSError, http.client.HTTPException)
+CHILD_PROCESS_MODELS = {"forking"}  # their CPU is the children's, read once reaped
 
 
 @dataclass
@@ -157,7 +159,7 @@ def locust_pass(profile: Profile, head: dict, server: Server, cpus: set[int] | N
     name = f"{head['layer']}-{head['model']}-{head['scenario']}-r{level.rate}-{head['round']}"
     before = measure.cpu_so_far(server.process.pid)
     load = run_locust(plan, level, server.url, profile.out / "locust" / name, cpus)
-    cpu_s = measure.cpu_so_far(server.process.pid) - before
+    cpu_s = settled_cpu(server, head["model"]) - before
     record = {**head, "users": level.users, "rate": level.rate, "duration_s": profile.locust_s,
               **figures(load, profile.locust_s), **server_cpu(cpu_s, load["requests"] - load["failures"],
                                                                profile.locust_s)}
@@ -170,8 +172,9 @@ def locust_pass(profile: Profile, head: dict, server: Server, cpus: set[int] | N
 def wrk_pass(profile: Profile, head: dict, server: Server, cpus: set[int] | None) -> dict:
     """wrk in a closed loop: the most the server serves on its one core."""
     path, script = wrk.PATHS[head["scenario"]]
-    result = wrk.cpu_us_per_request(server.process.pid, lambda: wrk.run_wrk(
-        server.url, path, profile.wrk_s, profile.connections, 1, cpus, script=script))
+    before = measure.cpu_so_far(server.process.pid)
+    result = wrk.run_wrk(server.url, path, profile.wrk_s, profile.connections, 1, cpus, script=script)
+    cpu_s = settled_cpu(server, head["model"]) - before
     seconds = result["duration_s"] or profile.wrk_s
     served = result["ok_requests"]
     record = {
@@ -181,12 +184,20 @@ def wrk_pass(profile: Profile, head: dict, server: Server, cpus: set[int] | None
         if result["requests"] else None, "socket_errors": result["errors"],
         "p50_ms": result["p50_ms"], "p90_ms": result["p90_ms"], "p99_ms": result["p99_ms"],
         "max_ms": result["latency_max_ms"], "locust_cpu_pct": None, "load_cpu_pct": result["wrk_cpu_pct"],
-        **server_cpu(result["server_cpu_s"], served, result["wall_s"]),
+        **server_cpu(cpu_s, served, result["wall_s"]),
     }
     record["bound_by"] = bound_by(record["rps"], None, record["load_cpu_pct"], record["server_cpu_pct"])
     if result["non_2xx"] or not served:
         return failed(record, f"{result['non_2xx']} answers of {result['requests']} were not 2xx")
     return record
+
+
+def settled_cpu(server: Server, model: str) -> float:
+    """The server's CPU so far; a model with a process per connection first gets a second to reap the
+    children of the pass (the accept loop reaps every 0.5 s): only reaped children's CPU can be read."""
+    if model in CHILD_PROCESS_MODELS:
+        time.sleep(1.0)
+    return measure.cpu_so_far(server.process.pid)
 
 
 def server_cpu(cpu_s: float, served: int, seconds: float) -> dict:

@@ -29,10 +29,11 @@ EVENT_LOOP_MODELS = ["selectors"]  # measured beside threaded wherever a layer h
 DEFAULTS = rounds.Profile(variants=[], scenarios=rounds.SCENARIOS, out=Path("."))
 
 
-def variants() -> list[tuple[str, str]]:
-    """(layer, model): threaded on every layer, and each layer's event-loop models."""
-    return [(layer, model) for layer, models in MODELS.items() for model in models
-            if model == "threaded" or model in EVENT_LOOP_MODELS]
+def variants(layers: list[str] | None = None, models: list[str] | None = None) -> list[tuple[str, str]]:
+    """(layer, model) of the chosen layers and models; by default threaded on every layer and each layer's
+    event-loop models."""
+    return [(layer, model) for layer, offered in MODELS.items() if layers is None or layer in layers
+            for model in offered if (model in models if models else model == "threaded" or model in EVENT_LOOP_MODELS)]
 
 
 def parser() -> OneLineParser:
@@ -50,6 +51,10 @@ def parser() -> OneLineParser:
                    help=f"each Locust pass (default {DEFAULTS.locust_s:g}s)")
     p.add_argument("--wrk-seconds", type=int, default=DEFAULTS.wrk_s, help=f"each wrk pass, whole seconds "
                    f"(default {DEFAULTS.wrk_s})")
+    every_model = sorted({model for models in MODELS.values() for model in models})
+    p.add_argument("--layers", type=names(list(MODELS)), help=f"comma list of {', '.join(MODELS)} (default: all)")
+    p.add_argument("--models", type=names(every_model), help="comma list (default: threaded, and the event-loop "
+                   f"models {', '.join(EVENT_LOOP_MODELS)} where a layer has them)")
     p.add_argument("--scenarios", type=names(rounds.SCENARIOS), default=rounds.SCENARIOS,
                    help=f"comma list of {', '.join(rounds.SCENARIOS)} (default: both)")
     p.add_argument("--no-probe", action="store_true", help="skip the conformance probe")
@@ -65,7 +70,11 @@ def main(argv: list[str] | None = None) -> int:
         fail("server-layers compare: --rounds, --rate and --wrk-seconds must be whole numbers >= 1")
     if not wrk.available():
         fail("server-layers compare: the capacity pass needs wrk (apt-get install wrk)")
-    profile = rounds.Profile(variants=variants(), scenarios=args.scenarios, out=out, rounds=args.rounds,
+    chosen = variants(args.layers, args.models)
+    if not chosen:
+        fail(f"server-layers compare: no layer among {','.join(args.layers or MODELS)} has model "
+             f"{','.join(args.models or [])}")
+    profile = rounds.Profile(variants=chosen, scenarios=args.scenarios, out=out, rounds=args.rounds,
                              rate=args.rate, locust_s=args.duration, wrk_s=args.wrk_seconds)
     started = time.monotonic()
     out.mkdir(parents=True)

@@ -32,7 +32,8 @@ END = "<!-- answer:end -->"
 def render(results: dict) -> str:
     """The block between the markers: verdict, table, charts, provenance."""
     scenarios = data.scenarios(data.summary(results))
-    lines = [verdict.verdict(results, scenarios), "", *table(results, scenarios), "", method(results), ""]
+    said = [f"- {sentence}" for sentence in verdict.sentences(results, scenarios)]
+    lines = [*said, "", *table(results, scenarios), "", method(results), ""]
     lines += [f"![{name}](docs/img/{name}.png)" for name in CHARTS]
     lines += ["", f"<sub>{data.provenance(results)} Data: `docs/results/compare/results.json`.</sub>"]
     return "\n".join(lines)

@@ -214,18 +214,23 @@ def tail(runs: list[dict]) -> str:
 
 def verdict(results: dict, scenarios: list[str], knob: str | None = None) -> str:
     """The verdict of this run; with a `knob`, about that knob's runs alone."""
+    return " ".join(sentences(results, scenarios, knob))
+
+
+def sentences(results: dict, scenarios: list[str], knob: str | None = None) -> list[str]:
+    """The verdict as its sentences: one per load generator, what was left out in the last."""
     runs = [run for run in results["runs"] if "layer" in run]
     if not runs:
-        return "The file holds no run yet."
+        return ["The file holds no run yet."]
     chosen = [run for run in runs if knob is None or knob_of(run) == knob]
-    sentences = [s for m in MEASURES if (s := sentence(chosen, m, scenarios))]
-    if not sentences:
-        sentences = ["No completed run has a figure to compare (the harness did not start the servers, or every run "
-                     "failed)."]
+    found = [s for m in MEASURES if (s := sentence(chosen, m, scenarios))]
+    if not found:
+        found = ["No completed run has a figure to compare (the harness did not start the servers, or every run "
+                 "failed)."]
     if knob is not None:
-        sentences[0] = sentences[0][:-1] + f", all with the {knob} knob (the knob matrix compares the others)."
-    sentences[-1] = f"{sentences[-1][:-1]}; {tail(runs)}"
-    return " ".join(sentences)
+        found[0] = found[0][:-1] + f", all with the {knob} knob (the knob matrix compares the others)."
+    found[-1] = f"{found[-1][:-1]}; {tail(runs)}"
+    return found
 
 
 def plural(n: int, noun: str) -> str:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; never `playwright install`
+# Debian's package, never `playwright install`; SERVER_LAYERS_CHROMIUM names another binary
+CHROMIUM = Path(os.environ.get("SERVER_LAYERS_CHROMIUM") or "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -29,7 +30,8 @@ REPORTS = pytest.StashKey[dict]()
 def require_chromium() -> str:
     """The browser's path, or fail (never skip): CI installs it, so a missing one is a broken setup."""
     if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)", pytrace=False)
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium), or name "
+                    "another binary with SERVER_LAYERS_CHROMIUM", pytrace=False)
     return str(CHROMIUM)
 
 

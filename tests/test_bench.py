@@ -290,3 +290,13 @@ def test_soak_fds_in_flight_are_no_leak_but_a_rising_floor_is():
     assert verdict(samples(in_flight)) == {"rss_growth": 0.0, "fd_drift": 0, "passed": True}
     leak = [12 + i for i in range(24)]  # one fd more every sample, never given back
     assert verdict(samples(leak))["fd_drift"] > FD_SLACK and not verdict(samples(leak))["passed"]
+
+
+@pytest.mark.parametrize("args", [["--layers", "twisted"], ["--models", "nope"],
+                                  ["--layers", "http_server_impl", "--models", "selectors"], ["--rounds", "0"],
+                                  ["--scenarios", "guestbook"]])
+def test_compare_bad_flags_exit_2_with_one_line(args, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "serving.cli", "compare", *args, "--out", str(tmp_path / "out")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()

@@ -126,3 +126,15 @@ def test_from_five_rounds_one_far_off_round_on_each_side_cannot_decide_alone():
     assert not two_off.apart(BASE, SLOW)
     three_rounds = found({BASE: [100] * 3, SLOW: [150, 150, 95]})  # below five rounds nothing is left out
     assert not three_rounds.apart(BASE, SLOW)
+
+
+def test_compare_measures_the_chosen_layers_and_models():
+    from reports.compare import EVENT_LOOP_MODELS, variants
+    from serving.catalog import MODELS
+
+    default = variants()
+    assert {model for _, model in default} == {"threaded", *EVENT_LOOP_MODELS} & {m for ms in MODELS.values() for m in ms}
+    assert all(model in MODELS[layer] for layer, model in default) and {layer for layer, _ in default} == set(MODELS)
+    one = next(iter(MODELS))
+    assert {layer for layer, _ in variants([one])} == {one}
+    assert variants(None, ["forking"]) == [(layer, "forking") for layer, models in MODELS.items() if "forking" in models]
