@@ -16,37 +16,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from reports import data, verdict  # noqa: E402
 
 
+def findings(results: dict) -> list[verdict.Finding]:
+    """Every load and scenario of one run that has a level the verdict can speak for."""
+    runs = [run for run in results["runs"] if "layer" in run]
+    found = [verdict.finding(runs, m, s) for m in verdict.MEASURES for s in data.scenarios(data.summary(results))]
+    return [one for one in found if one and one.level]
+
+
 def medians(results: dict) -> dict[tuple[str, str, str], float]:
     """(load, scenario, variant) -> the median of its paired ratios to the baseline, in one run."""
-    runs = [run for run in results["runs"] if "layer" in run]
-    found = {}
-    for measure in verdict.MEASURES:
-        for scenario in data.scenarios(data.summary(results)):
-            one = verdict.finding(runs, measure, scenario)
-            if not one or not one.level:
-                continue
-            base = one.baseline()
-            for name in one.variants():
-                if name != base and (ratios := one.ratios(name, base)):
-                    found[(measure.load, scenario, name)] = verdict.Spread.of(ratios).median
-    return found
+    return {(one.measure.load, one.scenario, name): verdict.Spread.of(one.ratios(name, one.baseline())).median
+            for one in findings(results) for name in one.variants() if name != one.baseline()}
 
 
 def per_round(results: dict) -> None:
     """Every paired ratio to the baseline, a column per round, then the verdict's median [min–max]."""
-    runs = [run for run in results["runs"] if "layer" in run]
-    for measure in verdict.MEASURES:
-        for scenario in data.scenarios(data.summary(results)):
-            one = verdict.finding(runs, measure, scenario)
-            if not one or not one.level:
-                continue
-            base = one.baseline()
-            print(f"{measure.title}, {scenario} at {one.level}, ÷ {base} ({measure.show(one.figure(base).median)}):")
-            for name in one.variants():
-                if name != base:
-                    ratios = one.ratios(name, base)
-                    cells = " ".join(f"{r:5.2f}" for r in ratios)
-                    print(f"  {name:<28} {cells}   {verdict.ratio_text(verdict.Spread.of(ratios))}")
+    for one in findings(results):
+        base = one.baseline()
+        print(f"{one.measure.title}, {one.scenario} at {one.level}, ÷ {base} ({one.measure.show(one.figure(base).median)}):")
+        for name in (name for name in one.variants() if name != base):
+            ratios = one.ratios(name, base)
+            print(f"  {name:<28} {' '.join(f'{r:5.2f}' for r in ratios)}   {verdict.ratio_text(verdict.Spread.of(ratios))}")
 
 
 def main(argv: list[str] | None = None) -> int:
