@@ -68,7 +68,8 @@ class Response:
         return self.status >= 200 and self.status not in _WITHOUT_LENGTH
 
 
-def error_response(status: HTTPStatus, headers: Headers | None = None) -> Response:
-    """SPEC §3: every 4xx/5xx is text/plain with the body `CODE REASON\\n`."""
-    body = f"{int(status)} {status.phrase}\n".encode()
+def error_response(status: HTTPStatus, headers: Headers | None = None, detail: str | None = None) -> Response:
+    """SPEC §3: every 4xx/5xx is text/plain with the body `CODE REASON\\n`; an error the application decides
+    adds one line, `detail`, saying what to change."""
+    body = f"{int(status)} {status.phrase}\n{detail + chr(10) if detail else ''}".encode()
     return Response(status, [("Content-Type", "text/plain; charset=utf-8"), *(headers or [])], body)

@@ -15,8 +15,9 @@ from conformance.corpus import ResponseReader
 IMF_FIXDATE = re.compile(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT")
 
 
-def check_common_headers(server, answer):
-    """SPEC §3: Date, Server, Content-Length (except 1xx/204/304), error bodies."""
+def check_common_headers(server, answer, app_decided: bool = False):
+    """SPEC §3: Date, Server, Content-Length (except 1xx/204/304), error bodies (one more line saying what to
+    change when the application decided the error)."""
     assert IMF_FIXDATE.fullmatch(header(answer, "date") or "")
     assert header(answer, "server") == f"server-layers ({server.layer})"
     if answer.status >= 200 and answer.status not in (204, 304):
@@ -24,7 +25,9 @@ def check_common_headers(server, answer):
     if answer.status >= 400:
         status = HTTPStatus(answer.status)
         assert header(answer, "content-type") == "text/plain; charset=utf-8"
-        assert answer.body == f"{answer.status} {status.phrase}\n".encode()
+        lines = answer.body.decode().split("\n")  # the status line, [one line saying what to change,] the end
+        assert lines[0] == f"{answer.status} {status.phrase}" and lines[-1] == ""
+        assert len(lines) == (3 if app_decided else 2) and all(lines[:-1])
 
 
 def test_page(server):
@@ -98,7 +101,7 @@ def test_guestbook_json_and_form(server):
 )
 def test_errors(server, target, extra, method, body, status):
     answer = server.get(target, extra, method, body)
-    check_common_headers(server, answer)
+    check_common_headers(server, answer, app_decided=target.startswith("/messages") and status in (400, 415))
     assert answer.status == status
     if status == 405:
         assert "GET" in header(answer, "allow")

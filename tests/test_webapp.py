@@ -79,8 +79,18 @@ def test_bad_messages_are_refused_and_not_stored(app, body, content_type, status
     headers = [("Content-Type", content_type)] if content_type else []
     response = call(app, "POST", "/messages", body, headers)
     assert response.status == status
-    assert response.body == f"{int(status)} {status.phrase}\n".encode()
+    first, what_to_change, end = response.body.decode().split("\n")  # SPEC §3: the status, then one line
+    assert first == f"{int(status)} {status.phrase}" and what_to_change and end == ""
     assert json.loads(call(app, "GET", "/messages").body) == {"messages": []}
+
+
+def test_app_errors_say_what_to_change(app):
+    form = [("Content-Type", "application/x-www-form-urlencoded")]
+    assert call(app, "POST", "/messages", b"text=", form).body == b"400 Bad Request\ntext must be 1 to 1000 characters\n"
+    assert call(app, "GET", "/messages?limit=0").body.endswith(b"\nlimit must be one whole number from 1 to 500\n")
+    wrong_type = call(app, "POST", "/messages", b"text=hi", [("Content-Type", "text/plain")]).body.decode()
+    assert "application/x-www-form-urlencoded (a field named text)" in wrong_type and "application/json" in wrong_type
+    assert call(app, "GET", "/nowhere").body == b"404 Not Found\n"  # not the app's judgement of the content: one line
 
 
 def test_text_limits_are_characters_not_bytes(app):

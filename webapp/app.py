@@ -64,7 +64,7 @@ class App:
         try:
             response = self.dispatch(request)
         except BadInput as exc:
-            response = error_response(exc.status)
+            response = error_response(exc.status, detail=exc.detail)
         except Exception:
             traceback.print_exc(file=sys.stderr)
             sys.stderr.flush()

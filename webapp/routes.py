@@ -22,10 +22,15 @@ DEFAULT_LIMIT = 50
 
 
 class BadInput(Exception):
-    """The request's content is unusable: answer `status`."""
+    """The request's content is unusable: answer `status`, with `detail`, one line saying what to change."""
 
-    def __init__(self, status: HTTPStatus = HTTPStatus.BAD_REQUEST) -> None:
-        self.status = status
+    def __init__(self, detail: str, status: HTTPStatus = HTTPStatus.BAD_REQUEST) -> None:
+        super().__init__(detail)
+        self.detail, self.status = detail, status
+
+
+FORM, JSON_TYPE = "application/x-www-form-urlencoded", "application/json"
+TEXT_RULE = f"text must be 1 to {MAX_TEXT} characters"
 
 
 def json_response(status: HTTPStatus, value: object, headers: list | None = None) -> Response:
@@ -38,7 +43,7 @@ def home(app, request: Request, match: re.Match) -> Response:
     return Response(HTTPStatus.OK, [("Content-Type", "text/html; charset=utf-8")], body)
 
 
-def test_jpg(app, request: Request, match: re.Match) -> Response:
+def jpeg_image(app, request: Request, match: re.Match) -> Response:
     return static.serve("test.jpg", request)
 
 
@@ -54,48 +59,51 @@ def list_messages(app, request: Request, match: re.Match) -> Response:
     query = parse_qs(urlsplit(request.path).query, keep_blank_values=True)
     limits = query.get("limit", [str(DEFAULT_LIMIT)])
     if len(limits) != 1 or not re.fullmatch(r"[0-9]{1,3}", limits[0]) or not 1 <= int(limits[0]) <= MAX_LIMIT:
-        raise BadInput()
+        raise BadInput(f"limit must be one whole number from 1 to {MAX_LIMIT}")
     return json_response(HTTPStatus.OK, {"messages": app.store.latest(int(limits[0]))})
 
 
 def post_message(app, request: Request, match: re.Match) -> Response:
     media_type = (request.header("content-type") or "").partition(";")[0].strip(" \t").lower()
-    readers = {"application/x-www-form-urlencoded": form_text, "application/json": json_text}
+    readers = {FORM: form_text, JSON_TYPE: json_text}
     if media_type not in readers:
-        raise BadInput(HTTPStatus.UNSUPPORTED_MEDIA_TYPE)
+        raise BadInput(f"send the message as {FORM} (a field named text) or as {JSON_TYPE} "
+                       '({"text": "..."})', HTTPStatus.UNSUPPORTED_MEDIA_TYPE)
     message = app.store.add(check_text(readers[media_type](request.body)))
-    if media_type == "application/json":
+    if media_type == JSON_TYPE:
         return json_response(HTTPStatus.CREATED, message, [("Location", f"/messages/{message['id']}")])
     return Response(HTTPStatus.SEE_OTHER, [("Location", "/")])
 
 
-def form_text(body: bytes) -> object:
+def form_text(body: bytes) -> str:
     try:
         fields = parse_qs(body.decode("utf-8"), strict_parsing=bool(body), errors="strict", keep_blank_values=True)
     except (UnicodeDecodeError, ValueError):
-        raise BadInput() from None
-    return fields.get("text", [None])[0]
+        raise BadInput(f"the body must be {FORM} in UTF-8, e.g. text=Hello") from None
+    if "text" not in fields:
+        raise BadInput("the form needs a field named text")
+    return fields["text"][0]
 
 
-def json_text(body: bytes) -> object:
+def json_text(body: bytes) -> str:
     try:
         value = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise BadInput() from None
-    return value.get("text") if isinstance(value, dict) else None
+        raise BadInput('the body must be JSON in UTF-8, e.g. {"text": "Hello"}') from None
+    if not isinstance(value, dict) or not isinstance(value.get("text"), str):
+        raise BadInput('the JSON must be an object with a string "text", e.g. {"text": "Hello"}')
+    return value["text"]
 
 
-def check_text(text: object) -> str:
+def check_text(text: str) -> str:
     """1 to 1000 characters after stripping, and encodable (no lone surrogates)."""
-    if not isinstance(text, str):
-        raise BadInput()
     text = text.strip()
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise BadInput() from None
+        raise BadInput("text must be valid Unicode (no lone surrogates)") from None
     if not 1 <= len(text) <= MAX_TEXT:
-        raise BadInput()
+        raise BadInput(TEXT_RULE)
     return text
 
 
@@ -125,7 +133,7 @@ def echo(app, request: Request, match: re.Match) -> Response:
 
 ROUTES = [
     (re.compile(r"/"), {"GET": home}),
-    (re.compile(r"/test\.jpg"), {"GET": test_jpg}),
+    (re.compile(r"/test\.jpg"), {"GET": jpeg_image}),
     (re.compile(r"/plaintext"), {"GET": plaintext}),
     (re.compile(r"/time"), {"GET": time_now}),
     (re.compile(r"/messages"), {"GET": list_messages, "POST": post_message}),
