@@ -17,7 +17,7 @@ from http11.parser import ChunkedBody
 from serving.access_log import log_request
 from serving.runner import run
 from serving.session import answer
-from serving.stdlib_server import ManagedServer, models
+from serving.stdlib_server import Forking, ManagedServer, Threading
 
 from .reader import ConnectionClosed, HeadReader, HeadTimeout
 
@@ -169,7 +169,16 @@ class Server(ManagedServer, http.server.HTTPServer):
         self.server_name, self.server_port = self.socket.getsockname()[:2]
 
 
-MODELS = models(Server)
+
+class ThreadingServer(Threading, Server):
+    """The `threaded` model: a thread per connection (as CPython's socketserver.ThreadingTCPServer)."""
+
+
+class ForkingServer(Forking, Server):
+    """The `forking` model: a process per connection (as CPython's socketserver.ForkingTCPServer)."""
+
+
+MODELS = {"iterative": Server, "threaded": ThreadingServer, "forking": ForkingServer}
 
 
 # --- make_server and main --------------------------------------------------------

@@ -31,7 +31,10 @@ def handle(conn: socket.socket, client: tuple, server: "Server") -> None:
 
 
 class Server:
-    """bind, listen, accept; MODELS[model] is what to do with each accepted socket (selectors: its own loop)."""
+    """bind, listen, accept; `process` serves each accepted socket in turn (the iterative model).
+
+    Each other model is a small subclass below, as socketserver's own mixins are: it overrides `process`
+    (threaded, forking) or the whole loop (selectors)."""
 
     def __init__(self, options, app, lifecycle) -> None:
         self.options, self.app, self.lifecycle = options, app, lifecycle
@@ -53,7 +56,7 @@ class Server:
                     reap(self.children)
                     continue
                 if self.admit(conn):
-                    MODELS[self.options.model](self, conn, client)
+                    self.process(conn, client)
 
     def admit(self, conn: socket.socket) -> bool:
         """TCP_NODELAY (unless --no-nodelay); past --max-connections a 503 instead of a connection."""
@@ -63,10 +66,10 @@ class Server:
         refuse_in_background(conn, "raw_socket")
         return False
 
+    def process(self, conn: socket.socket, client: tuple) -> None:
+        handle(conn, client, self)
+
     def open_connections(self) -> int:
-        if self.options.model == "forking":
-            reap(self.children)
-            return len(self.children)
         return self.lifecycle.open_connections()
 
     def drain(self, deadline: float) -> None:
@@ -74,26 +77,32 @@ class Server:
         self.lifecycle.wait_drained(deadline)
 
 
-def iterative(server: Server, conn: socket.socket, client: tuple) -> None:
-    handle(conn, client, server)
+class ThreadingServer(Server):
+    """The `threaded` model: a thread per connection."""
+
+    def process(self, conn: socket.socket, client: tuple) -> None:
+        threading.Thread(target=handle, args=(conn, client, self), daemon=True).start()
 
 
-def threaded(server: Server, conn: socket.socket, client: tuple) -> None:
-    threading.Thread(target=handle, args=(conn, client, server), daemon=True).start()
+class ForkingServer(Server):
+    """The `forking` model: a process per connection."""
 
+    def process(self, conn: socket.socket, client: tuple) -> None:
+        pid = os.fork()
+        if pid == 0:  # the child serves this one connection, then exits
+            self.listener.close()
+            try:
+                handle(conn, client, self)
+                self.app.close()
+            finally:
+                os._exit(0)
+        conn.close()
+        self.children.add(pid)
+        reap(self.children)
 
-def forking(server: Server, conn: socket.socket, client: tuple) -> None:
-    pid = os.fork()
-    if pid == 0:  # the child serves this one connection, then exits
-        server.listener.close()
-        try:
-            handle(conn, client, server)
-            server.app.close()
-        finally:
-            os._exit(0)
-    conn.close()
-    server.children.add(pid)
-    reap(server.children)
+    def open_connections(self) -> int:
+        reap(self.children)
+        return len(self.children)
 
 
 class Pending:
@@ -196,15 +205,14 @@ class SelectorServer(Server):
         conn.sock.close()
 
 
-MODELS = {"iterative": iterative, "threaded": threaded, "forking": forking, "selectors": None}  # None: SelectorServer
+MODELS = {"iterative": Server, "threaded": ThreadingServer, "forking": ForkingServer, "selectors": SelectorServer}
 
 
 # --- make_server and main --------------------------------------------------------
 
 
 def make_server(options, app, lifecycle) -> Server:
-    server_class = SelectorServer if options.model == "selectors" else Server
-    return server_class(options, app, lifecycle)
+    return MODELS[options.model](options, app, lifecycle)
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:

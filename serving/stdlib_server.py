@@ -47,14 +47,6 @@ class ManagedServer:
             self.app.close()
 
 
-# Set on the model classes themselves: the mixins' own class attributes come first in the MRO.
-MIXIN_DEFAULTS = {
-    "daemon_threads": True,  # never wait forever for a keep-alive thread; drain() waits with a deadline
-    "block_on_close": False,  # likewise for threads and forked children at server_close()
-    "max_children": MAX_CHILDREN,
-}
-
-
 class Capped:
     """Before the Threading/Forking mixin: past --max-connections, answer 503 instead of a thread or process."""
 
@@ -70,11 +62,15 @@ class Capped:
         return self.lifecycle.open_connections()
 
 
-def models(base: type) -> dict[str, type]:
-    """The three models of a socketserver layer, from its iterative server class."""
-    return {
-        "iterative": base,
-        "threaded": type(f"Threading{base.__name__}", (Capped, socketserver.ThreadingMixIn, base), MIXIN_DEFAULTS),
-        "forking": type(f"Forking{base.__name__}", (Capped, socketserver.ForkingMixIn, base), MIXIN_DEFAULTS),
-    }
+class Threading(Capped, socketserver.ThreadingMixIn):
+    """socketserver's ThreadingMixIn with the cap; its defaults here come before the mixin's in the MRO."""
 
+    daemon_threads = True  # never wait forever for a keep-alive thread; drain() waits with a deadline
+    block_on_close = False  # likewise at server_close()
+
+
+class Forking(Capped, socketserver.ForkingMixIn):
+    """socketserver's ForkingMixIn with the cap."""
+
+    block_on_close = False  # drain() waits for the children with a deadline
+    max_children = MAX_CHILDREN

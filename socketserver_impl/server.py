@@ -8,7 +8,7 @@ import socketserver
 from serving.blocking import serve_connection
 from serving.runner import run
 from serving.session import Session
-from serving.stdlib_server import ManagedServer, models
+from serving.stdlib_server import Forking, ManagedServer, Threading
 
 READ_SIZE = 65536
 
@@ -38,7 +38,16 @@ class Server(ManagedServer, socketserver.TCPServer):
     """socketserver.TCPServer with the contract's defaults (see serving.stdlib_server)."""
 
 
-MODELS = models(Server)
+
+class ThreadingServer(Threading, Server):
+    """The `threaded` model: a thread per connection (as CPython's socketserver.ThreadingTCPServer)."""
+
+
+class ForkingServer(Forking, Server):
+    """The `forking` model: a process per connection (as CPython's socketserver.ForkingTCPServer)."""
+
+
+MODELS = {"iterative": Server, "threaded": ThreadingServer, "forking": ForkingServer}
 
 
 # --- make_server and main --------------------------------------------------------
