@@ -115,12 +115,13 @@ def test_listening_line_and_the_cli_serve(layer, tmp_path):
         assert line == f"listening on http://127.0.0.1:{port}\n" and int(port) > 0
         with socket.create_connection((host, int(port)), timeout=5) as sock:
             sock.sendall(b"GET /plaintext HTTP/1.0\r\n\r\n")
-            assert sock.recv(100).startswith(b"HTTP/1.1 200 OK\r\n")
+            answer = sock.recv(100)
     finally:
         process.terminate()
-        assert process.wait(10) == 0
+        status = process.wait(10)
         process.stdout.close()
         process.stderr.close()
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and status == 0
 
 
 def test_ipv6_loopback(layer, tmp_path):
@@ -135,9 +136,10 @@ def test_ipv6_loopback(layer, tmp_path):
         assert server.host == "::1"
         with socket.create_connection(("::1", server.port), timeout=5) as sock:
             sock.sendall(b"GET /plaintext HTTP/1.1\r\nHost: [::1]\r\nConnection: close\r\n\r\n")
-            assert sock.recv(100).startswith(b"HTTP/1.1 200 OK\r\n")
+            answer = sock.recv(100)
     finally:
-        assert stop(server) == 0
+        status = stop(server)
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and status == 0
 
 
 def test_defaults_of_spec_section_1():
@@ -152,10 +154,10 @@ def test_missing_data_dir_is_created(layer, tmp_path):
     folder = tmp_path / "not" / "yet" / "there"
     server = launch(layer, "threaded", folder, tmp_path / "stderr.log", [])
     try:
-        assert server.get("/plaintext").status == 200
-        assert (folder / "messages.db").is_file()
+        answer = server.get("/plaintext")
     finally:
-        assert stop(server) == 0
+        status = stop(server)
+    assert answer.status == 200 and (folder / "messages.db").is_file() and status == 0
 
 
 def test_the_catalog_lists_each_layers_own_models():
