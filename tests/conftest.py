@@ -1,113 +1,15 @@
 """Live servers as fixtures: every layer x model, each a real process on a loopback port.
 
 Test bodies never name a layer: they take `server` (parametrised over all 10
-variants) or start their own through `start_server(variant, ...)`.
+variants) or start their own through `start_server(variant, ...)`. Helpers live in helpers.py.
 """
 
 import os
-import re
-import select
-import signal
-import socket
-import subprocess
-import sys
-import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
-from conformance.corpus import Answer, ResponseReader
-from serving.catalog import MODELS
-
-ROOT = Path(__file__).resolve().parent.parent
-LAYERS = MODELS  # every layer and its models (serving/catalog.py)
-VARIANTS = [(layer, model) for layer, models in LAYERS.items() for model in models]
-VARIANT_IDS = [f"{layer}-{model}" for layer, model in VARIANTS]
-CONCURRENT_VARIANTS = [v for v in VARIANTS if v[1] != "iterative"]
-READY_TIMEOUT_S = 20.0
-
-
-@dataclass
-class RunningServer:
-    layer: str
-    model: str
-    process: subprocess.Popen
-    host: str
-    port: int
-    data_dir: Path
-    stderr_path: Path
-    extra: list[str] = field(default_factory=list)
-
-    @property
-    def origin(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(errors="replace")
-
-    def connect(self, timeout: float = 10.0) -> socket.socket:
-        return socket.create_connection((self.host, self.port), timeout=timeout)
-
-    def exchange(self, raw: bytes, count: int = 1, head: bool = False, timeout: float = 10.0) -> list[Answer]:
-        """Send `raw` on a new connection and read `count` responses."""
-        with self.connect(timeout) as sock:
-            sock.sendall(raw)
-            reader = ResponseReader(sock.recv)
-            return [reader.read_response(head=head) for _ in range(count)]
-
-    def get(self, target: str, headers: str = "", method: str = "GET", body: bytes = b"") -> Answer:
-        """One request with `Connection: close`; `headers` are extra raw header lines."""
-        length = f"Content-Length: {len(body)}\r\n" if body else ""
-        raw = f"{method} {target} HTTP/1.1\r\nHost: test.local\r\n{headers}{length}Connection: close\r\n\r\n"
-        return self.exchange(raw.encode("latin-1") + body, head=method == "HEAD")[0]
-
-
-def launch(layer: str, model: str, data_dir: Path, stderr_path: Path, extra: list[str]) -> RunningServer:
-    """Start `python -m LAYER` and wait for its `listening on` line (no sleeps)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", layer, "--port", "0", "--model", model, "--data-dir", str(data_dir), *extra]
-    stderr = stderr_path.open("ab")
-    process = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL, start_new_session=True
-    )
-    stderr.close()
-    line = read_line(process, READY_TIMEOUT_S)
-    match = re.fullmatch(r"listening on http://(\[[^\]]+\]|[^:]+):(\d+)", line.strip())
-    if not match:
-        process.kill()
-        raise RuntimeError(f"{layer}/{model} did not start: {line!r} {stderr_path.read_text()[-2000:]}")
-    return RunningServer(layer, model, process, match[1].strip("[]"), int(match[2]), data_dir, stderr_path, extra)
-
-
-def read_line(process: subprocess.Popen, timeout: float) -> str:
-    poller = select.poll()  # not select(): a stress test may hold more than 1024 fds
-    poller.register(process.stdout, select.POLLIN)
-    return process.stdout.readline().decode() if poller.poll(timeout * 1000) else ""
-
-
-def stop(server: RunningServer, timeout: float = 15.0) -> int:
-    """SIGTERM and wait; the exit status. Then SIGKILL whatever of its process group is left."""
-    if server.process.poll() is None:
-        server.process.send_signal(signal.SIGTERM)
-    try:
-        return server.process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        return -9
-    finally:
-        kill_group(server)
-        server.process.stdout.close()
-
-
-def kill_group(server: RunningServer) -> None:
-    """SIGKILL the server and any forked child of it (its own session, started here)."""
-    try:
-        os.killpg(server.process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    server.process.wait()
-
+from helpers import CONCURRENT_VARIANTS, VARIANT_IDS, VARIANTS, launch, stop
 
 @pytest.fixture(scope="session")
 def start_server(tmp_path_factory):
@@ -143,25 +45,6 @@ def concurrent_server(request, start_server):
     """The variants that serve clients concurrently (all but iterative)."""
     with start_server(request.param) as running:
         yield running
-
-
-def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):
-    """Poll `predicate` until true or timeout; returns its last value (no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
-
-
-def header(answer: Answer, name: str) -> str | None:
-    found = [value for key, value in answer.headers if key.lower() == name]
-    return found[0] if found else None
-
-
-def header_names(answer: Answer) -> list[str]:
-    return [key.lower() for key, _ in answer.headers]
 
 
 os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")

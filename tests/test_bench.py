@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, header, wait_for
+from helpers import ROOT, header, wait_for
 
 from bench.classify import bound_by
 from bench.cli import make_plan

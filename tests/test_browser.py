@@ -17,7 +17,7 @@ pytest_plugins = ["browser_helpers"]  # its report hook tells the page fixture t
 pytest.register_assert_rewrite("browser_helpers")  # imported below, before pytest loads it as a plugin
 
 from browser_helpers import ARTIFACTS, CHROMIUM_ARGS, failed, require_chromium  # noqa: E402
-from conftest import wait_for  # noqa: E402
+from helpers import wait_for  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 TIMEOUT_MS = 15_000  # per Playwright action; a healthy page takes milliseconds

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import LAYERS, ROOT, launch, stop
+from helpers import LAYERS, ROOT, launch, stop
 
 BAD_OPTIONS = [
     ["--model", "nonesuch"],

@@ -4,7 +4,7 @@ import json
 import sqlite3
 import threading
 
-from conftest import kill_group, wait_for
+from helpers import kill_group, wait_for
 
 from conformance.corpus import Closed, ResponseReader
 

@@ -31,7 +31,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import pytest
-from conftest import ROOT
+from helpers import ROOT
 from test_http11 import first_head, head_outcome
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st

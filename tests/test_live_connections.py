@@ -5,7 +5,7 @@ import signal
 import socket
 
 import pytest
-from conftest import header
+from helpers import header
 
 from conformance.corpus import ResponseReader
 from http11.limits import MAX_REQUEST_LINE

@@ -8,7 +8,7 @@ from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 
 import pytest
-from conftest import header, header_names, wait_for
+from helpers import header, header_names, wait_for
 
 from conformance.corpus import ResponseReader
 

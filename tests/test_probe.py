@@ -4,7 +4,7 @@ A real layer (start_server) runs beside tests/data/obsfold_proxy.py, a proxy in
 front of it that unfolds obs-fold instead of rejecting it: it answers exactly
 like the layer except on obs-fold cases. The matrix must flag those cells of the
 proxy (against the contract and against the layer) and nothing else. No layer is
-named here: the variants come from conftest's data.
+named here: the variants come from helpers.py.
 """
 
 import json
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import LAYERS, ROOT
+from helpers import LAYERS, ROOT
 
 from conformance.corpus import load_cases
 from conformance.probe import mark_divergence, probe, spawn, stop, wait_ready

@@ -17,7 +17,7 @@ import urllib.request
 import pytest
 
 from bench import reference, wrk
-from conftest import ROOT, read_line
+from helpers import ROOT, read_line
 
 # wrk 4.1.0, captured against bench.stock_server (200s) and its 404 path
 OK = """\

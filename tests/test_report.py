@@ -24,7 +24,7 @@ import matplotlib.colors
 import matplotlib.image
 import pytest
 from browser_helpers import CHROMIUM_ARGS, require_chromium
-from conftest import ROOT
+from helpers import ROOT
 
 from bench.knobs import DEFAULT
 from bench.results import summarise

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, VARIANTS, kill_group, wait_for
+from helpers import ROOT, VARIANTS, kill_group, wait_for
 
 from conformance.corpus import Closed, ResponseReader
 
