@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from serving.catalog import MODELS
-from serving.cli import LAYERS
+from serving.catalog import SERVER_MODULES as LAYERS
 from serving.options import OneLineParser, fail
 
 from .knobs import DEFAULT, KNOBS, STOCK_LAYER, STOCK_MODELS, STOCK_SCENARIOS, flag_names

@@ -12,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-from serving.cli import LAYERS
+from serving.catalog import SERVER_MODULES as LAYERS
 from serving.options import OneLineParser, fail
 
 from .cli import MODELS, duration

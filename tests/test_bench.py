@@ -31,7 +31,7 @@ RUN_FIELDS = {"layer", "model", "scenario", "users", "rate", "repeat", "rps", "f
 
 
 def bench(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "serving.cli", "bench", *args]
+    command = [sys.executable, "-m", "server_layers", "bench", *args]
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
@@ -226,7 +226,7 @@ def server_pids(out: Path) -> list[int]:
 
 def test_a_server_that_dies_mid_run_is_recorded_and_the_rest_goes_on(tmp_path):
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "serving.cli", "bench", "--layers", "raw_socket,socketserver_impl",
+    command = [sys.executable, "-m", "server_layers", "bench", "--layers", "raw_socket,socketserver_impl",
                "--duration", "4s", "--warmup", "0.2s", "--users", "2", "--out", str(out)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     first = f"{out}/servers/raw_socket-threaded"
@@ -257,7 +257,7 @@ def test_a_master_with_two_local_workers_completes_a_run(tmp_path):
 
 def test_compare_exits_1_when_a_run_fails_and_still_reports_the_rest(tmp_path):
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "serving.cli", "compare", "--no-probe", "--rounds", "1", "--duration", "3s",
+    command = [sys.executable, "-m", "server_layers", "compare", "--no-probe", "--rounds", "1", "--duration", "3s",
                "--wrk-seconds", "2", "--scenarios", "plaintext", "--out", str(out)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first = f"{out}/servers/"  # the first recorded slot's server (the warm-up slot's live under warm-up/)
@@ -296,7 +296,7 @@ def test_soak_fds_in_flight_are_no_leak_but_a_rising_floor_is():
                                   ["--layers", "http_server_impl", "--models", "selectors"], ["--rounds", "0"],
                                   ["--scenarios", "guestbook"]])
 def test_compare_bad_flags_exit_2_with_one_line(args, tmp_path):
-    result = subprocess.run([sys.executable, "-m", "serving.cli", "compare", *args, "--out", str(tmp_path / "out")],
+    result = subprocess.run([sys.executable, "-m", "server_layers", "compare", *args, "--out", str(tmp_path / "out")],
                             cwd=ROOT, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()

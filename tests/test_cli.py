@@ -93,21 +93,21 @@ def test_an_unresolvable_host_is_not_blamed_on_another_server(layer, tmp_path):
 
 
 def test_serve_help_with_and_without_a_layer(layer):
-    general = run([sys.executable, "-m", "serving.cli", "serve", "--help"])
+    general = run([sys.executable, "-m", "server_layers", "serve", "--help"])
     assert general.returncode == 0 and general.stdout.startswith("usage: server-layers serve LAYER")
     assert all(name in general.stdout for name in LAYERS) and general.stderr == ""
-    own = run([sys.executable, "-m", "serving.cli", "serve", layer, "--help"])
+    own = run([sys.executable, "-m", "server_layers", "serve", layer, "--help"])
     assert own.returncode == 0 and own.stdout.startswith(f"usage: server-layers serve {layer} ")
     assert "--keepalive-timeout" in own.stdout
-    assert_one_line_exit_2(run([sys.executable, "-m", "serving.cli", "serve"]))
+    assert_one_line_exit_2(run([sys.executable, "-m", "server_layers", "serve"]))
 
 
 def test_unknown_layer_through_the_cli():
-    assert_one_line_exit_2(run([sys.executable, "-m", "serving.cli", "serve", "twisted"]))
+    assert_one_line_exit_2(run([sys.executable, "-m", "server_layers", "serve", "twisted"]))
 
 
 def test_listening_line_and_the_cli_serve(layer, tmp_path):
-    command = [sys.executable, "-m", "serving.cli", "serve", layer, "--port", "0", "--data-dir", str(tmp_path)]
+    command = [sys.executable, "-m", "server_layers", "serve", layer, "--port", "0", "--data-dir", str(tmp_path)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         line = process.stdout.readline().decode()

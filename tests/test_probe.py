@@ -91,7 +91,7 @@ def test_divergence_reference(groups, flagged):
 
 
 def probe_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "serving.cli", "probe", *args], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "server_layers", "probe", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 

@@ -339,7 +339,7 @@ def test_verdict_follows_the_numbers(tmp_path):
 
 
 def report(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "serving.cli", "report", *args], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "server_layers", "report", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=120, stdin=subprocess.DEVNULL)
 
 

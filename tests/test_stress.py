@@ -215,7 +215,7 @@ def test_sigterm_under_load_finishes_in_flight_and_the_port_is_free_at_once(vari
 @pytest.mark.parametrize("variant", [("raw_socket", "selectors"), ("http_server_impl", "threaded")], ids=["selectors", "threaded"])
 def test_short_soak_keeps_rss_and_fds_flat(variant, tmp_path):
     layer, model = variant
-    command = [sys.executable, "-m", "serving.cli", "soak", "--layer", layer, "--model", model, "--minutes", "0.5",
+    command = [sys.executable, "-m", "server_layers", "soak", "--layer", layer, "--model", model, "--minutes", "0.5",
                "--interval", "1s", "--out", str(tmp_path)]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=180)
     print("\n" + result.stdout.strip())

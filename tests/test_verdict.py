@@ -129,7 +129,7 @@ def test_from_five_rounds_one_far_off_round_on_each_side_cannot_decide_alone():
 
 
 def test_compare_measures_the_chosen_layers_and_models():
-    from reports.compare import EVENT_LOOP_MODELS, variants
+    from server_layers.compare import EVENT_LOOP_MODELS, variants
     from serving.catalog import MODELS
 
     default = variants()

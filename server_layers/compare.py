@@ -22,8 +22,8 @@ from conformance.corpus import load_cases
 from conformance.probe import MODELS, layer_command, run, write_outputs
 from serving.options import OneLineParser, fail
 
-from . import cli as report_cli
-from .data import ReportError
+from reports import cli as report_cli
+from reports.data import ReportError
 
 EVENT_LOOP_MODELS = ["selectors"]  # measured beside threaded wherever a layer has them
 DEFAULTS = rounds.Profile(variants=[], scenarios=rounds.SCENARIOS, out=Path("."))

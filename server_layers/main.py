@@ -7,15 +7,15 @@ import argparse
 import importlib
 import sys
 
-from .catalog import SERVER_MODULES
-from .options import OneLineParser, fail
+from serving.catalog import SERVER_MODULES
+from serving.options import OneLineParser, fail
 
 LAYERS = SERVER_MODULES  # layer -> module with main(argv)
 TOOLS = {  # subcommand -> (module with main(argv), help); each has its own --help
     "bench": ("bench.cli", "measure the layers with Locust (BENCH.md §2)"),
     "report": ("reports.cli", "charts, report.html and summary.md from a bench run (BENCH.md §3)"),
     "probe": ("conformance.probe", "the conformance matrix: the corpus on every layer and model (BENCH.md §4)"),
-    "compare": ("reports.compare", "probe, a quick bench, then the report: the main job (BENCH.md §5)"),
+    "compare": ("server_layers.compare", "probe, the layers in interleaved rounds, the report: the main job (BENCH.md §5)"),
     "soak": ("bench.soak", "mixed load for minutes on one server, sampling RSS, fds and threads"),
 }
 EPILOG = """examples:
