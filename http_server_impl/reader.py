@@ -13,6 +13,7 @@ import time
 from http11 import grammar
 from http11.limits import MAX_FIELD_LINE, MAX_FIELDS, MAX_HEADER_SECTION, MAX_REQUEST_LINE
 from serving.blocking import KernelTimeouts
+from serving.session import BODY, HEAD, IDLE, deadline
 
 RECV_SIZE = 65536
 
@@ -39,21 +40,21 @@ class HeadReader:
         self.sock, self.options = sock, options
         self.timeouts = KernelTimeouts(sock, options.header_timeout)  # stock polls before every recv and send
         self.buffer = bytearray()
-        self.phase = "idle"
+        self.phase = IDLE
         self.lines: list[bytes] = []  # the raw field lines of the current head
         self.waiting_since = self.last_data = time.monotonic()
 
     def is_idle(self) -> bool:
-        return self.phase == "idle" and not self.buffer.strip(b"\r\n")
+        return self.phase == IDLE and not self.buffer.strip(b"\r\n")
 
     def request_read(self) -> None:
         """The whole request is in: what comes next belongs to the next request (idle until it starts)."""
-        self.phase, self.waiting_since = "idle", time.monotonic()
+        self.phase, self.waiting_since = IDLE, time.monotonic()
 
     def readline(self, size: int = -1) -> bytes:
-        if self.phase == "body":  # a request whose body was never read: it is over all the same
+        if self.phase == BODY:  # a request whose body was never read: it is over all the same
             self.request_read()
-        if self.phase == "idle":
+        if self.phase == IDLE:
             return self.request_line()
         return self.field_line()
 
@@ -63,14 +64,14 @@ class HeadReader:
         line = self.take_line(MAX_REQUEST_LINE + 2, grammar.method_too_long)
         while line in (b"\r\n", b"\n"):  # RFC 9112 §2.2: empty lines before a request are ignored
             line = self.take_line(MAX_REQUEST_LINE + 2, grammar.method_too_long)
-        self.phase, self.lines = "head", []
+        self.phase, self.lines = HEAD, []
         return line
 
     def field_line(self) -> bytes:
         budget = MAX_HEADER_SECTION - sum(map(len, self.lines))
         line = self.take_line(min(MAX_FIELD_LINE + 2, budget + 2))
         if line in (b"\r\n", b"\n"):
-            self.phase = "body"
+            self.phase = BODY
             return line
         self.lines.append(line)
         too_long = not line.endswith(b"\n") or len(line.rstrip(b"\n")) - line.endswith(b"\r\n") > MAX_FIELD_LINE
@@ -90,7 +91,7 @@ class HeadReader:
                 line = bytes(self.buffer[:size])
                 del self.buffer[:size]
                 return line
-            if not self.fill() and self.phase == "idle" and not self.buffer:
+            if not self.fill() and self.phase == IDLE and not self.buffer:
                 return b""  # closed between requests
 
     def read(self, size: int) -> bytes:
@@ -122,7 +123,7 @@ class HeadReader:
                 raise TimeoutError("idle")  # http.server closes an idle connection quietly
             raise HeadTimeout()
         if not data:
-            if self.phase == "idle" and not self.buffer.strip(b"\r\n"):
+            if self.phase == IDLE and not self.buffer.strip(b"\r\n"):
                 self.buffer.clear()
                 return False
             raise ConnectionClosed()
@@ -131,8 +132,5 @@ class HeadReader:
         return True
 
     def deadline(self) -> float:
-        if self.is_idle():
-            return self.waiting_since + self.options.keepalive_timeout
-        if self.phase == "body":
-            return self.last_data + self.options.header_timeout
-        return self.waiting_since + self.options.header_timeout
+        phase = IDLE if self.is_idle() else BODY if self.phase == BODY else HEAD
+        return deadline(phase, self.waiting_since, self.last_data, self.options)

@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 
-from serving.blocking import refuse_in_background, serve_connection
+from serving.blocking import admit, serve_connection
 from serving.lifecycle import reap, stop_children
 from serving.runner import family, run
 from serving.session import Session
@@ -61,10 +61,7 @@ class Server:
     def admit(self, conn: socket.socket) -> bool:
         """TCP_NODELAY (unless --no-nodelay); past --max-connections a 503 instead of a connection."""
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, self.options.nodelay)  # no Nagle stall
-        if self.open_connections() < self.options.max_connections:
-            return True
-        refuse_in_background(conn, "raw_socket")
-        return False
+        return admit(conn, self.open_connections(), self.options)
 
     def process(self, conn: socket.socket, client: tuple) -> None:
         handle(conn, client, self)

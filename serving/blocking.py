@@ -74,6 +74,15 @@ def refuse_in_background(sock: socket.socket, layer: str) -> None:
     threading.Thread(target=refuse, args=(sock, layer), daemon=True).start()
 
 
+def admit(sock: socket.socket, open_now: int, options) -> bool:
+    """The connection cap, for every layer: past --max-connections the socket gets a 503 (from a thread of its
+    own, so the accept loop goes on) and False; else True."""
+    if open_now < options.max_connections:
+        return True
+    refuse_in_background(sock, options.layer)
+    return False
+
+
 def serve_connection(sock: socket.socket, recv: Callable[[], bytes | None], send: Callable[[bytes], object],
                      session: Session) -> None:
     """Serve one connection to its end; a vanished peer ends it quietly.

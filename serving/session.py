@@ -13,6 +13,20 @@ from http11 import CONTINUE, ProtocolError, Request, RequestParser, Response, er
 from .access_log import log_request
 
 
+IDLE, HEAD, BODY = "idle", "head", "body"  # where a connection is between two requests, for its deadline
+
+
+def deadline(phase: str, waiting_since: float, last_data: float, options) -> float:
+    """SPEC §4, the one rule for every layer: idle -> --keepalive-timeout after the last answer; a head ->
+    --header-timeout from its first byte's wait (more bytes buy no time: slowloris); a body -> --header-timeout
+    since the last byte arrived."""
+    if phase == IDLE:
+        return waiting_since + options.keepalive_timeout
+    if phase == BODY:
+        return last_data + options.header_timeout
+    return waiting_since + options.header_timeout
+
+
 def overloaded(layer: str) -> bytes:
     """The whole 503 for a connection past the cap, before any request is read."""
     response = error_response(HTTPStatus.SERVICE_UNAVAILABLE, [("Retry-After", "1")])
@@ -96,11 +110,8 @@ class Session:
 
     def deadline(self) -> float:
         """When to give up waiting: idle keep-alive, an unfinished head, or a stalled body."""
-        if self.parser.idle:
-            return self.waiting_since + self.options.keepalive_timeout
-        if self.parser.head is None:
-            return self.waiting_since + self.options.header_timeout
-        return self.last_data + self.options.header_timeout
+        phase = IDLE if self.parser.idle else HEAD if self.parser.head is None else BODY
+        return deadline(phase, self.waiting_since, self.last_data, self.options)
 
     def timed_out(self) -> bytes:
         """The deadline passed: close; 408 unless the connection was merely idle."""

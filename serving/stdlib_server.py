@@ -7,7 +7,7 @@ import os
 import socketserver
 import threading
 
-from .blocking import refuse_in_background
+from .blocking import admit
 from .lifecycle import stop_children
 from .runner import family
 
@@ -51,9 +51,8 @@ class Capped:
     """Before the Threading/Forking mixin: past --max-connections, answer 503 instead of a thread or process."""
 
     def process_request(self, request, client_address) -> None:
-        if self.open_connections() >= self.options.max_connections:
-            return refuse_in_background(request, self.options.layer)
-        super().process_request(request, client_address)
+        if admit(request, self.open_connections(), self.options):
+            super().process_request(request, client_address)
 
     def open_connections(self) -> int:
         if getattr(self, "active_children", None) is not None:
