@@ -33,7 +33,7 @@ class HeadTooLarge(http.client.LineTooLong):
         super().__init__("header section")
 
 
-class HeadReader:
+class RequestReader:
     """Lines and bytes from `sock`, in phases: idle -> head -> body -> idle."""
 
     def __init__(self, sock: socket.socket, options) -> None:

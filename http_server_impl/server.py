@@ -19,10 +19,10 @@ from serving.runner import run
 from serving.session import answer
 from serving.stdlib_server import Forking, ManagedServer, Threading
 
-from .reader import ConnectionClosed, HeadReader, HeadTimeout
+from .reader import ConnectionClosed, HeadTimeout, RequestReader
 
 # Stock http.client counts the empty line that ends a head as a field, so 100 fields get 431;
-# HeadReader enforces MAX_FIELDS itself, so let http.client's own cap sit one above it.
+# RequestReader enforces MAX_FIELDS itself, so let http.client's own cap sit one above it.
 http.client._MAXHEADERS = MAX_FIELDS + 1
 
 # --- connection loop -----------------------------------------------------------
@@ -41,7 +41,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         # Stock sets these in parse_request only; a 408 before the first request line needs them.
         self.request_version, self.command, self.requestline = self.default_request_version, None, ""
         self.rfile.close()
-        self.rfile = HeadReader(self.connection, self.server.options)  # limits and deadlines as bytes arrive
+        self.rfile = RequestReader(self.connection, self.server.options)  # limits and deadlines as bytes arrive
 
     def handle(self) -> None:
         # Stock closes silently on a timeout mid-head and prints a traceback on a reset.
@@ -101,7 +101,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.rfile.request_read()  # from here a stop may close the connection once this is answered
         # self.target, not self.path: stock rewrites a leading '//' and /echo reports the target as sent
         request = Request(self.command, self.target, self.request_version, self.fields, body, self.expect, self.index)
-        self.write(*answer(self.server.app, request, self.server.lifecycle, self.server.options), request.request_line)
+        self.write(*answer(self.server.app, self.server.options, self.server.lifecycle, request), request.request_line)
 
     def read_body(self) -> bytes:
         # Stock has no body framing at all; chunked bodies are decoded by http11's decoder.
@@ -184,8 +184,8 @@ MODELS = {"iterative": Server, "threaded": ThreadingServer, "forking": ForkingSe
 # --- make_server and main --------------------------------------------------------
 
 
-def make_server(options, app, lifecycle) -> Server:
-    return MODELS[options.model](options, app, lifecycle, Handler)
+def make_server(app, options, lifecycle) -> Server:
+    return MODELS[options.model](app, options, lifecycle, Handler)
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:

@@ -36,8 +36,8 @@ class Server:
     Each other model is a small subclass below, as socketserver's own mixins are: it overrides `process`
     (threaded, forking) or the whole loop (selectors)."""
 
-    def __init__(self, options, app, lifecycle) -> None:
-        self.options, self.app, self.lifecycle = options, app, lifecycle
+    def __init__(self, app, options, lifecycle) -> None:
+        self.app, self.options, self.lifecycle = app, options, lifecycle
         self.children: set[int] = set()
         self.listener = socket.socket(family(options.host), socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart on the port at once
@@ -208,8 +208,8 @@ MODELS = {"iterative": Server, "threaded": ThreadingServer, "forking": ForkingSe
 # --- make_server and main --------------------------------------------------------
 
 
-def make_server(options, app, lifecycle) -> Server:
-    return MODELS[options.model](options, app, lifecycle)
+def make_server(app, options, lifecycle) -> Server:
+    return MODELS[options.model](app, options, lifecycle)
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:

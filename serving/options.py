@@ -5,6 +5,7 @@ Bad input ends the process with one line on stderr and exit 2, never a traceback
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
@@ -62,13 +63,29 @@ def add_server_options(parser: argparse.ArgumentParser, models: list[str]) -> No
                              "100000 on selectors)")
 
 
-def parse(layer: str, models: list[str], argv: list[str] | None, prog: str | None = None) -> argparse.Namespace:
+@dataclass(frozen=True)
+class ServerOptions:
+    """A server's options (SPEC §1 and the benchmark's knobs), parsed once; every layer reads them, none changes them."""
+
+    layer: str
+    host: str
+    port: int
+    model: str
+    data_dir: Path
+    keepalive_timeout: float
+    header_timeout: float
+    backlog: int
+    access_log: bool
+    nodelay: bool
+    keepalive: bool
+    max_connections: int
+
+
+def parse(layer: str, models: list[str], argv: list[str] | None, prog: str | None = None) -> ServerOptions:
     """The options of `python -m LAYER` (or of `prog`, e.g. `server-layers serve LAYER`)."""
     parser = OneLineParser(prog=prog or f"python -m {layer}",
                            description=f"The server-layers HTTP/1.1 server on the {layer} layer.")
     add_server_options(parser, models)
-    options = parser.parse_args(argv)
-    options.layer = layer
-    if options.max_connections is None:
-        options.max_connections = MAX_CONNECTIONS.get(options.model, DEFAULT_MAX_CONNECTIONS)
-    return options
+    given = vars(parser.parse_args(argv))
+    cap = given.pop("max_connections") or MAX_CONNECTIONS.get(given["model"], DEFAULT_MAX_CONNECTIONS)
+    return ServerOptions(layer=layer, max_connections=cap, **given)

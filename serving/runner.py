@@ -1,6 +1,6 @@
 """`main` of every layer: options, app, listen, announce, serve until a signal, drain, exit 0.
 
-A layer gives `make_server(options, app, lifecycle)`; everything around it is here, once.
+A layer gives `make_server(app, options, lifecycle)`; everything around it is here, once.
 """
 
 import errno
@@ -81,7 +81,7 @@ def run(layer: str, models: list[str], make_server: Callable, argv: list[str] | 
         cli.fail(f"{layer}: cannot use data dir {options.data_dir}: {exc} (give a writable --data-dir)")
     lifecycle = Lifecycle()
     try:
-        server = make_server(options, app, lifecycle)
+        server = make_server(app, options, lifecycle)
     except OSError as exc:
         app.close()
         created.undo()  # a start that failed leaves nothing behind

@@ -33,7 +33,7 @@ def overloaded(layer: str) -> bytes:
     return serialize(response, server=f"server-layers ({layer})", date=http_date(time.time()), connection="close")
 
 
-def answer(app, request: Request, lifecycle, options) -> tuple[Response, str | None]:
+def answer(app, options, lifecycle, request: Request) -> tuple[Response, str | None]:
     """The response to a whole request, and the Connection field it needs (None, keep-alive, close)."""
     if request.expect == "unmet":
         response = error_response(HTTPStatus.EXPECTATION_FAILED)
@@ -50,7 +50,7 @@ class Session:
 
     def __init__(self, app, options, lifecycle, client: tuple) -> None:
         self.app = app
-        self.server = f"server-layers ({options.layer})"
+        self.server_header = f"server-layers ({options.layer})"  # the Server field of every response
         self.options = options
         self.access_log = options.access_log
         self.lifecycle = lifecycle
@@ -90,19 +90,20 @@ class Session:
         return [CONTINUE]
 
     def respond(self, request: Request) -> bytes:
-        response, connection = answer(self.app, request, self.lifecycle, self.options)
-        return self.send(response, request.request_line, connection)
+        response, connection = answer(self.app, self.options, self.lifecycle, request)
+        return self.frame(response, request.request_line, connection)
 
     def error(self, status: HTTPStatus) -> bytes:
         """The answer to a request that cannot be served: the error, then close."""
-        return self.send(error_response(status), "-", "close")
+        return self.frame(error_response(status), "-", "close")
 
-    def send(self, response: Response, request_line: str, connection: str | None) -> bytes:
+    def frame(self, response: Response, request_line: str, connection: str | None) -> bytes:
+        """The response's bytes (the layer sends them); logs it, and notes whether the connection ends."""
         self.closing = connection == "close"
         self.waiting_since = time.monotonic()
         if self.access_log:
             log_request(self.client, request_line, response.status, len(response.body))
-        return serialize(response, server=self.server, date=http_date(time.time()), connection=connection)
+        return serialize(response, server=self.server_header, date=http_date(time.time()), connection=connection)
 
     def is_idle(self) -> bool:
         """Waiting for the first byte of a next request (shutdown may close it)."""

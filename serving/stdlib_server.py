@@ -19,10 +19,10 @@ class ManagedServer:
 
     allow_reuse_address = True  # restart on the same port at once (TCPServer's default is off)
 
-    def __init__(self, options, app, lifecycle, handler) -> None:
+    def __init__(self, app, options, lifecycle, handler) -> None:
         self.address_family = family(options.host)
         self.request_queue_size = options.backlog  # socketserver's default is 5; every layer uses --backlog
-        self.options, self.app, self.lifecycle = options, app, lifecycle
+        self.app, self.options, self.lifecycle = app, options, lifecycle
         super().__init__((options.host, options.port), handler)
         self.address = self.socket.getsockname()
         lifecycle.on_stop(lambda: threading.Thread(target=self.shutdown, daemon=True).start())

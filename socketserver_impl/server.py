@@ -53,8 +53,8 @@ MODELS = {"iterative": Server, "threaded": ThreadingServer, "forking": ForkingSe
 # --- make_server and main --------------------------------------------------------
 
 
-def make_server(options, app, lifecycle) -> Server:
-    return MODELS[options.model](options, app, lifecycle, Handler)
+def make_server(app, options, lifecycle) -> Server:
+    return MODELS[options.model](app, options, lifecycle, Handler)
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:

@@ -1,5 +1,6 @@
 """SPEC §1: starting a server, and bad options as one line on stderr with exit 2."""
 
+import dataclasses
 import os
 import socket
 import subprocess
@@ -148,6 +149,8 @@ def test_defaults_of_spec_section_1():
     options = parse("any_layer", ["iterative", "threaded"], [])
     assert (options.host, options.port, options.model, str(options.data_dir)) == ("127.0.0.1", 8000, "threaded", "var")
     assert (options.keepalive_timeout, options.header_timeout, options.access_log) == (5.0, 10.0, False)
+    with pytest.raises(dataclasses.FrozenInstanceError):  # parsed once, read by every layer, changed by none
+        options.port = 9
 
 
 def test_missing_data_dir_is_created(layer, tmp_path):
