@@ -169,7 +169,6 @@ class Server(ManagedServer, http.server.HTTPServer):
         self.server_name, self.server_port = self.socket.getsockname()[:2]
 
 
-
 class ThreadingServer(Threading, Server):
     """The `threaded` model: a thread per connection (as CPython's socketserver.ThreadingTCPServer)."""
 

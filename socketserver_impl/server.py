@@ -38,7 +38,6 @@ class Server(ManagedServer, socketserver.TCPServer):
     """socketserver.TCPServer with the contract's defaults (see serving.stdlib_server)."""
 
 
-
 class ThreadingServer(Threading, Server):
     """The `threaded` model: a thread per connection (as CPython's socketserver.ThreadingTCPServer)."""
 
