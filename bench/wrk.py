@@ -4,8 +4,8 @@ wrk (C, epoll, one thread drives 100k+ requests/s) is the cross-check on Locust:
 it tells whether a figure measures the server or the load generator. Nothing here
 imports locust. `parse_wrk` is pure (unit-tested on captured output).
 
-The server's CPU comes from /proc (measure.cpu_so_far) before and after the run:
-utime+stime of the process and of the children it has *reaped*. For a forking
+The server's CPU is read (measure.cpu_so_far) before and after the run: the process's
+own CPU clock and the children it has *reaped*. For a forking
 server, children still running (or exited but not yet reaped) at the second read
 are missed, so its figure is a lower bound; stopping the server and reading
 wait4 (measure.wait) catches them, as the Locust runner does.
