@@ -16,14 +16,13 @@ This module never imports locust and serves nothing; a pass that fails is record
 
 import http.client
 import math
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import measure, wrk
+from . import measure, runner, wrk
 from .classify import bound_by
 from .knobs import DEFAULT
-from .results import environment
+from .results import LOCUST, WRK, environment
 from .runner import Level, Plan, Server, calibrate, figures, finish, rotated, run_locust, warm_up, write
 
 SCENARIOS = list(wrk.PATHS)  # the scenarios both passes can drive
@@ -111,8 +110,7 @@ def plan_summary(profile: Profile) -> dict:
 def measure_slot(profile: Profile, layer: str, model: str, round_no: int, ceiling: float | None) -> list[dict]:
     """One server for every pass of this variant in this round; a record per pass, failed ones included."""
     base = {"layer": layer, "model": model, "knob": DEFAULT, "server_args": "", "round": round_no, "repeat": round_no}
-    heads = [{**base, "load": "locust", "scenario": s} for s in profile.scenarios] + \
-            [{**base, "load": "wrk", "scenario": s} for s in profile.scenarios]
+    heads = [{**base, "load": load, "scenario": s} for load in (LOCUST, WRK) for s in profile.scenarios]
     server_cpus, load_cpus = measure.cpu_split()
     try:
         server = Server(layer, model, profile.out / "servers" / f"{layer}-{model}-{round_no}", server_cpus)
@@ -140,7 +138,7 @@ def one_pass(profile: Profile, head: dict, server: Server, load_cpus: set[int] |
     if measure.exited(server.process):
         return failed(head, "the server had died before this pass", server.stderr_tail())
     try:
-        if head["load"] == "locust":
+        if head["load"] == LOCUST:
             record = locust_pass(profile, head, server, load_cpus, ceiling)
         else:
             record = wrk_pass(profile, head, server, load_cpus)
@@ -193,11 +191,9 @@ def wrk_pass(profile: Profile, head: dict, server: Server, cpus: set[int] | None
 
 
 def settled_cpu(server: Server, model: str) -> float:
-    """The server's CPU so far; a model with a process per connection first gets a second to reap the
-    children of the pass (the accept loop reaps every 0.5 s): only reaped children's CPU can be read."""
-    if model in CHILD_PROCESS_MODELS:
-        time.sleep(1.0)
-    return measure.cpu_so_far(server.process.pid)
+    """The server's CPU so far; with a process per connection, once the pass's children are reaped
+    (runner.settled_cpu waits for that): only reaped children's CPU can be read."""
+    return runner.settled_cpu(server) if model in CHILD_PROCESS_MODELS else measure.cpu_so_far(server.process.pid)
 
 
 def server_cpu(cpu_s: float, served: int, seconds: float) -> dict:

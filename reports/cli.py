@@ -14,7 +14,7 @@ from bench.results import LOCUST, WRK
 from serving.options import OneLineParser, fail
 
 from . import data, html, tables
-from .charts import Source, write_capacity_chart, write_charts, write_knob_chart, write_ratio_chart
+from .charts import Chart, Source, write_capacity_chart, write_charts, write_knob_chart, write_ratio_chart
 from .matrix import matrix_html, totals_text
 from .verdict import verdict
 
@@ -45,16 +45,10 @@ def build(run_dir: Path) -> Path:
     """Write every output of the report into `run_dir`; the path of report.html."""
     results = data.load(run_dir)
     entries = data.summary(results)
-    locust = data.by_load(entries, LOCUST)  # compare's wrk passes have a chart of their own
-    knobbed = data.several_knobs(locust)
-    shown = data.baseline(locust) if knobbed else locust  # the charts of BENCH §3: one knob
-    scenarios = data.scenarios(entries)
-    text = verdict(results, scenarios, data.knobs(entries)[0] if knobbed else None)
+    knobbed = data.several_knobs(data.by_load(entries, LOCUST))
+    text = verdict(results, data.scenarios(entries), data.knobs(entries)[0] if knobbed else None)
     source = charts_source(run_dir, results)
-    runs = [run for run in results["runs"] if "layer" in run]
-    runs = data.baseline(runs) if knobbed else runs
-    charts = (write_ratio_chart(runs, scenarios, run_dir, source) + write_charts(shown, run_dir, source)
-              + write_capacity_chart(data.by_load(entries, WRK), run_dir, source))
+    charts = draw_charts(results, entries, run_dir, source)
     figure_table = (tables.figure_headers(entries), tables.figure_rows(entries))
     knobs = knob_matrix(entries, run_dir, source) if knobbed else None
     failed = data.failed_runs(results)
@@ -67,6 +61,17 @@ def build(run_dir: Path) -> Path:
         environment=environment(results), knobs=html.knob_section(*knobs) if knobs else "")
     html.write(run_dir / "summary.md", markdown(title, text, figure_table, failed_table, conformance, results, knobs))
     return html.write(run_dir / "report.html", page)
+
+
+def draw_charts(results: dict, entries: list[dict], out: Path, source: Source) -> list[Chart]:
+    """The charts of BENCH §3 for one knob (the first, with a knob matrix): the paired ratios, Locust's figures,
+    and compare's wrk passes in a chart of their own."""
+    locust = data.by_load(entries, LOCUST)
+    knobbed = data.several_knobs(locust)
+    runs = [run for run in results["runs"] if "layer" in run]
+    return (write_ratio_chart(data.baseline(runs) if knobbed else runs, data.scenarios(entries), out, source)
+            + write_charts(data.baseline(locust) if knobbed else locust, out, source)
+            + write_capacity_chart(data.by_load(entries, WRK), out, source))
 
 
 def charts_source(run_dir: Path, results: dict) -> Source:

@@ -14,11 +14,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.results import LOCUST, WRK
 
 from . import data, verdict
-from .charts import write_capacity_chart, write_charts, write_ratio_chart
-from .cli import charts_source
+from .cli import charts_source, draw_charts
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -58,8 +56,7 @@ def table(results: dict, scenarios: list[str]) -> list[str]:
     head = ["variant", "scenario"]
     for measure in verdict.MEASURES:
         level = next((f.level for (load, _), f in found.items() if load == measure.load and f and f.level), None)
-        tool = "wrk" if measure.load == WRK else "Locust"
-        head += [f"{measure.title} ({tool}, {level})", "× baseline"] if level else []
+        head += [f"{measure.title} ({measure.tool}, {level})", "× baseline"] if level else []
     rows = [head, ["---"] * 2 + ["---:"] * (len(head) - 2)]
     names = (results.get("plan") or {}).get("variants") or list(dict.fromkeys(verdict.variant(r) for r in runs))
     for scenario in scenarios:
@@ -100,14 +97,8 @@ def rewrite(text: str, rendered: str) -> str:
 def draw(folder: Path) -> list[Path]:
     """The README's charts from the results.json in `folder`, into docs/img/ (PNG only)."""
     results = data.load(folder)
-    source = charts_source(folder, results)
-    entries = data.summary(results)
-    runs = [run for run in results["runs"] if "layer" in run]
-    scenarios = data.scenarios(entries)
     with tempfile.TemporaryDirectory(prefix="readme-charts-") as scratch:
-        out = Path(scratch)
-        drawn = (write_ratio_chart(runs, scenarios, out, source) + write_charts(data.by_load(entries, LOCUST), out, source)
-                 + write_capacity_chart(data.by_load(entries, WRK), out, source))
+        drawn = draw_charts(results, data.summary(results), Path(scratch), charts_source(folder, results))
         IMG_DIR.mkdir(parents=True, exist_ok=True)
         return [Path(shutil.copy(chart.png, IMG_DIR / chart.png.name)) for chart in drawn if chart.name in CHARTS]
 

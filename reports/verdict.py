@@ -41,14 +41,15 @@ class Measure:
     title: str
     unit: str
     kind: str  # for data.number
+    tool: str  # the load generator's name in the text
 
     def show(self, value: float) -> str:
         return f"{number(value, self.kind)} {self.unit}"
 
 
 MEASURES = [
-    Measure(LOCUST, "cpu_us_per_req", True, "CPU per request", "µs", "us"),
-    Measure(WRK, "rps", False, "requests/s on one server core", "req/s", "rate"),
+    Measure(LOCUST, "cpu_us_per_req", True, "CPU per request", "µs", "us", "Locust"),
+    Measure(WRK, "rps", False, "requests/s on one server core", "req/s", "rate", "wrk"),
 ]
 
 
@@ -193,12 +194,11 @@ def sentence(runs: list[dict], measure: Measure, scenarios: list[str]) -> str | 
     if not found:
         return None
     used = [r for r in runs if r.get("status") == "ok" and load_of(r) == measure.load and r.get("bound_by") != LG]
-    tool = "Locust" if measure.load == LOCUST else "wrk"
     title = f"{measure.title[0].upper()}{measure.title[1:]}"
     rounds = max(f.rounds() for f in found)
     base = next((f.baseline() for f in found if f.level), None)
-    head = (f"{title} ({tool}; {bounds_text(used)}), as a multiple of {base}'s, median [min–max] over {rounds} paired "
-            f"round{'s' if rounds != 1 else ''}" if base else f"{title} ({tool})")
+    head = (f"{title} ({measure.tool}; {bounds_text(used)}), as a multiple of {base}'s, median [min–max] over {rounds} paired "
+            f"round{'s' if rounds != 1 else ''}" if base else f"{title} ({measure.tool})")
     return f"{head}: " + "; ".join(clause(f) for f in found) + "."
 
 
