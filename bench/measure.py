@@ -1,8 +1,10 @@
 """Process measurements from the OS: CPU seconds, peak RSS, CPU pinning. No locust here."""
 
+import bisect
 import os
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 
@@ -31,6 +33,54 @@ def cpu_so_far(pid: int) -> float:
 def process_clock(pid: int) -> float:
     """The CPU-time clock of process `pid` (clock_getcpuclockid(3): MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED))."""
     return time.clock_gettime((~pid << 3) | 2)
+
+
+class CpuSampler:
+    """A process's CPU clock read every `interval` seconds on a thread of ours, each read with its
+    wall-clock time, so the CPU it spent in any window of the run can be read afterwards.
+
+    The thread pins itself to `cpus` (the load generator's), off the server's core."""
+
+    def __init__(self, pid: int, cpus: set[int] | None, interval: float = 0.02) -> None:
+        self.pid, self.cpus, self.interval = pid, cpus, interval
+        self.times: list[float] = []
+        self.cpu: list[float] = []
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+
+    def __enter__(self) -> "CpuSampler":
+        self.read()
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.stopped.set()
+        self.thread.join()
+        self.read()
+
+    def sample(self) -> None:
+        if self.cpus:
+            os.sched_setaffinity(0, self.cpus)  # 0: the calling thread
+        while not self.stopped.wait(self.interval):
+            self.read()
+
+    def read(self) -> None:
+        try:
+            cpu = process_clock(self.pid)
+        except OSError:  # the process has ended: its clock is gone
+            return
+        self.times.append(time.time())
+        self.cpu.append(cpu)
+
+    def at(self, when: float) -> float | None:
+        """CPU seconds at wall-clock time `when`, interpolated between two reads; None outside the reads."""
+        i = bisect.bisect_left(self.times, when)
+        if not self.times or i == 0 and when < self.times[0] or i == len(self.times):
+            return None
+        if self.times[i] == when or i == 0:
+            return self.cpu[i]
+        t0, t1, c0, c1 = self.times[i - 1], self.times[i], self.cpu[i - 1], self.cpu[i]
+        return c0 + (c1 - c0) * (when - t0) / (t1 - t0)
 
 
 def wait(process: subprocess.Popen, timeout: float | None = None) -> Usage | None:

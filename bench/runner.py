@@ -138,10 +138,11 @@ def locust_command(plan: Plan, level: Level, url: str, csv_prefix: Path, role: l
     ]
 
 
-def run_locust(plan: Plan, level: Level, url: str, csv_prefix: Path, cpus: set[int] | None) -> dict:
+def run_locust(plan: Plan, level: Level, url: str, csv_prefix: Path, cpus: set[int] | None,
+               env_extra: dict | None = None) -> dict:
     """Locust headless (standalone, or a master with workers); its figures and its own CPU use."""
     record_dir = Path(tempfile.mkdtemp(prefix="locust-record-"))
-    env = {**os.environ, RECORD_ENV: str(record_dir)}
+    env = {**os.environ, RECORD_ENV: str(record_dir), **(env_extra or {})}
     if level.rate:
         env[RATE_ENV] = str(level.rate / level.users)
     workers = plan.locust_workers or plan.expect_workers
@@ -179,13 +180,23 @@ def free_port() -> int:
 
 
 def read_record(folder: Path) -> dict:
-    """The counts and the HDR histogram that Locust (the master, or the one process) wrote."""
-    histogram, requests, failures = HdrHistogram(1, 60_000_000, 3), 0, 0
+    """The counts and the HDR histogram that Locust (the master, or the one process) wrote; a
+    multiplexed run's phases too (phase -> counts and histogram)."""
+    histogram, requests, failures, phases, start = HdrHistogram(1, 60_000_000, 3), 0, 0, {}, None
     for path in folder.glob("record-*.json"):
         record = json.loads(path.read_text())
         histogram.decode_and_add(record["histogram"])
         requests, failures = requests + record["requests"], failures + record["failures"]
-    return {"histogram": histogram, "requests": requests, "failures": failures}
+        phases.update({int(phase): {**counts, "histogram": decoded(counts["histogram"])}
+                       for phase, counts in record.get("phases", {}).items()})
+        start = record.get("start") or start
+    return {"histogram": histogram, "requests": requests, "failures": failures, "phases": phases, "start": start}
+
+
+def decoded(encoded: str) -> HdrHistogram:
+    histogram = HdrHistogram(1, 60_000_000, 3)
+    histogram.decode_and_add(encoded)
+    return histogram
 
 
 def measure_run(plan: Plan, layer: str, model: str, knob: str, level: Level, repeat: int,

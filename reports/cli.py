@@ -91,10 +91,7 @@ def meta(results: dict, entries: list[dict]) -> str:
     plan, env = results.get("plan") or {}, results.get("environment") or {}
     span = f"{len(results['runs'])} runs from {env.get('started', '?')} to {env.get('finished') or '(unfinished)'}."
     if plan.get("kind") == "rounds":
-        return (f"Scenarios {', '.join(plan['scenarios'])}; {plan['rounds']} interleaved rounds (order rotated each "
-                f"round); per variant and scenario, Locust at {plan['rate']} req/s ({plan['locust_users']} users) for "
-                f"{plan['duration_s']:g} s, then wrk with {plan['wrk_connections']} connections for {plan['wrk_s']} s; "
-                + span)
+        return f"Scenarios {', '.join(plan['scenarios'])}. {data.rounds_method(plan)} " + span
     load_axis = data.axis(entries)
     levels = ", ".join(f"{v:g}" for v in data.levels(entries, load_axis)) or "none"
     mode = "fixed-rate runs at" if load_axis.key == "rate" else "capacity runs with"

@@ -123,6 +123,15 @@ def provenance(results: dict) -> str:
     return f"Measured on {machine}; Python {env.get('python', '?')}; {when}; {rounds}; {bounds}."
 
 
+def rounds_method(plan: dict) -> str:
+    """How compare's quick profile took its figures, from the run's own plan."""
+    return (f"One server per variant, pinned to one CPU, the load generator on the other. Per scenario, Locust at "
+            f"{plan['rate']} req/s ({plan['locust_users']} users) paces each variant in turn for {plan['phase_s']:g} s, "
+            f"then wrk with {plan['wrk_connections']} connections runs {plan['wrk_s']} s per variant; "
+            f"{plan['rounds']} rounds, the variants' order rotated every round, after one warm-up round that is not "
+            f"counted.")
+
+
 def scenarios(entries: list[dict]) -> list[str]:
     """Scenario names in the order they first appear."""
     return list(dict.fromkeys(entry["scenario"] for entry in entries))

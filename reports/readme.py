@@ -40,13 +40,10 @@ def render(results: dict) -> str:
 def method(results: dict) -> str:
     """How the figures were taken and judged, from the run's own plan and the verdict's rule."""
     plan = results.get("plan") or {}
-    taken = (f"Per variant, round and scenario: Locust at {plan['rate']} req/s for {plan['duration_s']:g} s, then wrk "
-             f"with {plan['wrk_connections']} connections for {plan['wrk_s']} s, the server pinned to one CPU and the "
-             f"load generator to the other; the variants' order rotated every round. "
-             if plan.get("kind") == "rounds" else "")
+    taken = f"{data.rounds_method(plan)} " if plan.get("kind") == "rounds" else ""
     return (f"{taken}Two variants are ranked apart only when their paired ratios lie on one side of 1.0 over at "
-            f"least {verdict.MIN_ROUNDS} rounds (from {verdict.TRIM_FROM} rounds on, leaving out the single most "
-            f"extreme round on each side) and the median is at least {verdict.THRESHOLD:.0%} from 1.0.")
+            f"least {verdict.MIN_ROUNDS} rounds (leaving out, at each end, one round in {verdict.TRIM_FROM}: the most "
+            f"extreme) and the median is at least {verdict.THRESHOLD:.0%} from 1.0.")
 
 
 def table(results: dict, scenarios: list[str]) -> list[str]:

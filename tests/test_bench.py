@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from helpers import ROOT, header, wait_for
 
+from bench import measure
 from bench.classify import bound_by
 from bench.cli import make_plan
 from bench.knobs import DEFAULT, KNOBS, STOCK_LAYER, flags
@@ -257,14 +258,12 @@ def test_a_master_with_two_local_workers_completes_a_run(tmp_path):
 
 def test_compare_exits_1_when_a_run_fails_and_still_reports_the_rest(tmp_path):
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "server_layers", "compare", "--no-probe", "--rounds", "1", "--duration", "3s",
-               "--wrk-seconds", "2", "--scenarios", "plaintext", "--out", str(out)]
+    command = [sys.executable, "-m", "server_layers", "compare", "--no-probe", "--rounds", "1", "--phase", "2s",
+               "--wrk-seconds", "1", "--scenarios", "plaintext", "--out", str(out)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    first = f"{out}/servers/"  # the first recorded slot's server (the warm-up slot's live under warm-up/)
-    victims = wait_for(lambda: [p for p in server_pids(out) if first.encode() in Path(f"/proc/{p}/cmdline").read_bytes()],
-                       timeout=120)
-    wait_for(lambda: list((out / "locust").glob("*")), timeout=60)  # Locust is running against it
-    os.kill(victims[0], signal.SIGKILL)
+    wait_for(lambda: list((out / "locust").glob("*")), timeout=120)  # Locust is pacing the servers in turn
+    victim = server_pids(out)[0]
+    os.kill(victim, signal.SIGKILL)
     stdout, stderr = process.communicate(timeout=300)
     assert process.returncode == 1, stderr[-2000:]
     assert "FAILED" in stderr and stdout.strip() == str(out / "report.html")
@@ -300,3 +299,18 @@ def test_compare_bad_flags_exit_2_with_one_line(args, tmp_path):
                             cwd=ROOT, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+# --- the CPU clock sampled through a pass ------------------------------------------------------------
+
+
+def test_the_cpu_sampler_reads_any_window_inside_its_reads_and_none_outside():
+    busy = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 1\nwhile time.time() < end: pass"])
+    with measure.CpuSampler(busy.pid, None, interval=0.02) as sampler:
+        busy.wait()
+    first, last = sampler.times[0], sampler.times[-1]
+    assert len(sampler.times) > 10 and sampler.cpu == sorted(sampler.cpu)
+    assert sampler.at(first - 0.01) is None and sampler.at(last + 0.01) is None
+    early, late = sampler.at(first + 0.2), sampler.at(first + 0.7)
+    assert 0 < late - early <= 0.5 + 0.02  # one thread spends at most the window's length
+    assert sampler.at(first) == sampler.cpu[0] and sampler.at(last) == sampler.cpu[-1]

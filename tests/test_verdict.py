@@ -10,6 +10,7 @@ import pytest
 
 from bench.rounds import Profile
 from bench.runner import Level, Plan
+from bench.scenarios import phase_target
 from reports import verdict as v
 
 BASE, FAST, SLOW = v.BASELINE, "fast/loop", "slow/threaded"
@@ -101,14 +102,18 @@ def test_failed_runs_are_counted_and_left_out():
 # --- the order of the rounds ------------------------------------------------------------------
 
 
-def test_compare_rotates_the_variants_every_round():
+def test_compare_rotates_the_variants_every_round_after_a_warm_up_round():
     a, b, c = ("a", "threaded"), ("b", "threaded"), ("c", "selectors")
     profile = Profile(variants=[a, b, c], scenarios=["plaintext"], out=Path("unused"), rounds=4)
-    assert [(r, f"{layer}/{model}") for r, layer, model in profile.slots()] == [
+    assert [(r, f"{layer}/{model}") for r, layer, model in profile.order()] == [
+        (0, "c/selectors"), (0, "a/threaded"), (0, "b/threaded"),
         (1, "a/threaded"), (1, "b/threaded"), (1, "c/selectors"),
         (2, "b/threaded"), (2, "c/selectors"), (2, "a/threaded"),
         (3, "c/selectors"), (3, "a/threaded"), (3, "b/threaded"),
         (4, "a/threaded"), (4, "b/threaded"), (4, "c/selectors")]
+    # Locust's phases (bench/locustfile.py) take the servers in the very same order
+    phases = [phase_target(phase, len(profile.variants)) for phase in range(len(profile.order()))]
+    assert [(r, *profile.variants[target]) for r, target in phases] == profile.order()
 
 
 def test_bench_repeats_are_rounds_over_the_layers_too():
@@ -118,7 +123,7 @@ def test_bench_repeats_are_rounds_over_the_layers_too():
         (1, "a", 1), (1, "a", 8), (1, "b", 1), (1, "b", 8), (2, "b", 1), (2, "b", 8), (2, "a", 1), (2, "a", 8)]
 
 
-def test_from_five_rounds_one_far_off_round_on_each_side_cannot_decide_alone():
+def test_one_far_off_round_in_five_on_each_side_cannot_decide_alone():
     assert v.TRIM_FROM == 5
     one_off = found({BASE: [100] * 5, SLOW: [150, 150, 150, 150, 95]})  # one round on the wrong side
     assert one_off.apart(BASE, SLOW) and one_off.tiers() == [[BASE], [SLOW]]
@@ -126,6 +131,9 @@ def test_from_five_rounds_one_far_off_round_on_each_side_cannot_decide_alone():
     assert not two_off.apart(BASE, SLOW)
     three_rounds = found({BASE: [100] * 3, SLOW: [150, 150, 95]})  # below five rounds nothing is left out
     assert not three_rounds.apart(BASE, SLOW)
+    ten = found({BASE: [100] * 10, SLOW: [150] * 8 + [95, 97]})  # one round in five at each end: two of ten
+    assert ten.apart(BASE, SLOW)
+    assert not found({BASE: [100] * 10, SLOW: [150] * 7 + [95, 97, 99]}).apart(BASE, SLOW)
 
 
 def test_compare_measures_the_chosen_layers_and_models():
