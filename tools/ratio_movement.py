@@ -1,6 +1,6 @@
 """How far the verdict's paired ratios move from one run to the next: the evidence behind verdict.THRESHOLD.
 
-    python tools/ratio_movement.py docs/results/trials/*/        # one column per run folder (its results.json)
+    python tools/ratio_movement.py docs/results/compare-twice/evidence-*   # one column per run folder (its results.json)
     python tools/ratio_movement.py --rounds RUN                   # every paired ratio of one run, round by round
 
 For every load, scenario and variant it prints the median paired ratio to the baseline in each run,
