@@ -12,3 +12,4 @@ def bound_by(rps: float, ceiling_rps: float | None, locust_cpu_pct: float, serve
     if server_cpu_pct < SERVER_BUSY_PCT:
         return "pacing"
     return "server"
+

@@ -8,17 +8,17 @@ response time of a correct answer also goes into an HDR histogram (microseconds)
 with $SERVER_LAYERS_RECORD_DIR set, the counts and the histogram are written
 there when Locust quits (a master merges its workers' first).
 
-With $SERVER_LAYERS_TARGETS and $SERVER_LAYERS_PHASES set (one process, no workers),
-the run is multiplexed: the users pace each target in turn, phase by phase
-(bench.scenarios.phase_target), from SETTLE_S after the last user was spawned; each
-request is counted, with its latency, in the phase it started in, and Locust quits
-after the last phase. Never import this module in a server's process: locust
-monkey-patches the standard library.
+With $SERVER_LAYERS_TARGETS and $SERVER_LAYERS_WINDOWS set (one process, no workers),
+the users are shared out evenly over the targets, all loaded at once, each user pacing
+its own target; from SETTLE_S after the last user was spawned, each request is counted,
+with its latency, per target and per window of time it started in (window 0 is a
+warm-up), and Locust quits after the last window. Never import this module in a
+server's process: locust monkey-patches the standard library.
 """
 
+import itertools
 import json
 import os
-import random
 import secrets
 import time
 
@@ -28,60 +28,54 @@ from locust import FastHttpUser, constant, constant_throughput, events, task
 from locust.contrib.fasthttp import FastHttpSession
 from locust.runners import WorkerRunner
 
-from bench.scenarios import GUARD_S, PHASES_ENV, RATE_ENV, RECORD_ENV, SCENARIOS, TARGETS_ENV, phase_target
+from bench.scenarios import RATE_ENV, RECORD_ENV, SCENARIOS, TARGETS_ENV, WINDOWS_ENV
 
 HISTOGRAM = HdrHistogram(1, 60_000_000, 3)  # 1 µs .. 60 s, 3 significant digits
-COUNTS = {"requests": 0, "failures": 0}  # every request this process saw (Locust's CSV can lag behind)
+COUNTS = {"requests": 0, "failures": 0, "histogram": HISTOGRAM}  # every request this process saw (Locust's CSV can lag)
 REPORT_KEY = "server_layers"
-SETTLE_S = 0.5  # after the last user is spawned, before the first phase
+SETTLE_S = 0.5  # after the last user is spawned, before window 0
 TARGETS = os.environ.get(TARGETS_ENV, "").split()
-PHASE_S, ROUNDS = (float(v) for v in os.environ[PHASES_ENV].split(",")) if os.environ.get(PHASES_ENV) else (0, 0)
-PHASE_COUNT = int(ROUNDS + 1) * len(TARGETS)  # the warm-up round, then ROUNDS
-SPREAD_S = 1 / float(os.environ[RATE_ENV]) if os.environ.get(RATE_ENV) else 0.0  # one pacing interval
-SCHEDULE = {"start": None}  # wall-clock time phase 0 starts
-PHASES: dict[int, dict] = {}  # phase -> {"requests", "failures", "histogram"}
+WINDOW_S, WINDOWS = (float(v) for v in os.environ[WINDOWS_ENV].split(",")) if os.environ.get(WINDOWS_ENV) else (0, 0)
+SHARED = {"start": None, "runner": None}  # when window 0 starts (wall clock); the runner, to quit it
+TURNS = itertools.count()  # the next user's turn: user k paces TARGETS[k % len(TARGETS)]
+WINDOWED: dict[str, dict] = {}  # "target window" -> {"requests", "failures", "histogram"}
 
 
 @events.request.add_listener
-def record(response_time, exception, start_time=None, **_):
-    COUNTS["requests"] += 1
-    phase = phase_of(start_time)
-    if phase is not None:
-        counts = PHASES.setdefault(phase, {"requests": 0, "failures": 0, "histogram": HdrHistogram(1, 60_000_000, 3)})
+def record(response_time, exception, start_time=None, url="", **_):
+    key = window_key(start_time, url)
+    for counts in [COUNTS, WINDOWED.setdefault(key, tally())] if key else [COUNTS]:
         counts["requests"] += 1
-    if exception is None:
-        HISTOGRAM.record_value(max(1, round(response_time * 1000)))
-        if phase is not None:
+        if exception is None:
             counts["histogram"].record_value(max(1, round(response_time * 1000)))
-    else:
-        COUNTS["failures"] += 1
-        if phase is not None:
+        else:
             counts["failures"] += 1
 
 
-def phase_of(when: float | None) -> int | None:
-    """The multiplexed phase a request that started at `when` belongs to; None outside the phases."""
-    if SCHEDULE["start"] is None or when is None or when < SCHEDULE["start"]:
+def tally() -> dict:
+    return {"requests": 0, "failures": 0, "histogram": HdrHistogram(1, 60_000_000, 3)}
+
+
+def window_key(when: float | None, url: str) -> str | None:
+    """"TARGET WINDOW" of a request that started at `when` on `url`; None outside the windows."""
+    start = SHARED["start"]
+    if start is None or when is None or when < start or (window := int((when - start) // WINDOW_S)) > WINDOWS:
         return None
-    phase = int((when - SCHEDULE["start"]) // PHASE_S)
-    return phase if phase < PHASE_COUNT else None
-
-
-@events.spawning_complete.add_listener
-def start_phases(**_):
-    """Once every user runs: phase 0 starts SETTLE_S later, and Locust quits after the last phase."""
-    if TARGETS and SCHEDULE["start"] is None:
-        SCHEDULE["start"] = time.time() + SETTLE_S
-        runner = ENVIRONMENT["runner"]
-        gevent.spawn_later(SETTLE_S + PHASE_COUNT * PHASE_S + GUARD_S, runner.quit)
-
-
-ENVIRONMENT = {"runner": None}
+    target = next((i for i, base in enumerate(TARGETS) if url.startswith(base.rstrip("/") + "/")), None)
+    return None if target is None else f"{target} {window}"
 
 
 @events.init.add_listener
 def keep_runner(environment, **_):
-    ENVIRONMENT["runner"] = environment.runner
+    SHARED["runner"] = environment.runner
+
+
+@events.spawning_complete.add_listener
+def open_windows(**_):
+    """Once every user runs: window 0 starts SETTLE_S later; Locust quits after the last window."""
+    if TARGETS and SHARED["start"] is None:
+        SHARED["start"] = time.time() + SETTLE_S
+        gevent.spawn_later(SETTLE_S + (WINDOWS + 1) * WINDOW_S, SHARED["runner"].quit)
 
 
 @events.report_to_master.add_listener
@@ -107,20 +101,11 @@ def dump(environment, **_):
     """The standalone process or the master writes the whole record for the runner."""
     folder = os.environ.get(RECORD_ENV)
     if folder and not isinstance(environment.runner, WorkerRunner):
-        record = {**COUNTS, "histogram": HISTOGRAM.encode().decode("ascii"), "start": SCHEDULE["start"],
-                  "phases": {phase: {**counts, "histogram": counts["histogram"].encode().decode("ascii")}
-                             for phase, counts in PHASES.items()}}
+        record = {**COUNTS, "histogram": HISTOGRAM.encode().decode("ascii"), "start": SHARED["start"],
+                  "windows": {key: {**counts, "histogram": counts["histogram"].encode().decode("ascii")}
+                              for key, counts in WINDOWED.items()}}
         with open(os.path.join(folder, f"record-{os.getpid()}.json"), "w") as file:
             json.dump(record, file)
-
-
-def session_like(base_url: str, user) -> FastHttpSession:
-    """A client like the user's own (FastHttpUser.__init__), for another target."""
-    return FastHttpSession(base_url=base_url, request_event=user.environment.events.request, user=user, network_timeout=user.network_timeout,
-                           connection_timeout=user.connection_timeout, max_redirects=user.max_redirects,
-                           max_retries=user.max_retries, insecure=user.insecure, concurrency=user.concurrency,
-                           client_pool=user.client_pool, ssl_context_factory=user.ssl_context_factory,
-                           headers=user.default_headers, proxy_host=user.proxy_host, proxy_port=user.proxy_port)
 
 
 def pacing(scenario: str):
@@ -142,50 +127,31 @@ def expect(response, status: int, check) -> None:
 
 
 class Checks:
-    """The scenario steps, each validating its answer; in a multiplexed run, each aimed at the
-    phase's target first."""
-
-    clients: list = []
+    """The scenario steps, each validating its answer."""
 
     def on_start(self) -> None:
-        """A multiplexed run gets a client (keep-alive connections) per target."""
-        self.clients = [session_like(url, self) for url in TARGETS]
-        self.warming = 0
-
-    def aim(self) -> None:
-        """Point self.client at the current phase's target; wait out a phase's guard; before the first
-        phase, take the targets in turn so every connection is open when the phases start."""
-        if not self.clients:
-            return
-        while True:
-            start, now = SCHEDULE["start"], time.time()
-            if start is None or now < start:
-                self.warming = (self.warming + 1) % len(self.clients)
-                self.client = self.clients[self.warming]
-                return
-            phase, into = divmod(now - start, PHASE_S)
-            if phase >= PHASE_COUNT:
-                gevent.sleep(1)  # the run is over; Locust quits
-            elif into > PHASE_S - GUARD_S:  # wake a little after the next phase starts, users apart
-                gevent.sleep(PHASE_S - into + random.uniform(0, SPREAD_S))
-            else:
-                self.client = self.clients[phase_target(int(phase), len(self.clients))[1]]
-                return
+        """With shared targets, this user paces its turn's target (keep-alive, like its own client)."""
+        if TARGETS:
+            base_url = TARGETS[next(TURNS) % len(TARGETS)]
+            self.client = FastHttpSession(
+                base_url=base_url, request_event=self.environment.events.request, user=self,
+                network_timeout=self.network_timeout, connection_timeout=self.connection_timeout,
+                max_redirects=self.max_redirects, max_retries=self.max_retries, insecure=self.insecure,
+                concurrency=self.concurrency, client_pool=self.client_pool,
+                ssl_context_factory=self.ssl_context_factory, headers=self.default_headers,
+                proxy_host=self.proxy_host, proxy_port=self.proxy_port)
 
     def plaintext(self) -> None:
-        self.aim()
         with self.client.get("/plaintext", catch_response=True) as r:
             expect(r, 200, lambda r: r.content == b"Hello, World!")
 
     def page(self) -> None:
-        self.aim()
         with self.client.get("/", catch_response=True) as r:
             expect(r, 200, lambda r: b"<h1>Wow, Python Server</h1>" in r.content)
         with self.client.get("/test.jpg", catch_response=True) as r:
             expect(r, 200, lambda r: r.content[:3] == b"\xff\xd8\xff" and r.headers.get("content-type") == "image/jpeg")
 
     def guestbook(self) -> None:
-        self.aim()
         text = f"load {secrets.token_hex(6)}"
         form = {"Content-Type": "application/x-www-form-urlencoded"}
         with self.client.post(

@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,13 +32,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import measure, wrk
+from .process import ServerProcess, free_port, layer_command
 from .knobs import STOCK_MODULE
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv-reference"
 REQUIREMENT = "uvicorn[standard]"  # uvloop + httptools
-READY_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 10.0
+READY_TIMEOUT_S = 30.0  # uvicorn's start-up in its own venv is the slowest
 
 
 @dataclass(frozen=True)
@@ -55,8 +54,7 @@ BEFORE = "before:"  # the prefix of a --baseline checkout's targets
 
 
 def ours(prefix: str = "", cwd: Path = ROOT) -> list[Target]:
-    return [Target(f"{prefix}{layer}/{model}", (sys.executable, "-m", layer, "--port", "0", "--model", model,
-                                                "--data-dir", "{data}"), cwd=cwd)
+    return [Target(f"{prefix}{layer}/{model}", tuple(layer_command(layer, model, "{data}")), cwd=cwd)
             for layer, model in OURS]
 
 
@@ -113,54 +111,12 @@ def ensure_venv(venv: Path = VENV, log=print) -> dict:
 
 # -- one server ---------------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Started:
-    """A target's process, pinned, in its own session, stderr to a file; `url` once it is ready."""
-
-    def __init__(self, target: Target, folder: Path, cpus: set[int] | None) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.stderr_path = folder / "server.stderr"
-        port = free_port() if not target.prints_line else 0
-        command = [part.format(port=port, data=folder / "data") for part in target.command]
-        with self.stderr_path.open("wb") as stderr:
-            self.process = subprocess.Popen(command, cwd=target.cwd, stdout=subprocess.PIPE, stderr=stderr,
-                                            stdin=subprocess.DEVNULL, preexec_fn=measure.pinned(cpus),
-                                            start_new_session=True)
-        self.pid = self.process.pid
-        try:
-            self.url = self.read_line() if target.prints_line else self.poll_port(port)
-        except RuntimeError:
-            self.stop()
-            raise
-
-    def read_line(self) -> str:
-        line, deadline = "", time.monotonic() + READY_TIMEOUT_S
-        while not line.startswith("listening on ") and time.monotonic() < deadline and not measure.exited(self.process):
-            line = self.process.stdout.readline().decode()
-        if not line.startswith("listening on "):
-            raise RuntimeError(f"did not print its listening line: {self.stderr_tail()}")
-        return line.removeprefix("listening on ").strip()
-
-    def poll_port(self, port: int) -> str:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while time.monotonic() < deadline and not measure.exited(self.process):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                return f"http://127.0.0.1:{port}"
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"never accepted on port {port}: {self.stderr_tail()}")
-
-    def stop(self) -> measure.Usage | None:
-        return measure.terminate(self.process, STOP_TIMEOUT_S)
-
-    def stderr_tail(self, lines: int = 15) -> str:
-        return measure.tail(self.stderr_path, lines)
+def start(target: Target, folder: Path, cpus: set[int] | None) -> ServerProcess:
+    """A target's process, pinned; ready once it printed its address (or, if it prints none, accepted)."""
+    port = free_port() if not target.prints_line else None
+    command = [part.format(port=port, data=folder / "data") for part in target.command]
+    server = ServerProcess(command, folder / "server.stderr", name=target.name, cpus=cpus, cwd=target.cwd)
+    return server.wait_ready(READY_TIMEOUT_S, port)
 
 
 def measure_target(target: Target, repeat: int, options, folder: Path) -> dict:
@@ -169,7 +125,7 @@ def measure_target(target: Target, repeat: int, options, folder: Path) -> dict:
     record = {"target": target.name, "repeat": repeat, "status": "ok"}
     server = None
     try:
-        server = Started(target, folder, server_cpus)
+        server = start(target, folder, server_cpus)
         wrk.run_wrk(server.url, seconds=options.warmup, connections=options.connections, cpus=load_cpus)
         result = wrk.cpu_us_per_request(server.pid, lambda: wrk.run_wrk(
             server.url, seconds=options.seconds, connections=options.connections, cpus=load_cpus))

@@ -1,28 +1,33 @@
-"""The quick profile of `server-layers compare` (BENCH §5): interleaved rounds, every figure bound by pacing or the server.
+"""The quick profile of `server-layers compare` (BENCH §5): paired rounds, every figure bound by pacing or the server.
 
-Every variant (layer/model) gets one server process for the whole profile, all pinned to the
-same CPU, so the rounds can be seconds apart. Round r takes the variants in an order rotated by
-r-1 (A B C, B C A, C A B), so a drift in the machine's speed hits every variant alike and ratios
-can be paired within a round; round 0 of each pass is a warm-up and is not recorded. Per scenario:
+Every variant (layer/model) gets one server process for the whole profile, all pinned to the same
+CPU; the load generators get the other. Per scenario, two passes:
 
-- `locust`: one Locust process paces the servers in turn at one fixed offered rate, the same for
-  every variant and well under the harness's calibrated ceiling, in phases of `phase_s` seconds
-  (a phase is one variant in one round): CPU µs per request and latency at equal load, bound by
-  pacing. Only the phase's server has work while the phase runs, and none at its edges;
-- `wrk`: wrk in a closed loop over keep-alive connections, one short pass per variant and round:
-  requests/s on one server core (bound by the server).
+- `locust`: one Locust process loads every server *at the same time*, at one fixed offered rate
+  per server (the same for every variant; all together well under the harness's calibrated
+  ceiling); its windows of `window_s` seconds are the rounds (window 0 warms up and is not
+  counted). Per round and variant: CPU µs per request (the server's CPU clock, sampled every
+  20 ms, read at the window's edges) and latency, at equal load; bound by pacing. Loaded
+  together, a drift in the machine's speed hits every variant at the very same moment and the
+  ratios paired within a window cancel it: one after the other, a variant per 0.5 s phase, the
+  rounds of one run still scattered ±20% on the 2-core machine, whose speed swings by a third
+  within seconds; together, they stay within a few %. At this low load the servers sharing
+  a core barely wait for one another (their latency includes it, alike for all).
+- `wrk`: one server at a time, its core to itself, in rounds whose order rotates (A B C, B C A,
+  C A B, ...): wrk in a closed loop over keep-alive connections for `wrk_s` seconds, requests/s
+  on one server core; bound by the server. (Saturating the servers together instead would make
+  them fight for the core, and the fight costs a thread per connection far more than an event
+  loop: not what one core serves.) Round 0 is a 1 s warm-up pass per server, not recorded.
 
-The servers' CPU comes from the kernel's per-process CPU clock: sampled through the Locust pass
-(a phase's CPU is the difference at its edges), read before and after each wrk pass. A server
-that forks a process per connection has its CPU in its children, readable only once they are
-reaped: its Locust phases get no CPU figure. This module never imports locust and serves
+A server that forks a process per connection has its CPU in its children, readable only once they
+are reaped: its Locust windows get no CPU figure. This module never imports locust and serves
 nothing; a pass that fails is recorded, never raised.
 """
 
 import contextlib
 import http.client
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import measure, runner, wrk
@@ -30,14 +35,14 @@ from .classify import bound_by
 from .knobs import DEFAULT
 from .results import LOCUST, WRK, environment
 from .runner import Level, Plan, Server, calibrate, figures, finish, rotated, run_locust, warm_up, write
-from .scenarios import GUARD_S, PHASES_ENV, TARGETS_ENV, phase_target
+from .scenarios import TARGETS_ENV, WINDOWS_ENV
 
 SCENARIOS = list(wrk.PATHS)  # the scenarios both passes can drive
-RATE_SHARE = 0.6  # the offered rate stays at or below this share of the calibrated ceiling
-MIN_RATE = 50
+RATE_SHARE = 0.6  # the offered rates together stay at or below this share of the calibrated ceiling
+MIN_RATE = 25
 FAILURES = (RuntimeError, OSError, http.client.HTTPException)
 CHILD_PROCESS_MODELS = {"forking"}  # their CPU is the children's, read once reaped
-LOCUST_SPARE_S = 30  # Locust quits itself after the last phase; --run-time is only a bound
+LOCUST_SPARE_S = 30  # Locust quits itself after the last window; --run-time is only a bound
 
 
 @dataclass
@@ -47,32 +52,31 @@ class Profile:
     variants: list[tuple[str, str]]
     scenarios: list[str]
     out: Path
-    rounds: int = 15
-    rate: int = 1000  # requests/s offered by Locust, the same for every variant (and every machine that carries it)
-    phase_s: float = 0.5  # one variant's share of a round in the Locust pass
-    wrk_s: int = 1
-    connections: int = 50  # wrk's keep-alive connections
+    rounds: int = 6
+    rate: int = 200  # requests/s offered by Locust to each server, the same for every variant
+    window_s: float = 2.0  # one round of the Locust pass
+    wrk_s: int = 3  # one variant's wrk pass in a round (1 s passes scattered 12% around their mean, 3 s ones 3%)
+    connections: int = 50  # keep-alive connections of each wrk
     warmup_s: float = 0.3
     notes: list[str] = field(default_factory=list)
 
     def level(self) -> Level:
+        """Locust's users and rate for one server."""
         return Level.for_rate(self.rate)
-
-    def order(self) -> list[tuple[int, str, str]]:
-        """(round, layer, model) in the order each pass takes them; round 0 is the warm-up."""
-        return [(r, layer, model) for r in range(self.rounds + 1) for layer, model in rotated(self.variants, r)]
 
 
 def settle_rate(profile: Profile, ceiling: float | None) -> None:
-    """Halve the offered rate until it is at most RATE_SHARE of the harness's ceiling (when the machine
-    cannot carry it; say so). Halving, not rounding, so that two runs whose calibrations differ a little still offer
-    the same rate, and their ratios compare."""
-    if ceiling and profile.rate > RATE_SHARE * ceiling:
+    """Halve the offered rate until all servers' together are at most RATE_SHARE of the harness's ceiling
+    (when the machine cannot carry it; say so). Halving, not rounding, so that two runs whose calibrations
+    differ a little still offer the same rate, and their ratios compare."""
+    servers = len(profile.variants)
+    if ceiling and profile.rate * servers > RATE_SHARE * ceiling:
         lowered = profile.rate
-        while lowered > RATE_SHARE * ceiling and lowered > MIN_RATE:
+        while lowered * servers > RATE_SHARE * ceiling and lowered > MIN_RATE:
             lowered //= 2
-        profile.notes.append(f"offered rate halved from {profile.rate} to {lowered} req/s: at most "
-                             f"{RATE_SHARE:.0%} of the harness's calibrated ceiling of {ceiling:.0f} req/s")
+        profile.notes.append(f"offered rate halved from {profile.rate} to {lowered} req/s per server: {servers} "
+                             f"servers together at most {RATE_SHARE:.0%} of the harness's calibrated ceiling of "
+                             f"{ceiling:.0f} req/s")
         profile.rate = lowered
 
 
@@ -92,7 +96,7 @@ def execute(profile: Profile, progress) -> dict:
     servers = start_servers(profile)
     try:
         for scenario in profile.scenarios:
-            progress.step(f"Locust: {scenario}, {profile.rounds} rounds")
+            progress.step(f"Locust: {scenario}, every server at {profile.rate} req/s, {profile.rounds} rounds")
             results["runs"] += locust_pass(profile, scenario, servers, ceiling)
             write(profile.out, results)
         for scenario in profile.scenarios:
@@ -106,13 +110,11 @@ def execute(profile: Profile, progress) -> dict:
 
 
 def plan_summary(profile: Profile) -> dict:
-    level = profile.level()
     return {"kind": "rounds", "variants": [f"{layer}/{model}" for layer, model in profile.variants],
             "scenarios": profile.scenarios, "rounds": profile.rounds, "repeat": profile.rounds, "rate": profile.rate,
-            "locust_users": level.users, "phase_s": profile.phase_s, "wrk_s": profile.wrk_s,
+            "locust_users": profile.level().users, "window_s": profile.window_s, "wrk_s": profile.wrk_s,
             "wrk_connections": profile.connections, "warmup_s": profile.warmup_s, "warm_up_round": True,
-            "notes": profile.notes,
-            "order": [f"{r}:{layer}/{model}" for r, layer, model in profile.order()]}
+            "together": True, "notes": profile.notes}
 
 
 # --- the servers, one per variant for the whole profile ------------------------------------------
@@ -133,6 +135,10 @@ def start_servers(profile: Profile) -> dict[tuple[str, str], "Server | str"]:
     return servers
 
 
+def live(profile: Profile, servers: dict) -> list[tuple[str, str]]:
+    return [v for v in profile.variants if isinstance(servers[v], Server) and not servers[v].exited()]
+
+
 def stop_servers(servers: dict, runs: list[dict]) -> list[dict]:
     """Stop every server; a server that had died, or exited badly, fails every pass it served."""
     broken = {}
@@ -145,7 +151,7 @@ def stop_servers(servers: dict, runs: list[dict]) -> list[dict]:
             if run["status"] == "ok" and (run["layer"], run["model"]) in broken else run for run in runs]
 
 
-def head(profile: Profile, layer: str, model: str, round_no: int, load: str, scenario: str) -> dict:
+def head(layer: str, model: str, round_no: int, load: str, scenario: str) -> dict:
     return {"layer": layer, "model": model, "knob": DEFAULT, "server_args": "", "round": round_no,
             "repeat": round_no, "load": load, "scenario": scenario}
 
@@ -154,86 +160,89 @@ def failed(record: dict, error: str, stderr_tail: str = "") -> dict:
     return {**record, "status": "failed", "error": error[:500], "stderr_tail": stderr_tail}
 
 
-# --- Locust: every server paced in turn, phase by phase ---------------------------------------------
-
-
-def locust_pass(profile: Profile, scenario: str, servers: dict, ceiling: float | None) -> list[dict]:
-    """One Locust process multiplexed over the live servers; a record per variant and round."""
-    live = [v for v in profile.variants if isinstance(servers[v], Server) and not measure.exited(servers[v].process)]
-    down = [failed(head(profile, *v, r, LOCUST, scenario), servers[v] if isinstance(servers[v], str)
-                   else "the server had died before this pass") for r in range(1, profile.rounds + 1)
-            for v in profile.variants if v not in live]
-    if not live:
-        return down
-    level, _, load_cpus = profile.level(), *measure.cpu_split()
-    phases = (profile.rounds + 1) * len(live)
-    plan = Plan(layers=[], models=[], scenario=scenario, levels=[level], repeat=1, out=profile.out,
-                duration_s=math.ceil(phases * profile.phase_s + LOCUST_SPARE_S))
-    env = {TARGETS_ENV: " ".join(servers[v].url for v in live), PHASES_ENV: f"{profile.phase_s},{profile.rounds}"}
-    with contextlib.ExitStack() as stack:
-        samplers = [stack.enter_context(measure.CpuSampler(servers[v].process.pid, load_cpus)) for v in live]
-        try:
-            load = run_locust(plan, level, servers[live[0]].url, profile.out / "locust" / scenario, load_cpus, env)
-        except FAILURES as exc:
-            return down + [failed(head(profile, *v, r, LOCUST, scenario), str(exc))
-                           for r in range(1, profile.rounds + 1) for v in live]
-    records = [phase_record(profile, scenario, load, phase, live, samplers, ceiling) for phase in range(phases)
-               if phase_target(phase, len(live))[0] > 0]
-    return down + [died_during(record, servers) for record in records]
-
-
-def phase_record(profile: Profile, scenario: str, load: dict, phase: int, live: list, samplers: list,
-                 ceiling: float | None) -> dict:
-    """One variant in one round of the Locust pass: its requests, latency and CPU in that phase."""
-    round_no, target = phase_target(phase, len(live))
-    layer, model = live[target]
-    level, counts = profile.level(), load["phases"].get(phase)
-    record = {**head(profile, layer, model, round_no, LOCUST, scenario), "users": level.users, "rate": level.rate,
-              "duration_s": profile.phase_s}
-    if load["start"] is None or not counts or not counts["requests"]:
-        return failed(record, "Locust completed no request in this phase", load["stderr"][-500:])
-    record.update(figures({**counts, "locust_cpu_pct": load["locust_cpu_pct"]}, profile.phase_s - GUARD_S))
-    edges = [samplers[target].at(load["start"] + k * profile.phase_s) for k in (phase, phase + 1)]
-    readable = model not in CHILD_PROCESS_MODELS and None not in edges
-    cpu_s = edges[1] - edges[0] if readable else None
-    record.update(server_cpu(cpu_s, counts["requests"] - counts["failures"], profile.phase_s))
-    record["bound_by"] = bound_by(record["rps"], ceiling, record["locust_cpu_pct"] or 0.0,
-                                  record["server_cpu_pct"] or 0.0)
-    return record
+def not_served(profile: Profile, servers: dict, load: str, scenario: str, round_no: int | None = None) -> list[dict]:
+    """Failed records for the variants that have no live server (every round, or one)."""
+    rounds = [round_no] if round_no is not None else range(1, profile.rounds + 1)
+    return [failed(head(*v, r, load, scenario), servers[v] if isinstance(servers[v], str)
+                   else "the server had died before this pass") for r in rounds
+            for v in profile.variants if v not in live(profile, servers)]
 
 
 def died_during(record: dict, servers: dict) -> dict:
     server = servers[record["layer"], record["model"]]
-    if record["status"] == "ok" and measure.exited(server.process):
+    if record["status"] == "ok" and server.exited():
         return failed(record, "the server died during this pass", server.stderr_tail())
     return record
 
 
-# --- wrk: the variants in turn, a short closed-loop pass each ------------------------------------
+# --- Locust: every server at the same rate, at the same time ----------------------------------------
+
+
+def locust_pass(profile: Profile, scenario: str, servers: dict, ceiling: float | None) -> list[dict]:
+    """One Locust process over every live server at once; a record per variant and round (window)."""
+    down, targets = not_served(profile, servers, LOCUST, scenario), live(profile, servers)
+    if not targets:
+        return down
+    one, load_cpus = profile.level(), measure.cpu_split()[1]
+    level = Level(one.users * len(targets), one.rate * len(targets))  # each user paces its own server
+    plan = Plan(layers=[], models=[], scenario=scenario, levels=[level], repeat=1, out=profile.out,
+                duration_s=math.ceil((profile.rounds + 1) * profile.window_s + LOCUST_SPARE_S))
+    env = {TARGETS_ENV: " ".join(servers[v].url for v in targets), WINDOWS_ENV: f"{profile.window_s},{profile.rounds}"}
+    with contextlib.ExitStack() as stack:
+        samplers = [stack.enter_context(measure.CpuSampler(servers[v].pid, load_cpus)) for v in targets]
+        try:
+            load = run_locust(plan, level, servers[targets[0]].url, profile.out / "locust" / scenario, load_cpus, env)
+        except FAILURES as exc:
+            return down + [failed(head(*v, r, LOCUST, scenario), str(exc))
+                           for r in range(1, profile.rounds + 1) for v in targets]
+    return down + [died_during(window_record(profile, scenario, load, r, i, v, samplers[i], ceiling, len(targets)),
+                               servers) for r in range(1, profile.rounds + 1) for i, v in enumerate(targets)]
+
+
+def window_record(profile: Profile, scenario: str, load: dict, round_no: int, target: int, variant: tuple,
+                  sampler: measure.CpuSampler, ceiling: float | None, servers: int) -> dict:
+    """One variant in one round of the Locust pass (of `servers` loaded at once): its requests, latency and
+    CPU in that window; against the harness's ceiling, all the servers' requests count."""
+    level, counts = profile.level(), load["windows"].get((target, round_no))
+    record = {**head(*variant, round_no, LOCUST, scenario), "users": level.users, "rate": level.rate,
+              "duration_s": profile.window_s}
+    if load["start"] is None or not counts or not counts["requests"]:
+        return failed(record, "Locust completed no request in this window", load["stderr"][-500:])
+    record.update(figures({**counts, "locust_cpu_pct": load["locust_cpu_pct"]}, profile.window_s))
+    edges = [sampler.at(load["start"] + k * profile.window_s) for k in (round_no, round_no + 1)]
+    readable = variant[1] not in CHILD_PROCESS_MODELS and None not in edges
+    record.update(server_cpu(edges[1] - edges[0] if readable else None, counts["requests"] - counts["failures"],
+                             profile.window_s))
+    record["bound_by"] = bound_by(record["rps"] * servers, ceiling, record["locust_cpu_pct"] or 0.0,
+                                  record["server_cpu_pct"] or 0.0)
+    return record
+
+
+# --- wrk: one server at a time, its core to itself ----------------------------------------------
 
 
 def wrk_round(profile: Profile, scenario: str, servers: dict, round_no: int) -> list[dict]:
-    """One wrk pass per variant in this round's order; round 0 warms up and is not recorded."""
-    _, load_cpus = measure.cpu_split()
-    records = []
+    """One wrk pass per variant, in this round's rotated order; round 0 is a short warm-up, not recorded."""
+    load_cpus, records = measure.cpu_split()[1], []
+    warm_up_round = replace(profile, wrk_s=1) if round_no == 0 else profile
     for layer, model in rotated(profile.variants, round_no):
-        record, server = head(profile, layer, model, round_no, WRK, scenario), servers[layer, model]
+        record, server = head(layer, model, round_no, WRK, scenario), servers[layer, model]
         if isinstance(server, str):
             records.append(failed(record, server))
-        elif measure.exited(server.process):
+        elif server.exited():
             records.append(failed(record, "the server had died before this pass", server.stderr_tail()))
         else:
             try:
-                records.append(died_during(wrk_pass(profile, record, server, load_cpus), servers))
+                records.append(died_during(wrk_pass(warm_up_round, record, server, load_cpus), servers))
             except FAILURES as exc:
                 records.append(failed(record, str(exc)))
-    return records if round_no > 0 else []
+    return records if round_no else []
 
 
 def wrk_pass(profile: Profile, head: dict, server: Server, cpus: set[int] | None) -> dict:
     """wrk in a closed loop: the most the server serves on its one core."""
     path, script = wrk.PATHS[head["scenario"]]
-    before = measure.cpu_so_far(server.process.pid)
+    before = measure.cpu_so_far(server.pid)
     result = wrk.run_wrk(server.url, path, profile.wrk_s, profile.connections, 1, cpus, script=script)
     cpu_s = settled_cpu(server, head["model"]) - before
     seconds = result["duration_s"] or profile.wrk_s
@@ -256,7 +265,7 @@ def wrk_pass(profile: Profile, head: dict, server: Server, cpus: set[int] | None
 def settled_cpu(server: Server, model: str) -> float:
     """The server's CPU so far; with a process per connection, once the pass's children are reaped
     (runner.settled_cpu waits for that): only reaped children's CPU can be read."""
-    return runner.settled_cpu(server) if model in CHILD_PROCESS_MODELS else measure.cpu_so_far(server.process.pid)
+    return runner.settled_cpu(server) if model in CHILD_PROCESS_MODELS else measure.cpu_so_far(server.pid)
 
 
 def server_cpu(cpu_s: float | None, served: int, seconds: float) -> dict:
@@ -268,11 +277,10 @@ def server_cpu(cpu_s: float | None, served: int, seconds: float) -> dict:
 
 
 def length_s(profile: Profile) -> float:
-    """A rough length of the whole profile: calibration, servers, Locust's phases, wrk's passes."""
-    passes = (profile.rounds + 1) * len(profile.variants)
-    locust = len(profile.scenarios) * (passes * profile.phase_s + 3.5)  # + Locust's start-up, ramp and settling
-    return 6 + len(profile.variants) * (profile.warmup_s + 0.5) + locust + len(profile.scenarios) * passes * (
-        profile.wrk_s + 0.1)
+    """A rough length of the whole profile: calibration, servers, Locust's windows, wrk's passes."""
+    locust = (profile.rounds + 1) * profile.window_s + 4  # + Locust's start-up, ramp and settling
+    wrk_passes = len(profile.variants) * (profile.rounds * (profile.wrk_s + 0.1) + 1.1)  # + a 1 s warm-up pass
+    return 6 + len(profile.variants) * (profile.warmup_s + 0.5) + len(profile.scenarios) * (locust + wrk_passes)
 
 
 def minutes(profile: Profile) -> float:

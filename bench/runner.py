@@ -12,7 +12,6 @@ import json
 import math
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 from hdrh.histogram import HdrHistogram
 
 from . import measure, wrk
+from .process import ServerProcess, free_port, layer_command
 from .classify import bound_by
 from .knobs import DEFAULT, flags, module
 from .results import environment, summarise, utc_now
@@ -32,7 +32,6 @@ LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 ROOT = LOCUSTFILE.parent.parent
 PER_USER_RPS = 50  # fixed-rate runs: one Locust user paces itself to at most this many requests/s
 READY_TIMEOUT_S = 20.0
-STOP_TIMEOUT_S = 10.0
 CALIBRATION_TARGET = ("raw_socket", "selectors")  # the cheapest target this project has
 WARMUP_PATHS = ["/plaintext", "/", "/test.jpg", "/messages?limit=20"]
 
@@ -81,37 +80,13 @@ def rotated(items: list, round_no: int) -> list:
     return items[shift:] + items[:shift]
 
 
-class Server:
-    """One server process on a free loopback port, pinned, its stderr kept."""
+class Server(ServerProcess):
+    """One layer's server process on a free loopback port, pinned, its stderr kept; ready when made."""
 
     def __init__(self, layer: str, model: str, folder: Path, cpus: set[int] | None, args: list[str] = ()) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.stderr_path = folder / "server.stderr"
-        command = [sys.executable, "-m", module(layer), "--port", "0", "--model", model, "--data-dir",
-                   str(folder / "data"), *args]
-        with self.stderr_path.open("wb") as stderr:
-            self.process = subprocess.Popen(
-                command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL,
-                preexec_fn=measure.pinned(cpus), start_new_session=True,
-            )
-        self.url = self.wait_ready()
-
-    def wait_ready(self) -> str:
-        line = ""
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while not line.startswith("listening on ") and time.monotonic() < deadline and not measure.exited(self.process):
-            line = self.process.stdout.readline().decode()
-        if not line.startswith("listening on "):
-            self.stop()
-            raise RuntimeError(f"server did not start: {self.stderr_tail()}")
-        return line.removeprefix("listening on ").strip()
-
-    def stop(self) -> measure.Usage | None:
-        """SIGTERM, wait (SIGKILL after STOP_TIMEOUT_S); None if it had already died and was reaped."""
-        return measure.terminate(self.process, STOP_TIMEOUT_S)
-
-    def stderr_tail(self, lines: int = 20) -> str:
-        return measure.tail(self.stderr_path, lines)
+        super().__init__(layer_command(module(layer), model, folder / "data", args), folder / "server.stderr",
+                         name=f"{layer}/{model}", cpus=cpus)
+        self.wait_ready(READY_TIMEOUT_S)
 
 
 def warm_up(url: str, seconds: float) -> None:
@@ -173,24 +148,18 @@ def popen(command: list[str], env: dict, cpus: set[int] | None) -> subprocess.Po
                             stdin=subprocess.DEVNULL, preexec_fn=measure.pinned(cpus))
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def read_record(folder: Path) -> dict:
-    """The counts and the HDR histogram that Locust (the master, or the one process) wrote; a
-    multiplexed run's phases too (phase -> counts and histogram)."""
-    histogram, requests, failures, phases, start = HdrHistogram(1, 60_000_000, 3), 0, 0, {}, None
+    """The counts and the HDR histogram that Locust (the master, or the one process) wrote; a shared
+    run's windows too ((target, window) -> counts and histogram) and when window 0 started."""
+    histogram, requests, failures, windows, start = HdrHistogram(1, 60_000_000, 3), 0, 0, {}, None
     for path in folder.glob("record-*.json"):
         record = json.loads(path.read_text())
         histogram.decode_and_add(record["histogram"])
         requests, failures = requests + record["requests"], failures + record["failures"]
-        phases.update({int(phase): {**counts, "histogram": decoded(counts["histogram"])}
-                       for phase, counts in record.get("phases", {}).items()})
+        windows.update({tuple(map(int, key.split())): {**counts, "histogram": decoded(counts["histogram"])}
+                        for key, counts in record.get("windows", {}).items()})
         start = record.get("start") or start
-    return {"histogram": histogram, "requests": requests, "failures": failures, "phases": phases, "start": start}
+    return {"histogram": histogram, "requests": requests, "failures": failures, "windows": windows, "start": start}
 
 
 def decoded(encoded: str) -> HdrHistogram:

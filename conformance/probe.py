@@ -14,30 +14,22 @@ conformance.html. Client side only: it never imports a server package or locust.
 import argparse
 import hashlib
 import json
-import os
 import re
-import select
 import shlex
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench.process import READY_TIMEOUT_S, ServerProcess, layer_command
 from serving.catalog import MODELS
 from serving.options import OneLineParser, fail
 
 from .corpus import Case, Observation, check, load_cases, normalise, run_case
 
-ROOT = Path(__file__).resolve().parent.parent
-READY_TIMEOUT_S = 20.0
-STOP_TIMEOUT_S = 10.0
-LISTENING = re.compile(r"listening on http://(\[[^\]]+\]|[^:/\s]+):(\d+)")
 ECHO_KEYS = ("method", "target", "version", "headers", "body_base64")
 THEN_WORDS = {"closed": "closed", "open": "open", "timeout": "timed out"}
 REQUEST_SHOWN = 400  # characters of a case's request kept in conformance.json
@@ -190,83 +182,23 @@ def utc_now() -> str:
 # --- servers as processes ----------------------------------------------------------------
 
 
-@dataclass
-class Launched:
-    """A server this module started: its process, address and stderr file."""
-
-    name: str
-    command: list[str]
-    process: subprocess.Popen
-    stderr_path: Path
-    host: str = ""
-    port: int = 0
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(errors="replace")
-
-
-def layer_command(layer: str, model: str, data_dir: Path) -> list[str]:
-    return [sys.executable, "-m", layer, "--port", "0", "--model", model, "--data-dir", str(data_dir)]
-
-
-def spawn(name: str, command: list[str], folder: Path) -> Launched:
-    """Start `command` in its own session (from the repository root); wait_ready() reads its address."""
-    folder.mkdir(parents=True, exist_ok=True)
-    stderr_path = folder / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.stderr"
-    with stderr_path.open("wb") as stderr:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
-    return Launched(name, command, process, stderr_path)
-
-
-def wait_ready(server: Launched, timeout: float = READY_TIMEOUT_S) -> Launched:
-    """Read the `listening on http://HOST:PORT` line; RuntimeError (with stderr) when it never comes."""
-    deadline = time.monotonic() + timeout
-    line = ""
-    while time.monotonic() < deadline and server.process.poll() is None:
-        ready, _, _ = select.select([server.process.stdout], [], [], max(0.0, deadline - time.monotonic()))
-        if not ready:
-            break
-        line = server.process.stdout.readline().decode(errors="replace")
-        if (match := LISTENING.search(line)) or not line:
-            break
-    match = LISTENING.search(line)
-    if not match:
-        stop(server)
-        raise RuntimeError(f"{server.name} did not start: {line.strip()!r} {server.stderr()[-300:].strip()!r}")
-    server.host, server.port = match[1].strip("[]"), int(match[2])
-    return server
-
-
-def stop(server: Launched) -> int | None:
-    """SIGTERM and wait; then SIGKILL whatever is left of its process group (forked children)."""
-    if server.process.poll() is None:
-        server.process.send_signal(signal.SIGTERM)
-    try:
-        status = server.process.wait(STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        status = None
-    try:
-        os.killpg(server.process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    server.process.wait()
-    server.process.stdout.close()
-    return status
-
-
-def start_all(commands: dict[str, list[str]], folder: Path) -> list[Launched]:
+def start_all(commands: dict[str, list[str]], folder: Path) -> list[ServerProcess]:
     """Start every server at once, then wait for each; stop them all if one fails."""
-    launched = [spawn(name, command, folder) for name, command in commands.items()]
+    launched = [ServerProcess(command, folder / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.stderr", name=name)
+                for name, command in commands.items()]
     try:
         for server in launched:
-            wait_ready(server)
+            server.wait_ready(READY_TIMEOUT_S)
     except RuntimeError:
         for server in launched:
-            if server.process.returncode is None:
-                stop(server)
+            server.stop()
         raise
     return launched
+
+
+def exit_status(server: ServerProcess) -> int | None:
+    usage = server.stop()
+    return usage.status if usage else None
 
 
 def run(commands: dict[str, list[str]], addresses: dict[str, tuple[str, int]], cases: list[Case],
@@ -279,7 +211,7 @@ def run(commands: dict[str, list[str]], addresses: dict[str, tuple[str, int]], c
             progress = Progress(len(cases) * len(servers)) if show_progress else None
             matrix = probe({name: servers[name] for name in [*commands, *addresses]}, cases, timeout, progress)
         finally:
-            statuses = {s.name: stop(s) for s in launched}
+            statuses = {s.name: exit_status(s) for s in launched}
         for server in launched:
             matrix["servers"][server.name].update(
                 command=shlex.join(server.command), exit_status=statuses[server.name],

@@ -125,11 +125,12 @@ def provenance(results: dict) -> str:
 
 def rounds_method(plan: dict) -> str:
     """How compare's quick profile took its figures, from the run's own plan."""
-    return (f"One server per variant, pinned to one CPU, the load generator on the other. Per scenario, Locust at "
-            f"{plan['rate']} req/s ({plan['locust_users']} users) paces each variant in turn for {plan['phase_s']:g} s, "
-            f"then wrk with {plan['wrk_connections']} connections runs {plan['wrk_s']} s per variant; "
-            f"{plan['rounds']} rounds, the variants' order rotated every round, after one warm-up round that is not "
-            f"counted.")
+    return (f"One server per variant, all pinned to one CPU, the load generators on the other. Per scenario, Locust "
+            f"paces every server at the same time at {plan['rate']} req/s each ({plan['locust_users']} users each): CPU "
+            f"per request and latency per {plan['window_s']:g} s window, so a drift in the machine's speed hits them "
+            f"alike; then wrk ({plan['wrk_connections']} connections, {plan['wrk_s']} s) saturates each server's core in "
+            f"turn, the order rotated every round: requests/s on one server core. {plan['rounds']} rounds, each ratio "
+            f"paired within its round, after one warm-up round that is not counted.")
 
 
 def scenarios(entries: list[dict]) -> list[str]:

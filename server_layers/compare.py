@@ -2,9 +2,9 @@
 
 The probe runs in this process (conformance.probe, client side only). The measurement is
 bench.rounds: a server per variant (model threaded, and the event-loop models where a layer
-has them), taken in rotated order, round after round; Locust at one fixed rate for CPU per
-request and latency at equal load, wrk for requests/s on one server core, servers and load
-generators as processes of their own. Then the report into the same folder; it prints report.html's path.
+has them), all measured together, round after round; Locust at one fixed rate per server for
+CPU per request and latency at equal load, wrk saturating their core for requests/s on one
+server core, servers and load generators as processes of their own. Then the report into the same folder; it prints report.html's path.
 Exit status: 0, or 1 when a run failed (the report still shows the others), or 2 on bad flags.
 Never imports locust and measures nothing itself.
 """
@@ -18,16 +18,16 @@ from pathlib import Path
 
 from bench import rounds, wrk
 from bench.cli import Progress, duration, names
-from bench.scenarios import GUARD_S
 from conformance.corpus import load_cases
-from conformance.probe import MODELS, layer_command, run, write_outputs
+from bench.process import layer_command
+from conformance.probe import MODELS, run, write_outputs
 from serving.options import OneLineParser, fail
 
 from reports import cli as report_cli
 from reports.data import ReportError
 
 EVENT_LOOP_MODELS = ["selectors"]  # measured beside threaded wherever a layer has them
-MIN_PHASE_S = 2 * GUARD_S  # a phase holds its guard and at least as long a time of load
+MIN_WINDOW_S = 0.5  # a round of the Locust pass: long enough for a few hundred requests per server
 DEFAULTS = rounds.Profile(variants=[], scenarios=rounds.SCENARIOS, out=Path("."))
 
 
@@ -47,11 +47,11 @@ def parser() -> OneLineParser:
     p.add_argument("--out", type=Path, help="output folder (default results/compare-<UTC stamp>)")
     p.add_argument("--rounds", type=int, default=DEFAULTS.rounds, help=f"interleaved rounds (default {DEFAULTS.rounds}, "
                    "at least 3 to rank)")
-    p.add_argument("--rate", type=int, default=DEFAULTS.rate, help=f"Locust's offered rate, requests/s, the same for "
-                   f"every variant (default {DEFAULTS.rate}; halved until at most {rounds.RATE_SHARE:.0%} of the harness's "
-                   "ceiling)")
-    p.add_argument("--phase", type=duration, default=DEFAULTS.phase_s,
-                   help=f"one variant's phase in a round of the Locust pass (default {DEFAULTS.phase_s:g}s)")
+    p.add_argument("--rate", type=int, default=DEFAULTS.rate, help=f"Locust's offered rate per server, requests/s, "
+                   f"the same for every variant (default {DEFAULTS.rate}; halved until all servers' together are at most "
+                   f"{rounds.RATE_SHARE:.0%} of the harness's ceiling)")
+    p.add_argument("--window", type=duration, default=DEFAULTS.window_s,
+                   help=f"one round of the Locust pass (default {DEFAULTS.window_s:g}s)")
     p.add_argument("--wrk-seconds", type=int, default=DEFAULTS.wrk_s, help=f"each wrk pass, whole seconds "
                    f"(default {DEFAULTS.wrk_s})")
     every_model = sorted({model for models in MODELS.values() for model in models})
@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         fail(f"server-layers compare: {out} exists and is not empty (choose another --out)")
     if min(args.rounds, args.rate, args.wrk_seconds) < 1:
         fail("server-layers compare: --rounds, --rate and --wrk-seconds must be whole numbers >= 1")
-    if args.phase < MIN_PHASE_S:
-        fail(f"server-layers compare: --phase must be at least {MIN_PHASE_S * 1000:.0f}ms")
+    if args.window < MIN_WINDOW_S:
+        fail(f"server-layers compare: --window must be at least {MIN_WINDOW_S * 1000:.0f}ms")
     if not wrk.available():
         fail("server-layers compare: the capacity pass needs wrk (apt-get install wrk)")
     chosen = variants(args.layers, args.models)
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         fail(f"server-layers compare: no layer among {','.join(args.layers or MODELS)} has model "
              f"{','.join(args.models or [])}")
     profile = rounds.Profile(variants=chosen, scenarios=args.scenarios, out=out, rounds=args.rounds,
-                             rate=args.rate, phase_s=args.phase, wrk_s=args.wrk_seconds)
+                             rate=args.rate, window_s=args.window, wrk_s=args.wrk_seconds)
     started = time.monotonic()
     out.mkdir(parents=True)
     if not args.no_probe:

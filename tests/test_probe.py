@@ -17,7 +17,8 @@ import pytest
 from helpers import LAYERS, ROOT
 
 from conformance.corpus import load_cases
-from conformance.probe import mark_divergence, probe, spawn, stop, wait_ready
+from bench.process import ServerProcess
+from conformance.probe import mark_divergence, probe
 
 PROXY = Path(__file__).resolve().parent / "data" / "obsfold_proxy.py"
 ALL_CASES = {case.id: case for case in load_cases()}
@@ -35,11 +36,11 @@ def real(request, start_server):
 
 @pytest.fixture(scope="module")
 def fake(real, tmp_path_factory):
-    """The divergent proxy in front of the real server, started by the probe's own launcher."""
+    """The divergent proxy in front of the real server, started by the one launcher (bench.process)."""
     command = [sys.executable, str(PROXY), "--upstream", f"{real.host}:{real.port}"]
-    proxy = wait_ready(spawn("fake", command, tmp_path_factory.mktemp("proxy")))
+    proxy = ServerProcess(command, tmp_path_factory.mktemp("proxy") / "fake.stderr", name="fake").wait_ready()
     yield proxy
-    stop(proxy)
+    proxy.stop()
 
 
 def servers(real, fake) -> dict:

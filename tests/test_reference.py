@@ -6,18 +6,16 @@ against it when wrk is installed. No speed is asserted and uvicorn is never need
 """
 
 import json
-import re
 import shutil
-import signal
-import subprocess
 import sys
 import urllib.error
 import urllib.request
 
 import pytest
+from helpers import ROOT
 
 from bench import reference, wrk
-from helpers import ROOT, read_line
+from bench.process import ServerProcess
 
 # wrk 4.1.0, captured against bench.stock_server (200s) and its 404 path
 OK = """\
@@ -173,27 +171,16 @@ def test_reference_rejects_bad_flags(capsys):
 
 
 @pytest.fixture
-def stock_server():
-    process = subprocess.Popen([sys.executable, "-m", "bench.stock_server", "--port", "0"], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    try:
-        line = read_line(process, 20)
-        match = re.fullmatch(r"listening on (http://127\.0\.0\.1:(\d+))", line.strip())
-        assert match and int(match[2]) > 0, (line, process.stderr.read1().decode() if process.poll() is not None else "")
-        yield process, match[1]
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        process.stdout.close()
-        process.stderr.close()
+def stock_server(tmp_path):
+    server = ServerProcess([sys.executable, "-m", "bench.stock_server", "--port", "0"], tmp_path / "stock.stderr",
+                           name="stock").wait_ready()
+    assert server.host == "127.0.0.1" and server.port > 0
+    yield server
+    server.stop()
 
 
 def test_stock_server_answers_plaintext(stock_server):
-    process, url = stock_server
+    url = stock_server.url
     with urllib.request.urlopen(url + "/plaintext", timeout=10) as response:
         assert response.status == 200
         assert response.headers["Content-Type"].startswith("text/plain")
@@ -201,15 +188,13 @@ def test_stock_server_answers_plaintext(stock_server):
     with pytest.raises(urllib.error.HTTPError) as missing:
         urllib.request.urlopen(url + "/nope", timeout=10)
     assert missing.value.code == 404
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(10) == 0
-    assert process.stderr.read() == b""  # log_message is silenced
+    assert stock_server.stop().status == 0
+    assert stock_server.stderr() == ""  # log_message is silenced
 
 
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
 def test_run_wrk_live(stock_server):
-    process, url = stock_server
-    result = wrk.cpu_us_per_request(process.pid, lambda: wrk.run_wrk(url, seconds=1, connections=4))
+    result = wrk.cpu_us_per_request(stock_server.pid, lambda: wrk.run_wrk(stock_server.url, seconds=1, connections=4))
     assert result["requests"] > 0 and result["non_2xx"] == 0 and result["p99_ms"] is not None
     assert result["server_cpu_s"] >= 0 and result["wrk_exit"] == 0
 

@@ -10,7 +10,6 @@ import pytest
 
 from bench.rounds import Profile
 from bench.runner import Level, Plan
-from bench.scenarios import phase_target
 from reports import verdict as v
 
 BASE, FAST, SLOW = v.BASELINE, "fast/loop", "slow/threaded"
@@ -102,18 +101,19 @@ def test_failed_runs_are_counted_and_left_out():
 # --- the order of the rounds ------------------------------------------------------------------
 
 
-def test_compare_rotates_the_variants_every_round_after_a_warm_up_round():
-    a, b, c = ("a", "threaded"), ("b", "threaded"), ("c", "selectors")
-    profile = Profile(variants=[a, b, c], scenarios=["plaintext"], out=Path("unused"), rounds=4)
-    assert [(r, f"{layer}/{model}") for r, layer, model in profile.order()] == [
-        (0, "c/selectors"), (0, "a/threaded"), (0, "b/threaded"),
-        (1, "a/threaded"), (1, "b/threaded"), (1, "c/selectors"),
-        (2, "b/threaded"), (2, "c/selectors"), (2, "a/threaded"),
-        (3, "c/selectors"), (3, "a/threaded"), (3, "b/threaded"),
-        (4, "a/threaded"), (4, "b/threaded"), (4, "c/selectors")]
-    # Locust's phases (bench/locustfile.py) take the servers in the very same order
-    phases = [phase_target(phase, len(profile.variants)) for phase in range(len(profile.order()))]
-    assert [(r, *profile.variants[target]) for r, target in phases] == profile.order()
+def test_the_offered_rate_is_halved_until_every_server_together_fits_under_the_ceiling():
+    from bench.rounds import RATE_SHARE, settle_rate
+
+    four = [("a", "threaded"), ("b", "threaded"), ("c", "selectors"), ("d", "threaded")]
+    kept = Profile(variants=four, scenarios=["plaintext"], out=Path("unused"), rate=200)
+    settle_rate(kept, 4 * 200 / RATE_SHARE)  # exactly fits
+    assert kept.rate == 200 and not kept.notes
+    halved = Profile(variants=four, scenarios=["plaintext"], out=Path("unused"), rate=200)
+    settle_rate(halved, 4 * 200 / RATE_SHARE - 1)
+    assert halved.rate == 100 and "halved from 200 to 100" in halved.notes[0]
+    slow = Profile(variants=four, scenarios=["plaintext"], out=Path("unused"), rate=200)
+    settle_rate(slow, 4 * 200 / RATE_SHARE / 3)  # a third of what it needs: two halvings
+    assert slow.rate == 50
 
 
 def test_bench_repeats_are_rounds_over_the_layers_too():
