@@ -103,19 +103,6 @@ def exited(process: subprocess.Popen) -> bool:
     return os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
 
 
-def terminate(process: subprocess.Popen, timeout: float) -> Usage | None:
-    """SIGTERM, reap with its usage; SIGKILL after `timeout`. None if it had already been reaped."""
-    if not exited(process):
-        process.send_signal(signal.SIGTERM)
-    usage = wait(process, timeout) if process.returncode is None else None
-    if usage is None and process.returncode is None:
-        process.kill()
-        usage = wait(process)
-    if process.stdout:
-        process.stdout.close()
-    return usage
-
-
 def tail(path, lines: int) -> str:
     """The last `lines` lines of a text file (a server's stderr)."""
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])

@@ -39,12 +39,12 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """One server process; after wait_ready(), its `host`, `port` and `url`."""
+    """One server process; after wait_ready(), its `host`, `port`, `url` (and the `line` that said so)."""
 
     def __init__(self, command: list[str], stderr_path: Path, name: str = "", cpus: set[int] | None = None,
                  cwd: Path = ROOT) -> None:
         self.name, self.command, self.stderr_path = name or command[-1], command, stderr_path
-        self.host, self.port, self.url = "", 0, ""
+        self.host, self.port, self.url, self.line = "", 0, "", ""
         stderr_path.parent.mkdir(parents=True, exist_ok=True)
         with stderr_path.open("ab") as stderr:
             self.process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=stderr,
@@ -73,7 +73,7 @@ class ServerProcess:
                 break
         if not (match := LISTENING.search(line)):
             return line.strip()
-        self.url, self.host, self.port = match[1], match[2].strip("[]"), int(match[3])
+        self.url, self.host, self.port, self.line = match[1], match[2].strip("[]"), int(match[3]), line
         return self.url
 
     def poll_port(self, port: int, timeout: float) -> str:
@@ -92,8 +92,7 @@ class ServerProcess:
         return measure.exited(self.process)
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> measure.Usage | None:
-        """SIGTERM; once it has exited (or after `timeout`), SIGKILL its whole session while its pid is
-        still ours (unreaped), then reap it: its usage, None if it had been reaped already."""
+        """SIGTERM; once it has exited (or after `timeout`), kill(): its usage, None if reaped already."""
         if self.process.returncode is not None:
             return None
         if not self.exited():
@@ -101,6 +100,13 @@ class ServerProcess:
         deadline = time.monotonic() + timeout
         while not self.exited() and time.monotonic() < deadline:
             time.sleep(0.02)
+        return self.kill()
+
+    def kill(self) -> measure.Usage | None:
+        """SIGKILL its whole session (forked children too) while its pid is still ours, unreaped; then
+        reap it: its usage, None if it had been reaped already."""
+        if self.process.returncode is not None:
+            return None
         try:
             os.killpg(self.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):

@@ -43,7 +43,9 @@ def method(results: dict) -> str:
     taken = f"{data.rounds_method(plan)} " if plan.get("kind") == "rounds" else ""
     return (f"{taken}Two variants are ranked apart only when their paired ratios lie on one side of 1.0 over at "
             f"least {verdict.MIN_ROUNDS} rounds (leaving out, at each end, one round in {verdict.TRIM_FROM}: the most "
-            f"extreme) and the median is at least {verdict.THRESHOLD:.0%} from 1.0.")
+            f"extreme) and the median is at least {verdict.THRESHOLD:.0%} from 1.0; and a measure states ratios only "
+            f"when its rounds pin each median down to ±{verdict.MAX_SCATTER:.1%} (a standard error from the rounds' "
+            f"spread).")
 
 
 def table(results: dict, scenarios: list[str]) -> list[str]:

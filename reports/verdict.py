@@ -14,6 +14,7 @@ off its neighbours, and one such pass must not decide a ranking.
 Plain text (the callers escape it); it never states a figure that is not in results.json.
 """
 
+import math
 import statistics
 from dataclasses import dataclass
 
@@ -30,6 +31,10 @@ from .data import LG, number
 THRESHOLD = 0.25
 MIN_ROUNDS = 3  # BENCH §5: at least three rounds before a ranking
 TRIM_FROM = 5  # per this many paired rounds, the most extreme round on each side is left out of the test
+# A finding states ratios only when the run's own rounds pin its medians down: the standard error of
+# each median paired ratio (from the rounds' median absolute deviation) at most MAX_SCATTER. Two runs
+# with errors that size differ by more than 10% about once in twenty; wider, the verdict says so instead.
+MAX_SCATTER = 0.035
 BASELINE = "raw_socket/threaded"  # the tutorial's floor: a socket and a thread per connection
 
 
@@ -114,6 +119,21 @@ class Finding:
     def rounds(self) -> int:
         return len(self.table)
 
+    def scatter(self) -> float:
+        """The largest standard error, over the variants, of the median of their paired ratios to the
+        baseline, relative (log scale), estimated robustly from the rounds' median absolute deviation."""
+        base, errors = self.baseline(), []
+        for name in self.variants():
+            logs = [math.log(r) for r in self.ratios(name, base)] if name != base else []
+            if len(logs) >= 2:
+                middle = statistics.median(logs)
+                deviation = statistics.median(abs(x - middle) for x in logs)
+                errors.append(1.2533 * 1.4826 * deviation / math.sqrt(len(logs)))  # normal-equivalent SE of a median
+        return max(errors, default=0.0)
+
+    def steady(self) -> bool:
+        return self.scatter() <= MAX_SCATTER
+
 
 def variant(run: dict) -> str:
     return f"{run['layer']}/{run['model']}"
@@ -174,6 +194,9 @@ def clause(found: Finding) -> str:
         return f"on {found.scenario}, every level was bound by the load generator: nothing to rank"
     base = found.baseline()
     head = f"on {found.scenario} at {found.level}, {base} {found.measure.show(found.figure(base).median)}"
+    if found.rounds() >= MIN_ROUNDS and not found.steady():
+        return (f"{head}; the rounds scattered too widely to state ratios that would hold in the next run (a "
+                f"median ratio's error up to ±{found.scatter():.0%}, more than {MAX_SCATTER:.1%}): see the chart")
     others = []
     for name in found.variants():
         if name == base:

@@ -3,17 +3,13 @@
 Tests import these from here (`from helpers import ...`), never from conftest; conftest holds the fixtures.
 """
 
-import os
-import re
-import select
-import signal
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.process import ServerProcess, layer_command
 from conformance.corpus import Answer, ResponseReader
 from serving.catalog import MODELS
 
@@ -27,14 +23,29 @@ READY_TIMEOUT_S = 20.0
 
 @dataclass
 class RunningServer:
+    """A layer's server started by the one launcher (bench.process), with a client's helpers."""
+
     layer: str
     model: str
-    process: subprocess.Popen
-    host: str
-    port: int
+    started: ServerProcess
     data_dir: Path
-    stderr_path: Path
     extra: list[str] = field(default_factory=list)
+
+    @property
+    def process(self) -> subprocess.Popen:
+        return self.started.process
+
+    @property
+    def host(self) -> str:
+        return self.started.host
+
+    @property
+    def port(self) -> int:
+        return self.started.port
+
+    @property
+    def stderr_path(self) -> Path:
+        return self.started.stderr_path
 
     @property
     def origin(self) -> str:
@@ -63,46 +74,20 @@ class RunningServer:
 def launch(layer: str, model: str, data_dir: Path, stderr_path: Path, extra: list[str]) -> RunningServer:
     """Start `python -m LAYER` and wait for its `listening on` line (no sleeps)."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", layer, "--port", "0", "--model", model, "--data-dir", str(data_dir), *extra]
-    stderr = stderr_path.open("ab")
-    process = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL, start_new_session=True
-    )
-    stderr.close()
-    line = read_line(process, READY_TIMEOUT_S)
-    match = re.fullmatch(r"listening on http://(\[[^\]]+\]|[^:]+):(\d+)", line.strip())
-    if not match:
-        process.kill()
-        raise RuntimeError(f"{layer}/{model} did not start: {line!r} {stderr_path.read_text()[-2000:]}")
-    return RunningServer(layer, model, process, match[1].strip("[]"), int(match[2]), data_dir, stderr_path, extra)
+    started = ServerProcess(layer_command(layer, model, data_dir, extra), stderr_path, name=f"{layer}/{model}")
+    return RunningServer(layer, model, started.wait_ready(READY_TIMEOUT_S), data_dir, extra)
 
 
-def read_line(process: subprocess.Popen, timeout: float) -> str:
-    poller = select.poll()  # not select(): a stress test may hold more than 1024 fds
-    poller.register(process.stdout, select.POLLIN)
-    return process.stdout.readline().decode() if poller.poll(timeout * 1000) else ""
-
-
-def stop(server: RunningServer, timeout: float = 15.0) -> int:
-    """SIGTERM and wait; the exit status. Then SIGKILL whatever of its process group is left."""
-    if server.process.poll() is None:
-        server.process.send_signal(signal.SIGTERM)
-    try:
-        return server.process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        return -9
-    finally:
-        kill_group(server)
-        server.process.stdout.close()
+def stop(server: RunningServer, timeout: float = 15.0) -> int | None:
+    """SIGTERM and wait (SIGKILL after `timeout`: -9), then SIGKILL whatever is left of its session; the
+    exit status (the one a test already reaped, if it did)."""
+    usage = server.started.stop(timeout)
+    return usage.status if usage else server.process.returncode
 
 
 def kill_group(server: RunningServer) -> None:
     """SIGKILL the server and any forked child of it (its own session, started here)."""
-    try:
-        os.killpg(server.process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    server.process.wait()
+    server.started.kill()
 
 
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):

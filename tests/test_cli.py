@@ -9,6 +9,8 @@ import sys
 import pytest
 from helpers import LAYERS, ROOT, launch, stop
 
+from bench.process import ServerProcess
+
 BAD_OPTIONS = [
     ["--model", "nonesuch"],
     ["--port", "http"],
@@ -109,20 +111,15 @@ def test_unknown_layer_through_the_cli():
 
 def test_listening_line_and_the_cli_serve(layer, tmp_path):
     command = [sys.executable, "-m", "server_layers", "serve", layer, "--port", "0", "--data-dir", str(tmp_path)]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    server = ServerProcess(command, tmp_path / "stderr.log", name="serve").wait_ready()
     try:
-        line = process.stdout.readline().decode()
-        host, port = line.removeprefix("listening on http://").strip().rsplit(":", 1)
-        assert line == f"listening on http://127.0.0.1:{port}\n" and int(port) > 0
-        with socket.create_connection((host, int(port)), timeout=5) as sock:
+        assert server.line == f"listening on http://127.0.0.1:{server.port}\n" and server.port > 0
+        with socket.create_connection((server.host, server.port), timeout=5) as sock:
             sock.sendall(b"GET /plaintext HTTP/1.0\r\n\r\n")
             answer = sock.recv(100)
     finally:
-        process.terminate()
-        status = process.wait(10)
-        process.stdout.close()
-        process.stderr.close()
-    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and status == 0
+        usage = server.stop()
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and usage.status == 0
 
 
 def test_ipv6_loopback(layer, tmp_path):

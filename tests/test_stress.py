@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from helpers import ROOT, VARIANTS, kill_group, wait_for
 
+from bench.process import ServerProcess
 from conformance.corpus import Closed, ResponseReader
 
 pytestmark = pytest.mark.stress
@@ -197,16 +198,14 @@ def test_sigterm_under_load_finishes_in_flight_and_the_port_is_free_at_once(vari
             socket.create_connection((server.host, server.port), timeout=2)
         command = [sys.executable, "-m", server.layer, "--model", server.model, "--port", str(server.port),
                    "--data-dir", str(server.data_dir)]
-        again = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        again = ServerProcess(command, tmp_path / "again.stderr", name="again").wait_ready()
         try:
-            assert again.stdout.readline().decode().startswith(f"listening on http://{server.host}:{server.port}")
+            assert (again.host, again.port) == (server.host, server.port)
             with socket.create_connection((server.host, server.port), timeout=5) as sock:
                 sock.sendall(b"GET /messages?limit=500 HTTP/1.1\r\nHost: a\r\n\r\n")
                 stored = {m["text"] for m in json.loads(ResponseReader(sock.recv).read_response().body)["messages"]}
         finally:
-            again.terminate()
-            again.wait(10)
-            again.stdout.close()
+            again.stop()
     assert set(acknowledged[-100:]) <= stored
     print(f"\n{variant}: SIGTERM under 16 busy clients: exit 0 after {exited_s:.2f} s, "
           f"{len(acknowledged)} posts acknowledged, restart on the same port at once")

@@ -45,10 +45,10 @@ def test_a_clear_winner_is_ranked_first_and_each_ratio_is_paired_within_its_roun
 
 def test_ratios_that_straddle_one_are_indistinguishable_not_ranked():
     # FAST's median is lower, but one round has it dearer than the baseline
-    result = found({BASE: [100, 100, 100], FAST: [80, 104, 85]})
-    assert not result.apart(FAST, BASE) and result.tiers() == [[FAST, BASE]]
-    text = v.verdict({"runs": runs({BASE: [100, 100, 100], FAST: [80, 104, 85]})}, ["plaintext"])
-    assert f"{FAST} 0.85× [0.80–1.04] (indistinguishable)" in text
+    result = found({BASE: [100, 100, 100], FAST: [97, 101, 96]})
+    assert not result.apart(FAST, BASE) and result.tiers() == [[FAST, BASE]] and result.steady()
+    text = v.verdict({"runs": runs({BASE: [100, 100, 100], FAST: [97, 101, 96]})}, ["plaintext"])
+    assert f"{FAST} 0.97× [0.96–1.01] (indistinguishable)" in text
     assert "indistinguishable from one another" in text and "from cheapest" not in text
 
 
@@ -146,3 +146,17 @@ def test_compare_measures_the_chosen_layers_and_models():
     one = next(iter(MODELS))
     assert {layer for layer, _ in variants([one])} == {one}
     assert variants(None, ["forking"]) == [(layer, "forking") for layer, models in MODELS.items() if "forking" in models]
+
+
+def test_rounds_that_scatter_too_widely_state_no_ratio_and_no_ranking():
+    # SLOW is clearly dearer, but its rounds scatter so much that the next run's median could be anywhere near
+    wide = {BASE: [100] * 6, SLOW: [200, 300, 150, 260, 170, 320]}
+    result = found(wide)
+    assert result.scatter() > v.MAX_SCATTER and not result.steady()
+    text = v.verdict({"runs": runs(wide)}, ["plaintext"])
+    assert "scattered too widely" in text and "×" not in text and "from cheapest" not in text
+    tight = found({BASE: [100] * 6, SLOW: [200, 204, 198, 201, 199, 203]})
+    assert tight.steady() and tight.scatter() < 0.01
+    # the scatter is of the paired ratios: a machine drift that moves both variants alike is no scatter
+    drifting = found({BASE: [100, 150, 80, 120, 90, 140], SLOW: [200, 300, 160, 240, 180, 280]})
+    assert drifting.scatter() == 0 and drifting.steady()
