@@ -11,10 +11,10 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from serving.catalog import MODELS
-from serving.catalog import SERVER_MODULES as LAYERS
 from serving.options import OneLineParser, fail
 
+from .catalog import MODELS
+from .catalog import SERVER_MODULES as LAYERS
 from .knobs import DEFAULT, KNOBS, STOCK_LAYER, STOCK_MODELS, STOCK_SCENARIOS, flag_names
 from .runner import Level, Plan, execute
 from .scenarios import SCENARIOS

@@ -5,7 +5,7 @@ CPU; the load generators get the other. Per scenario, two passes:
 
 - `locust`: one Locust process loads every server *at the same time*, at one fixed offered rate
   per server (the same for every variant; all together well under the harness's calibrated
-  ceiling); its windows of `window_s` seconds are the rounds (window 0 warms up and is not
+  ceiling); its `windows` of `window_s` seconds are its rounds (window 0 warms up and is not
   counted). Per round and variant: CPU µs per request (the server's CPU clock, sampled every
   20 ms, read at the window's edges) and latency, at equal load; bound by pacing. Loaded
   together, a drift in the machine's speed hits every variant at the very same moment and the
@@ -52,7 +52,8 @@ class Profile:
     variants: list[tuple[str, str]]
     scenarios: list[str]
     out: Path
-    rounds: int = 6
+    rounds: int = 6  # wrk's rounds: each costs every variant a pass of wrk_s
+    windows: int = 15  # Locust's rounds: each costs window_s for every variant at once
     rate: int = 200  # requests/s offered by Locust to each server, the same for every variant
     window_s: float = 2.0  # one round of the Locust pass
     wrk_s: int = 3  # one variant's wrk pass in a round (1 s passes scattered 12% around their mean, 3 s ones 3%)
@@ -96,7 +97,7 @@ def execute(profile: Profile, progress) -> dict:
     servers = start_servers(profile)
     try:
         for scenario in profile.scenarios:
-            progress.step(f"Locust: {scenario}, every server at {profile.rate} req/s, {profile.rounds} rounds")
+            progress.step(f"Locust: {scenario}, every server at {profile.rate} req/s, {profile.windows} windows")
             results["runs"] += locust_pass(profile, scenario, servers, ceiling)
             write(profile.out, results)
         for scenario in profile.scenarios:
@@ -111,7 +112,8 @@ def execute(profile: Profile, progress) -> dict:
 
 def plan_summary(profile: Profile) -> dict:
     return {"kind": "rounds", "variants": [f"{layer}/{model}" for layer, model in profile.variants],
-            "scenarios": profile.scenarios, "rounds": profile.rounds, "repeat": profile.rounds, "rate": profile.rate,
+            "scenarios": profile.scenarios, "rounds": profile.rounds, "windows": profile.windows,
+            "repeat": profile.rounds, "rate": profile.rate,
             "locust_users": profile.level().users, "window_s": profile.window_s, "wrk_s": profile.wrk_s,
             "wrk_connections": profile.connections, "warmup_s": profile.warmup_s, "warm_up_round": True,
             "together": True, "notes": profile.notes}
@@ -161,8 +163,8 @@ def failed(record: dict, error: str, stderr_tail: str = "") -> dict:
 
 
 def not_served(profile: Profile, servers: dict, load: str, scenario: str, round_no: int | None = None) -> list[dict]:
-    """Failed records for the variants that have no live server (every round, or one)."""
-    rounds = [round_no] if round_no is not None else range(1, profile.rounds + 1)
+    """Failed records for the variants that have no live server (in every Locust window, or one wrk round)."""
+    rounds = [round_no] if round_no is not None else range(1, profile.windows + 1)
     return [failed(head(*v, r, load, scenario), servers[v] if isinstance(servers[v], str)
                    else "the server had died before this pass") for r in rounds
             for v in profile.variants if v not in live(profile, servers)]
@@ -186,17 +188,17 @@ def locust_pass(profile: Profile, scenario: str, servers: dict, ceiling: float |
     one, load_cpus = profile.level(), measure.cpu_split()[1]
     level = Level(one.users * len(targets), one.rate * len(targets))  # each user paces its own server
     plan = Plan(layers=[], models=[], scenario=scenario, levels=[level], repeat=1, out=profile.out,
-                duration_s=math.ceil((profile.rounds + 1) * profile.window_s + LOCUST_SPARE_S))
-    env = {TARGETS_ENV: " ".join(servers[v].url for v in targets), WINDOWS_ENV: f"{profile.window_s},{profile.rounds}"}
+                duration_s=math.ceil((profile.windows + 1) * profile.window_s + LOCUST_SPARE_S))
+    env = {TARGETS_ENV: " ".join(servers[v].url for v in targets), WINDOWS_ENV: f"{profile.window_s},{profile.windows}"}
     with contextlib.ExitStack() as stack:
         samplers = [stack.enter_context(measure.CpuSampler(servers[v].pid, load_cpus)) for v in targets]
         try:
             load = run_locust(plan, level, servers[targets[0]].url, profile.out / "locust" / scenario, load_cpus, env)
         except FAILURES as exc:
             return down + [failed(head(*v, r, LOCUST, scenario), str(exc))
-                           for r in range(1, profile.rounds + 1) for v in targets]
+                           for r in range(1, profile.windows + 1) for v in targets]
     return down + [died_during(window_record(profile, scenario, load, r, i, v, samplers[i], ceiling, len(targets)),
-                               servers) for r in range(1, profile.rounds + 1) for i, v in enumerate(targets)]
+                               servers) for r in range(1, profile.windows + 1) for i, v in enumerate(targets)]
 
 
 def window_record(profile: Profile, scenario: str, load: dict, round_no: int, target: int, variant: tuple,
@@ -278,7 +280,7 @@ def server_cpu(cpu_s: float | None, served: int, seconds: float) -> dict:
 
 def length_s(profile: Profile) -> float:
     """A rough length of the whole profile: calibration, servers, Locust's windows, wrk's passes."""
-    locust = (profile.rounds + 1) * profile.window_s + 4  # + Locust's start-up, ramp and settling
+    locust = (profile.windows + 1) * profile.window_s + 4  # + Locust's start-up, ramp and settling
     wrk_passes = len(profile.variants) * (profile.rounds * (profile.wrk_s + 0.1) + 1.1)  # + a 1 s warm-up pass
     return 6 + len(profile.variants) * (profile.warmup_s + 0.5) + len(profile.scenarios) * (locust + wrk_passes)
 

@@ -12,9 +12,9 @@ import threading
 import time
 from pathlib import Path
 
-from serving.catalog import SERVER_MODULES as LAYERS
 from serving.options import OneLineParser, fail
 
+from .catalog import SERVER_MODULES as LAYERS
 from .cli import MODELS, duration
 from .runner import Server
 

@@ -24,8 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench.catalog import MODELS
 from bench.process import READY_TIMEOUT_S, ServerProcess, layer_command
-from serving.catalog import MODELS
 from serving.options import OneLineParser, fail
 
 from .corpus import Case, Observation, check, load_cases, normalise, run_case

@@ -112,8 +112,12 @@ def provenance(results: dict) -> str:
     env, plan = results.get("environment") or {}, results.get("plan") or {}
     machine = f"{env.get('cpu_model') or 'an unrecorded CPU'}, {env.get('cpus', '?')} cores"
     when = (env.get("started") or "?")[:10]
-    rounds = (f"{plan['rounds']} interleaved round{'s' if plan['rounds'] != 1 else ''}" if plan.get("rounds")
-              else f"{plan.get('repeat', '?')} repeat(s) per level")
+    if plan.get("windows"):
+        rounds = f"{plan['windows']} Locust windows (every variant at once), {plan['rounds']} rotated wrk rounds"
+    elif plan.get("rounds"):
+        rounds = f"{plan['rounds']} interleaved round{'s' if plan['rounds'] != 1 else ''}"
+    else:
+        rounds = f"{plan.get('repeat', '?')} repeat(s) per level"
     counts: dict[str, int] = {}
     for run in results.get("runs", []):
         if run.get("status") == "ok":
@@ -127,10 +131,11 @@ def rounds_method(plan: dict) -> str:
     """How compare's quick profile took its figures, from the run's own plan."""
     return (f"One server per variant, all pinned to one CPU, the load generators on the other. Per scenario, Locust "
             f"paces every server at the same time at {plan['rate']} req/s each ({plan['locust_users']} users each): CPU "
-            f"per request and latency per {plan['window_s']:g} s window, so a drift in the machine's speed hits them "
-            f"alike; then wrk ({plan['wrk_connections']} connections, {plan['wrk_s']} s) saturates each server's core in "
-            f"turn, the order rotated every round: requests/s on one server core. {plan['rounds']} rounds, each ratio "
-            f"paired within its round, after one warm-up round that is not counted.")
+            f"per request and latency in {plan['windows']} windows of {plan['window_s']:g} s, so a drift in the "
+            f"machine's speed hits them alike; then wrk ({plan['wrk_connections']} connections, {plan['wrk_s']} s) "
+            f"saturates each server's core in turn, {plan['rounds']} rounds, the order rotated every round: requests/s "
+            f"on one server core. Each ratio is paired within its window or round; one warm-up of each is not "
+            f"counted.")
 
 
 def scenarios(entries: list[dict]) -> list[str]:

@@ -45,8 +45,10 @@ def parser() -> OneLineParser:
                       epilog="example:\n  server-layers compare --out results/compare-today\n"
                              "exit status: 0; 1 when a run failed; 2 on bad flags.\n")
     p.add_argument("--out", type=Path, help="output folder (default results/compare-<UTC stamp>)")
-    p.add_argument("--rounds", type=int, default=DEFAULTS.rounds, help=f"interleaved rounds (default {DEFAULTS.rounds}, "
-                   "at least 3 to rank)")
+    p.add_argument("--rounds", type=int, default=DEFAULTS.rounds, help=f"wrk's rounds, the variants' order rotated "
+                   f"each round (default {DEFAULTS.rounds}, at least 3 to rank)")
+    p.add_argument("--windows", type=int, default=DEFAULTS.windows, help=f"Locust's rounds, every variant loaded at "
+                   f"once (default {DEFAULTS.windows}, at least 3 to rank)")
     p.add_argument("--rate", type=int, default=DEFAULTS.rate, help=f"Locust's offered rate per server, requests/s, "
                    f"the same for every variant (default {DEFAULTS.rate}; halved until all servers' together are at most "
                    f"{rounds.RATE_SHARE:.0%} of the harness's ceiling)")
@@ -69,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or Path("results") / f"compare-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}"
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         fail(f"server-layers compare: {out} exists and is not empty (choose another --out)")
-    if min(args.rounds, args.rate, args.wrk_seconds) < 1:
-        fail("server-layers compare: --rounds, --rate and --wrk-seconds must be whole numbers >= 1")
+    if min(args.rounds, args.windows, args.rate, args.wrk_seconds) < 1:
+        fail("server-layers compare: --rounds, --windows, --rate and --wrk-seconds must be whole numbers >= 1")
     if args.window < MIN_WINDOW_S:
         fail(f"server-layers compare: --window must be at least {MIN_WINDOW_S * 1000:.0f}ms")
     if not wrk.available():
@@ -80,13 +82,13 @@ def main(argv: list[str] | None = None) -> int:
         fail(f"server-layers compare: no layer among {','.join(args.layers or MODELS)} has model "
              f"{','.join(args.models or [])}")
     profile = rounds.Profile(variants=chosen, scenarios=args.scenarios, out=out, rounds=args.rounds,
-                             rate=args.rate, window_s=args.window, wrk_s=args.wrk_seconds)
+                             windows=args.windows, rate=args.rate, window_s=args.window, wrk_s=args.wrk_seconds)
     started = time.monotonic()
     out.mkdir(parents=True)
     if not args.no_probe:
         step(f"probe: {len(load_cases())} cases on every layer and model", started)
         probe_all(out)
-    step(f"measure: {len(profile.variants)} variants x {profile.rounds} rounds, about "
+    step(f"measure: {len(profile.variants)} variants, {profile.windows} Locust windows and {profile.rounds} wrk rounds, about "
          f"{rounds.minutes(profile):.1f} min", started)
     results = rounds.execute(profile, Progress())
     step("report", started)

@@ -7,7 +7,7 @@ import argparse
 import importlib
 import sys
 
-from serving.catalog import SERVER_MODULES
+from bench.catalog import SERVER_MODULES
 from serving.options import OneLineParser, fail
 
 LAYERS = SERVER_MODULES  # layer -> module with main(argv)

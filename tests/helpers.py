@@ -11,10 +11,10 @@ from pathlib import Path
 
 from bench.process import ServerProcess, layer_command
 from conformance.corpus import Answer, ResponseReader
-from serving.catalog import MODELS
+from bench.catalog import MODELS
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = MODELS  # every layer and its models (serving/catalog.py)
+LAYERS = MODELS  # every layer and its models (bench/catalog.py)
 VARIANTS = [(layer, model) for layer, models in LAYERS.items() for model in models]
 VARIANT_IDS = [f"{layer}-{model}" for layer, model in VARIANTS]
 CONCURRENT_VARIANTS = [v for v in VARIANTS if v[1] != "iterative"]

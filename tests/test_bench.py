@@ -23,7 +23,7 @@ from bench.cli import make_plan
 from bench.knobs import DEFAULT, KNOBS, STOCK_LAYER, flags
 from bench.runner import Server
 from conformance.corpus import ResponseReader
-from serving.catalog import MODELS
+from bench.catalog import MODELS
 
 SHORT = ["--duration", "2s", "--warmup", "0.2s", "--users", "2"]
 RUN_FIELDS = {"layer", "model", "scenario", "users", "rate", "repeat", "rps", "fail_ratio", "p50_ms", "p90_ms", "p99_ms",
@@ -259,7 +259,7 @@ def test_a_master_with_two_local_workers_completes_a_run(tmp_path):
 
 def test_compare_exits_1_when_a_run_fails_and_still_reports_the_rest(tmp_path):
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "server_layers", "compare", "--no-probe", "--rounds", "1", "--window", "2s",
+    command = [sys.executable, "-m", "server_layers", "compare", "--no-probe", "--rounds", "1", "--windows", "1", "--window", "2s",
                "--wrk-seconds", "1", "--scenarios", "plaintext", "--out", str(out)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for(lambda: list((out / "locust").glob("*")), timeout=120)  # Locust is pacing every server
@@ -293,7 +293,7 @@ def test_soak_fds_in_flight_are_no_leak_but_a_rising_floor_is():
 
 
 @pytest.mark.parametrize("args", [["--layers", "twisted"], ["--models", "nope"],
-                                  ["--layers", "http_server_impl", "--models", "selectors"], ["--rounds", "0"],
+                                  ["--layers", "http_server_impl", "--models", "selectors"], ["--rounds", "0"], ["--windows", "0"],
                                   ["--scenarios", "guestbook"]])
 def test_compare_bad_flags_exit_2_with_one_line(args, tmp_path):
     result = subprocess.run([sys.executable, "-m", "server_layers", "compare", *args, "--out", str(tmp_path / "out")],

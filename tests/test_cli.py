@@ -163,7 +163,7 @@ def test_missing_data_dir_is_created(layer, tmp_path):
 def test_the_catalog_lists_each_layers_own_models():
     import importlib
 
-    from serving.catalog import MODELS, SERVER_MODULES
+    from bench.catalog import MODELS, SERVER_MODULES
 
     for layer, module in SERVER_MODULES.items():
         assert list(importlib.import_module(module).MODELS) == MODELS[layer]

@@ -280,7 +280,7 @@ def test_every_chart_says_where_it_came_from(compare_built):
     results = compare_results()
     note = data.provenance(results)
     digest = hashlib.sha256((compare_built / "results.json").read_bytes()).hexdigest()
-    assert f"Python {results['environment']['python']}" in note and f"{results['plan']['rounds']} interleaved rounds" in note
+    assert f"Python {results['environment']['python']}" in note and f"{results['plan']['windows']} Locust windows" in note
     assert "bound by pacing" in note and "bound by server" in note and results["environment"]["started"][:10] in note
     page = (compare_built / "report.html").read_text()
     for png in compare_built.glob("*.png"):
@@ -320,7 +320,7 @@ def test_verdict_ranks_only_from_runs_that_measure_the_servers():
     text = verdict(results, results["plan"]["scenarios"])
     paced = sum(run["load"] == "locust" and run["bound_by"] == "pacing" for run in results["runs"])
     assert text.startswith(f"CPU per request (Locust; {paced} bound by pacing)") and "Requests/s on one server core (wrk" in text
-    assert f"over {results['plan']['rounds']} paired rounds" in text
+    assert f"over {results['plan']['windows']} paired rounds" in text and f"over {results['plan']['rounds']} paired" in text
     for measure, order in zip(MEASURES, ["from cheapest:", "from most:"]):  # ranked, or said to scatter
         steady = all(finding(results["runs"], measure, s).steady() for s in results["plan"]["scenarios"])
         assert (order in text) if steady else ("scattered too widely" in text)

@@ -138,7 +138,7 @@ def test_one_far_off_round_in_five_on_each_side_cannot_decide_alone():
 
 def test_compare_measures_the_chosen_layers_and_models():
     from server_layers.compare import EVENT_LOOP_MODELS, variants
-    from serving.catalog import MODELS
+    from bench.catalog import MODELS
 
     default = variants()
     assert {model for _, model in default} == {"threaded", *EVENT_LOOP_MODELS} & {m for ms in MODELS.values() for m in ms}
