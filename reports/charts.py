@@ -395,8 +395,11 @@ def write_ratio_chart(runs: list[dict], scenarios: list[str], out: Path, source:
 
 
 def ratio_panel(ax, found: "verdict.Finding") -> None:
-    """One measure and scenario: a row per variant but the baseline, a dot per round, the median as a bar."""
+    """One measure and scenario: a row per variant but the baseline, a dot per round, the median as a bar;
+    ≈ where the verdict cannot rank a variant apart from the baseline, and no ≈ at all (the title says why)
+    where the rounds scattered too widely for the verdict to state ratios."""
     base = found.baseline()
+    steady = found.rounds() < verdict.MIN_ROUNDS or found.steady()
     names = [name for name in found.variants() if name != base]
     high = 1 + verdict.THRESHOLD
     ax.axvspan(1 / high, high, color="#e6e6e6", zorder=0)
@@ -411,7 +414,7 @@ def ratio_panel(ax, found: "verdict.Finding") -> None:
         median = verdict.Spread.of(ratios).median
         ax.plot([median, median], [y - 0.32, y + 0.32], color=lk.colour, linewidth=3, zorder=2)
         same = not (found.apart(base, name) or found.apart(name, base))
-        ax.annotate(f"{median:.2f}×" + ("  ≈" if same else ""), (max(ratios), y), xytext=(6, 0),
+        ax.annotate(f"{median:.2f}×" + ("  ≈" if same and steady else ""), (max(ratios), y), xytext=(6, 0),
                     textcoords="offset points", va="center", fontsize=8)
     ax.set_xscale("log", base=2)
     ax.set_xlim(min(everything) / 1.25, max(everything) * 1.6)
@@ -419,7 +422,8 @@ def ratio_panel(ax, found: "verdict.Finding") -> None:
     ax.set_yticks(range(len(names)), names)
     ax.set_ylim(-0.7, len(names) - 0.3)
     ax.grid(axis="y", visible=False)
-    ax.set_title(f"{found.measure.title[0].upper()}{found.measure.title[1:]}: {found.scenario}, {found.level}")
+    ax.set_title(f"{found.measure.title[0].upper()}{found.measure.title[1:]}: {found.scenario}, {found.level}"
+                 + ("" if steady else "\n(rounds too scattered: no ratio stated, none ranked)"), fontsize=10)
     ax.set_xlabel(f"× {base} (its median: {found.measure.show(found.figure(base).median)})")
 
 

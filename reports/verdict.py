@@ -25,9 +25,10 @@ from .data import LG, number
 
 # Two `make compare` runs in a row on a fresh clone, on the 2-core machine (docs/results/compare-twice/
 # evidence-1 and evidence-2; `python tools/ratio_movement.py docs/results/compare-twice/evidence-*`),
-# moved the median paired ratio of a pair by up to 18% (CPU per request of raw_socket/selectors at a
-# fixed rate: 0.83 then 0.98 of raw_socket/threaded's, while the baseline itself went from 165 to
-# 112 µs). A ranking must survive that movement, so a median closer to 1.0 than 25% ranks nothing.
+# moved the median paired ratio of a pair by up to 18% (wrk, page: http_server_impl/threaded 0.63
+# then 0.53 of raw_socket/threaded's requests/s; Locust's, measured with every server loaded at
+# once, by 5% at most). A ranking must survive that movement, so a median closer to 1.0 than 25%
+# ranks nothing.
 THRESHOLD = 0.25
 MIN_ROUNDS = 3  # BENCH §5: at least three rounds before a ranking
 TRIM_FROM = 5  # per this many paired rounds, the most extreme round on each side is left out of the test
