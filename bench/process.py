@@ -54,27 +54,27 @@ class ServerProcess:
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S, port: int | None = None) -> "ServerProcess":
         """Wait for its `listening on` line (or, with `port`, for the port to accept); stop it and raise
-        RuntimeError, with its stderr, when neither comes in time."""
-        found = self.poll_port(port, timeout) if port else self.read_address(timeout)
-        if not found:
+        RuntimeError, with the last line it printed and its stderr, when neither comes in time."""
+        if not (self.poll_port(port, timeout) if port else self.read_address(timeout)):
             self.stop()
-            raise RuntimeError(f"{self.name} did not start: {found!r} {self.stderr_tail(5)}")
+            raise RuntimeError(f"{self.name} did not start: {self.line.strip()!r} {self.stderr_tail(5)}")
         return self
 
     def read_address(self, timeout: float) -> str:
-        """The stdout line that names its address ('' when none came); poll(), not select(): a stress
-        test may hold more than 1024 fds."""
-        poller, line = select.poll(), ""
+        """Its URL, from the stdout line that names it ('' when none came; `line` keeps the last line read).
+        poll(), not select(): a stress test may hold more than 1024 fds."""
+        poller = select.poll()
         poller.register(self.process.stdout, select.POLLIN)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and poller.poll(max(0.0, deadline - time.monotonic()) * 1000):
             line = self.process.stdout.readline().decode(errors="replace")
-            if (match := LISTENING.search(line)) or not line:
+            if not line:
                 break
-        if not (match := LISTENING.search(line)):
-            return line.strip()
-        self.url, self.host, self.port, self.line = match[1], match[2].strip("[]"), int(match[3]), line
-        return self.url
+            self.line = line
+            if match := LISTENING.search(line):
+                self.url, self.host, self.port = match[1], match[2].strip("[]"), int(match[3])
+                return self.url
+        return ""
 
     def poll_port(self, port: int, timeout: float) -> str:
         deadline = time.monotonic() + timeout

@@ -18,6 +18,7 @@ import pytest
 from helpers import ROOT, header, wait_for
 
 from bench import measure
+from bench.process import ServerProcess, layer_command
 from bench.classify import bound_by
 from bench.cli import make_plan
 from bench.knobs import DEFAULT, KNOBS, STOCK_LAYER, flags
@@ -315,3 +316,39 @@ def test_the_cpu_sampler_reads_any_window_inside_its_reads_and_none_outside():
     early, late = sampler.at(first + 0.2), sampler.at(first + 0.7)
     assert 0 < late - early <= 0.5 + 0.02  # one thread spends at most the window's length
     assert sampler.at(first) == sampler.cpu[0] and sampler.at(last) == sampler.cpu[-1]
+
+
+# --- the one launcher ---------------------------------------------------------------------------------
+
+
+def session_members(session: int) -> list[int]:
+    """Live processes (not zombies) of a session, from /proc."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except (OSError, ValueError):
+            continue
+        if entry.name.isdigit() and fields[0] != "Z" and int(fields[3]) == session:
+            members.append(int(entry.name))
+    return members
+
+
+def test_the_launcher_stops_a_forking_server_with_its_children(tmp_path):
+    server = ServerProcess(layer_command("raw_socket", "forking", tmp_path / "data"), tmp_path / "server.stderr",
+                           name="raw_socket/forking").wait_ready()
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:  # a child serves this one
+        sock.sendall(b"GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert sock.recv(100).startswith(b"HTTP/1.1 200")
+        children = [pid for pid in session_members(server.pid) if pid != server.pid]
+        usage = server.stop()
+    assert children and usage.status == 0 and server.url == f"http://{server.host}:{server.port}"
+    assert wait_for(lambda: not session_members(server.pid)), session_members(server.pid)
+
+
+def test_a_server_that_never_says_where_it_listens_is_stopped_and_named(tmp_path):
+    mute = ServerProcess([sys.executable, "-c", "import time\nprint('hello', flush=True)\ntime.sleep(60)"],
+                         tmp_path / "mute.stderr", name="mute")
+    with pytest.raises(RuntimeError, match="mute did not start: 'hello'"):
+        mute.wait_ready(timeout=1)
+    assert mute.process.returncode is not None and not session_members(mute.pid)
