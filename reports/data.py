@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.knobs import in_order, knob_of
-from bench.results import LOCUST, WRK, load_of, summarise
+from bench.results import WRK, load_of, summarise
 
 LG = "load-generator"
 FIGURES = [  # (key, column title, unit, kind for formatting)
