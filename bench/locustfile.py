@@ -45,7 +45,9 @@ WINDOWED: dict[str, dict] = {}  # "target window" -> {"requests", "failures", "h
 @events.request.add_listener
 def record(response_time, exception, start_time=None, url="", **_):
     key = window_key(start_time, url)
-    for counts in [COUNTS, WINDOWED.setdefault(key, tally())] if key else [COUNTS]:
+    if key and key not in WINDOWED:
+        WINDOWED[key] = tally()
+    for counts in [COUNTS, WINDOWED[key]] if key else [COUNTS]:
         counts["requests"] += 1
         if exception is None:
             counts["histogram"].record_value(max(1, round(response_time * 1000)))
