@@ -182,7 +182,8 @@ def order_text(found: Finding) -> str:
     """"from cheapest: A, then B and C (indistinguishable), then D"."""
     if found.rounds() < MIN_ROUNDS:
         return f"{found.rounds()} round{'s' if found.rounds() != 1 else ''} cannot rank them (it takes {MIN_ROUNDS})"
-    groups = [tier[0] if len(tier) == 1 else f"{join(tier)} (indistinguishable)" for tier in found.tiers()]
+    # a tie's members in name order: their medians' order is noise, and the text must not change with it
+    groups = [tier[0] if len(tier) == 1 else f"{join(sorted(tier))} (indistinguishable)" for tier in found.tiers()]
     if len(groups) == 1:
         return "indistinguishable from one another"
     first = "from cheapest" if found.measure.lower_is_better else "from most"
