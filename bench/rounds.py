@@ -162,12 +162,11 @@ def failed(record: dict, error: str, stderr_tail: str = "") -> dict:
     return {**record, "status": "failed", "error": error[:500], "stderr_tail": stderr_tail}
 
 
-def not_served(profile: Profile, servers: dict, load: str, scenario: str, round_no: int | None = None) -> list[dict]:
-    """Failed records for the variants that have no live server (in every Locust window, or one wrk round)."""
-    rounds = [round_no] if round_no is not None else range(1, profile.windows + 1)
-    return [failed(head(*v, r, load, scenario), servers[v] if isinstance(servers[v], str)
-                   else "the server had died before this pass") for r in rounds
-            for v in profile.variants if v not in live(profile, servers)]
+def not_served(profile: Profile, servers: dict, targets: list, scenario: str) -> list[dict]:
+    """Failed records, in every Locust window, for the variants that are not among the live `targets`."""
+    return [failed(head(*v, r, LOCUST, scenario), servers[v] if isinstance(servers[v], str)
+                   else "the server had died before this pass") for r in range(1, profile.windows + 1)
+            for v in profile.variants if v not in targets]
 
 
 def died_during(record: dict, servers: dict) -> dict:
@@ -182,7 +181,8 @@ def died_during(record: dict, servers: dict) -> dict:
 
 def locust_pass(profile: Profile, scenario: str, servers: dict, ceiling: float | None) -> list[dict]:
     """One Locust process over every live server at once; a record per variant and round (window)."""
-    down, targets = not_served(profile, servers, LOCUST, scenario), live(profile, servers)
+    targets = live(profile, servers)
+    down = not_served(profile, servers, targets, scenario)
     if not targets:
         return down
     one, load_cpus = profile.level(), measure.cpu_split()[1]

@@ -22,16 +22,15 @@ from pathlib import Path
 from hdrh.histogram import HdrHistogram
 
 from . import measure, wrk
-from .process import ServerProcess, free_port, layer_command
 from .classify import bound_by
 from .knobs import DEFAULT, flags, module
+from .process import ServerProcess, free_port, layer_command
 from .results import environment, summarise, utc_now
 from .scenarios import RATE_ENV, RECORD_ENV, SCENARIOS
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 ROOT = LOCUSTFILE.parent.parent
 PER_USER_RPS = 50  # fixed-rate runs: one Locust user paces itself to at most this many requests/s
-READY_TIMEOUT_S = 20.0
 CALIBRATION_TARGET = ("raw_socket", "selectors")  # the cheapest target this project has
 WARMUP_PATHS = ["/plaintext", "/", "/test.jpg", "/messages?limit=20"]
 
@@ -86,7 +85,7 @@ class Server(ServerProcess):
     def __init__(self, layer: str, model: str, folder: Path, cpus: set[int] | None, args: list[str] = ()) -> None:
         super().__init__(layer_command(module(layer), model, folder / "data", args), folder / "server.stderr",
                          name=f"{layer}/{model}", cpus=cpus)
-        self.wait_ready(READY_TIMEOUT_S)
+        self.wait_ready()
 
 
 def warm_up(url: str, seconds: float) -> None:
@@ -151,7 +150,7 @@ def popen(command: list[str], env: dict, cpus: set[int] | None) -> subprocess.Po
 def read_record(folder: Path) -> dict:
     """The counts and the HDR histogram that Locust (the master, or the one process) wrote; a shared
     run's windows too ((target, window) -> counts and histogram) and when window 0 started."""
-    histogram, requests, failures, windows, start = HdrHistogram(1, 60_000_000, 3), 0, 0, {}, None
+    histogram, requests, failures, windows, start = decoded(), 0, 0, {}, None
     for path in folder.glob("record-*.json"):
         record = json.loads(path.read_text())
         histogram.decode_and_add(record["histogram"])
@@ -162,9 +161,11 @@ def read_record(folder: Path) -> dict:
     return {"histogram": histogram, "requests": requests, "failures": failures, "windows": windows, "start": start}
 
 
-def decoded(encoded: str) -> HdrHistogram:
+def decoded(*encoded: str) -> HdrHistogram:
+    """An HDR histogram of Locust's range (1 µs .. 60 s, 3 digits) holding the `encoded` ones."""
     histogram = HdrHistogram(1, 60_000_000, 3)
-    histogram.decode_and_add(encoded)
+    for one in encoded:
+        histogram.decode_and_add(one)
     return histogram
 
 

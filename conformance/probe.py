@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench.catalog import MODELS
-from bench.process import READY_TIMEOUT_S, ServerProcess, layer_command
+from bench.process import ServerProcess, layer_command
 from serving.options import OneLineParser, fail
 
 from .corpus import Case, Observation, check, load_cases, normalise, run_case
@@ -188,7 +188,7 @@ def start_all(commands: dict[str, list[str]], folder: Path) -> list[ServerProces
                 for name, command in commands.items()]
     try:
         for server in launched:
-            server.wait_ready(READY_TIMEOUT_S)
+            server.wait_ready()
     except RuntimeError:
         for server in launched:
             server.stop()

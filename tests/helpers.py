@@ -18,7 +18,6 @@ LAYERS = MODELS  # every layer and its models (bench/catalog.py)
 VARIANTS = [(layer, model) for layer, models in LAYERS.items() for model in models]
 VARIANT_IDS = [f"{layer}-{model}" for layer, model in VARIANTS]
 CONCURRENT_VARIANTS = [v for v in VARIANTS if v[1] != "iterative"]
-READY_TIMEOUT_S = 20.0
 
 
 @dataclass
@@ -75,7 +74,7 @@ def launch(layer: str, model: str, data_dir: Path, stderr_path: Path, extra: lis
     """Start `python -m LAYER` and wait for its `listening on` line (no sleeps)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     started = ServerProcess(layer_command(layer, model, data_dir, extra), stderr_path, name=f"{layer}/{model}")
-    return RunningServer(layer, model, started.wait_ready(READY_TIMEOUT_S), data_dir, extra)
+    return RunningServer(layer, model, started.wait_ready(), data_dir, extra)
 
 
 def stop(server: RunningServer, timeout: float = 15.0) -> int | None:
