@@ -5,9 +5,20 @@ It lives with the harness, not in serving/: no layer reads it (a layer knows onl
 Each layer's own `MODELS` table is the truth; tests/test_cli.py checks that this list matches it.
 """
 
+from serving.options import EVENT_LOOP_MODELS, LOOPS as LOOP_NAMES, default_model
+
 MODELS = {
     "raw_socket": ["iterative", "threaded", "forking", "selectors"],
     "socketserver_impl": ["iterative", "threaded", "forking"],
     "http_server_impl": ["iterative", "threaded", "forking"],
+    "asyncio_impl": ["streams", "protocol"],
 }
 SERVER_MODULES = {layer: f"{layer}.server" for layer in MODELS}
+DEFAULT_MODEL = {layer: default_model(models) for layer, models in MODELS.items()}  # threaded, or asyncio's streams
+LOOPS = {"asyncio_impl": list(LOOP_NAMES)}  # the layers with --loop, and its choices (the first is the default)
+EVENT_LOOP_VARIANTS = [(layer, model) for layer, models in MODELS.items() for model in models if model in EVENT_LOOP_MODELS]
+
+
+def stand_in(layer: str, model: str) -> str:
+    """`model` where `layer` has it, else the layer's default: a group of one model, side by side on every layer."""
+    return model if model in MODELS[layer] else DEFAULT_MODEL[layer]

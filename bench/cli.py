@@ -13,13 +13,14 @@ from pathlib import Path
 
 from serving.options import OneLineParser, fail
 
-from .catalog import MODELS
+from .catalog import DEFAULT_MODEL, MODELS
 from .catalog import SERVER_MODULES as LAYERS
 from .knobs import DEFAULT, KNOBS, STOCK_LAYER, STOCK_MODELS, STOCK_SCENARIOS, flag_names
 from .runner import Level, Plan, execute
 from .scenarios import SCENARIOS
 
 LAYER_MODELS = {**MODELS, STOCK_LAYER: STOCK_MODELS}  # the layers, and stock http.server as a pseudo-layer
+LAYER_DEFAULT = {**DEFAULT_MODEL, STOCK_LAYER: STOCK_MODELS[0]}  # the model a run takes without --models
 
 EXAMPLES = """examples:
   server-layers bench --rates 500,1000,2000 --repeat 3            # fixed rates: the fair comparison
@@ -78,9 +79,10 @@ def parser() -> OneLineParser:
                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     every_model = sorted({m for models in MODELS.values() for m in models})
     p.add_argument("--layers", type=names(list(LAYER_MODELS)), default=list(LAYERS),
-                   help=f"comma list (default: the three layers; {STOCK_LAYER}: stock http.server, threaded and "
+                   help=f"comma list (default: every layer; {STOCK_LAYER}: stock http.server, threaded and "
                         "plaintext only, the reference row of the knob matrix)")
-    p.add_argument("--models", type=names(every_model), default=["threaded"], help="comma list (default threaded)")
+    p.add_argument("--models", type=names(every_model), help="comma list (default: each layer's default model, "
+                   "threaded where it has one)")
     p.add_argument("--scenario", choices=list(SCENARIOS), default="plaintext", help="Locust user class (default plaintext)")
     load = p.add_mutually_exclusive_group()
     load.add_argument("--users", type=positive_ints, help="capacity mode: closed loop, no wait (default 1,8,32,128)")
@@ -142,7 +144,7 @@ def check_stock(args: argparse.Namespace, extra: list[str]) -> None:
     """The pseudo-layer is stock http.server with the knobs' flags only: threaded, plaintext."""
     if STOCK_LAYER not in args.layers:
         return
-    other_models = [model for model in args.models if model not in STOCK_MODELS]
+    other_models = [model for model in args.models or [] if model not in STOCK_MODELS]
     if other_models:
         fail(f"server-layers bench: {STOCK_LAYER} runs model {', '.join(STOCK_MODELS)} only, not {other_models[0]}")
     if args.scenario not in STOCK_SCENARIOS:
@@ -162,7 +164,8 @@ def make_plan(argv: list[str] | None) -> Plan:
     if args.locust_workers < 0 or args.expect_workers < 0:
         fail("server-layers bench: worker counts cannot be negative (see --help)")
     extra = checked_server_args(args)
-    combos = [(layer, model) for layer in args.layers for model in args.models if model in LAYER_MODELS[layer]]
+    combos = [(layer, model) for layer in args.layers for model in args.models or [LAYER_DEFAULT[layer]]
+              if model in LAYER_MODELS[layer]]
     if not combos:
         fail(f"server-layers bench: no layer among {','.join(args.layers)} has model {','.join(args.models)}")
     if args.cross_check and args.scenario != "plaintext":
@@ -177,7 +180,8 @@ def make_plan(argv: list[str] | None) -> Plan:
     levels = [Level.for_rate(r) for r in args.rates] if args.rates else [Level(u) for u in args.users or [1, 8, 32, 128]]
     if args.target:
         combos = [("target", "external")]
-    return Plan(layers=args.layers, models=args.models, scenario=args.scenario, levels=levels, duration_s=args.duration,
+    models = args.models or list(dict.fromkeys(model for _, model in combos))
+    return Plan(layers=args.layers, models=models, scenario=args.scenario, levels=levels, duration_s=args.duration,
                 repeat=args.repeat[0], out=out, locust_workers=args.locust_workers, expect_workers=args.expect_workers,
                 warmup_s=args.warmup, target=args.target, combos=combos, master_port=args.master_port,
                 cross_check=args.cross_check, server_args=extra, knobs=args.knobs)

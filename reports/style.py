@@ -14,13 +14,16 @@ PALETTE = {  # layer -> colour (dark, middle, light in greyscale)
     "raw_socket": "#004488",
     "socketserver_impl": "#BB5566",
     "http_server_impl": "#DDAA33",
+    "asyncio_impl": "#228833",
     STOCK_LAYER: "#777777",
 }
-LINESTYLES = {"raw_socket": "-", "socketserver_impl": "--", "http_server_impl": ":", STOCK_LAYER: "-."}
-MARKERS = {"raw_socket": "o", "socketserver_impl": "s", "http_server_impl": "^", STOCK_LAYER: "D"}
-HATCHES = {"raw_socket": "", "socketserver_impl": "//", "http_server_impl": "..", STOCK_LAYER: "\\\\"}
-MODEL_MARKERS = {"threaded": "o", "iterative": "s", "forking": "^", "selectors": "D"}
-SPARE_COLOURS = ["#000000", "#777777", "#66CCEE", "#228833"]  # layers this project does not know
+LINESTYLES = {"raw_socket": "-", "socketserver_impl": "--", "http_server_impl": ":", "asyncio_impl": (0, (5, 1)),
+              STOCK_LAYER: "-."}
+MARKERS = {"raw_socket": "o", "socketserver_impl": "s", "http_server_impl": "^", "asyncio_impl": "v", STOCK_LAYER: "D"}
+HATCHES = {"raw_socket": "", "socketserver_impl": "//", "http_server_impl": "..", "asyncio_impl": "xx",
+           STOCK_LAYER: "\\\\"}
+MODEL_MARKERS = {"threaded": "o", "iterative": "s", "forking": "^", "selectors": "D", "streams": "v", "protocol": "P"}
+SPARE_COLOURS = ["#000000", "#777777", "#66CCEE", "#AA3377"]  # layers this project does not know
 SPARE_STYLES = ["-.", (0, (5, 1)), (0, (1, 3)), (0, (3, 1, 1, 1, 1, 1))]
 SPARE_MARKERS = ["D", "v", "P", "X"]
 SPARE_HATCHES = ["xx", "\\\\", "++", "oo"]

@@ -21,12 +21,11 @@ from bench.cli import Progress, duration, names
 from conformance.corpus import load_cases
 from bench.process import layer_command
 from conformance.probe import MODELS, run, write_outputs
-from serving.options import OneLineParser, fail
+from serving.options import EVENT_LOOP_MODELS, OneLineParser, fail  # measured beside threaded wherever a layer has them
 
 from reports import cli as report_cli
 from reports.data import ReportError
 
-EVENT_LOOP_MODELS = ["selectors"]  # measured beside threaded wherever a layer has them
 MIN_WINDOW_S = 0.5  # a round of the Locust pass: long enough for a few hundred requests per server
 DEFAULTS = rounds.Profile(variants=[], scenarios=rounds.SCENARIOS, out=Path("."))
 

@@ -41,14 +41,21 @@ seconds = bounded(float, 0, 3600, "number of seconds (0 < S <= 3600)")
 port = bounded(int, 0, 65535, "port (0..65535)")
 backlog = bounded(int, 1, 65535, "listen backlog (1..65535)")
 connections = bounded(int, 1, 1_000_000, "connection count (1..1000000)")
-MAX_CONNECTIONS = {"selectors": 100_000}  # one socket each; a thread or a process costs far more
+EVENT_LOOP_MODELS = ("selectors", "streams", "protocol")  # one thread serves every connection
+MAX_CONNECTIONS = dict.fromkeys(EVENT_LOOP_MODELS, 100_000)  # one socket each; a thread or a process costs far more
 DEFAULT_MAX_CONNECTIONS = 1024
+LOOPS = {"asyncio": None, "uvloop": "uvloop"}  # --loop NAME -> the module it needs beyond the standard library
 
 
-def add_server_options(parser: argparse.ArgumentParser, models: list[str]) -> None:
+def default_model(models: list[str]) -> str:
+    """`threaded` where a layer has it (SPEC §1), else the layer's first model (asyncio_impl: streams)."""
+    return DEFAULTS["model"] if DEFAULTS["model"] in models else models[0]
+
+
+def add_server_options(parser: argparse.ArgumentParser, models: list[str], loops: bool = False) -> None:
     parser.add_argument("--host", default=DEFAULTS["host"], help="address to bind (default %(default)s; ::1 for IPv6)")
     parser.add_argument("--port", type=port, default=DEFAULTS["port"], help="port (default %(default)s; 0 picks a free one)")
-    parser.add_argument("--model", choices=models, default=DEFAULTS["model"], help="concurrency model (default %(default)s)")
+    parser.add_argument("--model", choices=models, default=default_model(models), help="concurrency model (default %(default)s)")
     parser.add_argument("--data-dir", type=Path, default=Path(DEFAULTS["data_dir"]), help="folder of messages.db (default ./var)")
     parser.add_argument("--keepalive-timeout", type=seconds, default=5.0, metavar="S", help="close an idle connection after S seconds (default 5)")
     parser.add_argument("--header-timeout", type=seconds, default=10.0, metavar="S", help="408 when a request head takes over S seconds (default 10)")
@@ -60,7 +67,10 @@ def add_server_options(parser: argparse.ArgumentParser, models: list[str]) -> No
                         help="close the connection after every response (a benchmark knob)")
     parser.add_argument("--max-connections", type=connections, default=None, metavar="N",
                         help="open connections served at once; past it a 503 (default: 1024 threads or processes, "
-                             "100000 on selectors)")
+                             "100000 on an event loop)")
+    if loops:
+        parser.add_argument("--loop", choices=list(LOOPS), default="asyncio",
+                            help="the event loop (default %(default)s; uvloop, a benchmark knob, needs the uvloop extra)")
 
 
 @dataclass(frozen=True)
@@ -79,13 +89,28 @@ class ServerOptions:
     nodelay: bool
     keepalive: bool
     max_connections: int
+    loop: str | None = None  # the event loop, on a layer that has one (asyncio_impl): asyncio or uvloop
 
 
-def parse(layer: str, models: list[str], argv: list[str] | None, prog: str | None = None) -> ServerOptions:
-    """The options of `python -m LAYER` (or of `prog`, e.g. `server-layers serve LAYER`)."""
+def require_loop(prog: str, loop: str | None) -> None:
+    """A --loop whose module is missing is a bad option: one line, exit 2, before anything is created."""
+    needed = LOOPS.get(loop)
+    if needed is None:
+        return
+    try:
+        __import__(needed)
+    except ImportError:
+        fail(f"{prog}: --loop {loop} needs the {needed} package, which is not installed "
+             f"(pip install 'server-layers[{needed}]', or leave --loop at asyncio)")
+
+
+def parse(layer: str, models: list[str], argv: list[str] | None, prog: str | None = None,
+          loops: bool = False) -> ServerOptions:
+    """The options of `python -m LAYER` (or of `prog`, e.g. `server-layers serve LAYER`); `loops`: it has --loop."""
     parser = OneLineParser(prog=prog or f"python -m {layer}",
                            description=f"The server-layers HTTP/1.1 server on the {layer} layer.")
-    add_server_options(parser, models)
+    add_server_options(parser, models, loops)
     given = vars(parser.parse_args(argv))
+    require_loop(parser.prog, given.get("loop"))
     cap = given.pop("max_connections") or MAX_CONNECTIONS.get(given["model"], DEFAULT_MAX_CONNECTIONS)
     return ServerOptions(layer=layer, max_connections=cap, **given)

@@ -71,8 +71,8 @@ def url(address: tuple) -> str:
 
 
 def run(layer: str, models: list[str], make_server: Callable, argv: list[str] | None = None,
-        prog: str | None = None) -> int:
-    options = cli.parse(layer, models, argv, prog)
+        prog: str | None = None, loops: bool = False) -> int:
+    options = cli.parse(layer, models, argv, prog, loops)
     created = open_data_dir(layer, options.data_dir)
     try:
         app = App(options.data_dir)

@@ -21,10 +21,10 @@ from bench import measure
 from bench.process import ServerProcess, layer_command
 from bench.classify import bound_by
 from bench.cli import make_plan
-from bench.knobs import DEFAULT, KNOBS, STOCK_LAYER, flags
+from bench.knobs import DEFAULT, KNOBS, STOCK_LAYER, STOCK_MODELS, flags
 from bench.runner import Server
 from conformance.corpus import ResponseReader
-from bench.catalog import MODELS
+from bench.catalog import DEFAULT_MODEL, MODELS
 
 SHORT = ["--duration", "2s", "--warmup", "0.2s", "--users", "2"]
 RUN_FIELDS = {"layer", "model", "scenario", "users", "rate", "repeat", "rps", "fail_ratio", "p50_ms", "p90_ms", "p99_ms",
@@ -165,7 +165,7 @@ def test_knob_matrix_run_records_each_knob_and_its_flags(tmp_path):
 @pytest.mark.parametrize("layer", [*MODELS, STOCK_LAYER])
 def test_a_knob_reaches_the_server(layer, knob, tmp_path):
     """The bench's own Server with the knob's flags: no-keepalive answers `Connection: close` and closes."""
-    server = Server(layer, "threaded", tmp_path / "server", None, flags(knob))
+    server = Server(layer, {**DEFAULT_MODEL, STOCK_LAYER: STOCK_MODELS[0]}[layer], tmp_path / "server", None, flags(knob))
     try:
         host, port = server.url.removeprefix("http://").rsplit(":", 1)
         with socket.create_connection((host, int(port)), timeout=10) as sock:

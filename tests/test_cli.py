@@ -9,7 +9,9 @@ import sys
 import pytest
 from helpers import LAYERS, ROOT, launch, stop
 
+from bench.catalog import DEFAULT_MODEL, LOOPS
 from bench.process import ServerProcess
+from serving.options import LOOPS as MODULE_OF_LOOP
 
 BAD_OPTIONS = [
     ["--model", "nonesuch"],
@@ -129,7 +131,7 @@ def test_ipv6_loopback(layer, tmp_path):
         socket.create_server(("::1", 0), family=socket.AF_INET6).close()
     except OSError:
         pytest.skip("::1 is not configured here")
-    server = launch(layer, "threaded", tmp_path / "data", tmp_path / "stderr.log", ["--host", "::1"])
+    server = launch(layer, DEFAULT_MODEL[layer], tmp_path / "data", tmp_path / "stderr.log", ["--host", "::1"])
     try:
         assert server.host == "::1"
         with socket.create_connection(("::1", server.port), timeout=5) as sock:
@@ -146,13 +148,14 @@ def test_defaults_of_spec_section_1():
     options = parse("any_layer", ["iterative", "threaded"], [])
     assert (options.host, options.port, options.model, str(options.data_dir)) == ("127.0.0.1", 8000, "threaded", "var")
     assert (options.keepalive_timeout, options.header_timeout, options.access_log) == (5.0, 10.0, False)
+    assert parse("any_layer", ["streams", "protocol"], []).model == "streams"  # no threaded: the first model
     with pytest.raises(dataclasses.FrozenInstanceError):  # parsed once, read by every layer, changed by none
         options.port = 9
 
 
 def test_missing_data_dir_is_created(layer, tmp_path):
     folder = tmp_path / "not" / "yet" / "there"
-    server = launch(layer, "threaded", folder, tmp_path / "stderr.log", [])
+    server = launch(layer, DEFAULT_MODEL[layer], folder, tmp_path / "stderr.log", [])
     try:
         answer = server.get("/plaintext")
     finally:
@@ -177,3 +180,43 @@ def test_the_session_cost_tool_measures_both_request_shapes():
     assert [line.split()[0] for line in lines] == ["wrk", "locust"]
     assert all(float(line.split()[1]) > 0 for line in lines)
     assert_one_line_exit_2(run([sys.executable, "tools/session_cost.py", "--count", "0"]))
+
+
+def test_loop_is_a_bad_option_where_the_layer_has_no_such_loop(layer, tmp_path):
+    """--loop NAME: one of the layer's loops where the catalog says it has them (served below), else exit 2."""
+    for loop in ["nonesuch", *(MODULE_OF_LOOP if layer not in LOOPS else [])]:
+        assert_one_line_exit_2(run([sys.executable, "-m", layer, "--loop", loop, "--port", "0",
+                                    "--data-dir", str(tmp_path)]))
+
+
+@pytest.mark.parametrize("layer", list(LOOPS))
+def test_a_loop_whose_package_is_missing_is_one_line_and_exit_2(layer, tmp_path):
+    """uvloop is an optional extra: without it, --loop uvloop is refused in words, and nothing is created."""
+    for loop in LOOPS[layer][1:]:
+        hide = f"import sys; sys.modules[{loop!r}] = None; sys.argv[0] = {layer!r}; import runpy; "
+        code = hide + f"runpy.run_module({layer!r}, run_name='__main__')"
+        data = tmp_path / loop
+        result = run([sys.executable, "-c", code, "--loop", loop, "--port", "0", "--data-dir", str(data)])
+        assert_one_line_exit_2(result)
+        assert f"--loop {loop}" in result.stderr and "not installed" in result.stderr and not data.exists()
+
+
+@pytest.mark.parametrize("variant", [(layer, model, loop) for layer, loops in LOOPS.items()
+                                     for model in LAYERS[layer] for loop in loops],
+                         ids=lambda v: "-".join(v))
+def test_every_loop_serves_and_stops_with_exit_0(variant, tmp_path):
+    """Each model on each event loop: answers, then SIGTERM drains it and it exits 0 (SPEC §1)."""
+    layer, model, loop = variant
+    if MODULE_OF_LOOP[loop]:  # an optional extra (the bench extra has it)
+        pytest.importorskip(MODULE_OF_LOOP[loop])
+    server = launch(layer, model, tmp_path / "data", tmp_path / "stderr.log", ["--loop", loop])
+    try:
+        with server.connect() as idle:  # an idle keep-alive connection must not hold the stop up
+            idle.sendall(b"GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\n")
+            assert idle.recv(1000).startswith(b"HTTP/1.1 200 OK\r\n")
+            answer = server.get("/plaintext")
+            status = stop(server)
+    finally:
+        stop(server)
+    assert answer.status == 200 and answer.body == b"Hello, World!" and status == 0
+    assert "Traceback" not in server.stderr()

@@ -1,29 +1,37 @@
 """SPEC §5-6: every case of the raw-request corpus, on every layer and model, answered alike.
 
-Each group below runs one model on the three layers side by side (raw_socket's
-selectors model stands beside the others' threaded): every case must meet its
-expectation on each server, and the normalised answers must be identical.
+Each group below runs one model on every layer side by side (a layer without
+that model stands in with its default one, e.g. raw_socket's selectors beside the
+others' threaded), and a group per other event loop (--loop uvloop) runs the
+models that have it: every case must meet its expectation on each server, and the
+normalised answers must be identical.
 """
 
-import pytest
+from contextlib import ExitStack
 
+import pytest
+from helpers import LAYERS
+
+from bench.catalog import DEFAULT_MODEL, LOOPS, stand_in
 from conformance.corpus import check, load_cases, normalise, run_case
+from serving.options import LOOPS as MODULE_OF_LOOP
 
 CASES = load_cases()
-GROUPS = {
-    "iterative": [("raw_socket", "iterative"), ("socketserver_impl", "iterative"), ("http_server_impl", "iterative")],
-    "threaded": [("raw_socket", "threaded"), ("socketserver_impl", "threaded"), ("http_server_impl", "threaded")],
-    "forking": [("raw_socket", "forking"), ("socketserver_impl", "forking"), ("http_server_impl", "forking")],
-    "selectors": [("raw_socket", "selectors"), ("socketserver_impl", "threaded"), ("http_server_impl", "threaded")],
-}
+GROUPS = {model: [((layer, stand_in(layer, model)), []) for layer in LAYERS]
+          for model in dict.fromkeys(model for models in LAYERS.values() for model in models)}
+BESIDE = next(iter(DEFAULT_MODEL.items()))  # the first layer's default model
+OTHER_LOOPS = {f"loop-{loop}": loop for loops in LOOPS.values() for loop in loops[1:]}  # --loop uvloop
+GROUPS |= {name: [*(((layer, model), ["--loop", loop]) for layer in LOOPS for model in LAYERS[layer]), (BESIDE, [])]
+           for name, loop in OTHER_LOOPS.items()}  # every model of the layers with that loop, beside BESIDE
 
 
 @pytest.fixture(scope="module", params=list(GROUPS))
 def group(request, start_server):
-    """The three servers of one group, running side by side."""
-    with start_server(GROUPS[request.param][0]) as a, start_server(GROUPS[request.param][1]) as b:
-        with start_server(GROUPS[request.param][2]) as c:
-            yield [a, b, c]
+    """The servers of one group, one per layer (or per model on another loop), running side by side."""
+    if request.param in OTHER_LOOPS:  # an optional extra (the bench extra has it)
+        pytest.importorskip(MODULE_OF_LOOP[OTHER_LOOPS[request.param]])
+    with ExitStack() as stack:
+        yield [stack.enter_context(start_server(variant, *extra)) for variant, extra in GROUPS[request.param]]
 
 
 def test_corpus_is_large_enough():

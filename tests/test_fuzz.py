@@ -36,6 +36,7 @@ from test_http11 import first_head, head_outcome
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
+from bench.catalog import DEFAULT_MODEL, EVENT_LOOP_VARIANTS
 from conformance.corpus import PROBE, PROBE_BODY, Closed, Observation, ResponseReader, load_cases, normalise
 from http11 import Request
 from http11.parser import fast_head, parse_chunks, parse_head_strict
@@ -460,9 +461,8 @@ def test_fuzz_parser_tool_runs_clean():
 
 # --- part 2: the layers side by side ----------------------------------------------------
 
-# One model group, raw_socket's selectors standing beside its threaded model.
-LIVE_GROUP = [("raw_socket", "threaded"), ("raw_socket", "selectors"), ("socketserver_impl", "threaded"),
-              ("http_server_impl", "threaded")]
+# Every layer's default model, and every event-loop model beside them (raw_socket's selectors, asyncio's two).
+LIVE_GROUP = list(dict.fromkeys([*DEFAULT_MODEL.items(), *EVENT_LOOP_VARIANTS]))
 READ_TIMEOUT_S = 2.0
 PIECE_PAUSE_S = 0.01
 LIVE_EXAMPLES = int(os.environ.get("FUZZ_LIVE_EXAMPLES", "250"))  # a longer run: FUZZ_LIVE_EXAMPLES=5000

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from helpers import LAYERS, ROOT
 
-from conformance.corpus import load_cases
+from bench.catalog import DEFAULT_MODEL
 from bench.process import ServerProcess
+from conformance.corpus import load_cases
 from conformance.probe import mark_divergence, probe
 
 PROXY = Path(__file__).resolve().parent / "data" / "obsfold_proxy.py"
@@ -25,7 +26,7 @@ ALL_CASES = {case.id: case for case in load_cases()}
 OBS_FOLD = [case for case in ALL_CASES.values() if case.title.startswith("obs-fold")]  # the proxy's divergence
 AGREEING = [ALL_CASES[i] for i in ("plaintext", "echo-post", "chunked-basic", "request-line-http09", "host-empty",
                                    "client-closes-in-head", "expect-100-continue")]
-THREADED = [(layer, "threaded") for layer in LAYERS]
+THREADED = list(DEFAULT_MODEL.items())  # each layer's default model
 
 
 @pytest.fixture(scope="module", params=THREADED, ids=[f"{l}-{m}" for l, m in THREADED])
@@ -113,9 +114,9 @@ def test_command_writes_json_markdown_and_page(real, fake, tmp_path):
 @pytest.mark.parametrize("layer", list(LAYERS))
 def test_command_starts_and_stops_the_layers(layer, tmp_path):
     ids = ",".join(c.id for c in OBS_FOLD + AGREEING)
-    result = probe_cli("--layers", layer, "--models", "threaded", "--cases", ids, "--out", str(tmp_path))
+    result = probe_cli("--layers", layer, "--models", DEFAULT_MODEL[layer], "--cases", ids, "--out", str(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
-    info = json.loads((tmp_path / "conformance.json").read_text())["servers"][f"{layer}/threaded"]
+    info = json.loads((tmp_path / "conformance.json").read_text())["servers"][f"{layer}/{DEFAULT_MODEL[layer]}"]
     assert info["exit_status"] == 0 and info["tracebacks"] == 0 and f"-m {layer}" in info["command"]
     answers = len(ids.split(","))
     assert f"probe: {answers}/{answers} answers" in result.stderr  # progress, ending with the whole count

@@ -18,13 +18,15 @@ from pathlib import Path
 import pytest
 from helpers import ROOT, VARIANTS, kill_group, wait_for
 
+from bench.catalog import EVENT_LOOP_VARIANTS
 from bench.process import ServerProcess
 from conformance.corpus import Closed, ResponseReader
 
 pytestmark = pytest.mark.stress
 
-CONCURRENT = [v for v in VARIANTS if v[1] in ("threaded", "forking", "selectors")]
+CONCURRENT = [v for v in VARIANTS if v[1] != "iterative"]
 IDS = [f"{layer}-{model}" for layer, model in CONCURRENT]
+EVENT_LOOP_IDS = [f"{layer}-{model}" for layer, model in EVENT_LOOP_VARIANTS]
 GET = b"GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\n"
 
 
@@ -95,9 +97,10 @@ def test_a_thousand_keep_alive_clients(variant, start_server):
         print(f"\n{variant}: 1000 keep-alive connections x 3 requests, 0 errors; server main process RSS {peak:.0f} MB")
 
 
-def test_selectors_holds_ten_thousand_idle_connections(start_server, many_fds):
+@pytest.mark.parametrize("variant", EVENT_LOOP_VARIANTS, ids=EVENT_LOOP_IDS)
+def test_an_event_loop_holds_ten_thousand_idle_connections(variant, start_server, many_fds):
     assert many_fds > 10_500, "raise the hard fd limit to run this test"
-    with start_server(("raw_socket", "selectors"), "--keepalive-timeout", "120") as server:
+    with start_server(variant, "--keepalive-timeout", "120") as server:
         idle = open_connections(server, 10_000)
         answer = server.get("/plaintext")
         rss = rss_mb(server.process.pid)
@@ -107,7 +110,7 @@ def test_selectors_holds_ten_thousand_idle_connections(start_server, many_fds):
             sock.close()
         assert answer.status == 200 and open_still == 10_000
         assert rss < 150, f"{rss:.0f} MB"
-        print(f"\nselectors: 10,000 idle connections held, {fds} fds open in the server, RSS {rss:.1f} MB")
+        print(f"\n{variant}: 10,000 idle connections held, {fds} fds open in the server, RSS {rss:.1f} MB")
 
 
 def closed_already(sock: socket.socket) -> bool:
@@ -121,7 +124,7 @@ def closed_already(sock: socket.socket) -> bool:
         sock.setblocking(True)
 
 
-@pytest.mark.parametrize("variant", [v for v in CONCURRENT if v[1] != "selectors"], ids=[i for i in IDS if "selectors" not in i])
+@pytest.mark.parametrize("variant", CONCURRENT, ids=IDS)
 def test_past_the_connection_cap_the_answer_is_503(variant, start_server):
     with start_server(variant, "--max-connections", "20") as server:
         held = open_connections(server, 20)
@@ -211,7 +214,10 @@ def test_sigterm_under_load_finishes_in_flight_and_the_port_is_free_at_once(vari
           f"{len(acknowledged)} posts acknowledged, restart on the same port at once")
 
 
-@pytest.mark.parametrize("variant", [("raw_socket", "selectors"), ("http_server_impl", "threaded")], ids=["selectors", "threaded"])
+SOAKED = [EVENT_LOOP_VARIANTS[0], ("http_server_impl", "threaded")]  # one event loop, one thread per connection
+
+
+@pytest.mark.parametrize("variant", SOAKED, ids=[f"{layer}-{model}" for layer, model in SOAKED])
 def test_short_soak_keeps_rss_and_fds_flat(variant, tmp_path):
     layer, model = variant
     command = [sys.executable, "-m", "server_layers", "soak", "--layer", layer, "--model", model, "--minutes", "0.5",

@@ -1,0 +1,1 @@
+"""The server on `asyncio`: the standard library's event loop and transports, http11 for the parsing."""

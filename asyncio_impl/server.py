@@ -1,0 +1,235 @@
+"""The server on `asyncio`: the event loop and its transports give the accept loop and the models.
+
+The shared Session parses (http11) and webapp answers, as on raw_socket's selectors model, which is
+this same event loop written by hand. This module must not import another layer.
+"""
+
+import asyncio
+import socket
+import time
+
+from serving.blocking import REFUSE_DRAIN_S
+from serving.runner import family, run
+from serving.session import Session, overloaded
+
+READ_SIZE = 65536
+SWEEP_S = 0.25  # how often the protocol model checks deadlines (raw_socket's selectors sweeps alike)
+DRAIN_POLL_S = 0.02
+
+# --- connection loop -----------------------------------------------------------
+
+
+async def serve_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: "Server") -> None:
+    """The `streams` model's connection: await bytes, feed the Session, write what it answers."""
+    session = server.open(writer.transport)
+    if session is None:
+        return await refuse_stream(reader, writer, server.options.layer)
+    try:
+        while not session.closing:
+            try:
+                async with asyncio.timeout_at(server.loop_time(session.deadline())):
+                    data = await reader.read(READ_SIZE)
+            except TimeoutError:
+                out = session.timed_out()
+            else:
+                out = session.receive(data)
+            if out:
+                writer.write(out)
+                if writer.transport.get_write_buffer_size():  # the kernel did not take it all at once
+                    async with asyncio.timeout(server.options.header_timeout):  # a send stalled that long ends it
+                        await writer.drain()
+    except (OSError, TimeoutError):  # reset by peer, or a send stalled: nothing to answer
+        writer.transport.abort()
+    finally:
+        writer.close()
+
+
+async def refuse_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, layer: str) -> None:
+    """Past the connection cap: 503 and close, after reading what the client sent (no RST on its answer)."""
+    writer.write(overloaded(layer))
+    try:
+        writer.write_eof()
+        async with asyncio.timeout(REFUSE_DRAIN_S):
+            while await reader.read(READ_SIZE):
+                pass
+    except (OSError, TimeoutError):
+        pass
+    writer.close()
+
+
+class Connection(asyncio.Protocol):
+    """The `protocol` model's connection: asyncio calls back with bytes, the Session answers, the transport sends."""
+
+    def __init__(self, server: "Server") -> None:
+        self.server = server
+        self.stalled_since: float | None = None  # when the transport asked us to stop writing
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+        self.session = self.server.open(transport)
+        if self.session is None:  # past the cap: 503, half-close, discard what comes until EOF or the drain time
+            transport.write(overloaded(self.server.options.layer))
+            transport.write_eof()
+            self.server.loop.call_later(REFUSE_DRAIN_S, transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        if self.session is not None:
+            self.send(self.session.receive(data))
+
+    def eof_received(self) -> bool:
+        if self.session is not None:
+            self.session.receive(b"")
+        return False  # close our side too, after what is still to be sent
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server.forget(self.transport)
+
+    def pause_writing(self) -> None:
+        """The client reads slower than we answer: read no more requests until it catches up."""
+        self.stalled_since = time.monotonic()
+        self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.stalled_since = None
+        self.transport.resume_reading()
+
+    def send(self, out: bytes) -> None:
+        if out:
+            self.transport.write(out)
+        if self.session.closing:
+            self.transport.close()
+
+    def check_deadline(self, now: float) -> None:
+        """SPEC §4's deadlines, from the sweep: idle or slow clients, and a send stalled past --header-timeout."""
+        if self.stalled_since is not None:
+            if now - self.stalled_since >= self.server.options.header_timeout:
+                self.transport.abort()
+        elif not self.transport.get_write_buffer_size() and now >= self.session.deadline():
+            self.send(self.session.timed_out())
+
+
+# --- server classes -------------------------------------------------------------
+
+
+def new_loop(name: str) -> asyncio.AbstractEventLoop:
+    """--loop: the standard library's event loop, or uvloop's (libuv, the loop uvicorn runs on)."""
+    if name == "uvloop":
+        import uvloop  # an optional extra: the options refused --loop uvloop when it is missing
+
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+class Server:
+    """The loop, the listener and the open connections; a model subclass says how it starts serving.
+
+    Methods a model overrides: `start(listener)` (a coroutine returning the asyncio.Server)."""
+
+    def __init__(self, app, options, lifecycle) -> None:
+        self.app, self.options, self.lifecycle = app, options, lifecycle
+        self.connections: dict[asyncio.BaseTransport, Session] = {}
+        self.loop = new_loop(options.loop)
+        asyncio.set_event_loop(self.loop)
+        listener = socket.socket(family(options.host), socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart on the port at once
+        try:
+            listener.bind((options.host, options.port))
+        except OSError:
+            listener.close()
+            raise
+        self.address = listener.getsockname()
+        self.server = self.loop.run_until_complete(self.start(listener))  # listens with --backlog
+        self.stopped = self.loop.create_future()
+        lifecycle.on_stop(self.request_stop)
+
+    async def start(self, listener: socket.socket) -> asyncio.Server:
+        raise NotImplementedError
+
+    def serve(self) -> None:
+        """Run the loop until a stop; then close the listener so new connections are refused."""
+        self.loop.run_until_complete(self.stopped)
+        self.server.close()
+
+    def request_stop(self) -> None:
+        """From the signal handler: wake the loop to stop (it may be waiting in epoll)."""
+        try:
+            self.loop.call_soon_threadsafe(self.stop)
+        except RuntimeError:  # the loop is closed already: nothing left to stop
+            pass
+
+    def stop(self) -> None:
+        if not self.stopped.done():
+            self.stopped.set_result(None)
+
+    def loop_time(self, deadline: float) -> float:
+        """A time.monotonic() deadline (the Session's clock) on the loop's clock."""
+        return self.loop.time() + (deadline - time.monotonic())
+
+    def open(self, transport: asyncio.BaseTransport) -> Session | None:
+        """A new connection's Session (TCP_NODELAY unless --no-nodelay); None past --max-connections."""
+        transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, self.options.nodelay)
+        if len(self.connections) >= self.options.max_connections:
+            return None
+        client = transport.get_extra_info("peername")
+        session = self.connections[transport] = Session(self.app, self.options, self.lifecycle, client)
+        return session
+
+    def forget(self, transport: asyncio.BaseTransport) -> None:
+        self.connections.pop(transport, None)
+
+    def drain(self, deadline: float) -> None:
+        """Close the idle connections, let the others finish their request until `deadline`, then end the loop."""
+        self.loop.run_until_complete(self.finish(deadline))
+        self.loop.close()
+
+    async def finish(self, deadline: float) -> None:
+        while self.connections and time.monotonic() < deadline:
+            for transport, session in list(self.connections.items()):
+                if session.is_idle() and not transport.get_write_buffer_size():
+                    transport.close()
+            await asyncio.sleep(DRAIN_POLL_S)
+        for transport in list(self.connections):
+            transport.abort()
+        await asyncio.sleep(0)  # let the aborted connections' callbacks run
+
+
+class StreamsServer(Server):
+    """The `streams` model: asyncio.start_server, a coroutine per connection over StreamReader/StreamWriter."""
+
+    async def start(self, listener: socket.socket) -> asyncio.Server:
+        async def connected(reader, writer):
+            try:
+                await serve_stream(reader, writer, self)
+            finally:
+                self.forget(writer.transport)
+
+        return await asyncio.start_server(connected, sock=listener, backlog=self.options.backlog)
+
+
+class ProtocolServer(Server):
+    """The `protocol` model: loop.create_server and an asyncio.Protocol per connection, the API uvicorn uses."""
+
+    async def start(self, listener: socket.socket) -> asyncio.Server:
+        self.loop.call_later(SWEEP_S, self.sweep)
+        return await self.loop.create_server(lambda: Connection(self), sock=listener, backlog=self.options.backlog)
+
+    def sweep(self) -> None:
+        """Time out idle and stalled connections (SPEC §4), every SWEEP_S."""
+        now = time.monotonic()
+        for transport in list(self.connections):
+            transport.get_protocol().check_deadline(now)
+        self.loop.call_later(SWEEP_S, self.sweep)
+
+
+MODELS = {"streams": StreamsServer, "protocol": ProtocolServer}
+
+
+# --- make_server and main --------------------------------------------------------
+
+
+def make_server(app, options, lifecycle) -> Server:
+    return MODELS[options.model](app, options, lifecycle)
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    return run("asyncio_impl", list(MODELS), make_server, argv, prog, loops=True)
