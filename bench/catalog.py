@@ -14,6 +14,16 @@ MODELS = {
     "asyncio_impl": ["streams", "protocol"],
 }
 SERVER_MODULES = {layer: f"{layer}.server" for layer in MODELS}
+STORY = {  # layer -> (built on, what the layer gives, what we add): the layer table of the README and the report
+    "raw_socket": ("socket", "nothing: bind, listen, accept, recv, send",
+                   "the accept loop, four concurrency models, the recv loop"),
+    "socketserver_impl": ("socketserver", "the accept loop and the concurrency mixins",
+                          "the recv loop (shared with raw_socket)"),
+    "http_server_impl": ("http.server", "the loop, the mixins, request parsing",
+                         "the gaps between stock http.server and RFC 9112"),
+    "asyncio_impl": ("asyncio", "the event loop and transports",
+                     "the protocol and the parser (the Session raw_socket's selectors model drives)"),
+}
 DEFAULT_MODEL = {layer: default_model(models) for layer, models in MODELS.items()}  # threaded, or asyncio's streams
 LOOPS = {"asyncio_impl": list(LOOP_NAMES)}  # the layers with --loop, and its choices (the first is the default)
 EVENT_LOOP_VARIANTS = [(layer, model) for layer, models in MODELS.items() for model in models if model in EVENT_LOOP_MODELS]

@@ -58,7 +58,8 @@ def build(run_dir: Path) -> Path:
     page = html.report_page(
         title=title, meta=meta(results, entries), verdict=text, charts=charts, figure_table=figure_table,
         failed=html.failed_section(*failed_table, failed), conformance=matrix_html(conformance),
-        environment=environment(results), knobs=html.knob_section(*knobs) if knobs else "")
+        environment=environment(results), knobs=html.knob_section(*knobs) if knobs else "",
+        layers=(tables.LAYER_HEADERS, tables.layer_rows()))
     html.write(run_dir / "summary.md", markdown(title, text, figure_table, failed_table, conformance, results, knobs))
     return html.write(run_dir / "report.html", page)
 
@@ -125,7 +126,8 @@ def markdown(title: str, text: str, figure_table: tuple, failed_table: tuple, co
              results: dict, knobs: tuple | None = None) -> str:
     """summary.md: the verdict, the knob matrix (`knobs`, as knob_matrix() gives it, when there is one), the
     table of every figure, failed runs, conformance totals, environment."""
-    lines = [f"# {title}", "", text, ""]
+    lines = [f"# {title}", "", text, "", "## The layers", "", tables.markdown_table(tables.LAYER_HEADERS,
+                                                                                    tables.layer_rows()), ""]
     if knobs:
         chart, note, headers, rows = knobs
         files = f" Chart: {chart.png.name} and {chart.svg.name} beside this file." if chart else ""

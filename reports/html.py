@@ -121,14 +121,16 @@ def knob_section(chart: Chart | None, note: str, headers: list[str], rows: list[
 
 
 def report_page(*, title: str, meta: str, verdict: str, charts: list[Chart], figure_table: tuple, failed: str,
-                conformance: str, environment: list[tuple[str, object]], knobs: str = "") -> str:
-    """The report: verdict, charts, the knob matrix (when there is one), every figure, failed runs,
+                conformance: str, environment: list[tuple[str, object]], knobs: str = "",
+                layers: tuple = ([], [])) -> str:
+    """The report: verdict, the layer table, charts, the knob matrix (when there is one), every figure, failed runs,
     conformance (already HTML), environment."""
     headers, rows = figure_table
     charts_html = "\n".join(map(chart_figure, charts)) or '<p class="note">No run completed: nothing to draw.</p>'
     body = [
         f"<h1>{esc(title)}</h1>", f'<p class="meta">{esc(meta)}</p>',
         '<section id="verdict"><h2>Verdict</h2>', f'<p class="verdict">{esc(verdict)}</p></section>',
+        '<section id="layers"><h2>The layers</h2>', table(*layers), "</section>",
         '<section id="charts"><h2>Charts</h2>', charts_html, "</section>", *([knobs] if knobs else []),
         '<section id="figures"><h2>Every figure</h2>',
         '<p class="note">Each figure is the median over the repeats that completed, with the range '

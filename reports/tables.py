@@ -4,6 +4,7 @@ The same rows feed report.html (escaped there) and summary.md (escaped for
 Markdown here). No HTML in this module, no figure that results.json does not hold.
 """
 
+from bench.catalog import MODELS, STORY
 from bench.knobs import KNOBS, STOCK_LAYER, knob_of
 from bench.results import WRK, load_of
 
@@ -13,7 +14,14 @@ LOAD_HEADERS = ["layer/model", "scenario", "load", "runs ok", "bound by"]
 FAILED_HEADERS = ["layer", "model", "scenario", "load", "repeat", "error", "server stderr (last line)"]
 KNOB_HEADERS = ["layer/model", "knob", "scenario", "load", "runs ok", "bound by"]
 KNOB_FIGURES = ["rps", "cpu_us_per_req", "p50_ms", "p99_ms"]  # the knob matrix's columns, as in data.FIGURES
-SPEC_ORDER = {"raw_socket": 0, "socketserver_impl": 1, "http_server_impl": 2, STOCK_LAYER: 3}
+SPEC_ORDER = {**{layer: number for number, layer in enumerate(MODELS)}, STOCK_LAYER: len(MODELS)}
+LAYER_HEADERS = ["layer", "built on", "the layer gives", "we add", "models"]
+
+
+def layer_rows() -> list[list[str]]:
+    """The layer table: what each standard-library layer gives, and what this project adds on it."""
+    return [[f"{layer}/", built_on, gives, add, ", ".join(MODELS[layer])]
+            for layer, (built_on, gives, add) in STORY.items()]
 
 
 def figure_headers(entries: list[dict] | None = None) -> list[str]:

@@ -10,6 +10,7 @@ import re
 
 from PIL import Image
 
+from bench.catalog import STORY
 from reports import readme
 from reports.data import load, provenance
 
@@ -47,3 +48,10 @@ def test_a_changed_figure_changes_the_block():
     run["cpu_us_per_req"] *= 3
     results.pop("summary", None)
     assert readme.render(results) != before
+
+
+def test_the_readme_layer_table_is_the_catalogs():
+    """The README's table of layers says what the report's does (bench.catalog.STORY), one row per layer."""
+    text = (readme.ROOT / "README.md").read_text()
+    rows = [line for line in text.splitlines() if re.match(r"\| `\w+/` \| `", line)]
+    assert rows == [f"| `{layer}/` | `{built_on}` | {gives} | {add} |" for layer, (built_on, gives, add) in STORY.items()]

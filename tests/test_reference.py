@@ -161,6 +161,10 @@ def test_ratios_of_medians_with_verdicts():
     assert verdicts["socketserver_impl/threaded"]["ratio"] == 1.2
     assert verdicts["socketserver_impl/threaded"]["verdict"] == "FAIL"
     assert verdicts["http_server_impl/threaded"]["verdict"] == "n/a"  # neither side measured
+    unaimed = [v for v in reference.RATIOS if v[2] is None]  # how far, with no target
+    aside = [run(unaimed[0][0], r, us) for r, us in [(1, 50.0), (2, 46.0), (3, 44.0)]]
+    far = {v["measured"]: v for v in reference.ratios(runs + aside, reference.summarise(runs + aside))}[unaimed[0][0]]
+    assert far["verdict"] == "-" and far["ratio"] == round(46.0 / 38.0, 3)  # of the medians
     assert "PASS" in reference.table(summary, list(verdicts.values()))
 
 
@@ -200,12 +204,13 @@ def test_run_wrk_live(stock_server):
 
 
 def test_a_baseline_adds_its_servers_and_ratios(tmp_path, capsys):
-    """--baseline DIR: our three servers from DIR beside today's, with their own ratios."""
-    for layer, _ in reference.OURS:
+    """--baseline DIR: our servers from DIR beside today's, with their own ratios; only the layers DIR has."""
+    older = sorted({layer for layer, *_ in reference.OURS})[1:]  # a checkout from before one of the layers
+    for layer in older:
         (tmp_path / layer).mkdir()
     options = reference.parse_args(["--baseline", str(tmp_path)])
     before = [name for name in options.targets if name.startswith(reference.BEFORE)]
-    assert len(before) == len(reference.OURS)
+    assert len(before) == sum(layer in older for layer, *_ in reference.OURS) > 0
     chosen = {t.name: t for t in reference.targets(baseline=tmp_path)}
     assert all(chosen[name].cwd == tmp_path for name in before)
     runs = [run("uvicorn", 1, 40.0), run("raw_socket/selectors", 1, 30.0), run("before:raw_socket/selectors", 1, 60.0)]

@@ -26,6 +26,7 @@ import pytest
 from browser_helpers import CHROMIUM_ARGS, require_chromium
 from helpers import ROOT
 
+from bench.catalog import STORY
 from bench.knobs import DEFAULT
 from bench.results import summarise
 from reports import charts, cli, data, tables
@@ -95,7 +96,8 @@ def test_page_names_no_other_host(built):
 
 def test_page_sections_in_order(built):
     page = (built / "report.html").read_text()
-    ids = [page.index(f'<section id="{name}">') for name in ("verdict", "charts", "figures", "conformance", "environment")]
+    ids = [page.index(f'<section id="{name}">')
+           for name in ("verdict", "layers", "charts", "figures", "conformance", "environment")]
     assert ids == sorted(ids)
     assert fixture_results()["environment"]["git_commit"] in page
 
@@ -112,7 +114,8 @@ def test_summary_md_has_a_row_per_level(built):
     summary = (built / "summary.md").read_text()
     entries = fixture_results()["summary"]
     rows = [line for line in summary.splitlines() if line.startswith("| ") and "|---" not in line]
-    assert len(rows) == 1 + len(entries) + 1 + 1  # the figures and their header, the failed run and its header
+    # the layer table and its header, the figures and theirs, the failed run and its header
+    assert len(rows) == 1 + len(STORY) + 1 + len(entries) + 1 + 1
     assert fixture_results()["runs"][0]["layer"] in summary
 
 
@@ -380,11 +383,13 @@ def test_page_renders_in_chromium(built, tmp_path):
             widths = tab.evaluate("Array.from(document.images, i => i.complete ? i.naturalWidth : 0)")
             boxes = tab.evaluate("Array.from(document.images, i => i.getBoundingClientRect().height)")
             verdict_text = tab.inner_text("p.verdict")
+            layer_rows = tab.eval_on_selector_all("#layers tbody tr", "rows => rows.map(r => r.cells[0].innerText)")
             tab.screenshot(path=tmp_path / "report.png", full_page=True)
         finally:
             browser.close()
     assert len(widths) == len(CHART_NAMES) and min(widths) > 0 and min(boxes) > 100
     assert [url for url in requests if not url.startswith(("file:", "data:"))] == []
     assert verdict_text.startswith("CPU per request (Locust;")
+    assert layer_rows == [f"{layer}/" for layer in STORY]  # the layer table: one row per layer, the fourth included
     shot = matplotlib.image.imread(tmp_path / "report.png")
     assert len({tuple(p) for p in shot[::17, ::13].reshape(-1, shot.shape[2]).round(2)}) > 50  # not blank
