@@ -9,7 +9,7 @@ MODEL ?= threaded
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help test check serve compare knobs readme-chart readme bench-reference jpg clean
+.PHONY: help test check serve compare knobs readme-chart readme bench-reference readme-reference jpg clean
 
 $(STAMP): pyproject.toml tools/system_deps.sh
 	bash tools/system_deps.sh
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml tools/system_deps.sh
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:[^#]*## /\t/' | expand -t 18
 
-test: $(STAMP)  ## set-up, then the whole suite on both cores: unit, live on all 10 variants, corpus, browser, stress
+test: $(STAMP)  ## set-up, then the whole suite on both cores: unit, live on all 12 variants, corpus, browser, stress
 	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 check: $(STAMP)  ## the quick check: the raw-request corpus on every layer and model, side by side (seconds)
@@ -33,10 +33,10 @@ serve: $(STAMP)  ## one server in the foreground: make serve LAYER=http_server_i
 compare: $(STAMP)  ## the main job: conformance matrix, the layers measured in interleaved rounds, the report (~4 min)
 	$(BIN)/server-layers compare
 
-knobs: $(STAMP)  ## the knob matrix on the three layers and stock http.server, then its report: results/knobs-<UTC stamp>/
+knobs: $(STAMP)  ## the knob matrix on every layer (its default model) and stock http.server, then its report: results/knobs-<UTC stamp>/
 	out=results/knobs-$$(date -u +%Y%m%dT%H%M%SZ) && \
-	$(BIN)/server-layers bench --layers raw_socket,socketserver_impl,http_server_impl,stock_http_server \
-		--models threaded --scenario plaintext --users 8 --duration 5s --repeat 3 --knobs all --out $$out && \
+	$(BIN)/server-layers bench --layers raw_socket,socketserver_impl,http_server_impl,asyncio_impl,stock_http_server \
+		--scenario plaintext --users 8 --duration 5s --repeat 3 --knobs all --out $$out && \
 	$(BIN)/server-layers report $$out
 
 readme-chart: $(STAMP)  ## a fresh compare run becomes the README's answer: docs/results/compare/, docs/img/, the block
@@ -49,6 +49,11 @@ readme: $(STAMP)  ## re-render the README's answer and charts from the committed
 
 bench-reference: $(STAMP)  ## wrk side by side: our servers vs uvicorn (in .venv-reference) and stock http.server; needs wrk
 	$(BIN)/python -m bench.reference --seconds 10 --repeat 3 $(if $(BASELINE),--baseline $(BASELINE))
+
+readme-reference: $(STAMP)  ## a fresh bench-reference run becomes the README's reference block (docs/results/reference/)
+	rm -rf results/reference-readme
+	$(BIN)/python -m bench.reference --seconds 10 --repeat 3 --out results/reference-readme
+	$(BIN)/python -m reports.readme --reference results/reference-readme
 
 jpg: $(STAMP)  ## regenerate webapp/static/test.jpg (needs Pillow, the `dev` extra)
 	$(BIN)/python -m pip install -q -e '.[dev]'

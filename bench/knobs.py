@@ -7,6 +7,8 @@ matrix: model threaded, scenario plaintext only. Pure data and lookups: this
 module starts nothing and must never import locust.
 """
 
+from .catalog import LOOPS
+
 DEFAULT = "default"
 KNOBS = {  # name -> the server flags it adds, in the order of the matrix
     DEFAULT: [],
@@ -14,12 +16,19 @@ KNOBS = {  # name -> the server flags it adds, in the order of the matrix
     "no-keepalive": ["--no-keepalive"],  # Connection: close, a new connection for every request
     "backlog-5": ["--backlog", "5"],  # socketserver's stock request_queue_size (every layer defaults to 128)
     "access-log": ["--access-log"],  # one Common Log Format line per request on stderr
+    "uvloop": ["--loop", "uvloop"],  # the C event loop (libuv) under our pure-Python parser; an optional extra
 }
+ONLY = {"uvloop": set(LOOPS)}  # a knob that only some layers take: the others skip it (no row, not a failure)
 
 STOCK_LAYER = "stock_http_server"
 STOCK_MODULE = "bench.stock_server"
 STOCK_MODELS = ["threaded"]
 STOCK_SCENARIOS = ["plaintext"]
+
+
+def applies(knob: str, layer: str) -> bool:
+    """Whether `layer` takes `knob` (every layer takes every knob but those ONLY some take)."""
+    return layer in ONLY.get(knob, {layer})
 
 
 def flags(knob: str) -> list[str]:

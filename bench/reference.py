@@ -179,24 +179,25 @@ def summarise(runs: list[dict]) -> dict:
 
 def ratios(runs: list[dict], summary: dict) -> list[dict]:
     """Each issue ratio: of the medians (the verdict), and its range over the rounds (same-round pairs)."""
-    verdicts = []
-    for measured, reference, at_most in RATIOS:
-        if measured.startswith(BEFORE) and measured not in summary:
-            continue  # no --baseline in this run (or that checkout had no such layer)
-        entry = {"measured": measured, "reference": reference, "at_most": at_most, "ratio": None,
-                 "rounds": None, "verdict": "n/a"}
-        a, b = (summary.get(name, {}).get("cpu_us_per_req") for name in (measured, reference))
-        if a and b:
-            entry["ratio"] = round(a["median"] / b["median"], 3)
-            entry["verdict"] = "-" if at_most is None else "PASS" if entry["ratio"] <= at_most else "FAIL"
-            per_round = {}
-            for run in runs:
-                if run["status"] == "ok" and run["target"] in (measured, reference):
-                    per_round.setdefault(run["repeat"], {})[run["target"]] = run["cpu_us_per_req"]
-            pairs = [r[measured] / r[reference] for r in per_round.values() if len(r) == 2]
-            entry["rounds"] = spread([round(p, 3) for p in pairs])
-        verdicts.append(entry)
-    return verdicts
+    return [ratio(runs, summary, measured, reference, at_most) for measured, reference, at_most in RATIOS
+            if not (measured.startswith(BEFORE) and measured not in summary)]  # no --baseline, or no such layer then
+
+
+def ratio(runs: list[dict], summary: dict, measured: str, reference: str, at_most: float | None = None) -> dict:
+    """measured / reference in CPU us per request: of the medians, and its range over same-round pairs."""
+    entry = {"measured": measured, "reference": reference, "at_most": at_most, "ratio": None,
+             "rounds": None, "verdict": "n/a"}
+    a, b = (summary.get(name, {}).get("cpu_us_per_req") for name in (measured, reference))
+    if a and b:
+        entry["ratio"] = round(a["median"] / b["median"], 3)
+        entry["verdict"] = "-" if at_most is None else "PASS" if entry["ratio"] <= at_most else "FAIL"
+        per_round = {}
+        for run in runs:
+            if run["status"] == "ok" and run["target"] in (measured, reference):
+                per_round.setdefault(run["repeat"], {})[run["target"]] = run["cpu_us_per_req"]
+        pairs = [r[measured] / r[reference] for r in per_round.values() if len(r) == 2]
+        entry["rounds"] = spread([round(p, 3) for p in pairs])
+    return entry
 
 
 def cell(entry: dict | None, fmt: str) -> str:

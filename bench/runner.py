@@ -23,7 +23,7 @@ from hdrh.histogram import HdrHistogram
 
 from . import measure, wrk
 from .classify import bound_by
-from .knobs import DEFAULT, flags, module
+from .knobs import DEFAULT, applies, flags, module
 from .process import ServerProcess, free_port, layer_command
 from .results import environment, summarise, utc_now
 from .scenarios import RATE_ENV, RECORD_ENV, SCENARIOS
@@ -70,7 +70,7 @@ class Plan:
         """(layer, model, knob, level, repeat) in the order they run: repeat r is a round over every layer/model,
         in an order rotated by r-1 (A B C, B C A, ...), so a drift in the machine's speed hits them alike."""
         return [(l, m, knob, level, r) for r in range(1, self.repeat + 1) for l, m in rotated(self.combos, r)
-                for knob in self.knobs for level in self.levels]
+                for knob in self.knobs if applies(knob, l) for level in self.levels]
 
 
 def rotated(items: list, round_no: int) -> list:

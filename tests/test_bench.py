@@ -21,7 +21,7 @@ from bench import measure
 from bench.process import ServerProcess, layer_command
 from bench.classify import bound_by
 from bench.cli import make_plan
-from bench.knobs import DEFAULT, KNOBS, STOCK_LAYER, STOCK_MODELS, flags
+from bench.knobs import DEFAULT, KNOBS, ONLY, STOCK_LAYER, STOCK_MODELS, flags
 from bench.runner import Server
 from conformance.corpus import ResponseReader
 from bench.catalog import DEFAULT_MODEL, MODELS
@@ -109,6 +109,14 @@ def test_knob_selection_and_the_order_of_the_plan(tmp_path):
     assert [(layer, knob, level.users) for layer, _, knob, level, _ in plan.runs()] == [
         (layer, knob, users) for layer in ("raw_socket", STOCK_LAYER) for knob in (DEFAULT, "access-log")
         for users in (1, 2)]
+
+
+@pytest.mark.parametrize("knob", list(ONLY))
+def test_a_knob_only_some_layers_take_runs_on_those_alone(knob, tmp_path):
+    plan = make_plan(["--knobs", f"default,{knob}", "--layers", ",".join(MODELS), "--out", str(tmp_path / "out")])
+    takers = {layer for layer, _, chosen, _, _ in plan.runs() if chosen == knob}
+    assert takers == ONLY[knob] & set(MODELS) and takers
+    assert {layer for layer, _, chosen, _, _ in plan.runs() if chosen == DEFAULT} == set(MODELS)
 
 
 def test_out_folder_that_is_not_empty_needs_force(tmp_path):

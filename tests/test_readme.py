@@ -55,3 +55,21 @@ def test_the_readme_layer_table_is_the_catalogs():
     text = (readme.ROOT / "README.md").read_text()
     rows = [line for line in text.splitlines() if re.match(r"\| `\w+/` \| `", line)]
     assert rows == [f"| `{layer}/` | `{built_on}` | {gives} | {add} |" for layer, (built_on, gives, add) in STORY.items()]
+
+
+def test_the_reference_block_is_what_the_committed_run_renders():
+    """`make bench-reference`'s committed run: every target a row, uvicorn's multiples paired per round."""
+    results = readme.load_reference()
+    shown = readme.block(readme.README.read_text(encoding="utf-8"), readme.REF_BEGIN, readme.REF_END)
+    assert shown == readme.render_reference(results)
+    assert results["plan"]["repeat"] >= 3 and all(run["status"] == "ok" for run in results["runs"])
+    assert [line.split(" | ")[0].removeprefix("| ") for line in shown.splitlines()[2:2 + len(results["summary"])]] \
+        == list(results["summary"])
+
+
+def test_a_changed_reference_figure_changes_its_block():
+    results = readme.load_reference()
+    before = readme.render_reference(results)
+    entry = next(iter(results["summary"].values()))
+    entry["cpu_us_per_req"] = {key: value * 2 for key, value in entry["cpu_us_per_req"].items()}
+    assert readme.render_reference(results) != before
