@@ -30,7 +30,7 @@ check: $(STAMP)  ## the quick check: the raw-request corpus on every layer and m
 serve: $(STAMP)  ## one server in the foreground: make serve LAYER=http_server_impl MODEL=forking
 	$(BIN)/server-layers serve $(LAYER) --model $(MODEL) --port $(PORT)
 
-compare: $(STAMP)  ## the main job: conformance matrix, the layers measured in interleaved rounds, the report (~4 min)
+compare: $(STAMP)  ## the main job: conformance matrix, the layers measured in interleaved rounds, the report (<5 min)
 	$(BIN)/server-layers compare
 
 knobs: $(STAMP)  ## the knob matrix on every layer (its default model) and stock http.server, then its report: results/knobs-<UTC stamp>/

@@ -52,7 +52,7 @@ class Profile:
     variants: list[tuple[str, str]]
     scenarios: list[str]
     out: Path
-    rounds: int = 6  # wrk's rounds: each costs every variant a pass of wrk_s
+    rounds: int = 5  # wrk's rounds: each costs every variant a pass of wrk_s (6 variants: 5 keep compare under 5 min)
     windows: int = 15  # Locust's rounds: each costs window_s for every variant at once
     rate: int = 200  # requests/s offered by Locust to each server, the same for every variant
     window_s: float = 2.0  # one round of the Locust pass

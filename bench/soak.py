@@ -14,6 +14,7 @@ from pathlib import Path
 
 from serving.options import OneLineParser, fail
 
+from .catalog import DEFAULT_MODEL
 from .catalog import SERVER_MODULES as LAYERS
 from .cli import MODELS, duration
 from .runner import Server
@@ -127,7 +128,7 @@ def parser() -> OneLineParser:
                       formatter_class=argparse.RawDescriptionHelpFormatter,
                       epilog="example:\n  server-layers soak --layer raw_socket --model selectors --minutes 10")
     p.add_argument("--layer", choices=list(LAYERS), default="raw_socket")
-    p.add_argument("--model", default="threaded")
+    p.add_argument("--model", help="one of the layer's models (default: its default model, threaded where it has one)")
     p.add_argument("--minutes", type=float, default=5.0, help="how long (default 5)")
     p.add_argument("--clients", type=int, default=8, help="client threads (default 8)")
     p.add_argument("--interval", type=duration, default=2.0, help="sampling interval (default 2s)")
@@ -137,6 +138,7 @@ def parser() -> OneLineParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    args.model = args.model or DEFAULT_MODEL[args.layer]
     if args.model not in MODELS[args.layer]:
         fail(f"server-layers soak: {args.layer} has no model {args.model} (it has {', '.join(MODELS[args.layer])})")
     if not 0 < args.minutes <= 24 * 60 or not 1 <= args.clients <= 512:

@@ -107,15 +107,19 @@ class Finding:
         return len(ratios) >= MIN_ROUNDS and min(kept) > 1 and statistics.median(ratios) >= 1 + THRESHOLD
 
     def tiers(self) -> list[list[str]]:
-        """The order the data allows: neighbours that cannot be told apart share a tier."""
-        names = self.variants()
-        tiers = [names[:1]] if names else []
-        for better, worse in zip(names, names[1:]):
-            if self.apart(better, worse):
-                tiers.append([worse])
+        """The order the data allows: from the cheapest, a variant joins the current tier unless the data tells it
+        apart from one of the tier's members; so no two members of a tier are told apart (ties do not chain)."""
+        tiers: list[list[str]] = []
+        for name in self.variants():
+            if tiers and not any(self.apart(member, name) for member in tiers[-1]):
+                tiers[-1].append(name)
             else:
-                tiers[-1].append(worse)
+                tiers.append([name])
         return tiers
+
+    def bridges(self, before: list[str], tier: list[str]) -> list[str]:
+        """The members of tier `before` that the data cannot tell apart from some member of the next `tier`."""
+        return [member for member in before if not all(self.apart(member, name) for name in tier)]
 
     def rounds(self) -> int:
         return len(self.table)
@@ -183,9 +187,13 @@ def order_text(found: Finding) -> str:
     if found.rounds() < MIN_ROUNDS:
         return f"{found.rounds()} round{'s' if found.rounds() != 1 else ''} cannot rank them (it takes {MIN_ROUNDS})"
     # a tie's members in name order: their medians' order is noise, and the text must not change with it
-    groups = [tier[0] if len(tier) == 1 else f"{join(sorted(tier))} (indistinguishable)" for tier in found.tiers()]
+    tiers = found.tiers()
+    groups = [tier[0] if len(tier) == 1 else f"{join(sorted(tier))} (indistinguishable)" for tier in tiers]
     if len(groups) == 1:
         return "indistinguishable from one another"
+    for number, (before, tier) in enumerate(zip(tiers, tiers[1:]), 1):
+        if bridges := found.bridges(before, tier):  # "then" holds for the tiers' heads, not for these
+            groups[number] += f" (not apart from {join(sorted(bridges))})"
     first = "from cheapest" if found.measure.lower_is_better else "from most"
     return f"{first}: " + ", then ".join(groups)
 

@@ -60,6 +60,17 @@ def test_a_difference_within_the_threshold_is_indistinguishable_even_on_one_side
     assert clear.apart(BASE, SLOW) and clear.tiers() == [[BASE], [SLOW]]
 
 
+def test_ties_do_not_chain_into_one_tier():
+    # each neighbour within the threshold of the next, the ends far apart: not "indistinguishable from one another"
+    mid = "mid/threaded"
+    result = found({BASE: [100, 100, 100], mid: [120, 120, 120], SLOW: [144, 144, 144]})
+    assert not result.apart(BASE, mid) and not result.apart(mid, SLOW) and result.apart(BASE, SLOW)
+    assert result.tiers() == [[BASE, mid], [SLOW]]
+    assert v.order_text(result) == f"from cheapest: {mid} and {BASE} (indistinguishable), then {SLOW} (not apart from {mid})"
+    for tier in result.tiers():  # no two members of a tier told apart
+        assert not any(result.apart(a, b) or result.apart(b, a) for a in tier for b in tier)
+
+
 def test_one_noisy_round_keeps_a_pair_together_and_leaves_the_others_ranked():
     # round 2 ran slow for SLOW's neighbour only: the pair BASE/MID cannot be told apart, SLOW still can
     mid = "mid/threaded"
