@@ -5,7 +5,7 @@ Markdown here). No HTML in this module, no figure that results.json does not hol
 """
 
 from bench.catalog import MODELS, STORY
-from bench.knobs import KNOBS, STOCK_LAYER, knob_of
+from bench.knobs import KNOBS, ONLY, STOCK_LAYER, knob_of
 from bench.results import WRK, load_of
 
 from . import data
@@ -96,7 +96,9 @@ def knob_note(entries: list[dict]) -> str:
     knobs = data.knobs(entries)
     added = [f"{knob}: {' '.join(KNOBS[knob]) or 'no flag'}" if knob in KNOBS else f"{knob}: unknown"
              for knob in knobs]
-    return (f"The same runs under each knob, with the flags it adds to every server ({'; '.join(added)}) and "
+    added = [text + (f", on {', '.join(sorted(ONLY[knob]))} only" if knob in ONLY else "")
+             for knob, text in zip(knobs, added)]
+    return (f"The same runs under each knob, with the flags it adds to every server that takes it ({'; '.join(added)}) and "
             f"--server-args, if any. The verdict and the other charts show the {knobs[0]} knob only; "
             "every figure is the median over the completed repeats, (min–max) when they differ.")
 

@@ -27,7 +27,7 @@ from browser_helpers import CHROMIUM_ARGS, require_chromium
 from helpers import ROOT
 
 from bench.catalog import STORY
-from bench.knobs import DEFAULT
+from bench.knobs import DEFAULT, flags
 from bench.results import summarise
 from reports import charts, cli, data, tables
 from reports.matrix import matrix_html
@@ -393,3 +393,12 @@ def test_page_renders_in_chromium(built, tmp_path):
     assert layer_rows == [f"{layer}/" for layer in STORY]  # the layer table: one row per layer, the fourth included
     shot = matplotlib.image.imread(tmp_path / "report.png")
     assert len({tuple(p) for p in shot[::17, ::13].reshape(-1, shot.shape[2]).round(2)}) > 50  # not blank
+
+
+def test_the_knob_note_says_which_layers_take_a_knob_only_some_take():
+    from bench.knobs import ONLY
+    from reports import tables
+
+    for knob, takers in ONLY.items():
+        note = tables.knob_note([{"knob": DEFAULT}, {"knob": knob}])
+        assert f"{knob}: {' '.join(flags(knob))}, on {', '.join(sorted(takers))} only" in note
