@@ -1,4 +1,4 @@
-"""What the three layers share that is not HTTP parsing: options, lifecycle, the per-connection session.
+"""What the layers share that is not HTTP parsing: options, lifecycle, the per-connection session.
 
 It imports no layer; layers import it.
 """

@@ -1,4 +1,4 @@
-"""Fuzzing: the sans-IO parser on built and mutated requests, then the three layers side by side.
+"""Fuzzing: the sans-IO parser on built and mutated requests, then the layers side by side.
 
 Part 1 builds *valid* requests from the grammar (methods, every target form,
 fields with optional white space, Content-Length or chunked bodies with
