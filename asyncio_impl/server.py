@@ -9,6 +9,7 @@ import socket
 import time
 
 from serving.blocking import REFUSE_DRAIN_S
+from serving.offload import in_thread
 from serving.runner import family, run
 from serving.session import Session, overloaded
 
@@ -33,6 +34,8 @@ async def serve_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
                 out = session.timed_out()
             else:
                 out = session.receive(data)
+            while session.pending:  # a CGI script: its answer is made off the loop, then what follows it
+                out += session.resume(await server.off_loop(session.pending.run))
             if out:
                 writer.write(out)
                 if writer.transport.get_write_buffer_size():  # the kernel did not take it all at once
@@ -75,6 +78,21 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.session is not None:
             self.send(self.session.receive(data))
+            self.offload()
+
+    def offload(self) -> None:
+        """A CGI script runs off the loop; no more reading from this connection until its answer is sent."""
+        if self.session.pending and not self.transport.is_closing():
+            self.transport.pause_reading()
+            self.server.off_loop(self.session.pending.run).add_done_callback(self.resumed)
+
+    def resumed(self, future: asyncio.Future) -> None:
+        if self.transport.is_closing():
+            return
+        self.send(self.session.resume(future.result()))
+        if not self.session.pending and self.stalled_since is None:
+            self.transport.resume_reading()
+        self.offload()
 
     def eof_received(self) -> bool:
         if self.session is not None:
@@ -91,7 +109,8 @@ class Connection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.stalled_since = None
-        self.transport.resume_reading()
+        if not self.session.pending:
+            self.transport.resume_reading()
 
     def send(self, out: bytes) -> None:
         if out:
@@ -170,9 +189,16 @@ class Server:
         transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, self.options.nodelay)
         if len(self.connections) >= self.options.max_connections:
             return None
-        client = transport.get_extra_info("peername")
-        session = self.connections[transport] = Session(self.app, self.options, self.lifecycle, client)
+        client, local = transport.get_extra_info("peername"), lambda: transport.get_extra_info("sockname")
+        session = Session(self.app, self.options, self.lifecycle, client, local, defer=True)
+        self.connections[transport] = session
         return session
+
+    def off_loop(self, work) -> asyncio.Future:
+        """A CGI script's run, in a thread: a future on this loop for its answer."""
+        future = self.loop.create_future()
+        in_thread(work, lambda result: self.loop.call_soon_threadsafe(future.set_result, result))
+        return future
 
     def forget(self, transport: asyncio.BaseTransport) -> None:
         self.connections.pop(transport, None)

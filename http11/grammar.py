@@ -16,6 +16,11 @@ CHUNKED = -1  # body_length() for a chunked body
 _TCHAR = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
 _TOKEN = _TCHAR + rb"+"
 _token = re.compile(_TOKEN)
+
+
+def is_token(name: bytes) -> bool:
+    """RFC 9110 §5.6.2: one or more tchar (a method, a field name, a coding)."""
+    return _token.fullmatch(name) is not None
 _version = re.compile(rb"HTTP/([0-9])\.([0-9])")
 # A value without its surrounding white space; each white-space run is taken whole (possessive),
 # so a long run costs one pass, not a backtrack per character.

@@ -3,12 +3,23 @@
 Plain data: building or reading them does no I/O.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
 from .grammar import Fields, index, keep_alive, origin_path
 
 Headers = list[tuple[str, str]]
+
+
+@dataclass(slots=True, frozen=True)
+class Origin:
+    """The connection a request came on, as a CGI script is told of it (RFC 3875 §4.1): the Server value, the
+    client's address, and how to learn the local one (a layer's getsockname, called only when a script runs)."""
+
+    software: str
+    remote: tuple
+    local: Callable[[], tuple]
 
 
 @dataclass(slots=True)
@@ -22,6 +33,7 @@ class Request:
     body: bytes = b""
     expect: str | None = None  # "continue", "unmet" or None (see grammar.expectation)
     fields: Fields | None = field(default=None, compare=False, repr=False)  # `headers` by lower-case name
+    origin: Origin | None = field(default=None, compare=False, repr=False)  # set by the layer that received it
 
     def __post_init__(self) -> None:
         if self.fields is None:

@@ -11,7 +11,7 @@ import http.server
 import time
 from http import HTTPStatus
 
-from http11 import ProtocolError, Request, Response, error_response, grammar, http_date
+from http11 import Origin, ProtocolError, Request, Response, error_response, grammar, http_date
 from http11.limits import MAX_FIELDS
 from http11.parser import ChunkedBody
 from serving.access_log import log_request
@@ -100,7 +100,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.refuse(exc)
         self.rfile.request_read()  # from here a stop may close the connection once this is answered
         # self.target, not self.path: stock rewrites a leading '//' and /echo reports the target as sent
-        request = Request(self.command, self.target, self.request_version, self.fields, body, self.expect, self.index)
+        request = Request(self.command, self.target, self.request_version, self.fields, body, self.expect, self.index,
+                          Origin(self.version_string(), self.client_address, self.connection.getsockname))
         self.write(*answer(self.server.app, self.server.options, self.server.lifecycle, request), request.request_line)
 
     def read_body(self) -> bytes:

@@ -8,9 +8,11 @@ import selectors
 import socket
 import threading
 import time
+from collections import deque
 
 from serving.blocking import admit, serve_connection
 from serving.lifecycle import reap, stop_children
+from serving.offload import in_thread
 from serving.runner import family, run
 from serving.session import Session
 
@@ -23,7 +25,7 @@ RECV_SIZE = 65536
 def handle(conn: socket.socket, client: tuple, server: "Server") -> None:
     """One blocking connection: the shared recv/Session/send loop over the bare socket."""
     with conn:
-        session = Session(server.app, server.options, server.lifecycle, client)
+        session = Session(server.app, server.options, server.lifecycle, client, conn.getsockname)
         serve_connection(conn, lambda: conn.recv(RECV_SIZE), conn.sendall, session)
 
 
@@ -103,13 +105,15 @@ class ForkingServer(Server):
 
 
 class Pending:
-    """A selectors connection: its Session, the bytes not yet sent, and whether it waits to write."""
+    """A selectors connection: its Session, the bytes not yet sent, and the events it is registered for."""
 
-    __slots__ = ("sock", "session", "out", "writing")
+    __slots__ = ("sock", "session", "out", "events")
 
     def __init__(self, sock: socket.socket, session: Session) -> None:
-        self.sock, self.session, self.out, self.writing = sock, session, bytearray(), False
+        self.sock, self.session, self.out, self.events = sock, session, bytearray(), 0
 
+
+WAKE = object()  # the selector key's data of the socket a finished CGI run writes to
 
 class SelectorServer(Server):
     """The `selectors` model: one thread, non-blocking sockets, selectors.DefaultSelector."""
@@ -119,6 +123,11 @@ class SelectorServer(Server):
     def serve(self) -> None:
         self.selector = selectors.DefaultSelector()
         self.conns: dict[socket.socket, Pending] = {}
+        self.finished: deque[tuple[Pending, object]] = deque()  # answers made off the loop, to send
+        self.wake_in, self.wake_out = socket.socketpair()
+        self.wake_in.setblocking(False)
+        self.wake_out.setblocking(False)
+        self.selector.register(self.wake_in, selectors.EVENT_READ, WAKE)
         self.listener.setblocking(False)
         self.selector.register(self.listener, selectors.EVENT_READ)
         self.loop(lambda: self.lifecycle.stopping.is_set())
@@ -139,6 +148,8 @@ class SelectorServer(Server):
             for key, events in self.selector.select(self.SWEEP_S):
                 if key.data is None:  # the listener
                     self.accept_all()
+                elif key.data is WAKE:
+                    self.resume_finished()
                 elif events & selectors.EVENT_WRITE:
                     self.flush(key.data)
                 else:
@@ -156,8 +167,9 @@ class SelectorServer(Server):
             if not self.admit(sock):
                 continue
             sock.setblocking(False)
-            conn = self.conns[sock] = Pending(sock, Session(self.app, self.options, self.lifecycle, client))
-            self.selector.register(sock, selectors.EVENT_READ, conn)
+            session = Session(self.app, self.options, self.lifecycle, client, sock.getsockname, defer=True)
+            conn = self.conns[sock] = Pending(sock, session)
+            self.watch(conn)
 
     def open_connections(self) -> int:
         return len(self.conns)
@@ -171,6 +183,35 @@ class SelectorServer(Server):
             data = b""
         conn.out += conn.session.receive(data)
         self.flush(conn)
+        if conn.session.pending:
+            self.offload(conn)
+
+    def offload(self, conn: Pending) -> None:
+        """A CGI script runs in a thread: the loop reads no more from this connection until its answer is back."""
+        self.watch(conn)
+        in_thread(conn.session.pending.run, lambda response: self.finish(conn, response))
+
+    def finish(self, conn: Pending, response) -> None:
+        """From the thread: queue the answer and wake the loop."""
+        self.finished.append((conn, response))
+        try:
+            self.wake_out.send(b"\0")
+        except OSError:  # the wake-up socket is full (the loop wakes anyway) or gone (stopped)
+            pass
+
+    def resume_finished(self) -> None:
+        try:
+            while self.wake_in.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+        while self.finished:
+            conn, response = self.finished.popleft()
+            if self.conns.get(conn.sock) is conn:  # not closed meanwhile
+                conn.out += conn.session.resume(response)
+                self.flush(conn)
+                if conn.session.pending and self.conns.get(conn.sock) is conn:
+                    self.offload(conn)
 
     def flush(self, conn: Pending) -> None:
         """Send what is pending; wait for writability (and read no more) while some is left."""
@@ -184,9 +225,20 @@ class SelectorServer(Server):
         del out[:sent]
         if not out and conn.session.closing:
             return self.close(conn)
-        if conn.writing != bool(out):  # switch between reading and waiting to write
-            conn.writing = bool(out)
-            self.selector.modify(conn.sock, selectors.EVENT_WRITE if out else selectors.EVENT_READ, conn)
+        self.watch(conn)
+
+    def watch(self, conn: Pending) -> None:
+        """Wait for what the connection needs next: to write what is left, else to read (not while a CGI runs)."""
+        events = selectors.EVENT_WRITE if conn.out else 0 if conn.session.pending else selectors.EVENT_READ
+        if events == conn.events:
+            return
+        if not conn.events:
+            self.selector.register(conn.sock, events, conn)
+        elif not events:
+            self.selector.unregister(conn.sock)
+        else:
+            self.selector.modify(conn.sock, events, conn)
+        conn.events = events
 
     def sweep(self) -> None:
         """Time out idle and stalled connections (SPEC §4)."""
@@ -197,7 +249,8 @@ class SelectorServer(Server):
                 self.flush(conn)
 
     def close(self, conn: Pending) -> None:
-        self.selector.unregister(conn.sock)
+        if conn.events:
+            self.selector.unregister(conn.sock)
         del self.conns[conn.sock]
         conn.sock.close()
 

@@ -60,6 +60,10 @@ def add_server_options(parser: argparse.ArgumentParser, models: list[str], loops
     parser.add_argument("--keepalive-timeout", type=seconds, default=5.0, metavar="S", help="close an idle connection after S seconds (default 5)")
     parser.add_argument("--header-timeout", type=seconds, default=10.0, metavar="S", help="408 when a request head takes over S seconds (default 10)")
     parser.add_argument("--backlog", type=backlog, default=128, help="listen backlog, the same on every layer (default 128)")
+    parser.add_argument("--cgi-dir", type=Path, default=None, metavar="D",
+                        help="the folder of CGI scripts, /cgi-bin/NAME (default: the shipped cgi-bin/)")
+    parser.add_argument("--cgi-timeout", type=seconds, default=10.0, metavar="S",
+                        help="a CGI script still running after S seconds is killed, 504 (default 10)")
     parser.add_argument("--access-log", action="store_true", help="one Common Log Format line per request on stderr")
     parser.add_argument("--no-nodelay", dest="nodelay", action="store_false",
                         help="leave Nagle's algorithm on (a benchmark knob: every layer sets TCP_NODELAY by default)")
@@ -89,6 +93,8 @@ class ServerOptions:
     nodelay: bool
     keepalive: bool
     max_connections: int
+    cgi_dir: Path | None = None  # None: the shipped cgi-bin/
+    cgi_timeout: float = 10.0
     loop: str | None = None  # the event loop, on a layer that has one (asyncio_impl): asyncio or uvloop
 
 
@@ -104,6 +110,11 @@ def require_loop(prog: str, loop: str | None) -> None:
              f"(pip install 'server-layers[{needed}]', or leave --loop at asyncio)")
 
 
+def require_folder(prog: str, folder: Path | None) -> None:
+    if folder is not None and not folder.is_dir():
+        fail(f"{prog}: --cgi-dir {folder} is not a folder (give the folder of the CGI scripts)")
+
+
 def parse(layer: str, models: list[str], argv: list[str] | None, prog: str | None = None,
           loops: bool = False) -> ServerOptions:
     """The options of `python -m LAYER` (or of `prog`, e.g. `server-layers serve LAYER`); `loops`: it has --loop."""
@@ -112,5 +123,6 @@ def parse(layer: str, models: list[str], argv: list[str] | None, prog: str | Non
     add_server_options(parser, models, loops)
     given = vars(parser.parse_args(argv))
     require_loop(parser.prog, given.get("loop"))
+    require_folder(parser.prog, given["cgi_dir"])
     cap = given.pop("max_connections") or MAX_CONNECTIONS.get(given["model"], DEFAULT_MAX_CONNECTIONS)
     return ServerOptions(layer=layer, max_connections=cap, **given)

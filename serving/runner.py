@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from webapp import App
+from webapp.cgi import CGI_DIR, Gateway
 from webapp.store import DB_NAME
 
 from . import options as cli
@@ -75,7 +76,7 @@ def run(layer: str, models: list[str], make_server: Callable, argv: list[str] | 
     options = cli.parse(layer, models, argv, prog, loops)
     created = open_data_dir(layer, options.data_dir)
     try:
-        app = App(options.data_dir)
+        app = App(options.data_dir, Gateway(options.cgi_dir.resolve() if options.cgi_dir else CGI_DIR, options.cgi_timeout))
     except (OSError, sqlite3.Error) as exc:
         created.undo()
         cli.fail(f"{layer}: cannot use data dir {options.data_dir}: {exc} (give a writable --data-dir)")

@@ -8,7 +8,8 @@ It never touches a socket: the layer does the recv and the send.
 import time
 from http import HTTPStatus
 
-from http11 import CONTINUE, ProtocolError, Request, RequestParser, Response, error_response, http_date, serialize
+from http11 import CONTINUE, Origin, ProtocolError, Request, RequestParser, Response, error_response, http_date, serialize
+from webapp.cgi import Deferred
 
 from .access_log import log_request
 
@@ -33,12 +34,23 @@ def overloaded(layer: str) -> bytes:
     return serialize(response, server=f"server-layers ({layer})", date=http_date(time.time()), connection="close")
 
 
-def answer(app, options, lifecycle, request: Request) -> tuple[Response, str | None]:
-    """The response to a whole request, and the Connection field it needs (None, keep-alive, close)."""
+def decide(app, request: Request) -> Response | Deferred:
+    """The app's answer to a whole request; a Deferred (a CGI script) is still to be run."""
     if request.expect == "unmet":
-        response = error_response(HTTPStatus.EXPECTATION_FAILED)
-    else:
-        response = app.handle(request)
+        return error_response(HTTPStatus.EXPECTATION_FAILED)
+    return app.handle(request)
+
+
+def answer(app, options, lifecycle, request: Request) -> tuple[Response, str | None]:
+    """The response to a whole request (run here, blocking, if the app deferred it), and its Connection field."""
+    response = decide(app, request)
+    if isinstance(response, Deferred):
+        response = response.run()
+    return finish(options, lifecycle, request, response)
+
+
+def finish(options, lifecycle, request: Request, response: Response) -> tuple[Response, str | None]:
+    """HEAD without a body, and the Connection field the response needs (None, keep-alive, close)."""
     if request.method == "HEAD":  # GET's status and fields, never a body (RFC 9110 §9.3.2), errors included
         response.body = b""
     keep = request.keep_alive and options.keepalive and not lifecycle.stopping.is_set()  # stopping: close after this
@@ -46,15 +58,23 @@ def answer(app, options, lifecycle, request: Request) -> tuple[Response, str | N
 
 
 class Session:
-    """Feed `receive` what arrives; send what it returns; stop once `closing` is set."""
+    """Feed `receive` what arrives; send what it returns; stop once `closing` is set.
 
-    def __init__(self, app, options, lifecycle, client: tuple) -> None:
+    With `defer` (a layer with an event loop), a request whose answer takes time (a CGI script) is not run here:
+    `pending` holds it, the Session reads no further, and the layer runs `pending.run()` off its loop, then sends
+    what `resume(response)` returns. Without `defer`, it runs in place (the layer's thread or process waits)."""
+
+    def __init__(self, app, options, lifecycle, client: tuple, local=None, defer: bool = False) -> None:
         self.app = app
         self.server_header = f"server-layers ({options.layer})"  # the Server field of every response
         self.options = options
         self.access_log = options.access_log
         self.lifecycle = lifecycle
         self.client = client
+        self.origin = Origin(self.server_header, client, local or (lambda: (options.host, options.port)))
+        self.defer = defer
+        self.pending: Deferred | None = None
+        self.deferred_request: Request | None = None
         self.parser = RequestParser()
         self.closing = False
         self.continued: Request | None = None
@@ -66,10 +86,19 @@ class Session:
             self.closing = True
             return b""
         self.last_data = time.monotonic()
+        self.parser.feed(data)
+        return self.answer_buffered()
+
+    def resume(self, response: Response) -> bytes:
+        """The pending request's answer, and every answer now due after it."""
+        request, self.pending, self.deferred_request = self.deferred_request, None, None
+        return self.finished(request, response) + self.answer_buffered()
+
+    def answer_buffered(self) -> bytes:
+        """Every response due from what the parser holds, in order; stops at a pending one."""
         parser = self.parser
-        parser.feed(data)
         out = []
-        while not self.closing:
+        while not self.closing and self.pending is None:
             try:
                 request = parser.next_request()
             except ProtocolError as exc:
@@ -90,7 +119,17 @@ class Session:
         return [CONTINUE]
 
     def respond(self, request: Request) -> bytes:
-        response, connection = answer(self.app, self.options, self.lifecycle, request)
+        request.origin = self.origin
+        response = decide(self.app, request)
+        if isinstance(response, Deferred):
+            if self.defer:  # the layer runs it off its loop, then calls resume()
+                self.pending, self.deferred_request = response, request
+                return b""
+            response = response.run()
+        return self.finished(request, response)
+
+    def finished(self, request: Request, response: Response) -> bytes:
+        response, connection = finish(self.options, self.lifecycle, request, response)
         return self.frame(response, request.request_line, connection)
 
     def error(self, status: HTTPStatus) -> bytes:
@@ -107,10 +146,13 @@ class Session:
 
     def is_idle(self) -> bool:
         """Waiting for the first byte of a next request (shutdown may close it)."""
-        return self.parser.idle
+        return self.pending is None and self.parser.idle
 
     def deadline(self) -> float:
-        """When to give up waiting: idle keep-alive, an unfinished head, or a stalled body."""
+        """When to give up waiting: idle keep-alive, an unfinished head, or a stalled body (never while a pending
+        answer runs: the gateway has its own timeout)."""
+        if self.pending is not None:
+            return float("inf")
         phase = IDLE if self.parser.idle else HEAD if self.parser.head is None else BODY
         return deadline(phase, self.waiting_since, self.last_data, self.options)
 

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from http11 import Request, Response, error_response
 
+from .cgi import Deferred, Gateway
 from .routes import ROUTES, BadInput
 from .store import MessageStore
 
@@ -19,9 +20,9 @@ KNOWN_METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "
 
 
 def allowed(methods: dict) -> list[str]:
-    """The methods a path answers: its handlers, HEAD with GET, and OPTIONS."""
-    names = set(methods) | {"OPTIONS"} | ({"HEAD"} if "GET" in methods else set())
-    return sorted(names)
+    """The methods a path answers: its handlers, HEAD with GET, and OPTIONS (unless the table maps it to None)."""
+    names = {name for name, handler in methods.items() if handler} | ({"HEAD"} if "GET" in methods else set())
+    return sorted(names | ({"OPTIONS"} if "OPTIONS" not in methods else set()))
 
 
 SERVED = sorted({name for _, methods in ROUTES for name in allowed(methods)})
@@ -54,22 +55,29 @@ EXACT = exact_paths(TABLE)
 
 
 class App:
-    """The guestbook app over a MessageStore in `data_dir`."""
+    """The guestbook app over a MessageStore in `data_dir`, and the CGI gateway of `gateway` (SPEC §7)."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, gateway: Gateway | None = None) -> None:
         self.store = MessageStore(data_dir)
+        self.gateway = gateway or Gateway()
 
-    def handle(self, request: Request) -> Response:
-        """Answer one request; a bug becomes a 500 with its traceback on stderr."""
+    def handle(self, request: Request) -> Response | Deferred:
+        """Answer one request (a CGI script's answer is Deferred: see webapp.cgi); a bug becomes a 500 with its
+        traceback on stderr. HEAD gets GET's answer; serving.session drops the body for every layer."""
+        return self.guarded(lambda: self.dispatch(request))
+
+    def guarded(self, work) -> Response | Deferred:
         try:
-            response = self.dispatch(request)
+            response = work()
         except BadInput as exc:
-            response = error_response(exc.status, detail=exc.detail)
+            return error_response(exc.status, detail=exc.detail)
         except Exception:
             traceback.print_exc(file=sys.stderr)
             sys.stderr.flush()
-            response = error_response(HTTPStatus.INTERNAL_SERVER_ERROR)
-        return response  # HEAD gets GET's answer; serving.session.answer() drops the body for every layer
+            return error_response(HTTPStatus.INTERNAL_SERVER_ERROR)
+        if isinstance(response, Deferred):  # its run is guarded alike
+            return Deferred(lambda: self.guarded(response.work))
+        return response
 
     def dispatch(self, request: Request) -> Response:
         method = request.method
@@ -94,8 +102,8 @@ class App:
                 return route, match
         return None, None
 
-    def call(self, route: Route, request: Request, match: re.Match) -> Response:
-        if request.method == "OPTIONS":
+    def call(self, route: Route, request: Request, match: re.Match) -> Response | Deferred:
+        if request.method == "OPTIONS" and "OPTIONS" not in route.methods:
             return Response(HTTPStatus.OK, [route.allow])
         handler = route.methods.get("GET" if request.method == "HEAD" else request.method)
         if handler is None:

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from http11 import Request, Response, error_response
 
-from . import page, static
+from . import cgi, page, static
 from .store import utc_now_iso
 
 JSON = ("Content-Type", "application/json")
@@ -131,6 +131,10 @@ def echo(app, request: Request, match: re.Match) -> Response:
     )
 
 
+def cgi_script(app, request: Request, match: re.Match) -> "Response | cgi.Deferred":
+    return cgi.answer(app.gateway, request)
+
+
 ROUTES = [
     (re.compile(r"/"), {"GET": home}),
     (re.compile(r"/test\.jpg"), {"GET": jpeg_image}),
@@ -140,4 +144,5 @@ ROUTES = [
     (re.compile(r"/messages/(?P<id>[1-9][0-9]*)"), {"GET": one_message}),
     (re.compile(r"/static/(?P<path>.*)"), {"GET": static_file}),
     (re.compile(r"/echo"), {m: echo for m in ("GET", "POST", "PUT", "PATCH", "DELETE")}),
+    (re.compile(r"/cgi-bin/.*", re.S), {"GET": cgi_script, "POST": cgi_script, "OPTIONS": None}),  # SPEC §7: no OPTIONS
 ]
