@@ -9,7 +9,7 @@ MODEL ?= threaded
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help test check serve compare knobs readme-chart readme bench-reference readme-reference jpg clean
+.PHONY: help test check serve compare knobs readme-chart readme bench-reference readme-reference bench-cgi jpg clean
 
 $(STAMP): pyproject.toml tools/system_deps.sh
 	bash tools/system_deps.sh
@@ -54,6 +54,11 @@ readme-reference: $(STAMP)  ## a fresh bench-reference run becomes the README's 
 	rm -rf results/reference-readme
 	$(BIN)/python -m bench.reference --seconds 10 --repeat 3 --out results/reference-readme
 	$(BIN)/python -m reports.readme --reference results/reference-readme
+
+bench-cgi: $(STAMP)  ## what a process per request costs: /plaintext beside the CGI scripts, every layer and stock CGI (~10 min)
+	out=results/cgi-$$(date -u +%Y%m%dT%H%M%SZ) && \
+	$(BIN)/python -m bench.cgi_cost --rate 20 --repeat 3 --duration 6s --out $$out && \
+	$(BIN)/server-layers report $$out
 
 jpg: $(STAMP)  ## regenerate webapp/static/test.jpg (needs Pillow, the `dev` extra)
 	$(BIN)/python -m pip install -q -e '.[dev]'

@@ -15,12 +15,12 @@ from serving.options import OneLineParser, fail
 
 from .catalog import DEFAULT_MODEL, MODELS
 from .catalog import SERVER_MODULES as LAYERS
-from .knobs import DEFAULT, KNOBS, STOCK_LAYER, STOCK_MODELS, STOCK_SCENARIOS, flag_names
+from .knobs import DEFAULT, KNOBS, PSEUDO, STOCK_CGI_LAYER, STOCK_LAYER, STOCK_MODELS, flag_names
 from .runner import Level, Plan, execute
 from .scenarios import SCENARIOS
 
-LAYER_MODELS = {**MODELS, STOCK_LAYER: STOCK_MODELS}  # the layers, and stock http.server as a pseudo-layer
-LAYER_DEFAULT = {**DEFAULT_MODEL, STOCK_LAYER: STOCK_MODELS[0]}  # the model a run takes without --models
+LAYER_MODELS = {**MODELS, **dict.fromkeys(PSEUDO, STOCK_MODELS)}  # the layers, and the stock servers as pseudo-layers
+LAYER_DEFAULT = {**DEFAULT_MODEL, **dict.fromkeys(PSEUDO, STOCK_MODELS[0])}  # the model a run takes without --models
 
 EXAMPLES = """examples:
   server-layers bench --rates 500,1000,2000 --repeat 3            # fixed rates: the fair comparison
@@ -80,7 +80,8 @@ def parser() -> OneLineParser:
     every_model = sorted({m for models in MODELS.values() for m in models})
     p.add_argument("--layers", type=names(list(LAYER_MODELS)), default=list(LAYERS),
                    help=f"comma list (default: every layer; {STOCK_LAYER}: stock http.server, threaded and "
-                        "plaintext only, the reference row of the knob matrix)")
+                        f"plaintext only, the reference row of the knob matrix; {STOCK_CGI_LAYER}: stock "
+                        "CGIHTTPRequestHandler, the cgi-* scenarios only)")
     p.add_argument("--models", type=names(every_model), help="comma list (default: each layer's default model, "
                    "threaded where it has one)")
     p.add_argument("--scenario", choices=list(SCENARIOS), default="plaintext", help="Locust user class (default plaintext)")
@@ -141,20 +142,18 @@ def check_knobs(knobs: list[str], extra: list[str]) -> None:
 
 
 def check_stock(args: argparse.Namespace, extra: list[str]) -> None:
-    """The pseudo-layer is stock http.server with the knobs' flags only: threaded, plaintext."""
-    if STOCK_LAYER not in args.layers:
-        return
-    other_models = [model for model in args.models or [] if model not in STOCK_MODELS]
-    if other_models:
-        fail(f"server-layers bench: {STOCK_LAYER} runs model {', '.join(STOCK_MODELS)} only, not {other_models[0]}")
-    if args.scenario not in STOCK_SCENARIOS:
-        fail(f"server-layers bench: {STOCK_LAYER} serves scenario {', '.join(STOCK_SCENARIOS)} only, "
-             f"not {args.scenario}")
-    stock_flags = flag_names(list(KNOBS))
-    foreign = [word for word in extra if word.startswith("--") and word not in stock_flags]
-    if foreign:
-        fail(f"server-layers bench: {STOCK_LAYER} takes only the knobs' flags ({', '.join(sorted(stock_flags))}) "
-             f"in --server-args, not {foreign[0]}")
+    """A pseudo-layer is a stock server with its own few scenarios and knobs (bench/knobs.py PSEUDO), threaded."""
+    for layer in [layer for layer in args.layers if layer in PSEUDO]:
+        _, scenarios, knobs = PSEUDO[layer]
+        if args.models and not set(args.models) & set(STOCK_MODELS):
+            fail(f"server-layers bench: {layer} runs model {', '.join(STOCK_MODELS)} only, not {args.models[0]}")
+        if args.scenario not in scenarios:
+            fail(f"server-layers bench: {layer} serves scenario {', '.join(scenarios)} only, not {args.scenario}")
+        stock_flags = flag_names(knobs)
+        foreign = [word for word in extra if word.startswith("--") and word not in stock_flags]
+        if foreign:
+            fail(f"server-layers bench: {layer} takes only its knobs' flags ({', '.join(sorted(stock_flags)) or 'none'}) "
+                 f"in --server-args, not {foreign[0]}")
 
 
 def make_plan(argv: list[str] | None) -> Plan:

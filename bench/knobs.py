@@ -8,6 +8,7 @@ module starts nothing and must never import locust.
 """
 
 from .catalog import LOOPS
+from .scenarios import CGI_SCENARIOS
 
 DEFAULT = "default"
 KNOBS = {  # name -> the server flags it adds, in the order of the matrix
@@ -24,10 +25,17 @@ STOCK_LAYER = "stock_http_server"
 STOCK_MODULE = "bench.stock_server"
 STOCK_MODELS = ["threaded"]
 STOCK_SCENARIOS = ["plaintext"]
+STOCK_CGI_LAYER = "stock_cgi"  # stock CGIHTTPRequestHandler over the shipped cgi-bin/ (bench/stock_cgi.py)
+PSEUDO = {  # pseudo-layer -> (module, the scenarios it serves, the knobs it takes)
+    STOCK_LAYER: (STOCK_MODULE, STOCK_SCENARIOS, [k for k in KNOBS if k not in ONLY]),
+    STOCK_CGI_LAYER: ("bench.stock_cgi", CGI_SCENARIOS, [DEFAULT, "access-log"]),
+}
 
 
 def applies(knob: str, layer: str) -> bool:
-    """Whether `layer` takes `knob` (every layer takes every knob but those ONLY some take)."""
+    """Whether `layer` takes `knob` (every layer takes every knob but those ONLY some take; a pseudo-layer, its own)."""
+    if layer in PSEUDO:
+        return knob in PSEUDO[layer][2]
     return layer in ONLY.get(knob, {layer})
 
 
@@ -53,4 +61,4 @@ def in_order(names: list[str]) -> list[str]:
 
 def module(layer: str) -> str:
     """The module `python -m` runs for `layer`."""
-    return STOCK_MODULE if layer == STOCK_LAYER else layer
+    return PSEUDO[layer][0] if layer in PSEUDO else layer

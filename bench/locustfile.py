@@ -171,6 +171,14 @@ class Checks:
         with self.client.get("/test.jpg", catch_response=True) as r:
             expect(r, 200, lambda r: r.content[:3] == b"\xff\xd8\xff" and r.headers.get("content-type") == "image/jpeg")
 
+    def cgi_hello(self) -> None:
+        with self.client.get("/cgi-bin/hello.sh", catch_response=True) as r:
+            expect(r, 200, lambda r: r.content == b"Hello, World!")
+
+    def cgi_env(self) -> None:
+        with self.client.get("/cgi-bin/env.py?load=1", name="/cgi-bin/env.py", catch_response=True) as r:
+            expect(r, 200, lambda r: json.loads(r.content)["env"].get("QUERY_STRING") == "load=1")
+
     def guestbook(self) -> None:
         text = f"load {secrets.token_hex(6)}"
         form = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -204,6 +212,22 @@ class GuestbookUser(Checks, FastHttpUser):
     @task
     def sign_guestbook(self) -> None:
         self.guestbook()
+
+
+class CgiHelloUser(Checks, FastHttpUser):
+    wait_time = pacing("cgi-hello")
+
+    @task
+    def get_hello_script(self) -> None:
+        self.cgi_hello()
+
+
+class CgiEnvUser(Checks, FastHttpUser):
+    wait_time = pacing("cgi-env")
+
+    @task
+    def get_env_script(self) -> None:
+        self.cgi_env()
 
 
 class MixedUser(Checks, FastHttpUser):

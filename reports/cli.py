@@ -59,8 +59,11 @@ def build(run_dir: Path) -> Path:
         title=title, meta=meta(results, entries), verdict=text, charts=charts, figure_table=figure_table,
         failed=html.failed_section(*failed_table, failed), conformance=matrix_html(conformance),
         environment=environment(results), knobs=html.knob_section(*knobs) if knobs else "",
-        layers=(tables.LAYER_HEADERS, tables.layer_rows()))
-    html.write(run_dir / "summary.md", markdown(title, text, figure_table, failed_table, conformance, results, knobs))
+        layers=(tables.LAYER_HEADERS, tables.layer_rows()),
+        cgi=html.cgi_section(cgi_note(entries), tables.cgi_headers(), tables.cgi_rows(entries))
+        if tables.has_cgi(entries) else "")
+    html.write(run_dir / "summary.md", markdown(title, text, figure_table, failed_table, conformance, results, knobs,
+                                                       entries))
     return html.write(run_dir / "report.html", page)
 
 
@@ -122,12 +125,24 @@ def environment(results: dict) -> list[tuple[str, object]]:
     return pairs
 
 
+def cgi_note(entries: list[dict]) -> str:
+    rates = sorted({entry["rate"] for entry in entries if entry.get("rate")})
+    at = f"at {', '.join(map(str, rates))} req/s" if rates else "at the run's load"
+    return (f"GET /plaintext (the app, in the server's process) beside GET /cgi-bin/hello.sh (fork and exec of "
+            f"/bin/sh) and /cgi-bin/env.py (plus a Python interpreter's start-up), {at}, every server alike. CPU per "
+            "request is the server's with the scripts it reaped; each figure the median (min–max) over the repeats; "
+            "× is the script's CPU per request over plaintext's on the same server.")
+
+
 def markdown(title: str, text: str, figure_table: tuple, failed_table: tuple, conformance: dict | None,
-             results: dict, knobs: tuple | None = None) -> str:
+             results: dict, knobs: tuple | None = None, entries: list[dict] = ()) -> str:
     """summary.md: the verdict, the knob matrix (`knobs`, as knob_matrix() gives it, when there is one), the
     table of every figure, failed runs, conformance totals, environment."""
     lines = [f"# {title}", "", text, "", "## The layers", "", tables.markdown_table(tables.LAYER_HEADERS,
                                                                                     tables.layer_rows()), ""]
+    if entries and tables.has_cgi(entries):
+        lines += ["## CGI: a process per request", "", cgi_note(entries), "",
+                  tables.markdown_table(tables.cgi_headers(), tables.cgi_rows(entries)), ""]
     if knobs:
         chart, note, headers, rows = knobs
         files = f" Chart: {chart.png.name} and {chart.svg.name} beside this file." if chart else ""

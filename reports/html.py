@@ -120,9 +120,15 @@ def knob_section(chart: Chart | None, note: str, headers: list[str], rows: list[
         figure_table_html(headers, rows), "</section>"])
 
 
+def cgi_section(note: str, headers: list[str], rows: list[list[str]]) -> str:
+    """CGI beside the same answer in-process: what a process per request costs, per layer and model."""
+    return "\n".join(['<section id="cgi"><h2>CGI: a process per request</h2>', f'<p class="note">{esc(note)}</p>',
+                      table(headers, rows, 1), "</section>"])
+
+
 def report_page(*, title: str, meta: str, verdict: str, charts: list[Chart], figure_table: tuple, failed: str,
                 conformance: str, environment: list[tuple[str, object]], knobs: str = "",
-                layers: tuple = ([], [])) -> str:
+                layers: tuple = ([], []), cgi: str = "") -> str:
     """The report: verdict, the layer table, charts, the knob matrix (when there is one), every figure, failed runs,
     conformance (already HTML), environment."""
     headers, rows = figure_table
@@ -131,7 +137,8 @@ def report_page(*, title: str, meta: str, verdict: str, charts: list[Chart], fig
         f"<h1>{esc(title)}</h1>", f'<p class="meta">{esc(meta)}</p>',
         '<section id="verdict"><h2>Verdict</h2>', f'<p class="verdict">{esc(verdict)}</p></section>',
         '<section id="layers"><h2>The layers</h2>', table(*layers), "</section>",
-        '<section id="charts"><h2>Charts</h2>', charts_html, "</section>", *([knobs] if knobs else []),
+        '<section id="charts"><h2>Charts</h2>', charts_html, "</section>", *([cgi] if cgi else []),
+        *([knobs] if knobs else []),
         '<section id="figures"><h2>Every figure</h2>',
         '<p class="note">Each figure is the median over the repeats that completed, with the range '
         "(min–max) in brackets when the repeats differ; — is a figure the run did not record. Grey rows: at least "

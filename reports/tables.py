@@ -5,7 +5,8 @@ Markdown here). No HTML in this module, no figure that results.json does not hol
 """
 
 from bench.catalog import MODELS, STORY
-from bench.knobs import KNOBS, ONLY, STOCK_LAYER, knob_of
+from bench.knobs import DEFAULT, KNOBS, ONLY, STOCK_LAYER, knob_of
+from bench.scenarios import CGI_SCENARIOS
 from bench.results import WRK, load_of
 
 from . import data
@@ -127,3 +128,38 @@ def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(md_cell(h) for h in headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+IN_PROCESS = "plaintext"  # the same tiny answer, made by the app in the server's own process
+
+
+def cgi_headers() -> list[str]:
+    heads = ["layer/model"]
+    for scenario in [IN_PROCESS, *CGI_SCENARIOS]:
+        heads += [f"{scenario}: CPU per request (µs)", "p50 (ms)", "p99 (ms)"]
+        heads += ["CPU × plaintext"] if scenario != IN_PROCESS else []
+    return heads
+
+
+def cgi_rows(entries: list[dict]) -> list[list[str]]:
+    """Per layer/model: /plaintext in-process beside each CGI script, CPU per request (the script's included)
+    and latency, at the run's one fixed rate; "×" is the script's CPU per request over plaintext's (medians)."""
+    chosen = [e for e in entries if knob_of(e) == DEFAULT and load_of(e) != WRK]
+    by = {(f"{e['layer']}/{e['model']}", e["scenario"]): e for e in chosen}
+    names = [f"{e['layer']}/{e['model']}" for e in sorted(chosen, key=lambda e: sort_key(e, []))]
+    rows = []
+    for name in dict.fromkeys(names):
+        row, base = [name], data.stat(by.get((name, IN_PROCESS), {}), "cpu_us_per_req", "median")
+        for scenario in [IN_PROCESS, *CGI_SCENARIOS]:
+            entry = by.get((name, scenario), {})
+            row += [data.spread(entry, key, kind) for key, kind in (("cpu_us_per_req", "us"), ("p50_ms", "ms"),
+                                                                   ("p99_ms", "ms"))]
+            if scenario != IN_PROCESS:
+                cpu = data.stat(entry, "cpu_us_per_req", "median")
+                row.append(f"{cpu / base:.0f}×" if cpu and base else "—")
+        rows.append(row)
+    return rows
+
+
+def has_cgi(entries: list[dict]) -> bool:
+    return any(entry["scenario"] in CGI_SCENARIOS for entry in entries)

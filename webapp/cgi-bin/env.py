@@ -20,5 +20,7 @@ def received() -> dict:
         return dict(os.environ)
 
 
-body = json.dumps({"env": received(), "stdin_base64": base64.b64encode(sys.stdin.buffer.read()).decode()})
-sys.stdout.write("Content-Type: application/json\n\n" + body)
+env = received()
+stdin = sys.stdin.buffer.read(int(env.get("CONTENT_LENGTH") or 0))  # RFC 3875 §4.2: no more than that; no EOF owed
+body = json.dumps({"env": env, "stdin_base64": base64.b64encode(stdin).decode()})
+sys.stdout.write("Content-Type: application/json\r\n\r\n" + body)  # CRLF: stock passes the head on as written

@@ -1,0 +1,74 @@
+"""What a process per request costs: `/plaintext` in-process beside `/cgi-bin/hello.sh` and `/cgi-bin/env.py`.
+
+    python -m bench.cgi_cost [--rate 20] [--repeat 3] [--duration 6s] [--out DIR]
+
+The bench's fixed-rate runs (Locust, Poisson arrivals, the same rate for every server, server pinned to one
+CPU), once per scenario, on every layer's default model and every event-loop model, and stock
+CGIHTTPRequestHandler (bench/stock_cgi.py) on the CGI scenarios. A script's CPU counts: the server
+reaps it, so the kernel adds it to the server's children's time, which the bench reads. One
+results.json with every scenario's runs; `server-layers report DIR` draws it, with its CGI section.
+"""
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .catalog import DEFAULT_MODEL, EVENT_LOOP_VARIANTS
+from .cli import Progress, make_plan
+from .knobs import STOCK_CGI_LAYER
+from .results import summarise
+from .runner import execute
+from .scenarios import CGI_SCENARIOS
+
+SCENARIOS = ["plaintext", *CGI_SCENARIOS]
+
+
+def variants() -> list[tuple[str, str]]:
+    return list(dict.fromkeys([*DEFAULT_MODEL.items(), *EVENT_LOOP_VARIANTS]))
+
+
+def bench_args(scenario: str, options: argparse.Namespace, folder: Path) -> list[str]:
+    chosen = variants()
+    layers = list(dict.fromkeys(layer for layer, _ in chosen)) + ([STOCK_CGI_LAYER] if scenario in CGI_SCENARIOS else [])
+    models = list(dict.fromkeys(model for _, model in chosen))
+    return ["--layers", ",".join(layers), "--models", ",".join(models), "--scenario", scenario,
+            "--rates", str(options.rate), "--repeat", str(options.repeat), "--duration", options.duration,
+            "--out", str(folder)]
+
+
+def merged(parts: list[dict], options: argparse.Namespace) -> dict:
+    """The scenarios' results as one run: every run and summary entry, the first part's environment."""
+    runs = [run for part in parts for run in part["runs"]]
+    chosen = {f"{layer}/{model}" for layer, model in variants()}
+    runs = [run for run in runs if f"{run['layer']}/{run['model']}" in chosen or run["layer"] == STOCK_CGI_LAYER]
+    plan = {"kind": "cgi", "scenarios": SCENARIOS, "rate": options.rate, "repeat": options.repeat,
+            "duration": options.duration, "variants": [f"{l}/{m}" for l, m in variants()] + [f"{STOCK_CGI_LAYER}/threaded"],
+            "parts": [part["plan"] for part in parts]}
+    return {"schema": 1, "environment": parts[0]["environment"], "plan": plan,
+            "calibration": parts[0]["calibration"], "runs": runs, "summary": summarise(runs)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.cgi_cost", description=__doc__.split("\n\n")[0])
+    p.add_argument("--rate", type=int, default=20, help="requests/s offered to each server (default 20: env.py "
+                   "starts a Python interpreter per request, so its CPU per request is tens of milliseconds)")
+    p.add_argument("--repeat", type=int, default=3, help="runs per server and scenario, rotated (default 3)")
+    p.add_argument("--duration", default="6s", help="per run (default 6s)")
+    p.add_argument("--out", type=Path, help="output folder (default results/cgi-<UTC stamp>)")
+    options = p.parse_args(argv)
+    out = options.out or Path("results") / datetime.now(timezone.utc).strftime("cgi-%Y%m%dT%H%M%SZ")
+    parts = []
+    for scenario in SCENARIOS:
+        plan = make_plan(bench_args(scenario, options, out / scenario))
+        parts.append(execute(plan, Progress()))
+    results = merged(parts, options)
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    failed = [run for run in results["runs"] if run["status"] != "ok"]
+    print(f"{len(results['runs'])} runs, {len(failed)} failed: {out / 'results.json'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

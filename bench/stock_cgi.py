@@ -1,0 +1,73 @@
+"""STOCK CGIHTTPRequestHandler over the shipped cgi-bin/, the reference for the gateway: `python -m bench.stock_cgi`.
+
+Only what the standard library gives (deprecated in 3.13, removed in 3.15): ThreadingHTTPServer and
+CGIHTTPRequestHandler serving the folder that holds cgi-bin/ (webapp/ by default, or --cgi-dir's
+parent), so /cgi-bin/NAME runs the same scripts as the gateway. Stock answers HTTP/1.0 and closes
+after every response (its CGI output carries no length). Deviations, stated:
+
+- log_message is silenced unless --access-log (one stderr line per request would weigh on the figures).
+- --model threaded and --data-dir DIR are accepted and ignored, for the project's command line.
+
+Prints `listening on http://HOST:PORT` once it listens; `--port 0` picks a free port. SIGTERM stops it, exit 0.
+"""
+
+import argparse
+import functools
+import signal
+import socket
+import sys
+import threading
+import warnings
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+with warnings.catch_warnings():  # 3.13 warns that it is deprecated: that is the point of this reference
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from http.server import CGIHTTPRequestHandler
+
+SHIPPED = Path(__file__).resolve().parent.parent / "webapp"  # holds cgi-bin/
+
+
+class Handler(CGIHTTPRequestHandler):
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - stock signature
+        """Silenced: one stderr line per request would dominate what is measured."""
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.stock_cgi", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    parser.add_argument("--cgi-dir", type=Path, default=SHIPPED / "cgi-bin", help="the scripts' folder, named cgi-bin")
+    parser.add_argument("--access-log", action="store_true", help="the stock log line per request on stderr")
+    parser.add_argument("--model", choices=["threaded"], default="threaded", help="accepted for a uniform command line")
+    parser.add_argument("--data-dir", type=Path, help="accepted and ignored: this server stores nothing")
+    options = parser.parse_args(argv)
+    if options.cgi_dir.name != "cgi-bin" or not options.cgi_dir.is_dir():
+        parser.error(f"--cgi-dir {options.cgi_dir}: stock serves a folder named cgi-bin")
+    return options
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse(argv)
+    handler = Handler if not options.access_log else type("LoggingHandler", (CGIHTTPRequestHandler,), {})
+    handler = functools.partial(handler, directory=str(options.cgi_dir.resolve().parent))
+    family = socket.AF_INET6 if ":" in options.host else socket.AF_INET
+    server = type("Server", (Server,), {"address_family": family})((options.host, options.port), handler)
+    host, port = server.server_address[:2]
+    print(f"listening on http://{f'[{host}]' if ':' in host else host}:{port}", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
