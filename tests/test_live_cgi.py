@@ -25,7 +25,7 @@ SCRIPTS = {
     "nothing.sh": "exit 0",
     "no-type.sh": "printf 'X-Only: 1\\n\\nbody'",
     "huge.sh": "printf 'Content-Type: text/plain\\n\\n'; head -c 9437184 /dev/zero",
-    "sleeps.sh": "echo $$ > sleeps.pid; sleep 60 & echo $! >> sleeps.pid; wait",
+    "sleeps.sh": "sleep 60 & echo $! >> sleeps.sh.pid; wait",
     "status.sh": "printf 'Status: 418 I am a teapot\\r\\nContent-Type: text/plain\\r\\nX-Script: yes\\r\\n"
                  "Connection: close\\r\\nContent-Length: 99\\r\\n\\r\\nshort and stout'",
     "redirect.sh": "printf 'Location: /elsewhere\\n\\n'",
@@ -40,7 +40,7 @@ def make_folder(folder: Path) -> Path:
     for name in ("hello.sh", "env.py"):
         shutil.copy2(CGI_DIR / name, folder / name)
     for name, body in SCRIPTS.items():
-        (folder / name).write_text(f"#!/bin/sh\n{body}\n")
+        (folder / name).write_text(f"#!/bin/sh\necho $$ > {name}.pid\n{body}\n")  # who ran, to check none is left
         (folder / name).chmod(0o755)
     (folder / "not-executable.sh").write_text("#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nran'\n")
     (folder / "not-executable.sh").chmod(0o644)
@@ -166,10 +166,13 @@ def test_location_without_status_is_302(cgi):
 
 
 @pytest.mark.parametrize("script", ["fails.sh", "garbage.sh", "nothing.sh", "no-type.sh", "huge.sh"])
-def test_a_script_that_fails_gets_502(cgi, script):
+def test_a_script_that_fails_gets_502_and_leaves_no_process(cgi, script):
+    (cgi.folder / f"{script}.pid").unlink(missing_ok=True)
     answer = cgi.get(f"/cgi-bin/{script}")
     assert (answer.status, answer.body) == (502, b"502 Bad Gateway\n")
     assert cgi.get("/plaintext").status == 200
+    pid = int((cgi.folder / f"{script}.pid").read_text())
+    assert wait_for(lambda: not alive(pid))
 
 
 def test_a_scripts_stderr_goes_to_the_servers(cgi):
@@ -178,7 +181,7 @@ def test_a_scripts_stderr_goes_to_the_servers(cgi):
 
 
 def test_a_script_past_the_timeout_is_killed_with_its_group_and_gets_504(cgi):
-    pid_file = cgi.folder / "sleeps.pid"
+    pid_file = cgi.folder / "sleeps.sh.pid"
     pid_file.unlink(missing_ok=True)
     answer = cgi.get("/cgi-bin/sleeps.sh")
     assert (answer.status, answer.body) == (504, b"504 Gateway Timeout\n")

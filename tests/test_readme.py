@@ -11,7 +11,7 @@ import re
 from PIL import Image
 
 from bench.catalog import STORY
-from reports import readme
+from reports import readme, tables
 from reports.data import load, provenance
 
 
@@ -73,3 +73,15 @@ def test_a_changed_reference_figure_changes_its_block():
     entry = next(iter(results["summary"].values()))
     entry["cpu_us_per_req"] = {key: value * 2 for key, value in entry["cpu_us_per_req"].items()}
     assert readme.render_reference(results) != before
+
+
+def test_the_cgi_block_is_what_the_committed_run_renders():
+    """`make bench-cgi`'s committed run: a row per layer/model and stock, /plaintext beside both scripts."""
+    results = load(readme.CGI_DIR)
+    shown = readme.block(readme.README.read_text(encoding="utf-8"), readme.CGI_BEGIN, readme.CGI_END)
+    assert shown == readme.render_cgi(results)
+    assert results["plan"]["kind"] == "cgi" and results["plan"]["repeat"] >= 3
+    assert all(run["status"] == "ok" and run["bound_by"] == "pacing" for run in results["runs"])
+    rows = [line for line in shown.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert [row.split(" | ")[0].removeprefix("| ") for row in rows] == list(dict.fromkeys(
+        f"{r['layer']}/{r['model']}" for r in sorted(results["summary"], key=lambda e: tables.sort_key(e, []))))

@@ -402,3 +402,16 @@ def test_the_knob_note_says_which_layers_take_a_knob_only_some_take():
     for knob, takers in ONLY.items():
         note = tables.knob_note([{"knob": DEFAULT}, {"knob": knob}])
         assert f"{knob}: {' '.join(flags(knob))}, on {', '.join(sorted(takers))} only" in note
+
+
+def test_a_cgi_run_gets_its_section_beside_plaintext(tmp_path):
+    """The committed bench-cgi run, reported again: the CGI section has a row per server, stock's without plaintext."""
+    shutil.copy(ROOT / "docs" / "results" / "cgi" / "results.json", tmp_path / "results.json")
+    result = report(str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    page, summary = (tmp_path / "report.html").read_text(), (tmp_path / "summary.md").read_text()
+    section = page[page.index('<section id="cgi">'):page.index("</section>", page.index('<section id="cgi">'))]
+    results = json.loads((tmp_path / "results.json").read_text())
+    servers = {f"{run['layer']}/{run['model']}" for run in results["runs"]}
+    assert all(f"<td>{name}</td>" in section for name in servers)
+    assert "## CGI: a process per request" in summary and summary.count("| stock_cgi/threaded | — | — | — |") == 1

@@ -81,9 +81,9 @@ def meta_variables(request: Request, name: str, extra: str, query: str) -> dict[
     origin = request.origin
     local_host, local_port = origin.local()[:2]
     remote_host, remote_port = origin.remote[:2]
-    host = (request.header("host") or "").rpartition(":")[0] or request.header("host") or local_host
     env = {
-        "GATEWAY_INTERFACE": "CGI/1.1", "SERVER_SOFTWARE": origin.software, "SERVER_NAME": host.strip("[]"),
+        "GATEWAY_INTERFACE": "CGI/1.1", "SERVER_SOFTWARE": origin.software,
+        "SERVER_NAME": host_name(request.header("host")) or local_host,
         "SERVER_PORT": str(local_port), "SERVER_PROTOCOL": request.version, "REQUEST_METHOD": request.method,
         "SCRIPT_NAME": f"/cgi-bin/{name}", "PATH_INFO": extra, "QUERY_STRING": query,
         "REMOTE_ADDR": remote_host, "REMOTE_PORT": str(remote_port), "PATH": PATH,
@@ -97,6 +97,15 @@ def meta_variables(request: Request, name: str, extra: str, query: str) -> dict[
             continue
         env["HTTP_" + field.upper().replace("-", "_")] = ", ".join(values)
     return env
+
+
+def host_name(host: str | None) -> str:
+    """The name part of a Host field: `[::1]:8000` -> `::1`, `example.test:80` -> `example.test`; '' if none."""
+    if not host:
+        return ""
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.partition(":")[0]
 
 
 def run_script(path: Path, env: dict[str, str], body: bytes, timeout_s: float) -> Response:
