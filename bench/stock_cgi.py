@@ -13,13 +13,13 @@ Prints `listening on http://HOST:PORT` once it listens; `--port 0` picks a free 
 
 import argparse
 import functools
-import signal
 import socket
 import sys
-import threading
 import warnings
 from http.server import ThreadingHTTPServer
 from pathlib import Path
+
+from .stock_server import serve
 
 with warnings.catch_warnings():  # 3.13 warns that it is deprecated: that is the point of this reference
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -56,17 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = Handler if not options.access_log else type("LoggingHandler", (CGIHTTPRequestHandler,), {})
     handler = functools.partial(handler, directory=str(options.cgi_dir.resolve().parent))
     family = socket.AF_INET6 if ":" in options.host else socket.AF_INET
-    server = type("Server", (Server,), {"address_family": family})((options.host, options.port), handler)
-    host, port = server.server_address[:2]
-    print(f"listening on http://{f'[{host}]' if ':' in host else host}:{port}", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return serve(type("Server", (Server,), {"address_family": family})((options.host, options.port), handler))
 
 
 if __name__ == "__main__":

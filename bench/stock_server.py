@@ -97,14 +97,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     options = parse(argv)
     handler = handler_class(options.nodelay, options.keepalive, options.access_log)
-    server = server_class(options.host, options.backlog)((options.host, options.port), handler)
+    return serve(server_class(options.host, options.backlog)((options.host, options.port), handler))
+
+
+def serve(server: ThreadingHTTPServer) -> int:
+    """Announce the address as the project's servers do, serve until SIGTERM or Ctrl-C, exit 0."""
     host, port = server.server_address[:2]
     print(f"listening on http://{f'[{host}]' if ':' in host else host}:{port}", flush=True)
-
-    def stop(signum, frame) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     try:
         server.serve_forever()
     except KeyboardInterrupt:
