@@ -6,7 +6,8 @@ The bench's fixed-rate runs (Locust, Poisson arrivals, the same rate for every s
 CPU), once per scenario, on every layer's default model and every event-loop model, and stock
 CGIHTTPRequestHandler (bench/stock_cgi.py) on the CGI scenarios. A script's CPU counts: the server
 reaps it, so the kernel adds it to the server's children's time, which the bench reads. One
-results.json with every scenario's runs; `server-layers report DIR` draws it, with its CGI section.
+results.json with every scenario's runs and what stock does differently (bench.cgi_differences);
+`server-layers report DIR` draws it, with its CGI section.
 """
 
 import argparse
@@ -16,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .catalog import DEFAULT_MODEL, EVENT_LOOP_VARIANTS
+from .cgi_differences import differences
 from .cli import Progress, make_plan
 from .knobs import STOCK_CGI_LAYER
 from .results import summarise
@@ -64,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         plan = make_plan(bench_args(scenario, options, out / scenario))
         parts.append(execute(plan, Progress()))
     results = merged(parts, options)
+    against = next(iter(DEFAULT_MODEL.items()))
+    results["stock_differences"] = {"against": "/".join(against), "lines": differences(*against)}
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
     failed = [run for run in results["runs"] if run["status"] != "ok"]
     print(f"{len(results['runs'])} runs, {len(failed)} failed: {out / 'results.json'}")

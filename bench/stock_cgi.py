@@ -6,6 +6,9 @@ parent), so /cgi-bin/NAME runs the same scripts as the gateway. Stock answers HT
 after every response (its CGI output carries no length). Deviations, stated:
 
 - log_message is silenced unless --access-log (one stderr line per request would weigh on the figures).
+- Stock run as root switches each script to the user `nobody` (os.setuid) before exec; here the script
+  keeps the server's user, as the gateway's do: a checkout in a folder `nobody` cannot enter (a CI's
+  private temporary folder) would fail every script otherwise. The switch is one system call per run.
 - --model threaded and --data-dir DIR are accepted and ignored, for the project's command line.
 
 Prints `listening on http://HOST:PORT` once it listens; `--port 0` picks a free port. SIGTERM stops it, exit 0.
@@ -13,6 +16,7 @@ Prints `listening on http://HOST:PORT` once it listens; `--port 0` picks a free 
 
 import argparse
 import functools
+import os
 import socket
 import sys
 import warnings
@@ -23,7 +27,10 @@ from .stock_server import serve
 
 with warnings.catch_warnings():  # 3.13 warns that it is deprecated: that is the point of this reference
     warnings.simplefilter("ignore", DeprecationWarning)
+    import http.server
     from http.server import CGIHTTPRequestHandler
+
+http.server.nobody_uid = os.getuid  # run_cgi's setuid target: the server's own user (see above)
 
 SHIPPED = Path(__file__).resolve().parent.parent / "webapp"  # holds cgi-bin/
 

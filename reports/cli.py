@@ -60,7 +60,7 @@ def build(run_dir: Path) -> Path:
         failed=html.failed_section(*failed_table, failed), conformance=matrix_html(conformance),
         environment=environment(results), knobs=html.knob_section(*knobs) if knobs else "",
         layers=(tables.LAYER_HEADERS, tables.layer_rows()),
-        cgi=html.cgi_section(cgi_note(entries), tables.cgi_headers(), tables.cgi_rows(entries))
+        cgi=html.cgi_section(cgi_note(entries), tables.cgi_headers(), tables.cgi_rows(entries), differences(results))
         if tables.has_cgi(entries) else "")
     html.write(run_dir / "summary.md", markdown(title, text, figure_table, failed_table, conformance, results, knobs,
                                                        entries))
@@ -125,6 +125,20 @@ def environment(results: dict) -> list[tuple[str, object]]:
     return pairs
 
 
+def differences(results: dict) -> tuple[str, list[str]] | None:
+    """What stock CGIHTTPRequestHandler did differently (bench.cgi_differences), if the run recorded it."""
+    found = results.get("stock_differences")
+    return (found["against"], found["lines"]) if found else None
+
+
+def differences_markdown(results: dict) -> list[str]:
+    found = differences(results)
+    if not found:
+        return []
+    return [f"What stock CGIHTTPRequestHandler does differently from {found[0]}, asked the same requests:", "",
+            *["- " + tables.md_cell(line.removeprefix("- ")) for line in found[1]], ""]
+
+
 def cgi_note(entries: list[dict]) -> str:
     rates = sorted({entry["rate"] for entry in entries if entry.get("rate")})
     at = f"at {', '.join(map(str, rates))} req/s" if rates else "at the run's load"
@@ -142,7 +156,8 @@ def markdown(title: str, text: str, figure_table: tuple, failed_table: tuple, co
                                                                                     tables.layer_rows()), ""]
     if entries and tables.has_cgi(entries):
         lines += ["## CGI: a process per request", "", cgi_note(entries), "",
-                  tables.markdown_table(tables.cgi_headers(), tables.cgi_rows(entries)), ""]
+                  tables.markdown_table(tables.cgi_headers(), tables.cgi_rows(entries)), "",
+                  *differences_markdown(results)]
     if knobs:
         chart, note, headers, rows = knobs
         files = f" Chart: {chart.png.name} and {chart.svg.name} beside this file." if chart else ""

@@ -120,10 +120,16 @@ def knob_section(chart: Chart | None, note: str, headers: list[str], rows: list[
         figure_table_html(headers, rows), "</section>"])
 
 
-def cgi_section(note: str, headers: list[str], rows: list[list[str]]) -> str:
-    """CGI beside the same answer in-process: what a process per request costs, per layer and model."""
+def cgi_section(note: str, headers: list[str], rows: list[list[str]], differences: tuple[str, list[str]] | None) -> str:
+    """CGI beside the same answer in-process: what a process per request costs, per layer and model; and what
+    stock CGIHTTPRequestHandler did differently when asked the same (when the run recorded it)."""
+    found = []
+    if differences:
+        against, lines = differences
+        found = [f"<h3>What stock CGIHTTPRequestHandler does differently from {esc(against)}</h3>",
+                 "<ul>" + "".join(f"<li>{esc(line.removeprefix('- '))}</li>" for line in lines) + "</ul>"]
     return "\n".join(['<section id="cgi"><h2>CGI: a process per request</h2>', f'<p class="note">{esc(note)}</p>',
-                      table(headers, rows, 1), "</section>"])
+                      table(headers, rows, 1), *found, "</section>"])
 
 
 def report_page(*, title: str, meta: str, verdict: str, charts: list[Chart], figure_table: tuple, failed: str,

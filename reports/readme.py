@@ -126,7 +126,8 @@ def render_cgi(results: dict) -> str:
     where = (f"<sub>{cli.cgi_note(entries)} Locust, Poisson arrivals, {plan['repeat']} runs of {plan['duration']} per "
              f"server and scenario, the servers in rotated order; each server pinned to one CPU. "
              f"{data.provenance(results)} Data: `docs/results/cgi/results.json`.</sub>")
-    return "\n".join([tables.markdown_table(tables.cgi_headers(), tables.cgi_rows(entries)), "", where])
+    return "\n".join([tables.markdown_table(tables.cgi_headers(), tables.cgi_rows(entries)), "",
+                      *cli.differences_markdown(results), where])
 
 
 def spread_text(entry: dict | None, fmt: str, unit: str) -> str:

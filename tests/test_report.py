@@ -415,3 +415,6 @@ def test_a_cgi_run_gets_its_section_beside_plaintext(tmp_path):
     servers = {f"{run['layer']}/{run['model']}" for run in results["runs"]}
     assert all(f"<td>{name}</td>" in section for name in servers)
     assert "## CGI: a process per request" in summary and summary.count("| stock_cgi/threaded | — | — | — |") == 1
+    found = results["stock_differences"]  # what the run found stock doing otherwise: listed, each line
+    assert found["lines"] and f"does differently from {found['against']}" in section
+    assert section.count("<li>") == len(found["lines"])

@@ -35,12 +35,12 @@ def test_stock_runs_the_shipped_scripts(stock):
 
 
 def test_the_differences_tool_finds_what_stock_does_otherwise():
-    result = subprocess.run([sys.executable, "tools/cgi_differences.py"], cwd=ROOT, capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "bench.cgi_differences"], cwd=ROOT, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr
     count = int(re.search(r": (\d+) differences", result.stdout)[1])
     assert count == len([line for line in result.stdout.splitlines() if line.startswith("- ")]) > 0
-    inherited = int(re.search(r"stock passes (\d+) variables ours does not", result.stdout)[1])
+    inherited = int(re.search(r"and (\d+) inherited from the server's own environment", result.stdout)[1])
     assert inherited > 0  # stock copies the server's own environment into every script's
     assert "`exits-1.sh`: stock answers 200" in result.stdout and "ours 502" in result.stdout
 

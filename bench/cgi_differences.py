@@ -1,11 +1,12 @@
 """What stock CGIHTTPRequestHandler does differently from this project's gateway, found by asking both.
 
-    .venv/bin/python tools/cgi_differences.py [--layer raw_socket --model threaded]
+    python -m bench.cgi_differences [--layer raw_socket --model threaded]
 
 Starts stock (bench/stock_cgi.py) and one of our servers over the same folder: the shipped scripts and
 three that fail (exit 1, a head that is not one, nothing at all). Then (1) the corpus's cgi-* cases on both,
 each answer checked against the contract; (2) env.py asked the same request on both, the meta-variables
-compared; (3) the failing scripts. Prints a Markdown list of every difference; exit 0.
+compared; (3) the failing scripts. Prints a Markdown list of every difference; exit 0. `bench.cgi_cost`
+records the same list in its results.json, and the report shows it beside the figures.
 """
 
 import argparse
@@ -18,12 +19,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from conformance.corpus import ResponseReader, check, load_cases, run_case
+from webapp.cgi import CGI_DIR
 
-from bench.process import ServerProcess, layer_command  # noqa: E402
-from conformance.corpus import ResponseReader, check, load_cases, run_case  # noqa: E402
-from webapp.cgi import CGI_DIR  # noqa: E402
+from .process import ROOT, ServerProcess, layer_command
 
 FAILING = {
     "exits-1.sh": "echo 'Content-Type: text/plain'; echo; echo partial; exit 1",
@@ -83,10 +82,15 @@ def env_lines(ours: ServerProcess, stock: ServerProcess) -> list[str]:
         return [f"- env.py: ours {mine if isinstance(mine, str) else 'answered'}, "
                 f"stock {theirs if isinstance(theirs, str) else 'answered'}"]
     only_stock = sorted(set(theirs) - set(mine))
+    inherited = [name for name in only_stock if name in os.environ]  # the server's own environment, passed on
     only_ours = sorted(set(mine) - set(theirs))
     differ = sorted(name for name in set(mine) & set(theirs)
-                    if mine[name] != theirs[name] and name not in ("REMOTE_PORT", "SERVER_PORT"))
-    lines = [f"- env.py: stock passes {len(only_stock)} variables ours does not: {', '.join(only_stock)}"]
+                    if mine[name] != theirs[name] and name not in ("REMOTE_PORT", "SERVER_PORT", "PATH"))
+    lines = [f"- env.py: stock passes {len(only_stock)} variables ours does not: "
+             f"{', '.join(name for name in only_stock if name not in inherited)}, and {len(inherited)} inherited from "
+             "the server's own environment (ours passes none)"]
+    if theirs.get("PATH") != mine.get("PATH"):
+        lines.append(f"- env.py: `PATH` is the server's own on stock, fixed to {mine.get('PATH')} on ours")
     lines += [f"- env.py: ours passes {len(only_ours)} variables stock does not: {', '.join(only_ours)}"]
     lines += [f"- env.py: `{name}` is {theirs[name]!r} on stock, {mine[name]!r} on ours" for name in differ]
     return lines
@@ -102,23 +106,27 @@ def failing_lines(ours: ServerProcess, stock: ServerProcess) -> list[str]:
     return lines
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="tools/cgi_differences.py", description=__doc__.split("\n\n")[0])
-    p.add_argument("--layer", default="raw_socket")
-    p.add_argument("--model", default="threaded")
-    args = p.parse_args(argv)
+def differences(layer: str = "raw_socket", model: str = "threaded") -> list[str]:
+    """Every difference found, one Markdown list item each."""
     with tempfile.TemporaryDirectory(prefix="cgi-differences-") as scratch:
-        os.chmod(scratch, 0o755)  # stock run as root runs its scripts as `nobody`: they must be reachable
         folder = make_folder(Path(scratch))
-        ours = ServerProcess(layer_command(args.layer, args.model, Path(scratch) / "data", ["--cgi-dir", str(folder)]),
-                             Path(scratch) / "ours.stderr", name=f"{args.layer}/{args.model}", cwd=ROOT).wait_ready()
+        ours = ServerProcess(layer_command(layer, model, Path(scratch) / "data", ["--cgi-dir", str(folder)]),
+                             Path(scratch) / "ours.stderr", name=f"{layer}/{model}", cwd=ROOT).wait_ready()
         stock = ServerProcess([sys.executable, "-m", "bench.stock_cgi", "--port", "0", "--cgi-dir", str(folder)],
                               Path(scratch) / "stock.stderr", name="stock_cgi", cwd=ROOT).wait_ready()
         try:
-            lines = corpus_lines(ours, stock) + env_lines(ours, stock) + failing_lines(ours, stock)
+            return corpus_lines(ours, stock) + env_lines(ours, stock) + failing_lines(ours, stock)
         finally:
             ours.stop()
             stock.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.cgi_differences", description=__doc__.split("\n\n")[0])
+    p.add_argument("--layer", default="raw_socket")
+    p.add_argument("--model", default="threaded")
+    args = p.parse_args(argv)
+    lines = differences(args.layer, args.model)
     print(f"# stock CGIHTTPRequestHandler against {args.layer}/{args.model}'s gateway: {len(lines)} differences\n")
     print("\n".join(lines))
     return 0
