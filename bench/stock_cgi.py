@@ -9,6 +9,10 @@ after every response (its CGI output carries no length). Deviations, stated:
 - Stock run as root switches each script to the user `nobody` (os.setuid) before exec; here the script
   keeps the server's user, as the gateway's do: a checkout in a folder `nobody` cannot enter (a CI's
   private temporary folder) would fail every script otherwise. The switch is one system call per run.
+- PATH is set to the gateway's fixed PATH before serving. Stock passes the server's whole environment to
+  every script (bench.cgi_differences lists that); with the server's own PATH, `#!/usr/bin/env python3`
+  could find another interpreter (a pyenv shim costs ~0.1 s a start), and the rows would not compare
+  the same script.
 - --model threaded and --data-dir DIR are accepted and ignored, for the project's command line.
 
 Prints `listening on http://HOST:PORT` once it listens; `--port 0` picks a free port. SIGTERM stops it, exit 0.
@@ -22,6 +26,8 @@ import sys
 import warnings
 from http.server import ThreadingHTTPServer
 from pathlib import Path
+
+from webapp.cgi import PATH as SCRIPT_PATH  # the one thing taken from the gateway: where scripts find programs
 
 from .stock_server import serve
 
@@ -60,6 +66,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse(argv)
+    os.environ["PATH"] = SCRIPT_PATH  # the scripts' interpreter, as under the gateway (see above)
     handler = Handler if not options.access_log else type("LoggingHandler", (CGIHTTPRequestHandler,), {})
     handler = functools.partial(handler, directory=str(options.cgi_dir.resolve().parent))
     family = socket.AF_INET6 if ":" in options.host else socket.AF_INET
