@@ -57,7 +57,7 @@ readme-reference: $(STAMP)  ## a fresh bench-reference run becomes the README's 
 
 bench-cgi: $(STAMP)  ## what a process per request costs: /plaintext beside the CGI scripts, every layer and stock CGI (~10 min)
 	out=results/cgi-$$(date -u +%Y%m%dT%H%M%SZ) && \
-	$(BIN)/python -m bench.cgi_cost --rate 20 --repeat 3 --duration 6s --out $$out && \
+	$(BIN)/python -m server_layers.cgi_cost --rate 20 --repeat 3 --duration 6s --out $$out && \
 	$(BIN)/server-layers report $$out
 
 jpg: $(STAMP)  ## regenerate webapp/static/test.jpg (needs Pillow, the `dev` extra)

@@ -10,7 +10,7 @@ after every response (its CGI output carries no length). Deviations, stated:
   keeps the server's user, as the gateway's do: a checkout in a folder `nobody` cannot enter (a CI's
   private temporary folder) would fail every script otherwise. The switch is one system call per run.
 - PATH is set to the gateway's fixed PATH before serving. Stock passes the server's whole environment to
-  every script (bench.cgi_differences lists that); with the server's own PATH, `#!/usr/bin/env python3`
+  every script (conformance.cgi_differences lists that); with the server's own PATH, `#!/usr/bin/env python3`
   could find another interpreter (a pyenv shim costs ~0.1 s a start), and the rows would not compare
   the same script.
 - --model threaded and --data-dir DIR are accepted and ignored, for the project's command line.

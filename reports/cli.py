@@ -126,7 +126,7 @@ def environment(results: dict) -> list[tuple[str, object]]:
 
 
 def differences(results: dict) -> tuple[str, list[str]] | None:
-    """What stock CGIHTTPRequestHandler did differently (bench.cgi_differences), if the run recorded it."""
+    """What stock CGIHTTPRequestHandler did differently (conformance.cgi_differences), if the run recorded it."""
     found = results.get("stock_differences")
     return (found["against"], found["lines"]) if found else None
 

@@ -12,11 +12,11 @@ import urllib.request
 import pytest
 from helpers import ROOT
 
-from bench.cgi_cost import SCENARIOS, bench_args, merged, variants
 from bench.cli import make_plan
 from bench.knobs import PSEUDO, STOCK_CGI_LAYER
 from bench.process import ServerProcess
 from bench.scenarios import CGI_SCENARIOS
+from server_layers.cgi_cost import SCENARIOS, bench_args, merged, variants
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def test_stock_runs_the_shipped_scripts(stock):
 
 
 def test_the_differences_tool_finds_what_stock_does_otherwise():
-    result = subprocess.run([sys.executable, "-m", "bench.cgi_differences"], cwd=ROOT, capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "conformance.cgi_differences"], cwd=ROOT, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr
     count = int(re.search(r": (\d+) differences", result.stdout)[1])

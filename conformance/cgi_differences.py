@@ -1,11 +1,11 @@
 """What stock CGIHTTPRequestHandler does differently from this project's gateway, found by asking both.
 
-    python -m bench.cgi_differences [--layer raw_socket --model threaded]
+    python -m conformance.cgi_differences [--layer raw_socket --model threaded]
 
 Starts stock (bench/stock_cgi.py) and one of our servers over the same folder: the shipped scripts and
 three that fail (exit 1, a head that is not one, nothing at all). Then (1) the corpus's cgi-* cases on both,
 each answer checked against the contract; (2) env.py asked the same request on both, the meta-variables
-compared; (3) the failing scripts. Prints a Markdown list of every difference; exit 0. `bench.cgi_cost`
+compared; (3) the failing scripts. Prints a Markdown list of every difference; exit 0. `server_layers.cgi_cost`
 records the same list in its results.json, and the report shows it beside the figures.
 """
 
@@ -19,10 +19,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from conformance.corpus import ResponseReader, check, load_cases, run_case
+from bench.process import ROOT, ServerProcess, layer_command
 from webapp.cgi import CGI_DIR
 
-from .process import ROOT, ServerProcess, layer_command
+from .corpus import ResponseReader, check, load_cases, run_case
 
 FAILING = {
     "exits-1.sh": "echo 'Content-Type: text/plain'; echo; echo partial; exit 1",
@@ -122,7 +122,7 @@ def differences(layer: str = "raw_socket", model: str = "threaded") -> list[str]
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.cgi_differences", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m conformance.cgi_differences", description=__doc__.split("\n\n")[0])
     p.add_argument("--layer", default="raw_socket")
     p.add_argument("--model", default="threaded")
     args = p.parse_args(argv)

@@ -1,12 +1,12 @@
 """What a process per request costs: `/plaintext` in-process beside `/cgi-bin/hello.sh` and `/cgi-bin/env.py`.
 
-    python -m bench.cgi_cost [--rate 20] [--repeat 3] [--duration 6s] [--out DIR]
+    python -m server_layers.cgi_cost [--rate 20] [--repeat 3] [--duration 6s] [--out DIR]
 
 The bench's fixed-rate runs (Locust, Poisson arrivals, the same rate for every server, server pinned to one
 CPU), once per scenario, on every layer's default model and every event-loop model, and stock
 CGIHTTPRequestHandler (bench/stock_cgi.py) on the CGI scenarios. A script's CPU counts: the server
 reaps it, so the kernel adds it to the server's children's time, which the bench reads. One
-results.json with every scenario's runs and what stock does differently (bench.cgi_differences);
+results.json with every scenario's runs and what stock does differently (conformance.cgi_differences);
 `server-layers report DIR` draws it, with its CGI section.
 """
 
@@ -16,13 +16,13 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .catalog import DEFAULT_MODEL, EVENT_LOOP_VARIANTS
-from .cgi_differences import differences
-from .cli import Progress, make_plan
-from .knobs import STOCK_CGI_LAYER
-from .results import summarise
-from .runner import execute
-from .scenarios import CGI_SCENARIOS
+from bench.catalog import DEFAULT_MODEL, EVENT_LOOP_VARIANTS
+from bench.cli import Progress, make_plan
+from bench.knobs import STOCK_CGI_LAYER
+from bench.results import summarise
+from bench.runner import execute
+from bench.scenarios import CGI_SCENARIOS
+from conformance.cgi_differences import differences
 
 SCENARIOS = ["plaintext", *CGI_SCENARIOS]
 
@@ -53,7 +53,7 @@ def merged(parts: list[dict], options: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.cgi_cost", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m server_layers.cgi_cost", description=__doc__.split("\n\n")[0])
     p.add_argument("--rate", type=int, default=20, help="requests/s offered to each server (default 20: env.py "
                    "starts a Python interpreter per request, so its CPU per request is tens of milliseconds)")
     p.add_argument("--repeat", type=int, default=3, help="runs per server and scenario, rotated (default 3)")
