@@ -1,0 +1,146 @@
+"""System calls per request, per layer and model: strace attached to a live server under a bounded load.
+
+    python -m bench.syscalls [--requests 2000] [--path /plaintext] [--out DIR]
+
+For each variant: start the server, attach `strace -f -c` to it (every thread, and the children it
+forks), send --requests keep-alive requests one after another on one connection, detach, and read
+strace's count of each call. Then the same for an idle window as long as the load took, so the calls a
+server makes on a timer (a sweep, an accept poll) are not charged to the requests. Per request:
+(loaded - idle) / requests. strace slows a server down many times: its counts are exact, its timing
+is not used. Writes syscalls.json and prints a table; reported, never asserted.
+"""
+
+import argparse
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .catalog import DEFAULT_MODEL, EVENT_LOOP_VARIANTS
+from .process import ServerProcess, layer_command
+
+ATTACH_TIMEOUT_S = 10.0
+
+
+def variants() -> list[tuple[str, str]]:
+    return list(dict.fromkeys([*DEFAULT_MODEL.items(), *EVENT_LOOP_VARIANTS]))
+
+
+def traced(pid: int, folder: Path, name: str, work) -> dict[str, int]:
+    """strace -f -c on `pid` while `work()` runs: calls per system call name."""
+    summary, log = folder / f"{name}.strace", folder / f"{name}.strace.log"
+    with log.open("w") as stderr:
+        tracer = subprocess.Popen(["strace", "-f", "-c", "-U", "name,calls", "-o", str(summary), "-p", str(pid)],
+                                  stderr=stderr, stdin=subprocess.DEVNULL)
+    try:
+        wait_attached(log, tracer)
+        work()
+    finally:
+        tracer.send_signal(signal.SIGINT)  # detach; strace writes its summary
+        tracer.wait(30)
+    return parse_summary(summary.read_text())
+
+
+def wait_attached(log: Path, tracer: subprocess.Popen) -> None:
+    deadline = time.monotonic() + ATTACH_TIMEOUT_S
+    while "attached" not in log.read_text():
+        if tracer.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"strace did not attach: {log.read_text()[-300:]}")
+        time.sleep(0.02)
+    time.sleep(0.2)  # every thread's attach line comes at once; let the last settle
+
+
+def parse_summary(text: str) -> dict[str, int]:
+    """strace -c -U name,calls: `name calls` rows between the dashes, then a total row."""
+    counts = {}
+    for line in text.splitlines():
+        match = re.fullmatch(r"([a-z_0-9]+)\s+(\d+)", line.strip())
+        if match and match[1] != "total":
+            counts[match[1]] = counts.get(match[1], 0) + int(match[2])
+    return counts
+
+
+def keep_alive_load(host: str, port: int, requests: int, path: str) -> None:
+    """`requests` GETs one after another on one keep-alive connection, each answer read whole."""
+    request = f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
+    with socket.create_connection((host, port), timeout=30) as sock:
+        buffer = b""
+        for _ in range(requests):
+            sock.sendall(request)
+            buffer = read_answer(sock, buffer)
+
+
+def read_answer(sock: socket.socket, buffer: bytes) -> bytes:
+    """Read one Content-Length-framed answer; what follows it stays in the returned buffer."""
+    while b"\r\n\r\n" not in buffer:
+        buffer += receive(sock)
+    head, _, rest = buffer.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200 "):
+        raise RuntimeError(f"unexpected answer: {head[:80]!r}")
+    length = int(re.search(rb"(?im)^content-length:\s*(\d+)", head)[1])
+    while len(rest) < length:
+        rest += receive(sock)
+    return rest[length:]
+
+
+def receive(sock: socket.socket) -> bytes:
+    data = sock.recv(65536)
+    if not data:
+        raise RuntimeError("the server closed the connection")
+    return data
+
+
+def measure(layer: str, model: str, requests: int, path: str, folder: Path) -> dict:
+    """One variant: calls per request (loaded minus idle over the same time), and the raw counts."""
+    folder.mkdir(parents=True, exist_ok=True)
+    server = ServerProcess(layer_command(layer, model, folder / "data"), folder / "server.stderr",
+                           name=f"{layer}/{model}").wait_ready()
+    try:
+        keep_alive_load(server.host, server.port, 50, path)  # warm: imports, caches, the first thread
+        started = time.monotonic()
+        loaded = traced(server.pid, folder, "loaded", lambda: keep_alive_load(server.host, server.port, requests, path))
+        took = time.monotonic() - started
+        idle = traced(server.pid, folder, "idle", lambda: time.sleep(took))
+    finally:
+        server.stop()
+    per_request = {name: round(max(0, calls - idle.get(name, 0)) / requests, 3) for name, calls in loaded.items()}
+    per_request = {name: value for name, value in sorted(per_request.items(), key=lambda kv: -kv[1]) if value > 0}
+    return {"variant": f"{layer}/{model}", "requests": requests, "path": path, "loaded": loaded, "idle": idle,
+            "traced_s": round(took, 2), "per_request": per_request, "total_per_request": round(sum(per_request.values()), 2)}
+
+
+def table(rows: list[dict]) -> str:
+    names = sorted({name for row in rows for name, value in row["per_request"].items() if value >= 0.01},
+                   key=lambda name: -max(row["per_request"].get(name, 0) for row in rows))  # a call in 100 or more
+    head = f"{'variant':<28} {'total':>6} " + " ".join(f"{name[:10]:>10}" for name in names)
+    lines = [head, "-" * len(head)]
+    for row in rows:
+        cells = " ".join(f"{row['per_request'].get(name, 0):>10.2f}" for name in names)
+        lines.append(f"{row['variant']:<28} {row['total_per_request']:>6.2f} {cells}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.syscalls", description=__doc__.split("\n\n")[0])
+    p.add_argument("--requests", type=int, default=2000, help="keep-alive requests traced per variant (default 2000)")
+    p.add_argument("--path", default="/plaintext", help="the GET each request makes (default /plaintext)")
+    p.add_argument("--out", type=Path, help="folder for syscalls.json (default results/syscalls-<UTC stamp>)")
+    options = p.parse_args(argv)
+    if options.requests < 1:
+        p.error("--requests must be at least 1")
+    out = options.out or Path("results") / datetime.now(timezone.utc).strftime("syscalls-%Y%m%dT%H%M%SZ")
+    rows = [measure(layer, model, options.requests, options.path, out / f"{layer}-{model}")
+            for layer, model in variants()]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "syscalls.json").write_text(json.dumps({"schema": 1, "rows": rows}, indent=2))
+    print(table(rows) + f"\n\n{out / 'syscalls.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
