@@ -434,3 +434,41 @@ def write_knob_chart(entries: list[dict], out: Path, source: Source) -> Chart | 
         return None
     with matplotlib.rc_context(PLOT_RC):
         return save(knob_chart(ctx), "knob_matrix", "Knob matrix", KNOB_CAPTION, out, source)
+
+
+SYSCALL_CAPTION = ("System calls the server made per request under one keep-alive client (strace -f -c, an idle "
+                   "window of the same length subtracted), stacked by call; calls under 1 in 100 requests left out.")
+SYSCALL_COLOURS = ["#004488", "#DDAA33", "#BB5566", "#228833", "#66CCEE", "#AA3377", "#777777", "#000000"]
+
+
+def syscall_chart(rows: list[dict]) -> Figure:
+    """One horizontal bar per variant, a segment per system call (the most frequent first)."""
+    names = [name for name, _ in sorted(
+        {name: max(row["per_request"].get(name, 0) for row in rows) for row in rows
+         for name, value in row["per_request"].items() if value >= 0.01}.items(), key=lambda kv: -kv[1])]
+    fig = Figure(figsize=(ALONE_W, 1.2 + 0.45 * len(rows)), layout="constrained")
+    ax = fig.add_subplot()
+    for y, row in enumerate(rows):
+        left = 0.0
+        for number, name in enumerate(names):
+            value = row["per_request"].get(name, 0)
+            ax.barh(y, value, left=left, color=SYSCALL_COLOURS[number % len(SYSCALL_COLOURS)],
+                    hatch="//" if number >= len(SYSCALL_COLOURS) else "", edgecolor="white", linewidth=0.6)
+            left += value
+        ax.text(left, y, f"  {row['total_per_request']:.2f}", va="center", fontsize=8.5)
+    ax.set_yticks(range(len(rows)), [row["variant"] for row in rows])
+    ax.invert_yaxis()
+    ax.set_xlabel("system calls per request")
+    ax.set_title("System calls per request")
+    fig.legend(handles=[Patch(facecolor=SYSCALL_COLOURS[n % len(SYSCALL_COLOURS)], hatch="//" if n >= len(SYSCALL_COLOURS)
+                              else "", label=name) for n, name in enumerate(names)], loc="outside right upper",
+               ncols=1, fontsize=8)
+    return fig
+
+
+def write_syscall_chart(rows: list[dict], out: Path, source: Source) -> Chart | None:
+    """syscalls.png and .svg from a bench.syscalls run's rows; None when there are none."""
+    if not rows:
+        return None
+    with matplotlib.rc_context(PLOT_RC):
+        return save(syscall_chart(rows), "syscalls", "System calls per request", SYSCALL_CAPTION, out, source)

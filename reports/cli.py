@@ -7,6 +7,7 @@ a benchmark and never imports locust.
 
 import argparse
 import hashlib
+import json
 from pathlib import Path
 
 from bench.knobs import DEFAULT
@@ -14,7 +15,8 @@ from bench.results import LOCUST, WRK
 from serving.options import OneLineParser, fail
 
 from . import data, html, tables
-from .charts import Chart, Source, write_capacity_chart, write_charts, write_knob_chart, write_ratio_chart
+from .charts import (Chart, Source, write_capacity_chart, write_charts, write_knob_chart, write_ratio_chart,
+                     write_syscall_chart)
 from .matrix import matrix_html, totals_text
 from .verdict import verdict
 
@@ -60,6 +62,7 @@ def build(run_dir: Path) -> Path:
         failed=html.failed_section(*failed_table, failed), conformance=matrix_html(conformance),
         environment=environment(results), knobs=html.knob_section(*knobs) if knobs else "",
         layers=(tables.LAYER_HEADERS, tables.layer_rows()),
+        syscalls=syscall_part(run_dir),
         cgi=html.cgi_section(cgi_note(entries), tables.cgi_headers(), tables.cgi_rows(entries), differences(results))
         if tables.has_cgi(entries) else "")
     html.write(run_dir / "summary.md", markdown(title, text, figure_table, failed_table, conformance, results, knobs,
@@ -123,6 +126,17 @@ def environment(results: dict) -> list[tuple[str, object]]:
             value = plan[key]
             pairs.append((f"plan: {key}", ", ".join(map(str, value)) if isinstance(value, list) else value))
     return pairs
+
+
+def syscall_part(run_dir: Path) -> str:
+    """The section of bench.syscalls' syscalls.json, when the run folder holds one (`--out RUN`); else ''."""
+    path = run_dir / "syscalls.json"
+    if not path.is_file():
+        return ""
+    rows = json.loads(path.read_text())["rows"]
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    chart = write_syscall_chart(rows, run_dir, Source("strace -f -c, bench.syscalls", f"syscalls.json sha256:{digest}"))
+    return html.syscall_section(chart, tables.syscall_headers(rows), tables.syscall_rows(rows))
 
 
 def differences(results: dict) -> tuple[str, list[str]] | None:

@@ -132,9 +132,15 @@ def cgi_section(note: str, headers: list[str], rows: list[list[str]], difference
                       table(headers, rows, 1), *found, "</section>"])
 
 
+def syscall_section(chart: Chart | None, headers: list[str], rows: list[list[str]]) -> str:
+    """System calls per request (bench.syscalls, when the run folder holds its syscalls.json)."""
+    return "\n".join(['<section id="syscalls"><h2>System calls per request</h2>',
+                      chart_figure(chart) if chart else "", table(headers, rows, 1), "</section>"])
+
+
 def report_page(*, title: str, meta: str, verdict: str, charts: list[Chart], figure_table: tuple, failed: str,
                 conformance: str, environment: list[tuple[str, object]], knobs: str = "",
-                layers: tuple = ([], []), cgi: str = "") -> str:
+                layers: tuple = ([], []), cgi: str = "", syscalls: str = "") -> str:
     """The report: verdict, the layer table, charts, the knob matrix (when there is one), every figure, failed runs,
     conformance (already HTML), environment."""
     headers, rows = figure_table
@@ -144,6 +150,7 @@ def report_page(*, title: str, meta: str, verdict: str, charts: list[Chart], fig
         '<section id="verdict"><h2>Verdict</h2>', f'<p class="verdict">{esc(verdict)}</p></section>',
         '<section id="layers"><h2>The layers</h2>', table(*layers), "</section>",
         '<section id="charts"><h2>Charts</h2>', charts_html, "</section>", *([cgi] if cgi else []),
+        *([syscalls] if syscalls else []),
         *([knobs] if knobs else []),
         '<section id="figures"><h2>Every figure</h2>',
         '<p class="note">Each figure is the median over the repeats that completed, with the range '

@@ -163,3 +163,19 @@ def cgi_rows(entries: list[dict]) -> list[list[str]]:
 
 def has_cgi(entries: list[dict]) -> bool:
     return any(entry["scenario"] in CGI_SCENARIOS for entry in entries)
+
+
+def syscall_names(rows: list[dict]) -> list[str]:
+    """The calls made at least once in 100 requests by some variant, the most frequent first."""
+    most = {name: max(row["per_request"].get(name, 0) for row in rows) for row in rows for name in row["per_request"]}
+    return [name for name, value in sorted(most.items(), key=lambda kv: -kv[1]) if value >= 0.01]
+
+
+def syscall_headers(rows: list[dict]) -> list[str]:
+    return ["layer/model", "total per request", *syscall_names(rows)]
+
+
+def syscall_rows(rows: list[dict]) -> list[list[str]]:
+    names = syscall_names(rows)
+    return [[row["variant"], f"{row['total_per_request']:.2f}", *(f"{row['per_request'].get(name, 0):.2f}" for name in names)]
+            for row in rows]

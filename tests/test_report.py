@@ -418,3 +418,19 @@ def test_a_cgi_run_gets_its_section_beside_plaintext(tmp_path):
     found = results["stock_differences"]  # what the run found stock doing otherwise: listed, each line
     assert found["lines"] and f"does differently from {found['against']}" in section
     assert section.count("<li>") == len(found["lines"])
+
+
+def test_a_syscall_count_beside_the_run_gets_its_section(tmp_path):
+    """bench.syscalls' syscalls.json in the run folder (tests/data/syscalls.json, a real trace): its chart and
+    a row per variant, each total the sum of its calls."""
+    shutil.copytree(FIXTURE, tmp_path / "run")
+    counted = json.loads((FIXTURE.parent / "syscalls.json").read_text())
+    shutil.copy(FIXTURE.parent / "syscalls.json", tmp_path / "run" / "syscalls.json")
+    assert report(str(tmp_path / "run")).returncode == 0
+    page = (tmp_path / "run" / "report.html").read_text()
+    start = page.index('<section id="syscalls">')
+    section = page[start:page.index("</section>", start)]
+    assert 'src="data:image/png;base64,' in section and (tmp_path / "run" / "syscalls.png").is_file()
+    for row in counted["rows"]:
+        assert f"<td>{row['variant']}</td>" in section
+        assert row["total_per_request"] == pytest.approx(sum(row["per_request"].values()), abs=0.01)
