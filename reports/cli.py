@@ -15,6 +15,7 @@ from bench.results import LOCUST, WRK
 from serving.options import OneLineParser, fail
 
 from . import data, html, tables
+from . import lines as code_lines
 from .charts import (Chart, Source, write_capacity_chart, write_charts, write_knob_chart, write_ratio_chart,
                      write_syscall_chart)
 from .matrix import matrix_html, totals_text
@@ -61,7 +62,7 @@ def build(run_dir: Path) -> Path:
         title=title, meta=meta(results, entries), verdict=text, charts=charts, figure_table=figure_table,
         failed=html.failed_section(*failed_table, failed), conformance=matrix_html(conformance),
         environment=environment(results), knobs=html.knob_section(*knobs) if knobs else "",
-        layers=(tables.LAYER_HEADERS, tables.layer_rows()),
+        layers=(tables.LAYER_HEADERS, tables.layer_rows()), lines=code_lines.table(),
         syscalls=syscall_part(run_dir),
         cgi=html.cgi_section(cgi_note(entries), tables.cgi_headers(), tables.cgi_rows(entries), differences(results))
         if tables.has_cgi(entries) else "")
@@ -167,7 +168,9 @@ def markdown(title: str, text: str, figure_table: tuple, failed_table: tuple, co
     """summary.md: the verdict, the knob matrix (`knobs`, as knob_matrix() gives it, when there is one), the
     table of every figure, failed runs, conformance totals, environment."""
     lines = [f"# {title}", "", text, "", "## The layers", "", tables.markdown_table(tables.LAYER_HEADERS,
-                                                                                    tables.layer_rows()), ""]
+                                                                                    tables.layer_rows()), "",
+             "Lines that buy each behaviour (code lines of each layer's own package and of the shared code it "
+             "imports):", "", tables.markdown_table(*code_lines.table()), ""]
     if entries and tables.has_cgi(entries):
         lines += ["## CGI: a process per request", "", cgi_note(entries), "",
                   tables.markdown_table(tables.cgi_headers(), tables.cgi_rows(entries)), "",

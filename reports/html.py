@@ -140,7 +140,7 @@ def syscall_section(chart: Chart | None, headers: list[str], rows: list[list[str
 
 def report_page(*, title: str, meta: str, verdict: str, charts: list[Chart], figure_table: tuple, failed: str,
                 conformance: str, environment: list[tuple[str, object]], knobs: str = "",
-                layers: tuple = ([], []), cgi: str = "", syscalls: str = "") -> str:
+                layers: tuple = ([], []), cgi: str = "", syscalls: str = "", lines: tuple = ([], [])) -> str:
     """The report: verdict, the layer table, charts, the knob matrix (when there is one), every figure, failed runs,
     conformance (already HTML), environment."""
     headers, rows = figure_table
@@ -148,7 +148,10 @@ def report_page(*, title: str, meta: str, verdict: str, charts: list[Chart], fig
     body = [
         f"<h1>{esc(title)}</h1>", f'<p class="meta">{esc(meta)}</p>',
         '<section id="verdict"><h2>Verdict</h2>', f'<p class="verdict">{esc(verdict)}</p></section>',
-        '<section id="layers"><h2>The layers</h2>', table(*layers), "</section>",
+        '<section id="layers"><h2>The layers</h2>', table(*layers),
+        "<h3>Lines that buy each behaviour</h3>", '<p class="note">Code lines (not blank, comment or docstring) of '
+        "each layer's own package, and of the shared packages it imports, followed through their imports.</p>",
+        table(*lines, 1), "</section>",
         '<section id="charts"><h2>Charts</h2>', charts_html, "</section>", *([cgi] if cgi else []),
         *([syscalls] if syscalls else []),
         *([knobs] if knobs else []),

@@ -114,8 +114,8 @@ def test_summary_md_has_a_row_per_level(built):
     summary = (built / "summary.md").read_text()
     entries = fixture_results()["summary"]
     rows = [line for line in summary.splitlines() if line.startswith("| ") and "|---" not in line]
-    # the layer table and its header, the figures and theirs, the failed run and its header
-    assert len(rows) == 1 + len(STORY) + 1 + len(entries) + 1 + 1
+    # the layer table, the lines table, the figures, the failed run: each with its header
+    assert len(rows) == (1 + len(STORY)) * 2 + 1 + len(entries) + 1 + 1
     assert fixture_results()["runs"][0]["layer"] in summary
 
 
@@ -383,7 +383,8 @@ def test_page_renders_in_chromium(built, tmp_path):
             widths = tab.evaluate("Array.from(document.images, i => i.complete ? i.naturalWidth : 0)")
             boxes = tab.evaluate("Array.from(document.images, i => i.getBoundingClientRect().height)")
             verdict_text = tab.inner_text("p.verdict")
-            layer_rows = tab.eval_on_selector_all("#layers tbody tr", "rows => rows.map(r => r.cells[0].innerText)")
+            layer_rows = tab.evaluate("Array.from(document.querySelectorAll('#layers table')[0].tBodies[0].rows, "
+                                      "r => r.cells[0].innerText)")
             tab.screenshot(path=tmp_path / "report.png", full_page=True)
         finally:
             browser.close()
