@@ -5,6 +5,7 @@ this same event loop written by hand. This module must not import another layer.
 """
 
 import asyncio
+import signal
 import socket
 import time
 
@@ -166,6 +167,8 @@ class Server:
 
     def serve(self) -> None:
         """Run the loop until a stop; then close the listener so new connections are refused."""
+        for signum in (signal.SIGTERM, signal.SIGINT):  # through the loop's wake-up fd: a signal that lands just
+            self.loop.add_signal_handler(signum, self.lifecycle.stop)  # before epoll_wait is not lost to the sleep
         self.loop.run_until_complete(self.stopped)
         self.server.close()
 
