@@ -115,6 +115,7 @@ class Pending:
 
 WAKE = object()  # the selector key's data of the socket a finished CGI run writes to
 
+
 class SelectorServer(Server):
     """The `selectors` model: one thread, non-blocking sockets, selectors.DefaultSelector."""
 
@@ -183,11 +184,12 @@ class SelectorServer(Server):
             data = b""
         conn.out += conn.session.receive(data)
         self.flush(conn)
-        if conn.session.pending:
-            self.offload(conn)
+        self.offload(conn)
 
     def offload(self, conn: Pending) -> None:
         """A CGI script runs in a thread: the loop reads no more from this connection until its answer is back."""
+        if not conn.session.pending or self.conns.get(conn.sock) is not conn:  # none, or the send closed it
+            return
         self.watch(conn)
         in_thread(conn.session.pending.run, lambda response: self.finish(conn, response))
 
@@ -210,8 +212,7 @@ class SelectorServer(Server):
             if self.conns.get(conn.sock) is conn:  # not closed meanwhile
                 conn.out += conn.session.resume(response)
                 self.flush(conn)
-                if conn.session.pending and self.conns.get(conn.sock) is conn:
-                    self.offload(conn)
+                self.offload(conn)
 
     def flush(self, conn: Pending) -> None:
         """Send what is pending; wait for writability (and read no more) while some is left."""
