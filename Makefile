@@ -9,7 +9,7 @@ MODEL ?= threaded
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help test check serve compare knobs readme-chart readme bench-reference readme-reference bench-cgi jpg clean
+.PHONY: help test check serve compare knobs readme-chart readme bench-reference readme-reference reference-env bench-cgi jpg clean
 
 $(STAMP): pyproject.toml tools/system_deps.sh
 	bash tools/system_deps.sh
@@ -47,7 +47,10 @@ readme-chart: $(STAMP)  ## a fresh compare run becomes the README's answer: docs
 readme: $(STAMP)  ## re-render the README's answer and charts from the committed docs/results/compare/ (no measuring)
 	$(BIN)/python -m reports.readme
 
-bench-reference: $(STAMP)  ## wrk side by side: our servers vs uvicorn (in .venv-reference) and stock http.server; needs wrk
+reference-env: $(STAMP)  ## uvicorn and gunicorn in .venv-reference: the reference rows and columns (make test runs without it)
+	$(BIN)/python -c "from bench.reference_servers import ensure_venv; ensure_venv()"
+
+bench-reference: $(STAMP)  ## wrk side by side, the same app on every row: our servers, uvicorn, gunicorn (.venv-reference), stock http.server
 	$(BIN)/python -m bench.reference --seconds 10 --repeat 3 $(if $(BASELINE),--baseline $(BASELINE))
 
 readme-reference: $(STAMP)  ## a fresh bench-reference run becomes the README's reference block (docs/results/reference/)
@@ -65,4 +68,4 @@ jpg: $(STAMP)  ## regenerate webapp/static/test.jpg (needs Pillow, the `dev` ext
 	$(BIN)/python tools/make_test_jpg.py
 
 clean:  ## remove the venv and the caches
-	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info
+	rm -rf $(VENV) .venv-reference .pytest_cache .hypothesis *.egg-info

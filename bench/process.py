@@ -42,12 +42,13 @@ class ServerProcess:
     """One server process; after wait_ready(), its `host`, `port`, `url` (and the `line` that said so)."""
 
     def __init__(self, command: list[str], stderr_path: Path, name: str = "", cpus: set[int] | None = None,
-                 cwd: Path = ROOT) -> None:
+                 cwd: Path = ROOT, env: dict[str, str] | None = None) -> None:
         self.name, self.command, self.stderr_path = name or command[-1], command, stderr_path
         self.host, self.port, self.url, self.line = "", 0, "", ""
         stderr_path.parent.mkdir(parents=True, exist_ok=True)
         with stderr_path.open("ab") as stderr:
             self.process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=stderr,
+                                            env={**os.environ, **env} if env else None,
                                             stdin=subprocess.DEVNULL, preexec_fn=measure.pinned(cpus),
                                             start_new_session=True)
         self.pid = self.process.pid

@@ -1,9 +1,12 @@
-"""The reference point: our servers beside uvicorn and stock http.server, measured with wrk.
+"""The reference point: our servers beside uvicorn, gunicorn and stock http.server, measured with wrk.
 
     python -m bench.reference [--seconds 10] [--repeat 3] [--out DIR] [--baseline DIR]
 
-Installs uvicorn[standard] (uvloop + httptools) into .venv-reference on first use
-(a separate environment: the project's own stays standard-library only). Then, for
+Every row serves the same app (webapp.App; the reference servers through the thin
+adapters of adapters/, see bench.reference_servers), so every row gives the same
+answer. Installs uvicorn[standard] (uvloop + httptools) and gunicorn into
+.venv-reference on first use (a separate environment: the project's own stays
+standard-library only). Then, for
 each round of --repeat and each target (order rotated every round, so the targets
 are measured side by side under the same machine load): start the server pinned
 to the first CPU, warm it up with wrk for 1 s, run wrk (1 thread, 50 keep-alive
@@ -27,27 +30,15 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from . import measure, wrk
-from .process import ServerProcess, free_port, layer_command
+from .process import layer_command
 from .catalog import LOOPS, MODELS
-from .knobs import STOCK_MODULE
+from .reference_servers import VENV, Target, ensure_venv, production, start, stock
 
 ROOT = Path(__file__).resolve().parent.parent
-VENV = ROOT / ".venv-reference"
-REQUIREMENT = "uvicorn[standard]"  # uvloop + httptools
-READY_TIMEOUT_S = 30.0  # uvicorn's start-up in its own venv is the slowest
-
-
-@dataclass(frozen=True)
-class Target:
-    name: str
-    command: tuple[str, ...]  # {port} and {data} are filled in at start
-    prints_line: bool = True  # our `listening on` line; else readiness by polling {port}
-    cwd: Path = ROOT  # where the command runs (a --baseline checkout for its targets)
 
 
 OURS = [("raw_socket", "selectors", ""), ("socketserver_impl", "threaded", ""), ("http_server_impl", "threaded", ""),
@@ -67,16 +58,10 @@ def ours(prefix: str = "", cwd: Path = ROOT) -> list[Target]:
 
 
 def targets(venv: Path = VENV, baseline: Path | None = None) -> list[Target]:
-    python = sys.executable
-    return [
-        Target("uvicorn", (str(venv / "bin" / "uvicorn"), "bench.reference_app:app", "--host", "127.0.0.1",
-                           "--port", "{port}", "--log-level", "warning", "--no-access-log", "--loop", "uvloop",
-                           "--http", "httptools"), prints_line=False),
-        Target("http.server+nodelay", (python, "-m", STOCK_MODULE, "--port", "0", "--nodelay")),
-        Target("http.server", (python, "-m", STOCK_MODULE, "--port", "0", "--no-nodelay")),
-        *ours(),
-        *(ours(BEFORE, baseline) if baseline else []),
-    ]
+    """uvicorn, gunicorn and stock http.server (with TCP_NODELAY and without) serving the project's app through
+    the adapters, then our servers: the same app and the same answer on every row."""
+    return [*production(venv), stock("http.server+nodelay"), stock("http.server", nodelay=False), *ours(),
+            *(ours(BEFORE, baseline) if baseline else [])]
 
 
 # (measured, reference, at most): the issues' targets, as ratios of CPU microseconds per request; at most None:
@@ -89,48 +74,14 @@ RATIOS = [
     ("asyncio_impl/streams+uvloop", "uvicorn", None),
     ("asyncio_impl/protocol", "uvicorn", None),
     ("asyncio_impl/streams", "uvicorn", None),
+    ("socketserver_impl/threaded", "gunicorn", None),
+    ("http_server_impl/threaded", "gunicorn", None),
 ]
 RATIOS += [(BEFORE + measured, reference, at_most) for measured, reference, at_most in RATIOS]  # n/a without --baseline
 FIGURES = ["cpu_us_per_req", "rps", "p50_ms", "p99_ms", "server_cpu_pct", "wrk_cpu_pct", "errors"]
 
 
-# -- the reference environment ------------------------------------------------------------------
-
-def reference_versions(venv: Path) -> dict | None:
-    """uvicorn, uvloop and httptools versions in `venv`; None if any is missing."""
-    python = venv / "bin" / "python"
-    if not python.exists():
-        return None
-    code = ("import importlib.metadata as m, json, uvicorn, uvloop, httptools;"
-            "print(json.dumps({n: m.version(n) for n in ('uvicorn', 'uvloop', 'httptools')}))")
-    result = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
-    return json.loads(result.stdout) if result.returncode == 0 else None
-
-
-def ensure_venv(venv: Path = VENV, log=print) -> dict:
-    """Create `venv` with uvicorn[standard] unless it already has it; the versions."""
-    versions = reference_versions(venv)
-    if versions:
-        return versions
-    log(f"installing {REQUIREMENT} into {venv.relative_to(ROOT) if venv.is_relative_to(ROOT) else venv} ...")
-    if not (venv / "bin" / "python").exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", REQUIREMENT], check=True)
-    versions = reference_versions(venv)
-    if not versions:
-        raise RuntimeError(f"{venv}: uvicorn, uvloop or httptools still missing after pip install")
-    return versions
-
-
 # -- one server ---------------------------------------------------------------------------------
-
-def start(target: Target, folder: Path, cpus: set[int] | None) -> ServerProcess:
-    """A target's process, pinned; ready once it printed its address (or, if it prints none, accepted)."""
-    port = free_port() if not target.prints_line else None
-    command = [part.format(port=port, data=folder / "data") for part in target.command]
-    server = ServerProcess(command, folder / "server.stderr", name=target.name, cpus=cpus, cwd=target.cwd)
-    return server.wait_ready(READY_TIMEOUT_S, port)
-
 
 def measure_target(target: Target, repeat: int, options, folder: Path) -> dict:
     """One run; a failure is recorded, not raised."""
@@ -279,13 +230,13 @@ def main(argv: list[str] | None = None) -> int:
     if any(t.name.startswith(BEFORE) for t in chosen) and options.baseline is None:
         print("before:* targets need --baseline DIR", file=sys.stderr)
         return 2
-    versions = ensure_venv() if any(t.name == "uvicorn" for t in chosen) else None
+    versions = ensure_venv() if any(t.production for t in chosen) else None
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out = options.out or ROOT / "results" / f"reference-{stamp}"
     out.mkdir(parents=True, exist_ok=True)
     results = {"schema": 1, "environment": environment(versions),
                "plan": {"seconds": options.seconds, "repeat": options.repeat, "connections": options.connections,
-                        "wrk_threads": 1, "warmup_s": options.warmup, "path": "/plaintext",
+                        "wrk_threads": 1, "warmup_s": options.warmup, "path": "/plaintext", "app": "webapp.App",
                         "targets": [t.name for t in chosen]},
                "runs": []}
     if options.baseline is not None:

@@ -1,8 +1,9 @@
 """A STOCK http.server, the reference point for http_server_impl: `python -m bench.stock_server`.
 
-Only what the standard library gives: ThreadingHTTPServer, BaseHTTPRequestHandler
-with protocol_version HTTP/1.1 (keep-alive), one do_GET for /plaintext (404 for
-anything else). It takes the knob flags of the project's servers, so the bench's
+Only what the standard library gives: ThreadingHTTPServer and BaseHTTPRequestHandler
+with protocol_version HTTP/1.1 (keep-alive), serving the project's app through the
+thin adapter adapters.stock_http (every route, the same answers where stock can
+carry them: the same app on every row of a comparison). It takes the knob flags of the project's servers, so the bench's
 knob matrix runs it as the pseudo-layer `stock_http_server` (bench/knobs.py). Every
 deviation from the stdlib defaults and every knob, stated:
 
@@ -17,8 +18,9 @@ deviation from the stdlib defaults and every knob, stated:
 - --backlog N sets request_queue_size, the listen backlog; without it, the stock 5
   (the project's servers listen with 128), so in the knob matrix this server's
   default and backlog-5 rows are the same configuration.
-- --model threaded and --data-dir DIR are accepted and ignored (it is always
-  threaded and stores nothing), for the same command line as the project's servers.
+- --model threaded is accepted and ignored (it is always threaded), for the same
+  command line as the project's servers; --data-dir DIR holds the app's SQLite file
+  (default: a new temporary folder).
 
 Prints `listening on http://HOST:PORT` once it listens, like the project's servers;
 `--port 0` picks a free port. SIGTERM or Ctrl-C stops it with exit 0.
@@ -29,29 +31,12 @@ import signal
 import socket
 import sys
 import threading
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-BODY = b"Hello, World!"
+from adapters import make_app, stock_http
 
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    keepalive = True  # False: `Connection: close` on every response (--no-keepalive)
-
-    def do_GET(self) -> None:
-        if self.path != "/plaintext":
-            self.send_error(HTTPStatus.NOT_FOUND)
-            return
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(BODY)))
-        if not self.keepalive:
-            self.send_header("Connection", "close")  # the stock send_header then closes after this response
-        self.end_headers()
-        self.wfile.write(BODY)
-
+class Handler(stock_http.Handler):
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - stock signature
         """Silenced: one stderr line per request would dominate what is measured."""
 
@@ -87,7 +72,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="listen backlog, request_queue_size (default: the stock %(default)s)")
     parser.add_argument("--access-log", action="store_true", help="the stock log line per request on stderr")
     parser.add_argument("--model", choices=["threaded"], default="threaded", help="accepted for a uniform command line")
-    parser.add_argument("--data-dir", type=Path, help="accepted and ignored: this server stores nothing")
+    parser.add_argument("--data-dir", type=Path, help="the app's folder (default: a new temporary folder)")
     options = parser.parse_args(argv)
     if options.backlog < 1:
         parser.error("--backlog must be at least 1")
@@ -97,7 +82,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     options = parse(argv)
     handler = handler_class(options.nodelay, options.keepalive, options.access_log)
-    return serve(server_class(options.host, options.backlog)((options.host, options.port), handler))
+    server = server_class(options.host, options.backlog)((options.host, options.port), handler)
+    server.app = make_app(options.data_dir)
+    try:
+        return serve(server)
+    finally:
+        server.app.close()
 
 
 def serve(server: ThreadingHTTPServer) -> int:

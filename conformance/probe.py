@@ -16,6 +16,7 @@ import hashlib
 import json
 import re
 import shlex
+import subprocess
 import sys
 import tempfile
 import threading
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from bench.catalog import MODELS
 from bench.process import ServerProcess, layer_command
+from bench.reference_servers import Target, ensure_venv, production, start, stock
 from serving.options import OneLineParser, fail
 
 from .corpus import Case, Observation, check, load_cases, normalise, run_case
@@ -60,24 +62,27 @@ class Progress:
 
 
 def probe(servers: dict[str, tuple[str, int]], cases: list[Case], timeout: float = 5.0,
-          progress: Progress | None = None) -> dict:
-    """Every case on every server (name -> (host, port)); the matrix as a JSON-able dict."""
+          progress: Progress | None = None, references: frozenset[str] = frozenset()) -> dict:
+    """Every case on every server (name -> (host, port)); the matrix as a JSON-able dict. The servers named in
+    `references` are reference columns: probed alike, never the majority a cell diverges from, never counted
+    in the totals (their own counts are in totals["references"])."""
     started = utc_now()
     tick = progress.tick if progress else lambda: None
     with ThreadPoolExecutor(max_workers=max(1, len(servers))) as pool:
         futures = {name: pool.submit(observe_all, host, port, cases, timeout, tick)
                    for name, (host, port) in servers.items()}
         observations = {name: future.result() for name, future in futures.items()}
-    rows = [row(case, {name: observations[name][i] for name in servers}) for i, case in enumerate(cases)]
+    rows = [row(case, {name: observations[name][i] for name in servers}, references) for i, case in enumerate(cases)]
     return {
         "schema": 1,
         "kind": "server-layers conformance",
         "started": started,
         "finished": utc_now(),
         "timeout_s": timeout,
-        "servers": {name: {"address": f"{host}:{port}"} for name, (host, port) in servers.items()},
+        "servers": {name: {"address": f"{host}:{port}", **({"reference": True} if name in references else {})}
+                    for name, (host, port) in servers.items()},
         "cases": rows,
-        "totals": totals(rows, len(servers)),
+        "totals": totals(rows, [name for name in servers if name not in references], references),
     }
 
 
@@ -93,10 +98,10 @@ def observe_all(host: str, port: int, cases: list[Case], timeout: float, tick=la
     return results
 
 
-def row(case: Case, observations: dict[str, Observation | str]) -> dict:
+def row(case: Case, observations: dict[str, Observation | str], references: frozenset[str] = frozenset()) -> dict:
     """One case: what it sends and expects, and a cell per server with its flags."""
     cells = {name: cell(case, obs) for name, obs in observations.items()}
-    mark_divergence(cells)
+    mark_divergence(cells, references)
     request = case.request.decode("latin-1")
     if len(request) > REQUEST_SHOWN:
         request = request[:REQUEST_SHOWN] + f"… ({len(case.request)} bytes in all)"
@@ -110,7 +115,7 @@ def row(case: Case, observations: dict[str, Observation | str]) -> dict:
 def cell(case: Case, obs: Observation | str) -> dict:
     """One server's answer to one case."""
     if isinstance(obs, str):
-        return {"responses": [], "extra": [], "then": "error", "outcome": obs, "problems": [obs],
+        return {"responses": [], "extra": [], "then": "error", "outcome": obs, "problems": [obs], "substance": True,
                 "fingerprint": obs}
     normalised = normalise(obs)
     result = {
@@ -118,7 +123,8 @@ def cell(case: Case, obs: Observation | str) -> dict:
         "extra": [status_line(a.status, a.reason) for a in obs.extra],
         "then": obs.then,
         "outcome": outcome([str(a.status) if a.status else "not HTTP" for a in obs.answers + obs.extra], obs.then),
-        "problems": check(case, obs),
+        "problems": (problems := check(case, obs)),
+        "substance": any(map(in_substance, problems)),
         "fingerprint": hashlib.sha256(json.dumps(normalised, sort_keys=True).encode()).hexdigest()[:16],
     }
     if b"/echo" in case.request:
@@ -145,34 +151,46 @@ def echo_view(body: bytes) -> dict | None:
     return {key: parsed.get(key) for key in ECHO_KEYS} if isinstance(parsed, dict) and "method" in parsed else None
 
 
-def mark_divergence(cells: dict[str, dict]) -> None:
+def mark_divergence(cells: dict[str, dict], references: frozenset[str] = frozenset()) -> None:
     """Flag each cell whose normalised answer is not the reference one.
 
-    The reference is the answer most servers gave; on a tie, the one that meets
-    the contract, then the first server's. A lone server never diverges.
+    The reference is the answer most of the project's servers gave (reference columns
+    never vote unless there is nothing else); on a tie, the one that meets the
+    contract, then the first server's. A lone server never diverges.
     """
     groups: dict[str, list[str]] = {}
-    for name, entry in cells.items():
-        groups.setdefault(entry["fingerprint"], []).append(name)
+    voters = [name for name in cells if name not in references] or list(cells)
+    for name in voters:
+        groups.setdefault(cells[name]["fingerprint"], []).append(name)
     order = list(cells)
     reference = max(groups.values(), key=lambda names: (
         len(names), all(not cells[n]["problems"] for n in names), -order.index(names[0])))
-    for name, entry in cells.items():
-        entry["diverges"] = name not in reference
+    for name, entry in cells.items():  # a reference column is judged by the contract only (its Server differs)
+        entry["diverges"] = name not in references and entry["fingerprint"] != cells[reference[0]]["fingerprint"]
         entry["differs_from"] = reference if entry["diverges"] else []
 
 
-def totals(rows: list[dict], servers: int) -> dict:
-    cells = [c for r in rows for c in r["cells"].values()]
+def totals(rows: list[dict], counted: list[str], references: frozenset[str] = frozenset()) -> dict:
+    """The project's servers (`counted`) in the totals; each reference column's own counts beside them."""
+    cells = [r["cells"][name] for r in rows for name in counted]
     return {
         "cases": len(rows),
-        "servers": servers,
+        "servers": len(counted),
         "cells": len(cells),
         "contract": sum(bool(c["problems"]) for c in cells),
         "diverging": sum(c["diverges"] for c in cells),
-        "cases_flagged": sum(any(c["problems"] or c["diverges"] for c in r["cells"].values()) for r in rows),
+        "cases_flagged": sum(any(r["cells"][n]["problems"] or r["cells"][n]["diverges"] for n in counted) for r in rows),
         "unsure": sum(r["unsure"] for r in rows),
+        "references": {name: {"contract": sum(bool(r["cells"][name]["problems"]) for r in rows),
+                              "substance": sum(r["cells"][name]["substance"] for r in rows)}
+                       for name in (rows[0]["cells"] if rows else []) if name in references},
     }
+
+
+def in_substance(problem: str) -> bool:
+    """A difference in what was answered (status, how many answers, the connection, what /echo saw), not only
+    in the form SPEC fixes (an error body's text, a header's value)."""
+    return not re.match(r"response \d+: (body|header)\b", problem)
 
 
 def utc_now() -> str:
@@ -201,15 +219,37 @@ def exit_status(server: ServerProcess) -> int | None:
     return usage.status if usage else None
 
 
+def start_references(targets: list[Target], folder: Path) -> list[ServerProcess]:
+    """The reference servers (bench.reference_servers), one after another; stop those started if one fails."""
+    launched: list[ServerProcess] = []
+    try:
+        for target in targets:
+            launched.append(start(target, folder / re.sub(r"[^A-Za-z0-9_.-]", "_", target.name)))
+    except RuntimeError:
+        for server in launched:
+            server.stop()
+        raise
+    return launched
+
+
 def run(commands: dict[str, list[str]], addresses: dict[str, tuple[str, int]], cases: list[Case],
-        timeout: float = 5.0, show_progress: bool = True) -> dict:
-    """Start the servers of `commands`, probe them beside the already running `addresses`, stop them."""
+        timeout: float = 5.0, show_progress: bool = True, references: list[Target] = ()) -> dict:
+    """Start the servers of `commands` and the reference servers, probe them beside the already running
+    `addresses`, stop them. The reference servers are the matrix's reference columns, at its right."""
     with tempfile.TemporaryDirectory(prefix="probe-") as scratch:
         launched = start_all(commands, Path(scratch))
         try:
+            launched += start_references(list(references), Path(scratch))
+        except RuntimeError:
+            for server in launched:
+                server.stop()
+            raise
+        try:
             servers = {s.name: (s.host, s.port) for s in launched} | addresses
             progress = Progress(len(cases) * len(servers)) if show_progress else None
-            matrix = probe({name: servers[name] for name in [*commands, *addresses]}, cases, timeout, progress)
+            names = [*commands, *addresses, *(t.name for t in references)]
+            matrix = probe({name: servers[name] for name in names}, cases, timeout, progress,
+                           frozenset(t.name for t in references))
         finally:
             statuses = {s.name: exit_status(s) for s in launched}
         for server in launched:
@@ -256,6 +296,9 @@ def parser() -> OneLineParser:
     p.add_argument("--launch", action="append", default=[], metavar="NAME=COMMAND",
                    help="also start COMMAND (from the repository root), which must print "
                         "'listening on http://HOST:PORT' (repeatable)")
+    p.add_argument("--reference", action="store_true", help="also the reference columns: the same app on stock "
+                   "http.server, uvicorn and gunicorn (installed into .venv-reference on first use); shown as such, "
+                   "never counted in the totals or the exit status")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for each answer (default 5)")
     p.add_argument("--force", action="store_true", help="overwrite a conformance.json already in --out")
     return p
@@ -270,6 +313,17 @@ def layer_commands(args: argparse.Namespace, scratch: Path) -> dict[str, list[st
     if layers and not pairs:
         fail(f"server-layers probe: no layer among {','.join(layers)} has model {','.join(args.models)}")
     return {f"{layer}/{model}": layer_command(layer, model, scratch / f"{layer}-{model}") for layer, model in pairs}
+
+
+def reference_targets(wanted: bool) -> list[Target]:
+    """Stock http.server, uvicorn and gunicorn serving the app, when `wanted` (installing their environment)."""
+    if not wanted:
+        return []
+    try:
+        ensure_venv(log=lambda line: print(line, file=sys.stderr))
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        fail(f"server-layers probe: the reference environment could not be installed: {exc}")
+    return [stock(), *production()]
 
 
 def named(items: list[str], what: str) -> dict[str, str]:
@@ -331,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
             fail("server-layers probe: nothing to probe")
         started = time.monotonic()
         try:
-            matrix = run(commands, running, cases, args.timeout)
+            matrix = run(commands, running, cases, args.timeout, references=reference_targets(args.reference))
         except RuntimeError as exc:
             fail(f"server-layers probe: {exc}")
     files = write_outputs(matrix, out)

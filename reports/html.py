@@ -38,6 +38,7 @@ pre { white-space: pre-wrap; font-size: .8rem; margin: .2rem 0; }
 td.cell { white-space: nowrap; font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: .78rem; }
 td.contract { background: #f7c5c5; } td.diverges { background: #fbe3a1; }
 td.contract.diverges { background: repeating-linear-gradient(45deg, #f7c5c5 0 6px, #fbe3a1 6px 12px); }
+th.reference, td.reference { border-left: 2px dashed #888; } td.reference.contract { background: #ece4f4; }
 .mark { font-weight: bold; }
 ul.problems { margin: .1rem 0 .3rem 1.2rem; padding: 0; white-space: normal; font-size: .8rem; }
 th.case { min-width: 15rem; max-width: 22rem; white-space: normal; font-weight: normal; }

@@ -9,21 +9,29 @@ reads the matrix only: it never sends a request. Every string is escaped.
 import json
 
 from .html import document, esc, key_values
-from .tables import md_cell
+from .html import table as table_html
+from .tables import markdown_table, md_cell
 
 CONTRACT, DIVERGES = "✗", "≠"
 LEGEND = (f"{CONTRACT} (red): differs from the contract, the answer the case expects from SPEC.md or the RFC. "
           f"{DIVERGES} (amber): differs from the other servers, after masking what SPEC §6 lets differ "
           "(Date, the layer word of Server, header order and case). Each cell: status code(s) · then the "
-          "connection (open, closed, timed out).")
+          "connection (open, closed, timed out). Reference columns (dashed, at the right, when probed): the same "
+          "app on stock http.server, uvicorn and gunicorn; judged by the contract only (✗, lilac), never counted "
+          "in the totals or the flagged cases.")
 
 
 def marks(cell: dict) -> str:
     return (CONTRACT if cell.get("problems") else "") + (DIVERGES if cell.get("diverges") else "")
 
 
-def flagged(case: dict) -> bool:
-    return any(marks(cell) for cell in case["cells"].values())
+def references(matrix: dict) -> set[str]:
+    """The reference columns: probed beside the project's servers, never counted as theirs."""
+    return {name for name, info in (matrix.get("servers") or {}).items() if info.get("reference")}
+
+
+def flagged(case: dict, skip: set[str] = frozenset()) -> bool:
+    return any(marks(cell) for name, cell in case["cells"].items() if name not in skip)
 
 
 def servers(matrix: dict) -> list[str]:
@@ -34,14 +42,27 @@ def totals_text(matrix: dict) -> str:
     t = matrix.get("totals") or {}
     return (f"{t.get('cases', 0)} cases × {t.get('servers', 0)} servers: {t.get('contract', 0)} cells differ from "
             f"the contract, {t.get('diverging', 0)} from the other servers; {t.get('cases_flagged', 0)} cases "
-            f"flagged; {t.get('unsure', 0)} cases read an unclear rule (unsure). Probed {matrix.get('started', '?')}.")
+            f"flagged; {t.get('unsure', 0)} cases read an unclear rule (unsure). Probed {matrix.get('started', '?')}."
+            + reference_text(t))
+
+
+def reference_text(t: dict) -> str:
+    """The reference columns' own counts, or ''."""
+    found = t.get("references") or {}
+    if not found:
+        return ""
+    parts = [f"{name} {r['contract']} ({r['substance']} in substance: status, answers, connection or what /echo saw)"
+             for name, r in found.items()]
+    return (f" Reference columns, not counted: of {t.get('cases', 0)} cases, these differ from the contract: "
+            + "; ".join(parts) + ". The rest differ only in the form SPEC fixes (an error body's text, a header).")
 
 
 # --- HTML --------------------------------------------------------------------------------
 
 
-def header_row(names: list[str]) -> str:
-    heads = "".join(f'<th scope="col">{"<br>".join(esc(part) for part in name.split("/"))}</th>' for name in names)
+def header_row(names: list[str], skip: set[str] = frozenset()) -> str:
+    heads = "".join(f'<th scope="col"{head_class(name in skip)}>{"<br>".join(esc(part) for part in name.split("/"))}'
+                    f'{"<br><em>reference</em>" if name in skip else ""}</th>' for name in names)
     return f'<tr><th scope="col">case</th><th scope="col">expected</th>{heads}</tr>'
 
 
@@ -51,18 +72,23 @@ def case_head(case: dict) -> str:
             f'{unsure}<br><span class="note">{esc(case.get("title", ""))}</span></th>')
 
 
-def cell_html(cell: dict) -> str:
-    classes = " ".join(["cell"] + (["contract"] if cell.get("problems") else []) + (["diverges"] if cell.get("diverges") else []))
+def head_class(reference: bool) -> str:
+    return ' class="reference"' if reference else ""
+
+
+def cell_html(cell: dict, reference: bool = False) -> str:
+    classes = " ".join(["cell"] + (["contract"] if cell.get("problems") else []) + (["diverges"] if cell.get("diverges") else [])
+                       + (["reference"] if reference else []))
     title = "; ".join(cell.get("problems") or []) or "meets the contract"
     mark = f'<span class="mark">{esc(marks(cell))}</span> ' if marks(cell) else ""
     return f'<td class="{classes}" title="{esc(title)}">{mark}{esc(cell.get("outcome", "?"))}</td>'
 
 
-def differences(case: dict) -> list[str]:
+def differences(case: dict, skip: set[str] = frozenset()) -> list[str]:
     """What the flagged cells of a case got wrong, one line per group of servers that erred alike."""
     groups: dict[tuple, list[str]] = {}
     for name, cell in case["cells"].items():
-        if marks(cell):
+        if marks(cell) and name not in skip:
             echo = next((view for view in cell.get("echo") or [] if view), None)
             key = (tuple(cell.get("problems") or []), tuple(cell.get("differs_from") or []), json_text(echo))
             groups.setdefault(key, []).append(name)
@@ -88,16 +114,16 @@ def json_text(value) -> str:
 
 
 def rows_html(matrix: dict, cases: list[dict], detailed: bool) -> str:
-    names = servers(matrix)
+    names, skip = servers(matrix), references(matrix)
     rows = []
     for case in cases:
-        cells = "".join(cell_html(case["cells"].get(name, {})) for name in names)
+        cells = "".join(cell_html(case["cells"].get(name, {}), name in skip) for name in names)
         rows.append(f"<tr>{case_head(case)}<td class=\"cell\">{esc(case.get('expected', ''))}</td>{cells}</tr>")
         if detailed:
-            items = "".join(f"<li>{esc(line)}</li>" for line in differences(case))
+            items = "".join(f"<li>{esc(line)}</li>" for line in differences(case, skip))
             rows.append(f'<tr class="why"><td colspan="{len(names) + 2}"><div class="why"><ul class="problems">{items}'
                         "</ul></div></td></tr>")
-    return (f'<div class="scroll"><table class="matrix">\n<thead>{header_row(names)}</thead>\n<tbody>\n'
+    return (f'<div class="scroll"><table class="matrix">\n<thead>{header_row(names, skip)}</thead>\n<tbody>\n'
             + "\n".join(rows) + "\n</tbody></table></div>")
 
 
@@ -112,6 +138,51 @@ def servers_html(matrix: dict) -> str:
     return f"<details><summary>The servers ({len(pairs)})</summary>{key_values(pairs)}</details>"
 
 
+def topic(case_id: str) -> str:
+    """A case's topic: the first word of its id (chunked-ext-nul: chunked)."""
+    return case_id.split("-")[0]
+
+
+def substance(cell: dict) -> bool:
+    """The cell differs from the contract in what was answered, not only in an error body's text or a header
+    (conformance.probe.in_substance, recorded in the cell)."""
+    return bool(cell.get("substance"))
+
+
+def reference_rows(matrix: dict) -> tuple[list[str], list[list[str]]]:
+    """Per topic: how many cases each reference column answers differently in substance, beside how many our
+    servers do (any of them), of the cases of that topic."""
+    skip, ours = references(matrix), [n for n in servers(matrix) if n not in references(matrix)]
+    by_topic: dict[str, list[dict]] = {}
+    for case in matrix.get("cases") or []:
+        by_topic.setdefault(topic(case["id"]), []).append(case)
+    names = [n for n in servers(matrix) if n in skip]
+    rows = []
+    for name, cases in sorted(by_topic.items(), key=lambda kv: -len(kv[1])):
+        counts = [sum(substance(c["cells"][n]) for c in cases) for n in names]
+        mine = sum(any(substance(c["cells"][n]) for n in ours) for c in cases)
+        rows.append([name, str(len(cases)), str(mine), *map(str, counts)])
+    total = [sum(int(row[i]) for row in rows) for i in range(1, 3 + len(names))]
+    return ["topic (case id's first word)", "cases", "our servers", *names], rows + [["all", *map(str, total)]]
+
+
+def reference_html(matrix: dict) -> str:
+    """Where the reference servers differ from the contract, by topic, and those cases in full (folded)."""
+    skip = references(matrix)
+    if not skip:
+        return ""
+    headers, rows = reference_rows(matrix)
+    cases = [case for case in matrix.get("cases") or [] if any(substance(case["cells"][n]) for n in skip)]
+    return "\n".join([
+        "<h3>The reference columns: stock http.server, uvicorn, gunicorn</h3>",
+        '<p class="note">Cases each answers differently from the contract in substance (status, number of '
+        "answers, the connection afterwards, what /echo saw), by topic; \"our servers\": cases where any of the "
+        "project's servers does. Reference columns are never counted as the project's failures.</p>",
+        table_html(headers, rows, numeric_from=1),
+        f"<details><summary>Those cases ({len(cases)}), every column</summary>", rows_html(matrix, cases, False),
+        "</details>"])
+
+
 def matrix_html(matrix: dict | None) -> str:
     """The section body for report.html: totals, flagged cases in full, then the whole matrix folded."""
     if matrix is None:
@@ -119,12 +190,12 @@ def matrix_html(matrix: dict | None) -> str:
                 "<code>server-layers probe --out THIS_FOLDER</code> (or <code>server-layers compare</code>, "
                 "which does both) to include it.</p>")
     cases = matrix.get("cases") or []
-    bad = [case for case in cases if flagged(case)]
+    bad = [case for case in cases if flagged(case, references(matrix))]
     flagged_part = (rows_html(matrix, bad, detailed=True) if bad else
                     '<p class="note">No flagged cell: every server meets every case, and all answer alike.</p>')
     return "\n".join([
         f"<p>{esc(totals_text(matrix))}</p>", f'<p class="note">{esc(LEGEND)}</p>', servers_html(matrix),
-        f"<h3>Flagged cases ({len(bad)})</h3>", flagged_part,
+        f"<h3>Flagged cases ({len(bad)})</h3>", flagged_part, reference_html(matrix),
         f"<details><summary>The whole matrix: {len(cases)} cases</summary>",
         rows_html(matrix, cases, detailed=False), "</details>",
     ])
@@ -149,8 +220,14 @@ def markdown_matrix(matrix: dict) -> str:
         cells = [md_cell((marks(c) + " " if marks(c) else "") + c.get("outcome", "?"))
                  for c in (case["cells"].get(name, {}) for name in names)]
         lines.append("| " + " | ".join([md_cell(case["id"]), md_cell(case.get("expected", "")), *cells]) + " |")
+    skip = references(matrix)
     problems = [f"- {md_cell(case['id'])} on {md_cell(name)}: {md_cell('; '.join(cell.get('problems') or ['differs from ' + ', '.join(cell.get('differs_from') or [])]))}"
-                for case in matrix.get("cases") or [] for name, cell in case["cells"].items() if marks(cell)]
+                for case in matrix.get("cases") or [] for name, cell in case["cells"].items()
+                if marks(cell) and name not in skip]
     if problems:
         lines += ["", "## Flagged cells", "", *problems]
+    if skip:
+        lines += ["", "## The reference columns", "", "Cases answered differently from the contract in substance, "
+                  "by topic (reference columns are never counted as the project's failures):", "",
+                  markdown_table(*reference_rows(matrix))]
     return "\n".join(lines) + "\n"

@@ -1,6 +1,7 @@
 """`server-layers compare` (BENCH §5): the probe, the quick profile in interleaved rounds, the report.
 
-The probe runs in this process (conformance.probe, client side only). The measurement is
+The probe runs in this process (conformance.probe, client side only), with the reference columns
+(the app on stock http.server, uvicorn and gunicorn) unless --no-reference. The measurement is
 bench.rounds: a server per variant (model threaded, and the event-loop models where a layer
 has them), all measured together, round after round; Locust at one fixed rate per server for
 CPU per request and latency at equal load, wrk saturating their core for requests/s on one
@@ -20,7 +21,7 @@ from bench import rounds, wrk
 from bench.cli import Progress, duration, names
 from conformance.corpus import load_cases
 from bench.process import layer_command
-from conformance.probe import MODELS, run, write_outputs
+from conformance.probe import MODELS, reference_targets, run, write_outputs
 from serving.options import EVENT_LOOP_MODELS, OneLineParser, fail  # measured beside threaded wherever a layer has them
 
 from reports import cli as report_cli
@@ -62,6 +63,8 @@ def parser() -> OneLineParser:
     p.add_argument("--scenarios", type=names(rounds.SCENARIOS), default=rounds.SCENARIOS,
                    help=f"comma list of {', '.join(rounds.SCENARIOS)} (default: both)")
     p.add_argument("--no-probe", action="store_true", help="skip the conformance probe")
+    p.add_argument("--no-reference", action="store_true", help="probe without the reference columns (the same app "
+                   "on stock http.server, uvicorn and gunicorn, from .venv-reference, installed on first use)")
     return p
 
 
@@ -86,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True)
     if not args.no_probe:
         step(f"probe: {len(load_cases())} cases on every layer and model", started)
-        probe_all(out)
+        probe_all(out, reference_targets(not args.no_reference))
     step(f"measure: {len(profile.variants)} variants, {profile.windows} Locust windows and {profile.rounds} wrk rounds, about "
          f"{rounds.minutes(profile):.1f} min", started)
     results = rounds.execute(profile, Progress())
@@ -105,13 +108,13 @@ def step(text: str, started: float) -> None:
     print(f"[{time.monotonic() - started:5.0f} s] {text}", file=sys.stderr, flush=True)
 
 
-def probe_all(out: Path) -> None:
-    """The whole corpus on every layer x model, into OUT/conformance.{json,md,html}."""
+def probe_all(out: Path, references: list = ()) -> None:
+    """The whole corpus on every layer x model (and the reference columns), into OUT/conformance.{json,md,html}."""
     with tempfile.TemporaryDirectory(prefix="compare-probe-") as scratch:
         commands = {f"{layer}/{model}": layer_command(layer, model, Path(scratch) / f"{layer}-{model}")
                     for layer, models in MODELS.items() for model in models}
         try:
-            matrix = run(commands, {}, load_cases())
+            matrix = run(commands, {}, load_cases(), references=references)
         except RuntimeError as exc:
             fail(f"server-layers compare: {exc}")
     write_outputs(matrix, out)

@@ -155,15 +155,16 @@ def test_ratios_of_medians_with_verdicts():
     summary = reference.summarise(runs)
     assert summary["uvicorn"]["cpu_us_per_req"] == {"median": 38.0, "min": 36.0, "max": 40.0}
     assert summary["uvicorn"]["ok"] == 3 and summary["uvicorn"]["runs"] == 4
-    verdicts = {v["measured"]: v for v in reference.ratios(runs, summary)}
-    assert verdicts["raw_socket/selectors"]["ratio"] == 0.7 and verdicts["raw_socket/selectors"]["verdict"] == "PASS"
-    assert verdicts["raw_socket/selectors"]["rounds"]["max"] == 0.75
-    assert verdicts["socketserver_impl/threaded"]["ratio"] == 1.2
-    assert verdicts["socketserver_impl/threaded"]["verdict"] == "FAIL"
-    assert verdicts["http_server_impl/threaded"]["verdict"] == "n/a"  # neither side measured
+    verdicts = {(v["measured"], v["reference"]): v for v in reference.ratios(runs, summary)}
+    selectors, threaded = ("raw_socket/selectors", "uvicorn"), ("socketserver_impl/threaded", "uvicorn")
+    assert verdicts[selectors]["ratio"] == 0.7 and verdicts[selectors]["verdict"] == "PASS"
+    assert verdicts[selectors]["rounds"]["max"] == 0.75
+    assert verdicts[threaded]["ratio"] == 1.2 and verdicts[threaded]["verdict"] == "FAIL"
+    assert verdicts[("http_server_impl/threaded", "http.server+nodelay")]["verdict"] == "n/a"  # neither measured
     unaimed = [v for v in reference.RATIOS if v[2] is None]  # how far, with no target
     aside = [run(unaimed[0][0], r, us) for r, us in [(1, 50.0), (2, 46.0), (3, 44.0)]]
-    far = {v["measured"]: v for v in reference.ratios(runs + aside, reference.summarise(runs + aside))}[unaimed[0][0]]
+    far = {(v["measured"], v["reference"]): v
+           for v in reference.ratios(runs + aside, reference.summarise(runs + aside))}[unaimed[0][:2]]
     assert far["verdict"] == "-" and far["ratio"] == round(46.0 / 38.0, 3)  # of the medians
     assert "PASS" in reference.table(summary, list(verdicts.values()))
 

@@ -1,0 +1,51 @@
+"""Thin adapters: the one app (webapp.App and its one route table) behind the interfaces other servers speak.
+
+`adapters.wsgi:app` (PEP 3333, for gunicorn), `adapters.asgi:app` (ASGI 3, for uvicorn) and
+`adapters.stock_http.Handler` (a stock http.server handler) each turn what their server parsed into
+an http11.Request and the app's Response back into that server's calls. They translate, never route,
+parse or frame: the host server does its own parsing and framing (that is what they are measured and
+probed for), so a gap of the host server stays visible. This file holds what the three share. They never
+import a layer of the project, and the project's servers never import them.
+"""
+
+import os
+import tempfile
+from http import HTTPStatus
+from pathlib import Path
+
+from http11 import Origin, Request, Response, grammar
+from serving.session import decide
+from webapp.app import App
+from webapp.cgi import Deferred
+
+DATA_DIR_ENV = "SERVER_LAYERS_DATA_DIR"  # where the app keeps its SQLite file; else a fresh temporary folder
+
+
+def make_app(data_dir: Path | None = None) -> App:
+    """The app over `data_dir`, else $SERVER_LAYERS_DATA_DIR, else a new temporary folder."""
+    folder = data_dir or os.environ.get(DATA_DIR_ENV) or tempfile.mkdtemp(prefix="server-layers-adapter-")
+    return App(Path(folder))
+
+
+def request(method: str, target: str, version: str, headers: list[tuple[str, str]], body: bytes,
+            origin: Origin) -> Request:
+    """The Request the app expects, from what the host server parsed (its expectation as the layers read it)."""
+    fields = grammar.index(headers)
+    return Request(method, target, version, headers, body, grammar.expectation(version, fields), fields, origin)
+
+
+def decided(app: App, request: Request) -> Response | Deferred:
+    """The app's answer, as on the project's layers; a Deferred (a CGI script) is the caller's to run."""
+    return decide(app, request)
+
+
+def finished(request: Request, response: Response) -> tuple[HTTPStatus, list[tuple[str, str]], bytes]:
+    """The status, the fields with Content-Length, and the body (none for HEAD)."""
+    fields = [*response.headers, *([("Content-Length", str(response.length))] if response.has_length else [])]
+    return response.status, fields, b"" if request.method == "HEAD" else response.body
+
+
+def answer(app: App, request: Request) -> tuple[HTTPStatus, list[tuple[str, str]], bytes]:
+    """decided() and finished() in one, a Deferred run here (a blocking host: its worker thread waits)."""
+    response = decided(app, request)
+    return finished(request, response.run() if isinstance(response, Deferred) else response)

@@ -1,0 +1,90 @@
+"""The reference servers: the project's one app on uvicorn, on gunicorn and on stock http.server.
+
+The same app on every row (through the thin adapters of adapters/), so a comparison measures the
+server, not two different answers. uvicorn and gunicorn live in a separate environment,
+.venv-reference, installed on first use: never a requirement of the servers or of `make test`.
+Used by bench.reference (wrk, CPU per request) and by the conformance probe (reference columns).
+Starts processes and installs packages; never imports uvicorn, gunicorn or locust itself.
+"""
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .knobs import STOCK_MODULE
+from .process import ServerProcess, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv-reference"
+REQUIREMENTS = ["uvicorn[standard]", "gunicorn"]  # uvicorn with uvloop + httptools, as it is deployed
+PACKAGES = ("uvicorn", "uvloop", "httptools", "gunicorn")
+READY_TIMEOUT_S = 30.0  # uvicorn's start-up in its own venv is the slowest
+DATA_ENV = "SERVER_LAYERS_DATA_DIR"  # adapters.make_app reads it
+GUNICORN_THREADS = 8  # one worker process (one core, as our servers), gthread: keep-alive and 8 requests at once
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    command: tuple[str, ...]  # {port} and {data} are filled in at start
+    prints_line: bool = True  # our `listening on` line; else readiness by polling {port}
+    cwd: Path = ROOT  # where the command runs (a --baseline checkout for its targets)
+    production: bool = False  # needs the reference environment
+
+
+def production(venv: Path = VENV) -> list[Target]:
+    """uvicorn (uvloop + httptools, the ASGI adapter) and gunicorn (gthread, the WSGI adapter)."""
+    return [
+        Target("uvicorn", (str(venv / "bin" / "uvicorn"), "adapters.asgi:app", "--host", "127.0.0.1",
+                           "--port", "{port}", "--log-level", "warning", "--no-access-log", "--loop", "uvloop",
+                           "--http", "httptools"), prints_line=False, production=True),
+        Target("gunicorn", (str(venv / "bin" / "gunicorn"), "adapters.wsgi:app", "--bind", "127.0.0.1:{port}",
+                            "--workers", "1", "--worker-class", "gthread", "--threads", str(GUNICORN_THREADS),
+                            "--log-level", "warning"), prints_line=False, production=True),
+    ]
+
+
+def stock(name: str = "stock http.server", nodelay: bool = True) -> Target:
+    """Stock ThreadingHTTPServer with the app (bench.stock_server), TCP_NODELAY on or the stock off."""
+    return Target(name, (sys.executable, "-m", STOCK_MODULE, "--port", "0", "--data-dir", "{data}",
+                         "--nodelay" if nodelay else "--no-nodelay"))
+
+
+def versions(venv: Path = VENV) -> dict | None:
+    """The reference packages' versions in `venv`; None if any is missing."""
+    python = venv / "bin" / "python"
+    if not python.exists():
+        return None
+    code = (f"import importlib.metadata as m, json; {', '.join(PACKAGES)} = map(__import__, {PACKAGES!r});"
+            f"print(json.dumps({{n: m.version(n) for n in {PACKAGES!r}}}))")
+    result = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
+    return json.loads(result.stdout) if result.returncode == 0 else None
+
+
+def ensure_venv(venv: Path = VENV, log=print) -> dict:
+    """Create `venv` with the reference packages unless it already has them; their versions."""
+    found = versions(venv)
+    if found:
+        return found
+    log(f"installing {' '.join(REQUIREMENTS)} into {venv.relative_to(ROOT) if venv.is_relative_to(ROOT) else venv} ...")
+    if not (venv / "bin" / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", *REQUIREMENTS], check=True)
+    found = versions(venv)
+    if not found:
+        raise RuntimeError(f"{venv}: {', '.join(PACKAGES)} still not all importable after pip install")
+    return found
+
+
+def start(target: Target, folder: Path, cpus: set[int] | None = None) -> ServerProcess:
+    """A target's process, pinned, its app's data in `folder`; ready once it printed its address (or, if it
+    prints none, accepted on the port it was given)."""
+    port = free_port() if not target.prints_line else None
+    data = folder / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    command = [part.format(port=port, data=data) for part in target.command]
+    server = ServerProcess(command, folder / "server.stderr", name=target.name, cpus=cpus, cwd=target.cwd,
+                           env={DATA_ENV: str(data)})
+    return server.wait_ready(READY_TIMEOUT_S, port)
