@@ -9,7 +9,7 @@ MODEL ?= threaded
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help test check serve compare knobs readme-chart readme bench-reference readme-reference reference-env bench-cgi jpg clean
+.PHONY: help test check serve compare knobs readme-chart readme bench-reference readme-reference reference-env bench-cgi syscalls cpu-profile jpg clean
 
 $(STAMP): pyproject.toml tools/system_deps.sh
 	bash tools/system_deps.sh
@@ -62,6 +62,14 @@ bench-cgi: $(STAMP)  ## what a process per request costs: /plaintext beside the 
 	out=results/cgi-$$(date -u +%Y%m%dT%H%M%SZ) && \
 	$(BIN)/python -m server_layers.cgi_cost --rate 20 --repeat 3 --duration 6s --out $$out && \
 	$(BIN)/server-layers report $$out
+
+syscalls: $(STAMP)  ## system calls per request (strace); RUN=results/<bench run> puts syscalls.json there and re-renders its report
+	out=$${RUN:-results/syscalls-$$(date -u +%Y%m%dT%H%M%SZ)} && $(BIN)/python -m bench.syscalls --out $$out && \
+	if [ -f $$out/results.json ]; then $(BIN)/server-layers report $$out; fi
+
+cpu-profile: $(STAMP)  ## where the CPU goes (/proc + py-spy, flame graphs); RUN=results/<bench run> puts cpu.json there and re-renders its report (~3 min)
+	out=$${RUN:-results/cpu-$$(date -u +%Y%m%dT%H%M%SZ)} && $(BIN)/python -m bench.cpu_profile --out $$out && \
+	if [ -f $$out/results.json ]; then $(BIN)/server-layers report $$out; fi
 
 jpg: $(STAMP)  ## regenerate webapp/static/test.jpg (needs Pillow, the `dev` extra)
 	$(BIN)/python -m pip install -q -e '.[dev]'

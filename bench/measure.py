@@ -24,9 +24,20 @@ def cpu_so_far(pid: int) -> float:
 
     Its own share comes from the kernel's per-process CPU clock (nanoseconds, user + sys); the reaped
     children's from /proc (10 ms ticks: only forking servers have any)."""
+    return process_clock(pid) + sum(int(value) for value in stat_fields(pid)[13:15]) / TICKS
+
+
+def user_and_system(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of a live process (every thread) and of the children it reaped, from
+    /proc/PID/stat: utime + cutime, stime + cstime (10 ms ticks; the kernel scales their sum to its exact clock)."""
+    utime, stime, cutime, cstime = (int(value) / TICKS for value in stat_fields(pid)[11:15])
+    return utime + cutime, stime + cstime
+
+
+def stat_fields(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name: [0] is the state (field 3 of proc(5))."""
     with open(f"/proc/{pid}/stat") as file:
-        fields = file.read().rpartition(")")[2].split()
-    return process_clock(pid) + sum(int(value) for value in fields[13:15]) / TICKS
+        return file.read().rpartition(")")[2].split()
 
 
 def process_clock(pid: int) -> float:

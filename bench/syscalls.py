@@ -46,11 +46,12 @@ def traced(pid: int, folder: Path, name: str, work) -> dict[str, int]:
     return parse_summary(summary.read_text())
 
 
-def wait_attached(log: Path, tracer: subprocess.Popen) -> None:
+def wait_attached(log: Path, tracer: subprocess.Popen, marker: str = "attached") -> None:
+    """Wait until the tracer (strace, or py-spy for bench.cpu_profile) has written `marker` into its log."""
     deadline = time.monotonic() + ATTACH_TIMEOUT_S
-    while "attached" not in log.read_text():
+    while marker not in log.read_text():
         if tracer.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"strace did not attach: {log.read_text()[-300:]}")
+            raise RuntimeError(f"{Path(tracer.args[0]).name} did not attach: {log.read_text()[-300:]}")
         time.sleep(0.02)
     time.sleep(0.2)  # every thread's attach line comes at once; let the last settle
 

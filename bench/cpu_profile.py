@@ -1,0 +1,338 @@
+"""Where the CPU goes, per layer and model: the OS's user and system time per request, split by who spends it.
+
+    python -m bench.cpu_profile [--requests 20000] [--paths /plaintext,/] [--variants L/M,...] [--out DIR]
+
+For each variant of bench.syscalls.variants() and each path: start the server pinned to one CPU, as the
+bench pins it (bench.measure.cpu_split: this thread, its load and py-spy on the other CPUs), warm it with
+500 requests, then three windows one after the other, each of --requests keep-alive GETs one after
+another on one connection (bench.syscalls' keep_alive_load, the load of syscalls.json). One client, not
+several: it keeps each model's per-request path and nothing else (no thread or task per connection), and
+with several the threads of a one-CPU server wait runnable for the CPU, which a sampler counts as busy.
+
+1. loaded: user and system CPU of the server from /proc/PID/stat (utime, stime and the children's cutime,
+   cstime; bench.measure.user_and_system) before and after;
+2. idle: the same for as long as the load took, no request; its CPU per second, scaled to each loaded
+   window's length, is subtracted (a sweep or a timer is not charged to the requests). Per request:
+   (loaded - idle) / requests, in µs. The OS counts in 10 ms ticks: the default of 20000 requests keeps
+   each window near a second of CPU, so a tick is a percent or two of a figure;
+3. sampled: the same load with `py-spy record --nonblocking --threads --format raw --rate 500` attached
+   (it reads the server's memory from outside and never stops it; --native would need it stopped for
+   every sample, and it runs on the load's CPU, not the server's). Its CPU figures are kept as
+   sampled_user_us / sampled_system_us beside the loaded ones: the sampler's cost to the server, in the
+   open. py-spy leaves out the samples of idle threads (its default, kept), but it counts a thread as busy
+   whenever the kernel says it is runnable: just woken in recv, before it runs, too. So many more samples
+   land on a recv or send line than the system time's share: the rule below takes the kernel from the OS.
+
+The grouping rule. py-spy without --native sees Python frames only: a sample taken while a thread is in
+a C function is shown at the Python line that called it. So:
+
+- a sample whose leaf frame's source line calls a socket or selector method (KERNEL_CALL: recv, send,
+  sendall, recv_into, accept, poll, select, ...) is "in a system call": SYSCALL_FRAME is appended to its
+  stack (the flame graph shows it) and its group is `kernel`;
+- any other sample belongs to the group of its leaf frame's file; a frame whose file is in no group
+  (`<string>`, `<frozen runpy>`, a thread's name) passes it to its caller, and a stack with no grouped
+  frame at all is `other`. Files are py-spy's short names (relative to the sys.path entry they lie
+  under): `http11/`, `webapp/`, `serving/` are their own groups; a layer's package (bench.catalog.MODELS)
+  is `layer`; socket.py, selectors.py, socketserver.py, http/server.py, asyncio/ and uvloop/ are `stdlib
+  layer`; any other module of sys.stdlib_module_names (email, http.client, re, threading, ...) is `other
+  stdlib`. A C builtin (a regex match, bytes.join) is charged to the line that called it.
+
+The µs per request of a group: `kernel` is the OS's system time; the user time is shared out in
+proportion to each group's samples among the samples not in a system call (those samples are kernel
+time, and time the thread spent runnable but waiting for the CPU, which the OS does not charge; their
+share is kept in samples_by_group beside system_us, to compare). The groups sum to user_us + system_us.
+
+Writes cpu.json {"schema": 1, "rows": [...]}, a flame graph per row (flame-LAYER-MODEL-PATH.svg, coloured
+by group) and, per row, a folder with the server's stderr and the stacks (py-spy's raw file, and
+stacks.txt with the system-call frames added). Prints a table. Reported, never asserted. To put the
+section into a bench run's report: `--out RUN` (the run's folder), then `server-layers report RUN`
+(`make cpu-profile RUN=...` does both). It never imports locust and stops each server by its PID.
+"""
+
+import argparse
+import json
+import linecache
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import time
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+
+from . import flamegraph, measure
+from .catalog import MODELS
+from .process import ROOT, ServerProcess, layer_command
+from .syscalls import keep_alive_load, variants, wait_attached
+
+RATE = 500  # samples per second
+WARM_REQUESTS = 500
+SPY_STOP_S = 30.0
+GROUPS = {  # group -> colour (Paul Tol's light scheme: black text stays readable on each), in the chart's order
+    "kernel": "#77AADD", "layer": "#EE8866", "stdlib layer": "#EEDD88", "serving": "#FFAABB", "http11": "#99DDFF",
+    "webapp": "#44BB99", "other stdlib": "#BBCC33", "other": "#DDDDDD"}
+USER_GROUPS = [group for group in GROUPS if group != "kernel"]
+OURS = {"http11": "http11", "webapp": "webapp", "serving": "serving", **{layer: "layer" for layer in MODELS}}
+STDLIB_LAYER = {"socket", "selectors", "socketserver", "asyncio", "uvloop"}
+SYSCALL_FRAME = "(in a system call)"
+KERNEL_CALL = re.compile(r"\b(?:recv|recv_into|recvfrom|recvmsg|send|sendall|sendmsg|sendfile|accept|poll|select)\(")
+FRAME = re.compile(r"(?P<function>.*) \((?P<file>[^()]+):(?P<line>\d+)\)")
+SOURCE_ROOTS = [ROOT, Path(sysconfig.get_paths()["stdlib"]), Path(sysconfig.get_paths()["purelib"])]
+
+
+# --- the stacks -----------------------------------------------------------------------------
+
+
+def parse_raw(text: str) -> Counter:
+    """py-spy's raw (collapsed) format, `frame;frame;...;leaf count` a line: samples per stack (a tuple, root first)."""
+    stacks = Counter()
+    for line in text.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            stacks[tuple(stack.split(";"))] += int(count)
+    return stacks
+
+
+def marked(stacks: Counter) -> Counter:
+    """The stacks, SYSCALL_FRAME appended to each whose leaf line calls into the kernel."""
+    return Counter({(*stack, SYSCALL_FRAME) if in_kernel_call(stack[-1]) else stack: count
+                    for stack, count in stacks.items()})
+
+
+def in_kernel_call(frame: str) -> bool:
+    match = FRAME.fullmatch(frame)
+    return bool(match and KERNEL_CALL.search(source_line(match["file"], int(match["line"]))))
+
+
+def source_line(file: str, line: int) -> str:
+    """The source line py-spy names by its short file name: under the repository, the stdlib or site-packages."""
+    for base in SOURCE_ROOTS:
+        if (base / file).is_file():
+            return linecache.getline(str(base / file), line)
+    return ""
+
+
+def group_of_file(file: str) -> str | None:
+    parts = PurePosixPath(file).parts
+    top = parts[0].removesuffix(".py") if parts else ""
+    if top in OURS:
+        return OURS[top]
+    if top in STDLIB_LAYER or file == "http/server.py":
+        return "stdlib layer"
+    return "other stdlib" if top in sys.stdlib_module_names else None
+
+
+def group_of_frame(frame: str) -> str | None:
+    if frame == SYSCALL_FRAME:
+        return "kernel"
+    match = FRAME.fullmatch(frame)
+    return group_of_file(match["file"]) if match else None
+
+
+def group_of_stack(stack: tuple[str, ...]) -> str:
+    """The group of the innermost frame that has one (see the module docstring); `other` when none has."""
+    return next((group for group in map(group_of_frame, reversed(stack)) if group), "other")
+
+
+def samples_by_group(stacks: Counter) -> dict[str, int]:
+    counts = Counter()
+    for stack, count in stacks.items():
+        counts[group_of_stack(stack)] += count
+    return {group: counts[group] for group in GROUPS}
+
+
+def split(user_us: float, system_us: float, samples: dict[str, int]) -> dict[str, float]:
+    """µs per request by group: the kernel's is the OS's system time; the user time goes to the other groups in
+    proportion to their samples (all of it to `other` when there is none)."""
+    user_side = sum(samples.get(group, 0) for group in USER_GROUPS)
+    shares = {group: samples.get(group, 0) / user_side for group in USER_GROUPS} if user_side else {"other": 1.0}
+    return {"kernel": system_us, **{group: round(user_us * shares.get(group, 0.0), 2) for group in USER_GROUPS}}
+
+
+def colour(frame: str) -> str:
+    return GROUPS[group_of_frame(frame) or "other"]
+
+
+def collapsed(stacks: Counter) -> str:
+    return "".join(f"{';'.join(stack)} {count}\n" for stack, count in stacks.items())
+
+
+# --- the windows ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    """The server's CPU over one window of wall-clock time."""
+
+    user_s: float
+    system_s: float
+    seconds: float
+
+
+def window(pid: int, work) -> Window:
+    user, system = measure.user_and_system(pid)
+    started = time.monotonic()
+    work()
+    took = time.monotonic() - started
+    after_user, after_system = measure.user_and_system(pid)
+    return Window(after_user - user, after_system - system, took)
+
+
+def per_request_us(loaded: Window, idle: Window, requests: int) -> tuple[float, float]:
+    """(user, system) µs per request: the window's CPU less the idle window's, scaled to the window's length."""
+    scale = loaded.seconds / idle.seconds if idle.seconds else 0.0
+    return tuple(round(max(0.0, busy - scale * quiet) / requests * 1e6, 2)
+                 for busy, quiet in ((loaded.user_s, idle.user_s), (loaded.system_s, idle.system_s)))
+
+
+def py_spy() -> str | None:
+    """py-spy beside this interpreter (the venv's bin/) or on PATH; None when it is not installed."""
+    return shutil.which("py-spy", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+
+
+def profiled(pid: int, folder: Path, work, cpus: set[int] | None) -> tuple[Window, Counter]:
+    """`work()` with py-spy, on `cpus`, sampling `pid`: the window, and the samples per stack."""
+    raw, log = folder / "py-spy.raw", folder / "py-spy.log"
+    command = [py_spy() or "py-spy", "record", "--pid", str(pid), "--rate", str(RATE), "--format", "raw",
+               "--nonblocking", "--threads", "--output", str(raw)]
+    with log.open("w") as output:
+        spy = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                               preexec_fn=measure.pinned(cpus))
+    try:
+        wait_attached(log, spy, "Sampling process")
+        sampled = window(pid, work)
+    finally:
+        stop(spy)
+    if not raw.is_file():
+        raise RuntimeError(f"py-spy wrote no samples: {log.read_text()[-300:]}")
+    return sampled, parse_raw(raw.read_text())
+
+
+def stop(spy: subprocess.Popen) -> None:
+    """SIGINT (py-spy writes its file), then SIGKILL if it has not ended in SPY_STOP_S."""
+    spy.send_signal(signal.SIGINT)
+    try:
+        spy.wait(SPY_STOP_S)
+    except subprocess.TimeoutExpired:
+        spy.kill()
+        spy.wait()
+
+
+@contextmanager
+def running_on(cpus: set[int] | None):
+    """This thread (the load, and py-spy started from it) on `cpus` for a while, off the server's CPU."""
+    before = os.sched_getaffinity(0)
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+# --- one variant and path -------------------------------------------------------------------
+
+
+def slug(path: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", path).strip("-") or "root"
+
+
+def measure_one(layer: str, model: str, path: str, requests: int, out: Path) -> dict:
+    """The three windows of the module docstring on one server; its flame graph and stacks written into `out`."""
+    name = f"{layer}-{model}-{slug(path)}"
+    folder = out / name
+    server_cpus, load_cpus = measure.cpu_split()
+    server = ServerProcess(layer_command(layer, model, folder / "data"), folder / "server.stderr",
+                           name=f"{layer}/{model}", cpus=server_cpus).wait_ready()
+    try:
+        with running_on(load_cpus):
+            keep_alive_load(server.host, server.port, WARM_REQUESTS, path)
+            load = lambda: keep_alive_load(server.host, server.port, requests, path)  # noqa: E731
+            loaded = window(server.pid, load)
+            idle = window(server.pid, lambda: time.sleep(loaded.seconds))
+            sampled, stacks = profiled(server.pid, folder, load, load_cpus)
+    finally:
+        server.stop()
+    stacks = marked(stacks)
+    (folder / "stacks.txt").write_text(collapsed(stacks))
+    flame = f"flame-{name}.svg"
+    title = f"{layer}/{model}, GET {path}: {sum(stacks.values())} samples of {requests} requests (py-spy, {RATE}/s)"
+    (out / flame).write_text(flamegraph.render(stacks, title, colour))
+    return row(f"{layer}/{model}", path, requests, (loaded, idle, sampled), stacks) | {
+        "flamegraph": flame, "stacks": f"{name}/stacks.txt"}
+
+
+def row(variant: str, path: str, requests: int, windows: tuple[Window, Window, Window], stacks: Counter) -> dict:
+    loaded, idle, sampled = windows
+    user, system = per_request_us(loaded, idle, requests)
+    sampled_user, sampled_system = per_request_us(sampled, idle, requests)
+    samples = samples_by_group(stacks)
+    return {"variant": variant, "path": path, "requests": requests, "user_us": user, "system_us": system,
+            "cpu_us": round(user + system, 2), "groups": split(user, system, samples),
+            "samples": sum(samples.values()), "samples_by_group": samples,
+            "sampled_user_us": sampled_user, "sampled_system_us": sampled_system,
+            "seconds": {"loaded": round(loaded.seconds, 3), "idle": round(idle.seconds, 3),
+                        "sampled": round(sampled.seconds, 3)},
+            "idle_cpu_s": {"user": round(idle.user_s, 3), "system": round(idle.system_s, 3)}}
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+def table(rows: list[dict]) -> str:
+    head = (f"{'variant':<26} {'path':<11} {'user':>6} {'system':>6} {'sampled':>11} {'samples':>10}  "
+            + " ".join(f"{group[:12]:>12}" for group in GROUPS))
+    lines = [head, "-" * len(head)]
+    for row in rows:
+        sampled = f"{row['sampled_user_us']:.1f}+{row['sampled_system_us']:.1f}"
+        samples = f"{row['samples'] - row['samples_by_group']['kernel']}/{row['samples']}"
+        lines.append(f"{row['variant']:<26} {row['path']:<11} {row['user_us']:>6.1f} {row['system_us']:>6.1f} "
+                     f"{sampled:>11} {samples:>10}  " + " ".join(f"{row['groups'][group]:>12.1f}" for group in GROUPS))
+    return "\n".join(lines) + ("\n\nµs of CPU per request; sampled: user+system µs per request with py-spy attached; "
+                               "samples: those not in a system call (they split the user time) / all.")
+
+
+def chosen(text: str | None) -> list[tuple[str, str]]:
+    """bench.syscalls.variants(), or those of a `LAYER/MODEL,...` list."""
+    every = variants()
+    if not text:
+        return every
+    wanted = [tuple(item.strip().split("/", 1)) for item in text.split(",") if item.strip()]
+    unknown = [f"{layer}/{model}" for layer, model in wanted if model not in MODELS.get(layer, [])]
+    if unknown:
+        raise ValueError(f"unknown variant(s): {', '.join(unknown)}")
+    return wanted
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.cpu_profile", description=__doc__.split("\n\n")[0])
+    p.add_argument("--requests", type=int, default=20000, help="keep-alive requests per window (default 20000)")
+    p.add_argument("--paths", default="/plaintext,/", help="the GETs, comma-separated (default /plaintext,/)")
+    p.add_argument("--variants", help="LAYER/MODEL,... (default: bench.syscalls.variants())")
+    p.add_argument("--out", type=Path, help="folder for cpu.json and flame graphs (default results/cpu-<UTC stamp>)")
+    options = p.parse_args(argv)
+    if options.requests < 1:
+        p.error("--requests must be at least 1")
+    if not py_spy():
+        p.error("py-spy is not installed (pip install py-spy; the bench extra has it)")
+    try:
+        which = chosen(options.variants)
+    except ValueError as exc:
+        p.error(str(exc))
+    out = options.out or Path("results") / datetime.now(timezone.utc).strftime("cpu-%Y%m%dT%H%M%SZ")
+    out.mkdir(parents=True, exist_ok=True)
+    rows = [measure_one(layer, model, path, options.requests, out)
+            for layer, model in which for path in options.paths.split(",")]
+    (out / "cpu.json").write_text(json.dumps({"schema": 1, "rows": rows}, indent=2))
+    print(table(rows) + f"\n\n{out / 'cpu.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
