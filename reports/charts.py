@@ -20,6 +20,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator  # noqa: E402
 
+from bench.cpu_profile import GROUPS  # noqa: E402
 from bench.knobs import knob_of  # noqa: E402
 
 from . import data, verdict  # noqa: E402
@@ -466,9 +467,47 @@ def syscall_chart(rows: list[dict]) -> Figure:
     return fig
 
 
-def write_syscall_chart(rows: list[dict], out: Path, source: Source) -> Chart | None:
-    """syscalls.png and .svg from a bench.syscalls run's rows; None when there are none."""
+def write_rows_chart(figure, rows: list[dict], name: str, title: str, caption: str, out: Path,
+                     source: Source) -> Chart | None:
+    """NAME.png and .svg of `figure(rows)`, the rows of a measurement beside the run; None when there are none."""
     if not rows:
         return None
     with matplotlib.rc_context(PLOT_RC):
-        return save(syscall_chart(rows), "syscalls", "System calls per request", SYSCALL_CAPTION, out, source)
+        return save(figure(rows), name, title, caption, out, source)
+
+
+def write_syscall_chart(rows: list[dict], out: Path, source: Source) -> Chart | None:
+    """syscalls.png and .svg from a bench.syscalls run's rows; None when there are none."""
+    return write_rows_chart(syscall_chart, rows, "syscalls", "System calls per request", SYSCALL_CAPTION, out, source)
+
+
+CPU_CAPTION = ("CPU the server spent per request under one keep-alive client, from the OS (/proc utime and stime, an "
+               "idle window of the same length subtracted), stacked by who spent it: the kernel is the system time; "
+               "the user time is split by py-spy's samples (those not in a system call) among the groups "
+               "(bench.cpu_profile's docstring has the rule).")
+
+
+def cpu_groups_chart(rows: list[dict]) -> Figure:
+    """One horizontal bar per variant and path, a segment per group (bench.cpu_profile.GROUPS' order and colours)."""
+    groups = [group for group in GROUPS if any(row["groups"].get(group, 0) > 0 for row in rows)]
+    fig = Figure(figsize=(ALONE_W, 1.2 + 0.42 * len(rows)), layout="constrained")
+    ax = fig.add_subplot()
+    for y, row in enumerate(rows):
+        left = 0.0
+        for group in groups:
+            value = row["groups"].get(group, 0)
+            ax.barh(y, value, left=left, color=GROUPS[group], edgecolor="white", linewidth=0.6)
+            left += value
+        ax.text(left, y, f"  {left:.1f}", va="center", fontsize=8.5)
+    ax.set_yticks(range(len(rows)), [f"{row['variant']} {row['path']}" for row in rows])
+    ax.invert_yaxis()
+    ax.set_xlabel("CPU µs per request")
+    ax.set_title("Where the CPU goes")
+    fig.legend(handles=[Patch(facecolor=GROUPS[group], label=group) for group in groups], loc="outside right upper",
+               ncols=1, fontsize=8)
+    return fig
+
+
+def write_cpu_chart(rows: list[dict], out: Path, source: Source) -> Chart | None:
+    """cpu_groups.png and .svg from a bench.cpu_profile run's rows; None when there are none."""
+    return write_rows_chart(cpu_groups_chart, rows, "cpu_groups", "Where the CPU goes", CPU_CAPTION, out, source)

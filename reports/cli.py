@@ -16,8 +16,8 @@ from serving.options import OneLineParser, fail
 
 from . import data, html, tables
 from . import lines as code_lines
-from .charts import (Chart, Source, write_capacity_chart, write_charts, write_knob_chart, write_ratio_chart,
-                     write_syscall_chart)
+from .charts import (Chart, Source, write_capacity_chart, write_charts, write_cpu_chart, write_knob_chart,
+                     write_ratio_chart, write_syscall_chart)
 from .matrix import matrix_html, totals_text
 from .verdict import verdict
 
@@ -63,7 +63,7 @@ def build(run_dir: Path) -> Path:
         failed=html.failed_section(*failed_table, failed), conformance=matrix_html(conformance),
         environment=environment(results), knobs=html.knob_section(*knobs) if knobs else "",
         layers=(tables.LAYER_HEADERS, tables.layer_rows()), lines=code_lines.table(),
-        syscalls=syscall_part(run_dir),
+        syscalls=syscall_part(run_dir), cpu=cpu_part(run_dir),
         cgi=html.cgi_section(cgi_note(entries), tables.cgi_headers(), tables.cgi_rows(entries), differences(results))
         if tables.has_cgi(entries) else "")
     html.write(run_dir / "summary.md", markdown(title, text, figure_table, failed_table, conformance, results, knobs,
@@ -129,15 +129,37 @@ def environment(results: dict) -> list[tuple[str, object]]:
     return pairs
 
 
-def syscall_part(run_dir: Path) -> str:
-    """The section of bench.syscalls' syscalls.json, when the run folder holds one (`--out RUN`); else ''."""
-    path = run_dir / "syscalls.json"
+def measured(run_dir: Path, name: str, tool: str, write_chart) -> tuple[list[dict], Chart | None] | None:
+    """The rows of a measurement's JSON in the run folder (`--out RUN`: syscalls.json, cpu.json) and their chart,
+    written there by `write_chart(rows, run_dir, source)`; None when the folder holds no such file."""
+    path = run_dir / name
     if not path.is_file():
-        return ""
-    rows = json.loads(path.read_text())["rows"]
+        return None
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    chart = write_syscall_chart(rows, run_dir, Source("strace -f -c, bench.syscalls", f"syscalls.json sha256:{digest}"))
-    return html.syscall_section(chart, tables.syscall_headers(rows), tables.syscall_rows(rows))
+    rows = json.loads(path.read_text())["rows"]
+    return rows, write_chart(rows, run_dir, Source(tool, f"{name} sha256:{digest}"))
+
+
+def syscall_part(run_dir: Path) -> str:
+    """The section of bench.syscalls' syscalls.json, when the run folder holds one; else ''."""
+    found = measured(run_dir, "syscalls.json", "strace -f -c, bench.syscalls", write_syscall_chart)
+    rows, chart = found or ([], None)
+    return html.syscall_section(chart, tables.syscall_headers(rows), tables.syscall_rows(rows)) if found else ""
+
+
+def cpu_part(run_dir: Path) -> str:
+    """The section of bench.cpu_profile's cpu.json, when the run folder holds one; else ''."""
+    found = measured(run_dir, "cpu.json", "/proc utime and stime, py-spy samples, bench.cpu_profile", write_cpu_chart)
+    if not found:
+        return ""
+    rows, chart = found
+    flames = [(f"{row['variant']} GET {row['path']}", flame_file(run_dir, row.get("flamegraph"))) for row in rows]
+    return html.cpu_section(chart, tables.cpu_note(rows), tables.cpu_headers(rows), tables.cpu_rows(rows), flames)
+
+
+def flame_file(run_dir: Path, name: str | None) -> str | None:
+    """A row's flame graph as a link relative to the page: a file right beside it, or None."""
+    return name if name and Path(name).name == name and (run_dir / name).is_file() else None
 
 
 def differences(results: dict) -> tuple[str, list[str]] | None:

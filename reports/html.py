@@ -2,7 +2,8 @@
 
 Charts are inline base64 PNGs; the style sheet is inline; fonts are the
 reader's own. Every string that comes from data goes through `esc`. This module
-must never emit a URL to another host (no CDN, no web font, no script).
+must never emit a URL to another host (no CDN, no web font, no script); its only
+links are relative ones to files beside the page (bench.cpu_profile's flame graphs).
 """
 
 import base64
@@ -139,9 +140,22 @@ def syscall_section(chart: Chart | None, headers: list[str], rows: list[list[str
                       chart_figure(chart) if chart else "", table(headers, rows, 1), "</section>"])
 
 
+def cpu_section(chart: Chart | None, note: str, headers: list[str], rows: list[list[str]],
+                flames: list[tuple[str, str | None]]) -> str:
+    """Where the CPU goes (bench.cpu_profile, when the run folder holds its cpu.json): the chart, the computed
+    sentence, the table, and a relative link to each flame graph beside this page (`flames`: label, file or None)."""
+    links = "".join(f'<li><a href="{esc(file)}">{esc(label)}</a></li>' if file else
+                    f"<li>{esc(label)} (its flame graph is not in this folder)</li>" for label, file in flames)
+    return "\n".join(['<section id="cpu"><h2>Where the CPU goes</h2>', chart_figure(chart) if chart else "",
+                      f'<p class="note">{esc(note)}</p>', table(headers, rows, 2),
+                      "<h3>Flame graphs</h3>", '<p class="note">py-spy\'s samples of the same load, a box per frame, '
+                      "coloured by group (SVG files beside this page).</p>", f"<ul>{links}</ul>", "</section>"])
+
+
 def report_page(*, title: str, meta: str, verdict: str, charts: list[Chart], figure_table: tuple, failed: str,
                 conformance: str, environment: list[tuple[str, object]], knobs: str = "",
-                layers: tuple = ([], []), cgi: str = "", syscalls: str = "", lines: tuple = ([], [])) -> str:
+                layers: tuple = ([], []), cgi: str = "", syscalls: str = "", cpu: str = "",
+                lines: tuple = ([], [])) -> str:
     """The report: verdict, the layer table, charts, the knob matrix (when there is one), every figure, failed runs,
     conformance (already HTML), environment."""
     headers, rows = figure_table
@@ -154,7 +168,7 @@ def report_page(*, title: str, meta: str, verdict: str, charts: list[Chart], fig
         "each layer's own package, and of the shared packages it imports, followed through their imports.</p>",
         table(*lines, 1), "</section>",
         '<section id="charts"><h2>Charts</h2>', charts_html, "</section>", *([cgi] if cgi else []),
-        *([syscalls] if syscalls else []),
+        *([syscalls] if syscalls else []), *([cpu] if cpu else []),
         *([knobs] if knobs else []),
         '<section id="figures"><h2>Every figure</h2>',
         '<p class="note">Each figure is the median over the repeats that completed, with the range '

@@ -179,3 +179,32 @@ def syscall_rows(rows: list[dict]) -> list[list[str]]:
     names = syscall_names(rows)
     return [[row["variant"], f"{row['total_per_request']:.2f}", *(f"{row['per_request'].get(name, 0):.2f}" for name in names)]
             for row in rows]
+
+
+def cpu_groups(rows: list[dict]) -> list[str]:
+    """The groups of bench.cpu_profile's rows, in the order the tool wrote them (the kernel first)."""
+    return list(dict.fromkeys(group for row in rows for group in row["groups"]))
+
+
+def cpu_headers(rows: list[dict]) -> list[str]:
+    return ["layer/model", "path", "CPU µs/request", "user", "system", "with py-spy (user + system)",
+            "samples (user side of all)", *cpu_groups(rows)]
+
+
+def cpu_rows(rows: list[dict]) -> list[list[str]]:
+    groups = cpu_groups(rows)
+    return [[row["variant"], row["path"], f"{row['cpu_us']:.1f}", f"{row['user_us']:.1f}", f"{row['system_us']:.1f}",
+             f"{row['sampled_user_us']:.1f} + {row['sampled_system_us']:.1f}",
+             f"{row['samples'] - row['samples_by_group'].get('kernel', 0)} of {row['samples']}",
+             *(f"{row['groups'].get(group, 0):.1f}" for group in groups)] for row in rows]
+
+
+def cpu_note(rows: list[dict]) -> str:
+    """One computed sentence: each row's largest group, and the next."""
+    parts = []
+    for row in rows:
+        total = sum(row["groups"].values()) or 1.0
+        (first, most), (second, next_most) = sorted(row["groups"].items(), key=lambda kv: -kv[1])[:2]
+        parts.append(f"{row['variant']} GET {row['path']}: {first} {most / total:.0%}, then {second} "
+                     f"{next_most / total:.0%} of {total:.1f} µs")
+    return "Where each one's CPU went most: " + "; ".join(parts) + "."

@@ -1,0 +1,163 @@
+"""Where the CPU goes (bench.cpu_profile): py-spy's stacks read and grouped right, the idle window subtracted
+right, the report's section from a real run (tests/data/cpu/: `python -m bench.cpu_profile --requests 2000
+--paths /plaintext` on two variants), and one live run end to end when py-spy is installed.
+
+No layer is named here: the frames of the layer group come from bench.catalog, the rest from the fixture.
+"""
+
+import html
+import json
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import xml.etree.ElementTree as ET
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from helpers import ROOT
+
+from bench import cpu_profile, flamegraph
+from bench.catalog import MODELS
+from bench.cpu_profile import SYSCALL_FRAME, Window
+from bench.syscalls import variants
+from reports import tables
+
+FIXTURE = Path(__file__).resolve().parent / "data" / "cpu"
+REPORT_RUN = FIXTURE.parent / "report-run"
+THREAD = "thread (7329): Thread-3 (handle)"  # py-spy --threads: the thread, the root of every stack
+BOOT = "Thread._bootstrap (threading.py:1002);Thread._bootstrap_inner (threading.py:1045);Thread.run (threading.py:982)"
+REAL_STACKS = {  # stacks as py-spy writes them (taken from its raw files), and the group each belongs to
+    f"{THREAD};{BOOT};Session.receive (serving/session.py:90);fast_head (http11/parser.py:66) 2": "http11",
+    f"{THREAD};{BOOT};App.call (webapp/app.py:111);plaintext (webapp/routes.py:51) 1": "webapp",
+    f"{THREAD};{BOOT};Session.frame (serving/session.py:145);__create_fn__.<locals>.__init__ (<string>:5) 1": "serving",
+    "thread (9429): MainThread;BaseEventLoop._run_once (asyncio/base_events.py:1922);"
+    "EpollSelector.select (selectors.py:480) 1": "stdlib layer",
+    f"{THREAD};BaseHTTPRequestHandler.parse_request (http/server.py:346) 1": "stdlib layer",
+    f"{THREAD};parse_headers (http/client.py:238);FeedParser._parsegen (email/feedparser.py:467) 3": "other stdlib",
+    f"{THREAD};{BOOT};Session.receive (serving/session.py:90);{SYSCALL_FRAME} 27": "kernel",
+    "thread (9429): MainThread 3": "other",
+    "thread (4671): MainThread;_run_module_as_main (<frozen runpy>:198);_run_code (<frozen runpy>:88) 1": "other",
+}
+
+
+def rows() -> list[dict]:
+    return json.loads((FIXTURE / "cpu.json").read_text())["rows"]
+
+
+# --- the stacks --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("line, group", REAL_STACKS.items())
+def test_a_stack_belongs_to_its_innermost_grouped_frame(line, group):
+    (stack,) = cpu_profile.parse_raw(line)
+    assert cpu_profile.group_of_stack(stack) == group
+
+
+@pytest.mark.parametrize("layer", MODELS)
+def test_a_layers_own_package_is_the_layer_group(layer):
+    stack = (THREAD, f"handle ({layer}/server.py:29)", "__create_fn__.<locals>.__init__ (<string>:5)")
+    assert cpu_profile.group_of_stack(stack) == "layer"
+
+
+def test_raw_lines_are_read_with_their_counts():
+    stacks = cpu_profile.parse_raw("\n".join(REAL_STACKS) + "\n\n")
+    assert sum(stacks.values()) == sum(int(line.rsplit(" ", 1)[1]) for line in REAL_STACKS)
+    assert all(stack[0].startswith("thread (") for stack in stacks)
+    assert cpu_profile.parse_raw(cpu_profile.collapsed(stacks)) == stacks
+
+
+def test_a_leaf_calling_the_selector_is_marked_in_a_system_call():
+    """The stdlib's own selectors.py: the line of its poll call is in the kernel, the line after it is not."""
+    source = (Path(sysconfig.get_paths()["stdlib"]) / "selectors.py").read_text().splitlines()
+    line = next(number for number, text in enumerate(source, 1) if "self._selector.poll(" in text)
+    waiting, after = (("loop", f"EpollSelector.select (selectors.py:{n})") for n in (line, line + 1))
+    marked = cpu_profile.marked(Counter({waiting: 3, after: 1}))
+    assert marked == Counter({(*waiting, SYSCALL_FRAME): 3, after: 1})
+    assert cpu_profile.samples_by_group(marked)["kernel"] == 3
+
+
+@pytest.mark.parametrize("row", rows(), ids=lambda row: row["variant"])
+def test_the_fixture_stacks_give_its_rows_samples(row):
+    """py-spy's raw file holds the row's samples; its stacks.txt, grouped again, gives the row's count per group."""
+    raw = (FIXTURE / row["stacks"]).with_name("py-spy.raw")
+    assert sum(cpu_profile.parse_raw(raw.read_text()).values()) == row["samples"]
+    grouped = cpu_profile.samples_by_group(cpu_profile.parse_raw((FIXTURE / row["stacks"]).read_text()))
+    assert grouped == row["samples_by_group"] and sum(grouped.values()) == row["samples"]
+
+
+# --- the arithmetic ----------------------------------------------------------------------
+
+
+def test_the_idle_window_is_scaled_to_the_loaded_one_and_subtracted():
+    loaded, idle = Window(user_s=1.0, system_s=0.5, seconds=2.0), Window(user_s=0.1, system_s=0.05, seconds=1.0)
+    assert cpu_profile.per_request_us(loaded, idle, 1000) == (800.0, 400.0)  # (1.0 - 2 × 0.1) s / 1000, ...
+    assert cpu_profile.per_request_us(Window(0.01, 0.0, 1.0), idle, 1000) == (0.0, 0.0)  # never below zero
+
+
+def test_the_kernel_is_the_system_time_and_the_user_time_follows_the_samples():
+    samples = {"kernel": 90, "http11": 6, "webapp": 3, "serving": 1}
+    groups = cpu_profile.split(50.0, 30.0, samples)
+    assert groups["kernel"] == 30.0 and list(groups) == list(cpu_profile.GROUPS)
+    assert (groups["http11"], groups["webapp"], groups["serving"]) == (30.0, 15.0, 5.0)
+    assert sum(groups.values()) == pytest.approx(80.0)
+    assert cpu_profile.split(50.0, 30.0, {"kernel": 4})["other"] == 50.0  # no user-side sample: unattributed
+
+
+@pytest.mark.parametrize("row", rows(), ids=lambda row: row["variant"])
+def test_each_rows_groups_sum_to_its_cpu(row):
+    assert sum(row["groups"].values()) == pytest.approx(row["cpu_us"], abs=0.05)
+    assert row["groups"]["kernel"] == row["system_us"]
+    assert row["cpu_us"] == pytest.approx(row["user_us"] + row["system_us"])
+
+
+def test_a_flame_graph_has_a_titled_box_per_frame():
+    stacks = cpu_profile.parse_raw("\n".join(REAL_STACKS))
+    root = ET.fromstring(flamegraph.render(stacks, "a title", cpu_profile.colour))
+    title, everything, *boxes = [element.text for element in root.iter("{http://www.w3.org/2000/svg}title")]
+    prefixes = {stack[:depth] for stack in stacks for depth in range(1, len(stack) + 1)}  # a box each
+    assert title == "a title" and everything.startswith(f"all ({sum(stacks.values())} samples")
+    assert len(boxes) == len(prefixes) and {box.rsplit(" (", 1)[0] for box in boxes} == {p[-1] for p in prefixes}
+
+
+# --- the report --------------------------------------------------------------------------
+
+
+def test_a_cpu_profile_beside_the_run_gets_its_section(tmp_path):
+    """cpu.json and its flame graphs in a bench run's folder: the chart, a row per variant and path, the
+    computed sentence, and a relative link to each flame graph, which lies beside the page."""
+    run = tmp_path / "run"
+    shutil.copytree(REPORT_RUN, run)
+    for file in [FIXTURE / "cpu.json", *FIXTURE.glob("flame-*.svg")]:
+        shutil.copy(file, run)
+    result = subprocess.run([sys.executable, "-m", "server_layers", "report", str(run)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    page = (run / "report.html").read_text()
+    start = page.index('<section id="cpu">')
+    section = page[start:page.index("</section>", start)]
+    assert 'src="data:image/png;base64,' in section and (run / "cpu_groups.png").is_file()
+    assert html.escape(tables.cpu_note(rows()), quote=True) in section
+    links = re.findall(r'href="([^"]*)"', section)
+    assert sorted(links) == sorted(row["flamegraph"] for row in rows())
+    assert all((run / link).is_file() and "/" not in link for link in links)
+    for row in rows():
+        assert f"<td>{row['variant']}</td><td>{row['path']}</td>" in section
+
+
+# --- live ----------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(cpu_profile.py_spy() is None, reason="py-spy is not installed (the bench extra has it)")
+def test_a_live_profile_of_one_variant(tmp_path, capsys):
+    layer, model = variants()[0]
+    assert cpu_profile.main(["--requests", "2000", "--paths", "/plaintext", "--variants", f"{layer}/{model}",
+                             "--out", str(tmp_path)]) == 0
+    (row,) = json.loads((tmp_path / "cpu.json").read_text())["rows"]
+    assert row["variant"] == f"{layer}/{model}" and row["requests"] == 2000 and row["samples"] > 0
+    assert row["user_us"] > 0 and sum(row["groups"].values()) == pytest.approx(row["cpu_us"], abs=0.05)
+    assert ET.parse(tmp_path / row["flamegraph"]).getroot().tag.endswith("svg")
+    assert sum(cpu_profile.parse_raw((tmp_path / row["stacks"]).read_text()).values()) == row["samples"]
+    assert row["variant"] in capsys.readouterr().out
