@@ -59,6 +59,7 @@ class RequestReader:
         return self.field_line()
 
     def request_line(self) -> bytes:
+        # gap: blank lines before a request refused [cases: empty-line*]
         # A method past its limit is refused at its 33rd byte (SPEC §5): what came so far is the line,
         # which the handler's check of the request line refuses with 400.
         line = self.take_line(MAX_REQUEST_LINE + 2, grammar.method_too_long)
@@ -68,6 +69,7 @@ class RequestReader:
         return line
 
     def field_line(self) -> bytes:
+        # gap: limits only after a whole line [cases: *-no-end, *-too-long, header-section-too-large, cl-over-limit]
         budget = MAX_HEADER_SECTION - sum(map(len, self.lines))
         line = self.take_line(min(MAX_FIELD_LINE + 2, budget + 2))
         if line in (b"\r\n", b"\n"):
@@ -126,7 +128,7 @@ class RequestReader:
             if self.phase == IDLE and not self.buffer.strip(b"\r\n"):
                 self.buffer.clear()
                 return False
-            raise ConnectionClosed()
+            raise ConnectionClosed()  # gap: a head cut short is served [cases: client-closes-in-*]
         self.buffer += data
         self.last_data = time.monotonic()
         return True

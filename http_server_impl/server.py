@@ -23,6 +23,7 @@ from .reader import ConnectionClosed, HeadTimeout, RequestReader
 
 # Stock http.client counts the empty line that ends a head as a field, so 100 fields get 431;
 # RequestReader enforces MAX_FIELDS itself, so let http.client's own cap sit one above it.
+# gap: 100 fields refused with 431 [cases: header-count-100]
 http.client._MAXHEADERS = MAX_FIELDS + 1
 
 # --- connection loop -----------------------------------------------------------
@@ -32,7 +33,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     """http.server's handler, with the gaps of the contract filled."""
 
     protocol_version = "HTTP/1.1"  # stock HTTP/1.0 closes after every response
+    # gap: HTTP/1.0 by default, a connection per request [cases: none: the stock column sets HTTP/1.1 too]
     default_request_version = "HTTP/1.1"  # stock HTTP/0.9 sends errors without a status line
+    # gap: errors without a status line (HTTP/0.9) [cases: request-line-*, version-*]
     disable_nagle_algorithm = True  # without TCP_NODELAY each keep-alive response stalls ~40 ms
 
     def setup(self) -> None:
@@ -45,6 +48,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def handle(self) -> None:
         # Stock closes silently on a timeout mid-head and prints a traceback on a reset.
+        # gap: no 408, silence on a stalled head [cases: none: the stress tier's slowloris test]
         with self.server.lifecycle.track(self.connection, self.rfile.is_idle):
             try:
                 super().handle()
@@ -55,6 +59,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def parse_request(self) -> bool:
         # Stock splits on any white space and accepts `GET /` (HTTP/0.9): check the line first.
+        # gap: a lenient request line [cases: request-line-*, method-*, target-*]
         self.request_version, self.checked = self.default_request_version, False
         raw = self.raw_requestline
         try:
@@ -70,10 +75,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def handle_expect_100(self) -> bool:
         # Stock sends 100 Continue before any check; a bad head (413, 400) must be refused instead.
+        # gap: 100 Continue before the head is checked [cases: expect-*, fuzz-expect-*]
         return self.check_head()
 
     def check_head(self) -> bool:
         """Stock accepts lines without a colon, obs-fold, control characters, any Host, any framing."""
+        # gap: lenient field lines, any Host [cases: header-*, host-*]
         self.checked = True
         try:
             # The checked lines, not stock's self.headers: stock keeps a value's trailing white space
@@ -89,6 +96,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def __getattr__(self, name: str):
         # Stock answers 501 to a method without do_* and leaves its body unread: the app decides.
+        # gap: 501 and close for a method without do_* [cases: method-unknown, method-lowercase-get, method-32-chars]
         if name.startswith("do_"):
             return self.serve
         raise AttributeError(name)
@@ -100,12 +108,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.refuse(exc)
         self.rfile.request_read()  # from here a stop may close the connection once this is answered
         # self.target, not self.path: stock rewrites a leading '//' and /echo reports the target as sent
+        # gap: a leading '//' rewritten [cases: target-double-slash]
         request = Request(self.command, self.target, self.request_version, self.fields, body, self.expect, self.index,
                           Origin(self.version_string(), self.client_address, self.connection.getsockname))
         self.write(*answer(self.server.app, self.server.options, self.server.lifecycle, request), request.request_line)
 
     def read_body(self) -> bytes:
         # Stock has no body framing at all; chunked bodies are decoded by http11's decoder.
+        # gap: no body framing [cases: chunked-*, te-*, cl-*, content-length-*, fuzz-chunk*]
         if self.length != grammar.CHUNKED:
             return self.rfile.read(self.length)
         decoder, pending = ChunkedBody(), bytearray()
@@ -126,6 +136,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Connection", connection)
         # Stock end_headers() sends the head and the body follows in a second send; one send per
         # response instead (two are what lets Nagle and delayed ACKs stall a keep-alive client).
+        # gap: head and body in two sends, the Nagle stall [cases: none: a delay, measured with --no-nodelay]
         self._headers_buffer.append(b"\r\n" + response.body)
         self.flush_headers()
         self.close_connection = connection == "close"
@@ -136,6 +147,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         # Stock answers an HTML page; the contract: text/plain `CODE REASON\n`, then close.
+        # gap: HTML error pages [cases: target-space, target-tab, header-count-101]
         self.write(error_response(HTTPStatus(code)), "close", "-")
 
     def quietly(self, action, *args) -> None:

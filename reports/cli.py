@@ -15,6 +15,8 @@ from bench.results import LOCUST, WRK
 from serving.options import OneLineParser, fail
 
 from . import data, html, tables
+from . import gaps as stock_gaps
+from . import why
 from . import lines as code_lines
 from .charts import (Chart, Source, write_capacity_chart, write_charts, write_cpu_chart, write_knob_chart,
                      write_ratio_chart, write_syscall_chart)
@@ -62,12 +64,12 @@ def build(run_dir: Path) -> Path:
         title=title, meta=meta(results, entries), verdict=text, charts=charts, figure_table=figure_table,
         failed=html.failed_section(*failed_table, failed), conformance=matrix_html(conformance),
         environment=environment(results), knobs=html.knob_section(*knobs) if knobs else "",
-        layers=(tables.LAYER_HEADERS, tables.layer_rows()), lines=code_lines.table(),
-        syscalls=syscall_part(run_dir), cpu=cpu_part(run_dir),
+        layers=(tables.LAYER_HEADERS, tables.layer_rows()), lines=code_lines.table(), gaps=stock_gaps.table(conformance),
+        syscalls=syscall_part(run_dir), cpu=cpu_part(run_dir), why=why_paragraphs(run_dir, conformance),
         cgi=html.cgi_section(cgi_note(entries), tables.cgi_headers(), tables.cgi_rows(entries), differences(results))
         if tables.has_cgi(entries) else "")
     html.write(run_dir / "summary.md", markdown(title, text, figure_table, failed_table, conformance, results, knobs,
-                                                       entries))
+                                                       entries, why_paragraphs(run_dir, conformance)))
     return html.write(run_dir / "report.html", page)
 
 
@@ -157,6 +159,13 @@ def cpu_part(run_dir: Path) -> str:
     return html.cpu_section(chart, tables.cpu_note(rows), tables.cpu_headers(rows), tables.cpu_rows(rows), flames)
 
 
+def why_paragraphs(run_dir: Path, conformance: dict | None) -> list[tuple[str, str]]:
+    """A paragraph per layer from the run's profile and system-call count (none without either)."""
+    cpu, syscalls = (json.loads((run_dir / name).read_text())["rows"] if (run_dir / name).is_file() else None
+                     for name in ("cpu.json", "syscalls.json"))
+    return why.paragraphs(cpu, syscalls, conformance) if cpu or syscalls else []
+
+
 def flame_file(run_dir: Path, name: str | None) -> str | None:
     """A row's flame graph as a link relative to the page: a file right beside it, or None."""
     return name if name and Path(name).name == name and (run_dir / name).is_file() else None
@@ -186,13 +195,17 @@ def cgi_note(entries: list[dict]) -> str:
 
 
 def markdown(title: str, text: str, figure_table: tuple, failed_table: tuple, conformance: dict | None,
-             results: dict, knobs: tuple | None = None, entries: list[dict] = ()) -> str:
+             results: dict, knobs: tuple | None = None, entries: list[dict] = (), why: list = ()) -> str:
     """summary.md: the verdict, the knob matrix (`knobs`, as knob_matrix() gives it, when there is one), the
     table of every figure, failed runs, conformance totals, environment."""
     lines = [f"# {title}", "", text, "", "## The layers", "", tables.markdown_table(tables.LAYER_HEADERS,
                                                                                     tables.layer_rows()), "",
              "Lines that buy each behaviour (code lines of each layer's own package and of the shared code it "
-             "imports):", "", tables.markdown_table(*code_lines.table()), ""]
+             "imports):", "", tables.markdown_table(*code_lines.table()), "",
+             "The stock gaps http_server_impl closes (its `# gap:` comments) and the corpus cases each names:", "",
+             tables.markdown_table(*stock_gaps.table(conformance)), ""]
+    if why:
+        lines += ["## Why each layer costs what it costs", "", *[f"**{layer}/** {text}\n" for layer, text in why]]
     if entries and tables.has_cgi(entries):
         lines += ["## CGI: a process per request", "", cgi_note(entries), "",
                   tables.markdown_table(tables.cgi_headers(), tables.cgi_rows(entries)), "",

@@ -152,10 +152,33 @@ def cpu_section(chart: Chart | None, note: str, headers: list[str], rows: list[l
                       "coloured by group (SVG files beside this page).</p>", f"<ul>{links}</ul>", "</section>"])
 
 
+def why_section(paragraphs: list[tuple[str, str]]) -> str:
+    """Why each layer costs what it costs (reports.why): a paragraph per layer, computed from the data; '' without."""
+    if not paragraphs:
+        return ""
+    items = "".join(f"<h3>{esc(layer)}/</h3><p>{esc(text)}</p>" for layer, text in paragraphs)
+    return ('<section id="why"><h2>Why each layer costs what it costs</h2><p class="note">Every figure below comes '
+            "from this folder's cpu.json, syscalls.json and conformance.json and from the code's line counts; the "
+            f"sentences are templates filled from them.</p>{items}</section>")
+
+
+def gaps_part(headers: list[str], rows: list[list[str]]) -> str:
+    """The stock gaps http_server_impl closes (reports.gaps), with the cases measured when the matrix has stock."""
+    if not rows:
+        return ""
+    measured = len(headers) > 3
+    note = ("Each from a <code># gap:</code> comment in http_server_impl/, with the corpus cases it names; "
+            + ("which of them the stock column fails and which any http_server_impl model fails, from this run's "
+               "conformance matrix." if measured else "run <code>server-layers probe --reference --out THIS_FOLDER"
+               "</code> to see which of them stock fails."))
+    return "\n".join(["<h3>The stock gaps http_server_impl closes</h3>", f'<p class="note">{note}</p>',
+                      table(headers, rows)])
+
+
 def report_page(*, title: str, meta: str, verdict: str, charts: list[Chart], figure_table: tuple, failed: str,
                 conformance: str, environment: list[tuple[str, object]], knobs: str = "",
                 layers: tuple = ([], []), cgi: str = "", syscalls: str = "", cpu: str = "",
-                lines: tuple = ([], [])) -> str:
+                lines: tuple = ([], []), gaps: tuple = ([], []), why: list[tuple[str, str]] = ()) -> str:
     """The report: verdict, the layer table, charts, the knob matrix (when there is one), every figure, failed runs,
     conformance (already HTML), environment."""
     headers, rows = figure_table
@@ -166,9 +189,9 @@ def report_page(*, title: str, meta: str, verdict: str, charts: list[Chart], fig
         '<section id="layers"><h2>The layers</h2>', table(*layers),
         "<h3>Lines that buy each behaviour</h3>", '<p class="note">Code lines (not blank, comment or docstring) of '
         "each layer's own package, and of the shared packages it imports, followed through their imports.</p>",
-        table(*lines, 1), "</section>",
+        table(*lines, 1), gaps_part(*gaps), "</section>",
         '<section id="charts"><h2>Charts</h2>', charts_html, "</section>", *([cgi] if cgi else []),
-        *([syscalls] if syscalls else []), *([cpu] if cpu else []),
+        *([syscalls] if syscalls else []), *([cpu] if cpu else []), why_section(why),
         *([knobs] if knobs else []),
         '<section id="figures"><h2>Every figure</h2>',
         '<p class="note">Each figure is the median over the repeats that completed, with the range '

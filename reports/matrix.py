@@ -163,7 +163,11 @@ def reference_rows(matrix: dict) -> tuple[list[str], list[list[str]]]:
         mine = sum(any(substance(c["cells"][n]) for n in ours) for c in cases)
         rows.append([name, str(len(cases)), str(mine), *map(str, counts)])
     total = [sum(int(row[i]) for row in rows) for i in range(1, 3 + len(names))]
-    return ["topic (case id's first word)", "cases", "our servers", *names], rows + [["all", *map(str, total)]]
+    shown = [row for row in rows if any(int(n) for n in row[2:])]  # a topic no server differs on says nothing
+    others = [row for row in rows if row not in shown]
+    rest = [[f"{len(others)} other topics", str(sum(int(row[1]) for row in others)), *["0"] * (1 + len(names))]]
+    return (["topic (case id's first word)", "cases", "our servers", *names],
+            shown + (rest if others else []) + [["all", *map(str, total)]])
 
 
 def reference_html(matrix: dict) -> str:

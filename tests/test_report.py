@@ -29,7 +29,7 @@ from helpers import ROOT
 from bench.catalog import STORY
 from bench.knobs import DEFAULT, flags
 from bench.results import summarise
-from reports import charts, cli, data, tables
+from reports import charts, cli, data, gaps, tables
 from reports.matrix import matrix_html
 from reports.verdict import MEASURES, finding, verdict
 
@@ -114,8 +114,8 @@ def test_summary_md_has_a_row_per_level(built):
     summary = (built / "summary.md").read_text()
     entries = fixture_results()["summary"]
     rows = [line for line in summary.splitlines() if line.startswith("| ") and "|---" not in line]
-    # the layer table, the lines table, the figures, the failed run: each with its header
-    assert len(rows) == (1 + len(STORY)) * 2 + 1 + len(entries) + 1 + 1
+    # the layer table, the lines table, the stock gaps, the figures, the failed run: each with its header
+    assert len(rows) == (1 + len(STORY)) * 2 + 1 + len(gaps.gaps()) + 1 + len(entries) + 1 + 1
     assert fixture_results()["runs"][0]["layer"] in summary
 
 

@@ -1,0 +1,77 @@
+"""The stock gaps http_server_impl closes, from its own comments, each beside the corpus cases it explains.
+
+Every `# gap: WHAT [cases: PATTERN, ...]` comment in http_server_impl/ names one way stock http.server
+falls short of the contract and the corpus cases (ids or globs) that show it; `cases: none: WHY` says
+where else it shows. With a conformance matrix that has the stock column (`server-layers probe
+--reference`), each gap gets what was measured: which of its cases stock fails, and whether every
+http_server_impl model meets them. Reads source and conformance.json; runs nothing.
+"""
+
+import fnmatch
+import io
+import re
+import tokenize
+from pathlib import Path
+
+from bench.reference_servers import stock
+
+ROOT = Path(__file__).resolve().parent.parent
+LAYER = "http_server_impl"  # the layer built on the stock one, whose comments name the gaps
+TAG = re.compile(r"#\s*gap:\s*(?P<what>.+?)\s*\[cases:\s*(?P<cases>[^\]]*)\]")
+STOCK = stock().name  # the reference column of the matrix
+
+
+def gaps(folder: Path = ROOT / LAYER) -> list[dict]:
+    """Each gap comment: what stock does, where the fix is (file:line), the case patterns or why there are none."""
+    found = []
+    for path in sorted(folder.glob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            match = TAG.search(token.string) if token.type == tokenize.COMMENT else None
+            if match:
+                cases = match["cases"].strip()
+                none = cases.startswith("none")
+                found.append({"what": match["what"], "where": f"{LAYER}/{path.name}:{token.start[0]}",
+                              "patterns": [] if none else [p.strip() for p in cases.split(",") if p.strip()],
+                              "elsewhere": cases.partition(":")[2].strip() if none else ""})
+    return found
+
+
+def matched(patterns: list[str], ids: list[str]) -> list[str]:
+    return [case_id for case_id in ids if any(fnmatch.fnmatchcase(case_id, p) for p in patterns)]
+
+
+def measured(gap: dict, matrix: dict) -> dict:
+    """The gap's cases in `matrix`: those the stock column fails, and those any http_server_impl model fails."""
+    rows = {row["id"]: row["cells"] for row in matrix.get("cases") or []}
+    ours = [name for name in (matrix.get("servers") or {}) if name.split("/")[0] == LAYER]
+    cases = matched(gap["patterns"], list(rows))
+    return {"cases": cases,
+            "stock_fails": [c for c in cases if rows[c].get(STOCK, {}).get("problems")],
+            "ours_fail": [c for c in cases if any(rows[c][name].get("problems") for name in ours)] if ours else None}
+
+
+def has_stock(matrix: dict | None) -> bool:
+    return bool(matrix) and STOCK in (matrix.get("servers") or {})
+
+
+def table(matrix: dict | None) -> tuple[list[str], list[list[str]]]:
+    """One row a gap; with a stock column in `matrix`, the measured cases beside it."""
+    headers = ["stock http.server's gap", "closed at", "corpus cases"]
+    if not has_stock(matrix):
+        return headers, [[g["what"], g["where"], ", ".join(g["patterns"]) or g["elsewhere"]] for g in gaps()]
+    headers += ["stock fails", f"{LAYER} fails"]
+    rows = []
+    for gap in gaps():
+        found = measured(gap, matrix)
+        rows.append([gap["what"], gap["where"], f"{len(found['cases'])}: {', '.join(gap['patterns'])}"
+                     if gap["patterns"] else gap["elsewhere"],
+                     listing(found["stock_fails"]) if gap["patterns"] else "—",
+                     listing(found["ours_fail"]) if gap["patterns"] and found["ours_fail"] is not None else "—"])
+    return headers, rows
+
+
+def listing(ids: list[str], shown: int = 6) -> str:
+    """"3: a, b, c" (the first `shown` ids, then how many more)."""
+    more = f" … and {len(ids) - shown} more" if len(ids) > shown else ""
+    return f"{len(ids)}" + (f": {', '.join(ids[:shown])}{more}" if ids else "")

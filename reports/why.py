@@ -1,0 +1,96 @@
+"""Why each layer costs what it costs: a short paragraph per layer, every figure in it computed from the data.
+
+From what the run folder holds: cpu.json (bench.cpu_profile: CPU per request split by who spends it),
+syscalls.json (bench.syscalls: system calls per request), the code's line counts (reports.lines) and,
+for http_server_impl, its stock gaps measured in the conformance matrix (reports.gaps). Each
+variant is set beside the cheapest one on the same path, and the groups and calls that make up most
+of the difference are named. The sentences are templates; no number in them is typed. Reads data only.
+"""
+
+from bench.catalog import MODELS
+
+from . import gaps as stock_gaps
+from . import lines as code_lines
+
+GROUPS = {  # what each group of bench.cpu_profile stands for, in a reader's words
+    "kernel": "the kernel (system time)",
+    "http11": "the sans-IO parser and serializer (http11)",
+    "webapp": "the app (webapp)",
+    "serving": "the shared serving code (serving)",
+    "layer": "the layer's own module",
+    "stdlib layer": "the standard library layer it builds on",
+    "other stdlib": "other standard library modules",
+    "other": "frames in no group",
+}
+SHOWN = 2  # the largest groups or calls named in a sentence
+
+
+def us(value: float) -> str:
+    return f"{value:.1f} µs"
+
+
+def largest(values: dict[str, float], count: int = SHOWN) -> list[tuple[str, float]]:
+    return sorted(((k, v) for k, v in values.items() if v > 0), key=lambda kv: -kv[1])[:count]
+
+
+def cpu_sentences(layer: str, rows: list[dict]) -> list[str]:
+    """Per variant of `layer` and path: its CPU per request, its largest groups, and what it spends beyond the
+    cheapest variant on that path."""
+    said = []
+    for row in (r for r in rows if r["variant"].split("/")[0] == layer):
+        total = sum(row["groups"].values())
+        parts = ", ".join(f"{GROUPS.get(g, g)} {us(v)} ({v / total:.0%})" for g, v in largest(row["groups"])) \
+            if total > 0 else ""
+        said.append(f"{row['variant']} spends {us(total)} of CPU per GET {row['path']}"
+                    + (f"; its largest shares: {parts}" if parts else "") + ".")
+        same_path = [r for r in rows if r["path"] == row["path"]]
+        cheapest = min(same_path, key=lambda r: sum(r["groups"].values()))
+        if cheapest is not row:
+            extra = {g: v - cheapest["groups"].get(g, 0.0) for g, v in row["groups"].items()}
+            more = total - sum(cheapest["groups"].values())
+            named = ", ".join(f"{GROUPS.get(g, g)} +{us(v)}" for g, v in largest(extra))
+            said.append(f"Beside {cheapest['variant']}, the least in this profile on {row['path']} (one window "
+                        f"each: a difference, not a ranking), that is {us(more)} more" + (f": {named}." if named else "."))
+    return said
+
+
+def syscall_sentences(layer: str, rows: list[dict]) -> list[str]:
+    """Per variant of `layer`: its system calls per request, and those it makes beyond the fewest."""
+    said = []
+    fewest = min(rows, key=lambda r: r["total_per_request"]) if rows else None
+    for row in (r for r in rows if r["variant"].split("/")[0] == layer):
+        calls = ", ".join(f"{name} {count:.2f}" for name, count in largest(row["per_request"], 3))
+        text = f"{row['variant']} makes {row['total_per_request']:.2f} system calls per request ({calls})"
+        extra = {n: c - fewest["per_request"].get(n, 0.0) for n, c in row["per_request"].items()}
+        named = ", ".join(f"{name} +{count:.2f}" for name, count in largest(extra) if count >= 0.05)
+        said.append(text + (f"; beyond {fewest['variant']}'s {fewest['total_per_request']:.2f}: {named}." if
+                            named and row is not fewest else "."))
+    return said
+
+
+def line_sentence(layer: str) -> str:
+    row = next(r for r in code_lines.rows() if r["layer"] == layer)
+    return f"Its own package is {row['own']} code lines, beside {row['shared']} lines of shared code it imports."
+
+
+def gap_sentence(layer: str, conformance: dict | None) -> str:
+    """For the layer built on stock http.server: the gaps it closes and what the stock column fails of them."""
+    if layer != stock_gaps.LAYER:
+        return ""
+    found = stock_gaps.gaps()
+    text = f"It closes {len(found)} gaps of stock http.server, each a `# gap:` comment in its code"
+    if not stock_gaps.has_stock(conformance):
+        return text + "."
+    failed = {c for gap in found for c in stock_gaps.measured(gap, conformance)["stock_fails"]}
+    ours = {c for gap in found for c in (stock_gaps.measured(gap, conformance)["ours_fail"] or [])}
+    return text + (f"; stock fails {len(failed)} of the corpus cases they name, {layer} {len(ours)}.")
+
+
+def paragraphs(cpu: list[dict] | None, syscalls: list[dict] | None, conformance: dict | None) -> list[tuple[str, str]]:
+    """(layer, paragraph) for every layer, from whatever of the data is there."""
+    found = []
+    for layer in MODELS:
+        sentences = [*cpu_sentences(layer, cpu or []), *syscall_sentences(layer, syscalls or []), line_sentence(layer),
+                     gap_sentence(layer, conformance)]
+        found.append((layer, " ".join(s for s in sentences if s)))
+    return found

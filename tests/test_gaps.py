@@ -1,0 +1,85 @@
+"""The stock gaps http_server_impl closes (reports/gaps.py) and the reference columns of the matrix.
+
+The gaps come from `# gap:` comments in the code; each must name corpus cases that exist (or say where
+else it shows). The measured columns come from a real `server-layers probe --reference` run on a few
+cases (tests/data/conformance-reference.json): the stock column's failures are read from it, never typed.
+"""
+
+import json
+import shutil
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+from helpers import ROOT
+
+from conformance.corpus import load_cases
+from reports import cli, gaps, readme
+from reports.matrix import reference_rows, references
+
+DATA = Path(__file__).resolve().parent / "data"
+MATRIX = json.loads((DATA / "conformance-reference.json").read_text())
+CASE_IDS = [case.id for case in load_cases()]
+
+
+def test_every_gap_comment_names_cases_that_exist_or_says_where_it_shows():
+    found = gaps.gaps()
+    assert len(found) >= 10
+    for gap in found:
+        path, line = gap["where"].rsplit(":", 1)
+        assert "# gap:" in (ROOT / path).read_text().splitlines()[int(line) - 1]
+        assert gap["elsewhere"] or gap["patterns"]
+        for pattern in gap["patterns"]:
+            assert any(fnmatchcase(case_id, pattern) for case_id in CASE_IDS), pattern
+
+
+def test_a_gap_comment_is_read_with_its_cases(tmp_path):
+    (tmp_path / "server.py").write_text("x = 1\n# gap: no framing [cases: chunked-*, te-gzip]\n"
+                                        "y = 2  # gap: a stall [cases: none: the knob matrix]\n# gap without tag\n")
+    found = gaps.gaps(tmp_path)
+    assert [(g["what"], g["patterns"], g["elsewhere"]) for g in found] == [
+        ("no framing", ["chunked-*", "te-gzip"], ""), ("a stall", [], "the knob matrix")]
+    assert found[1]["where"].endswith("server.py:3")
+
+
+def test_the_measured_columns_are_the_matrix_cells():
+    rows = {row["id"]: row["cells"] for row in MATRIX["cases"]}
+    for gap in gaps.gaps():
+        found = gaps.measured(gap, MATRIX)
+        assert found["stock_fails"] == [c for c in found["cases"] if rows[c][gaps.STOCK]["problems"]]
+        assert found["ours_fail"] == [c for c in found["cases"] if any(
+            cells["problems"] for name, cells in rows[c].items() if name.startswith(gaps.LAYER + "/"))]
+    failing = {c for gap in gaps.gaps() for c in gaps.measured(gap, MATRIX)["stock_fails"]}
+    assert failing  # the fixture holds cases stock fails: the table shows them
+
+
+def test_reference_columns_never_count_and_show_by_topic():
+    skip = references(MATRIX)
+    assert skip == {"stock http.server", "uvicorn", "gunicorn"}
+    ours = [name for name in MATRIX["servers"] if name not in skip]
+    assert MATRIX["totals"]["servers"] == len(ours)
+    assert MATRIX["totals"]["contract"] == sum(bool(r["cells"][n]["problems"]) for r in MATRIX["cases"] for n in ours)
+    headers, rows = reference_rows(MATRIX)
+    total = rows[-1]
+    assert total[0] == "all" and int(total[1]) == len(MATRIX["cases"])
+    for index, name in enumerate(headers[3:], 3):
+        assert int(total[index]) == MATRIX["totals"]["references"][name]["substance"]
+
+
+def test_the_report_shows_reference_columns_and_the_measured_gaps(tmp_path):
+    shutil.copytree(DATA / "report-run", tmp_path / "run")
+    shutil.copy(DATA / "conformance-reference.json", tmp_path / "run" / "conformance.json")
+    page = cli.build(tmp_path / "run").read_text()
+    assert page.count('<th scope="col" class="reference">') == 3 * 2  # the flagged table is empty: the whole matrix
+    assert "The reference columns: stock http.server, uvicorn, gunicorn" in page  # and the by-topic section's table
+    layers = page[page.index('<section id="layers">'):page.index("</section>", page.index('<section id="layers">'))]
+    assert "The stock gaps http_server_impl closes" in layers and "stock fails" in layers
+    summary = (tmp_path / "run" / "summary.md").read_text()
+    assert "Reference columns, not counted" in summary and "| stock http.server's gap |" in summary
+
+
+def test_the_readme_conformance_block_is_what_the_committed_probe_renders():
+    matrix = readme.load_conformance()
+    assert references(matrix) == {"stock http.server", "uvicorn", "gunicorn"}
+    text = readme.README.read_text(encoding="utf-8")
+    assert readme.block(text, readme.CONF_BEGIN, readme.CONF_END) == readme.render_conformance(matrix)
+    assert readme.compact(matrix) == matrix  # committed compacted: compacting again changes nothing

@@ -1,0 +1,61 @@
+"""The "why" paragraph per layer (reports/why.py): filled from the data, so the data moves it.
+
+The inputs are the committed fixtures: a real strace count (tests/data/syscalls.json), the cpu profile
+fixture (tests/data/cpu/cpu.json) and a real probe with reference columns. No layer is named here.
+"""
+
+import copy
+import json
+from pathlib import Path
+
+from bench.catalog import MODELS
+from reports import lines, why
+
+DATA = Path(__file__).resolve().parent / "data"
+CPU = json.loads((DATA / "cpu" / "cpu.json").read_text())["rows"]
+SYSCALLS = json.loads((DATA / "syscalls.json").read_text())["rows"]
+MATRIX = json.loads((DATA / "conformance-reference.json").read_text())
+
+
+def text_of(layer: str, cpu=CPU, syscalls=SYSCALLS, matrix=MATRIX) -> str:
+    return dict(why.paragraphs(cpu, syscalls, matrix))[layer]
+
+
+def test_every_layer_gets_a_paragraph_with_its_line_counts():
+    found = dict(why.paragraphs(CPU, SYSCALLS, MATRIX))
+    assert list(found) == list(MODELS)
+    for row in lines.rows():
+        assert f"Its own package is {row['own']} code lines, beside {row['shared']} lines" in found[row["layer"]]
+
+
+def test_the_figures_are_the_datas():
+    for row in CPU:
+        layer = row["variant"].split("/")[0]
+        assert f"{row['variant']} spends {sum(row['groups'].values()):.1f} µs of CPU per GET {row['path']}" in text_of(layer)
+    for row in SYSCALLS:
+        assert f"{row['variant']} makes {row['total_per_request']:.2f} system calls per request" in \
+            text_of(row["variant"].split("/")[0])
+
+
+def test_a_changed_figure_changes_the_paragraph():
+    row = CPU[-1]
+    layer = row["variant"].split("/")[0]
+    changed = copy.deepcopy(CPU)
+    changed[-1]["groups"]["kernel"] += 7.0
+    assert text_of(layer, cpu=changed) != text_of(layer)
+    assert f"{sum(changed[-1]['groups'].values()):.1f} µs" in text_of(layer, cpu=changed)
+
+
+def test_the_difference_beside_the_least_names_the_groups_that_make_it():
+    cheapest = min(CPU, key=lambda r: sum(r["groups"].values()))
+    for row in CPU:
+        if row is cheapest or row["path"] != cheapest["path"]:
+            continue
+        more = sum(row["groups"].values()) - sum(cheapest["groups"].values())
+        assert f"Beside {cheapest['variant']}" in text_of(row["variant"].split("/")[0])
+        assert f"that is {more:.1f} µs more" in text_of(row["variant"].split("/")[0])
+
+
+def test_without_measurements_only_the_code_speaks():
+    for layer, text in why.paragraphs(None, None, None):
+        assert "µs" not in text and "system calls" not in text and "code lines" in text
