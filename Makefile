@@ -9,7 +9,7 @@ MODEL ?= threaded
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help test check serve compare knobs readme-chart readme bench-reference readme-reference reference-env bench-cgi syscalls cpu-profile jpg clean
+.PHONY: help test check serve compare knobs readme-chart readme bench-reference readme-reference reference-env bench-cgi syscalls cpu-profile explain jpg clean
 
 $(STAMP): pyproject.toml tools/system_deps.sh
 	bash tools/system_deps.sh
@@ -62,6 +62,10 @@ bench-cgi: $(STAMP)  ## what a process per request costs: /plaintext beside the 
 	out=results/cgi-$$(date -u +%Y%m%dT%H%M%SZ) && \
 	$(BIN)/python -m server_layers.cgi_cost --rate 20 --repeat 3 --duration 6s --out $$out && \
 	$(BIN)/server-layers report $$out
+
+explain: $(STAMP)  ## why each layer costs what it costs: make explain RUN=results/<compare run> (strace, /proc + py-spy, reference columns, then its report; ~6 min)
+	@test -n "$(RUN)" || { echo "make explain: give RUN=results/<a compare or bench run>" >&2; exit 2; }
+	$(BIN)/server-layers explain $(RUN)
 
 syscalls: $(STAMP)  ## system calls per request (strace); RUN=results/<bench run> puts syscalls.json there and re-renders its report
 	out=$${RUN:-results/syscalls-$$(date -u +%Y%m%dT%H%M%SZ)} && $(BIN)/python -m bench.syscalls --out $$out && \

@@ -1,8 +1,9 @@
 """Where the CPU goes, per layer and model: the OS's user and system time per request, split by who spends it.
 
-    python -m bench.cpu_profile [--requests 20000] [--paths /plaintext,/] [--variants L/M,...] [--out DIR]
+    python -m bench.cpu_profile [--requests 20000] [--paths /plaintext,/] [--repeat 3] [--variants L/M,...] [--out DIR]
 
-For each variant of bench.syscalls.variants() and each path: start the server pinned to one CPU, as the
+--repeat rounds (default 3), the order of the variants and paths rotated each round; in each round, for
+each variant of bench.syscalls.variants() and each path: start the server pinned to one CPU, as the
 bench pins it (bench.measure.cpu_split: this thread, its load and py-spy on the other CPUs), warm it with
 500 requests, then three windows one after the other, each of --requests keep-alive GETs one after
 another on one connection (bench.syscalls' keep_alive_load, the load of syscalls.json). One client, not
@@ -42,20 +43,23 @@ proportion to each group's samples among the samples not in a system call (those
 time, and time the thread spent runnable but waiting for the CPU, which the OS does not charge; their
 share is kept in samples_by_group beside system_us, to compare). The groups sum to user_us + system_us.
 
-Writes cpu.json {"schema": 1, "rows": [...]}, a flame graph per row (flame-LAYER-MODEL-PATH.svg, coloured
-by group) and, per row, a folder with the server's stderr and the stacks (py-spy's raw file, and
-stacks.txt with the system-call frames added). Prints a table. Reported, never asserted. To put the
+A row per variant and path: user and system µs per request, the medians over the rounds (each round's
+loaded window less its own idle one; every round kept in per_round, the total's range in cpu_us_range),
+split by the samples of every round pooled (more samples than one window gives). Writes cpu.json
+{"schema": 1, "rows": [...]}, a flame graph per row (flame-LAYER-MODEL-PATH.svg, of the pooled samples,
+coloured by group) and, per row, a folder with each round's server stderr and py-spy's raw file
+(round-N/), and stacks.txt, the pooled stacks with the system-call frames added. Prints a table. Reported, never asserted. To put the
 section into a bench run's report: `--out RUN` (the run's folder), then `server-layers report RUN`
 (`make cpu-profile RUN=...` does both). It never imports locust and stops each server by its PID.
 """
 
 import argparse
-import json
 import linecache
 import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import sysconfig
@@ -63,13 +67,12 @@ import time
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
 from . import flamegraph, measure
 from .catalog import MODELS
 from .process import ROOT, ServerProcess, layer_command
-from .syscalls import keep_alive_load, variants, wait_attached
+from .syscalls import add_common, keep_alive_load, resolve, save, wait_attached
 
 RATE = 500  # samples per second
 WARM_REQUESTS = 500
@@ -243,10 +246,8 @@ def slug(path: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", path).strip("-") or "root"
 
 
-def measure_one(layer: str, model: str, path: str, requests: int, out: Path) -> dict:
-    """The three windows of the module docstring on one server; its flame graph and stacks written into `out`."""
-    name = f"{layer}-{model}-{slug(path)}"
-    folder = out / name
+def windows_of(layer: str, model: str, path: str, requests: int, folder: Path) -> tuple[Window, Window, Window, Counter]:
+    """One round on one server (started here, stopped by its PID): the loaded, idle and sampled windows, the stacks."""
     server_cpus, load_cpus = measure.cpu_split()
     server = ServerProcess(layer_command(layer, model, folder / "data"), folder / "server.stderr",
                            name=f"{layer}/{model}", cpus=server_cpus).wait_ready()
@@ -259,27 +260,53 @@ def measure_one(layer: str, model: str, path: str, requests: int, out: Path) -> 
             sampled, stacks = profiled(server.pid, folder, load, load_cpus)
     finally:
         server.stop()
-    stacks = marked(stacks)
-    (folder / "stacks.txt").write_text(collapsed(stacks))
+    return loaded, idle, sampled, stacks
+
+
+def measure_all(which: list[tuple[str, str]], paths: list[str], requests: int, out: Path, repeat: int) -> list[dict]:
+    """`repeat` rounds over every variant and path, the order rotated each round (a slow minute of the machine
+    falls on different servers), each round a server of its own; then a row per variant and path."""
+    keys = [(layer, model, path) for layer, model in which for path in paths]
+    rounds: dict[tuple, list] = {key: [] for key in keys}
+    for number in range(repeat):
+        shift = number % len(keys)
+        for layer, model, path in keys[shift:] + keys[:shift]:
+            folder = out / f"{layer}-{model}-{slug(path)}" / f"round-{number + 1}"
+            rounds[(layer, model, path)].append(windows_of(layer, model, path, requests, folder))
+    return [finish(layer, model, path, requests, out, rounds[(layer, model, path)]) for layer, model, path in keys]
+
+
+def finish(layer: str, model: str, path: str, requests: int, out: Path, rounds: list[tuple]) -> dict:
+    """The row of one variant and path from its rounds; the pooled stacks and their flame graph written into `out`."""
+    name = f"{layer}-{model}-{slug(path)}"
+    stacks = marked(sum((round_[3] for round_ in rounds), Counter()))
+    (out / name / "stacks.txt").write_text(collapsed(stacks))
     flame = f"flame-{name}.svg"
-    title = f"{layer}/{model}, GET {path}: {sum(stacks.values())} samples of {requests} requests (py-spy, {RATE}/s)"
+    title = (f"{layer}/{model}, GET {path}: {sum(stacks.values())} samples of {len(rounds)} × {requests} requests "
+             f"(py-spy, {RATE}/s)")
     (out / flame).write_text(flamegraph.render(stacks, title, colour))
-    return row(f"{layer}/{model}", path, requests, (loaded, idle, sampled), stacks) | {
+    return row(f"{layer}/{model}", path, requests, [round_[:3] for round_ in rounds], stacks) | {
         "flamegraph": flame, "stacks": f"{name}/stacks.txt"}
 
 
-def row(variant: str, path: str, requests: int, windows: tuple[Window, Window, Window], stacks: Counter) -> dict:
-    loaded, idle, sampled = windows
-    user, system = per_request_us(loaded, idle, requests)
-    sampled_user, sampled_system = per_request_us(sampled, idle, requests)
+def row(variant: str, path: str, requests: int, windows: list[tuple[Window, Window, Window]], stacks: Counter) -> dict:
+    """The medians over the rounds (each round's loaded and sampled windows less its own idle one), the rounds
+    themselves, and the user time split by the pooled samples."""
+    loaded = [per_request_us(busy, idle, requests) for busy, idle, _ in windows]
+    sampled = [per_request_us(spied, idle, requests) for _, idle, spied in windows]
+    user, system = (round(statistics.median(values), 2) for values in zip(*loaded))
+    sampled_user, sampled_system = (round(statistics.median(values), 2) for values in zip(*sampled))
+    totals = [u + s for u, s in loaded]
     samples = samples_by_group(stacks)
-    return {"variant": variant, "path": path, "requests": requests, "user_us": user, "system_us": system,
-            "cpu_us": round(user + system, 2), "groups": split(user, system, samples),
-            "samples": sum(samples.values()), "samples_by_group": samples,
+    return {"variant": variant, "path": path, "requests": requests, "rounds": len(windows),
+            "user_us": user, "system_us": system, "cpu_us": round(user + system, 2),
+            "cpu_us_range": [round(min(totals), 2), round(max(totals), 2)],
+            "per_round": [{"user_us": u, "system_us": s} for u, s in loaded],
+            "groups": split(user, system, samples), "samples": sum(samples.values()), "samples_by_group": samples,
             "sampled_user_us": sampled_user, "sampled_system_us": sampled_system,
-            "seconds": {"loaded": round(loaded.seconds, 3), "idle": round(idle.seconds, 3),
-                        "sampled": round(sampled.seconds, 3)},
-            "idle_cpu_s": {"user": round(idle.user_s, 3), "system": round(idle.system_s, 3)}}
+            "seconds": {"loaded": round(sum(w[0].seconds for w in windows), 3),
+                        "idle": round(sum(w[1].seconds for w in windows), 3),
+                        "sampled": round(sum(w[2].seconds for w in windows), 3)}}
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -298,40 +325,19 @@ def table(rows: list[dict]) -> str:
                                "samples: those not in a system call (they split the user time) / all.")
 
 
-def chosen(text: str | None) -> list[tuple[str, str]]:
-    """bench.syscalls.variants(), or those of a `LAYER/MODEL,...` list."""
-    every = variants()
-    if not text:
-        return every
-    wanted = [tuple(item.strip().split("/", 1)) for item in text.split(",") if item.strip()]
-    unknown = [f"{layer}/{model}" for layer, model in wanted if model not in MODELS.get(layer, [])]
-    if unknown:
-        raise ValueError(f"unknown variant(s): {', '.join(unknown)}")
-    return wanted
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.cpu_profile", description=__doc__.split("\n\n")[0])
-    p.add_argument("--requests", type=int, default=20000, help="keep-alive requests per window (default 20000)")
+    add_common(p, 20000, "per window")
     p.add_argument("--paths", default="/plaintext,/", help="the GETs, comma-separated (default /plaintext,/)")
-    p.add_argument("--variants", help="LAYER/MODEL,... (default: bench.syscalls.variants())")
-    p.add_argument("--out", type=Path, help="folder for cpu.json and flame graphs (default results/cpu-<UTC stamp>)")
+    p.add_argument("--repeat", type=int, default=3, help="rounds, the order rotated each round (default 3)")
     options = p.parse_args(argv)
-    if options.requests < 1:
-        p.error("--requests must be at least 1")
+    if options.repeat < 1:
+        p.error("--repeat must be at least 1")
     if not py_spy():
         p.error("py-spy is not installed (pip install py-spy; the bench extra has it)")
-    try:
-        which = chosen(options.variants)
-    except ValueError as exc:
-        p.error(str(exc))
-    out = options.out or Path("results") / datetime.now(timezone.utc).strftime("cpu-%Y%m%dT%H%M%SZ")
-    out.mkdir(parents=True, exist_ok=True)
-    rows = [measure_one(layer, model, path, options.requests, out)
-            for layer, model in which for path in options.paths.split(",")]
-    (out / "cpu.json").write_text(json.dumps({"schema": 1, "rows": rows}, indent=2))
-    print(table(rows) + f"\n\n{out / 'cpu.json'}")
-    return 0
+    which, out = resolve(p, options, "cpu")
+    rows = measure_all(which, options.paths.split(","), options.requests, out, options.repeat)
+    return save(out, "cpu.json", rows, table(rows))
 
 
 if __name__ == "__main__":

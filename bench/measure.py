@@ -27,6 +27,36 @@ def cpu_so_far(pid: int) -> float:
     return process_clock(pid) + sum(int(value) for value in stat_fields(pid)[13:15]) / TICKS
 
 
+def tree_cpu_so_far(pid: int) -> float:
+    """cpu_so_far() of `pid` and of every live process under it: a pre-fork server (gunicorn's master and its
+    worker) spends its CPU in children it has not reaped."""
+    total = cpu_so_far(pid)
+    for child in descendants(pid):
+        try:
+            total += cpu_so_far(child)
+        except OSError:  # gone (or a zombie) between the listing and the read: its parent's reaped share has it
+            continue
+    return total
+
+
+def descendants(pid: int) -> list[int]:
+    """The live processes under `pid` (from every /proc/N/stat's parent field)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parents[int(entry)] = int(stat_fields(int(entry))[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        children = [child for child, parent in parents.items() if parent == current]
+        found += children
+        todo += children
+    return found
+
+
 def user_and_system(pid: int) -> tuple[float, float]:
     """User and system CPU seconds of a live process (every thread) and of the children it reaped, from
     /proc/PID/stat: utime + cutime, stime + cstime (10 ms ticks; the kernel scales their sum to its exact clock)."""

@@ -21,7 +21,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .catalog import DEFAULT_MODEL, EVENT_LOOP_VARIANTS
+from .catalog import DEFAULT_MODEL, EVENT_LOOP_VARIANTS, MODELS
 from .process import ServerProcess, layer_command
 
 ATTACH_TIMEOUT_S = 10.0
@@ -29,6 +29,18 @@ ATTACH_TIMEOUT_S = 10.0
 
 def variants() -> list[tuple[str, str]]:
     return list(dict.fromkeys([*DEFAULT_MODEL.items(), *EVENT_LOOP_VARIANTS]))
+
+
+def chosen(text: str | None) -> list[tuple[str, str]]:
+    """bench.syscalls.variants(), or those of a `LAYER/MODEL,...` list."""
+    every = variants()
+    if not text:
+        return every
+    wanted = [tuple(item.strip().split("/", 1)) for item in text.split(",") if item.strip()]
+    unknown = [f"{layer}/{model}" for layer, model in wanted if model not in MODELS.get(layer, [])]
+    if unknown:
+        raise ValueError(f"unknown variant(s): {', '.join(unknown)}")
+    return wanted
 
 
 def traced(pid: int, folder: Path, name: str, work) -> dict[str, int]:
@@ -126,21 +138,41 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.syscalls", description=__doc__.split("\n\n")[0])
-    p.add_argument("--requests", type=int, default=2000, help="keep-alive requests traced per variant (default 2000)")
-    p.add_argument("--path", default="/plaintext", help="the GET each request makes (default /plaintext)")
-    p.add_argument("--out", type=Path, help="folder for syscalls.json (default results/syscalls-<UTC stamp>)")
-    options = p.parse_args(argv)
+def add_common(p: argparse.ArgumentParser, requests: int, what: str) -> None:
+    """--requests, --variants and --out, the same on every per-variant measurement (this one, bench.cpu_profile)."""
+    p.add_argument("--requests", type=int, default=requests, help=f"keep-alive requests {what} (default {requests})")
+    p.add_argument("--variants", help="LAYER/MODEL,... (default: each layer's default model and every event-loop model)")
+    p.add_argument("--out", type=Path, help="the folder to write into (default results/<name>-<UTC stamp>)")
+
+
+def resolve(p: argparse.ArgumentParser, options: argparse.Namespace, name: str) -> tuple[list[tuple[str, str]], Path]:
+    """The variants chosen and the output folder (made); a bad flag is p.error()."""
     if options.requests < 1:
         p.error("--requests must be at least 1")
-    out = options.out or Path("results") / datetime.now(timezone.utc).strftime("syscalls-%Y%m%dT%H%M%SZ")
-    rows = [measure(layer, model, options.requests, options.path, out / f"{layer}-{model}")
-            for layer, model in variants()]
+    try:
+        which = chosen(options.variants)
+    except ValueError as exc:
+        p.error(str(exc))
+    out = options.out or Path("results") / datetime.now(timezone.utc).strftime(f"{name}-%Y%m%dT%H%M%SZ")
     out.mkdir(parents=True, exist_ok=True)
-    (out / "syscalls.json").write_text(json.dumps({"schema": 1, "rows": rows}, indent=2))
-    print(table(rows) + f"\n\n{out / 'syscalls.json'}")
+    return which, out
+
+
+def save(out: Path, name: str, rows: list[dict], text: str) -> int:
+    """Write {"schema": 1, "rows": rows} as OUT/NAME and print the table and the file."""
+    (out / name).write_text(json.dumps({"schema": 1, "rows": rows}, indent=2))
+    print(text + f"\n\n{out / name}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.syscalls", description=__doc__.split("\n\n")[0])
+    add_common(p, 2000, "traced per variant")
+    p.add_argument("--path", default="/plaintext", help="the GET each request makes (default /plaintext)")
+    options = p.parse_args(argv)
+    which, out = resolve(p, options, "syscalls")
+    rows = [measure(layer, model, options.requests, options.path, out / f"{layer}-{model}") for layer, model in which]
+    return save(out, "syscalls.json", rows, table(rows))
 
 
 if __name__ == "__main__":

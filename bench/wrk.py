@@ -4,11 +4,12 @@ wrk (C, epoll, one thread drives 100k+ requests/s) is the cross-check on Locust:
 it tells whether a figure measures the server or the load generator. Nothing here
 imports locust. `parse_wrk` is pure (unit-tested on captured output).
 
-The server's CPU is read (measure.cpu_so_far) before and after the run: the process's
-own CPU clock and the children it has *reaped*. For a forking
-server, children still running (or exited but not yet reaped) at the second read
-are missed, so its figure is a lower bound; stopping the server and reading
-wait4 (measure.wait) catches them, as the Locust runner does.
+The server's CPU is read (measure.tree_cpu_so_far) before and after the run: the
+process's own CPU clock, the children it has *reaped*, and every live process under
+it (a pre-fork server such as gunicorn serves in a worker it never reaps). A child
+that exited but is not reaped at the second read is missed, so a forking server's
+figure can be a lower bound; stopping the server and reading wait4 (measure.wait)
+catches them, as the Locust runner does.
 """
 
 import re
@@ -115,11 +116,11 @@ def run_wrk(url: str, path: str = "/plaintext", seconds: float = 10, connections
 def cpu_us_per_request(pid: int, run: Callable[[], dict]) -> dict:
     """Read the server's CPU (/proc) before and after `run()` (a wrk run); its result plus the server's figures.
 
-    CPU per request is over the requests answered 2xx/3xx. Misses a forking server's unreaped children.
+    CPU per request is over the requests answered 2xx/3xx. Misses children that exited unreaped.
     """
-    cpu_before, started = measure.cpu_so_far(pid), time.monotonic()
+    cpu_before, started = measure.tree_cpu_so_far(pid), time.monotonic()
     result = run()
-    cpu_after, wall = measure.cpu_so_far(pid), time.monotonic() - started
+    cpu_after, wall = measure.tree_cpu_so_far(pid), time.monotonic() - started
     cpu_s = cpu_after - cpu_before
     served = result["ok_requests"]
     return {

@@ -122,7 +122,9 @@ def render_reference(results: dict) -> str:
             f"{'met' if v['verdict'] == 'PASS' else 'not met'})" for v in results["ratios"]
             if v["at_most"] is not None and v["ratio"] is not None]
     versions = ", ".join(f"{k} {v}" for k, v in (env.get("reference") or {}).items())
-    where = (f"<sub>wrk, {plan['wrk_threads']} thread, {plan['connections']} keep-alive connections, GET {plan['path']}, "
+    app = (f"every row serves the same app ({plan['app']}; uvicorn, gunicorn with one gthread worker and stock "
+           "http.server through the thin adapters of adapters/); ") if plan.get("app") else ""
+    where = (f"<sub>{app}wrk, {plan['wrk_threads']} thread, {plan['connections']} keep-alive connections, GET {plan['path']}, "
              f"{plan['seconds']} s per run after a {plan['warmup_s']} s warm-up, {plan['repeat']} rounds with the order "
              f"rotated; each server pinned to CPU {env['server_cpus']}, wrk to CPU {env['wrk_cpus']}; CPU per request "
              f"is the server's user+system CPU from the kernel over wrk's requests. Python {env['python']}, {versions}; "
@@ -133,7 +135,7 @@ def render_reference(results: dict) -> str:
 def render_cgi(results: dict) -> str:
     """The CGI block: the report's CGI table of one committed bench-cgi run, and how it was taken."""
     entries = data.summary(results)
-    plan, env = results["plan"], results["environment"]
+    plan = results["plan"]
     where = (f"<sub>{cli.cgi_note(entries)} Locust, Poisson arrivals, {plan['repeat']} runs of {plan['duration']} per "
              f"server and scenario, the servers in rotated order; each server pinned to one CPU. "
              f"{data.provenance(results)} Data: `docs/results/cgi/results.json`.</sub>")

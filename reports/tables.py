@@ -187,16 +187,23 @@ def cpu_groups(rows: list[dict]) -> list[str]:
 
 
 def cpu_headers(rows: list[dict]) -> list[str]:
-    return ["layer/model", "path", "CPU µs/request", "user", "system", "with py-spy (user + system)",
+    return ["layer/model", "path", "CPU µs/request (median [min–max] of rounds)", "user", "system",
+            "with py-spy (user + system)",
             "samples (user side of all)", *cpu_groups(rows)]
 
 
 def cpu_rows(rows: list[dict]) -> list[list[str]]:
     groups = cpu_groups(rows)
-    return [[row["variant"], row["path"], f"{row['cpu_us']:.1f}", f"{row['user_us']:.1f}", f"{row['system_us']:.1f}",
+    return [[row["variant"], row["path"], cpu_spread(row), f"{row['user_us']:.1f}", f"{row['system_us']:.1f}",
              f"{row['sampled_user_us']:.1f} + {row['sampled_system_us']:.1f}",
              f"{row['samples'] - row['samples_by_group'].get('kernel', 0)} of {row['samples']}",
              *(f"{row['groups'].get(group, 0):.1f}" for group in groups)] for row in rows]
+
+
+def cpu_spread(row: dict) -> str:
+    """"52.0 [48.5–60.5]" over the row's rounds (a row of one round: the figure alone)."""
+    low, high = row.get("cpu_us_range") or (row["cpu_us"], row["cpu_us"])
+    return f"{row['cpu_us']:.1f}" + (f" [{low:.1f}–{high:.1f}]" if (low, high) != (row["cpu_us"], row["cpu_us"]) else "")
 
 
 def cpu_note(rows: list[dict]) -> str:

@@ -16,6 +16,8 @@ TOOLS = {  # subcommand -> (module with main(argv), help); each has its own --he
     "report": ("reports.cli", "charts, report.html and summary.md from a bench run (BENCH.md §3)"),
     "probe": ("conformance.probe", "the conformance matrix: the corpus on every layer and model (BENCH.md §4)"),
     "compare": ("server_layers.compare", "probe, the layers in interleaved rounds, the report: the main job (BENCH.md §5)"),
+    "explain": ("server_layers.explain", "system calls, where the CPU goes, flame graphs, reference columns: "
+                "measured into a run's folder, then its report"),
     "soak": ("bench.soak", "mixed load for minutes on one server, sampling RSS, fds and threads"),
 }
 EPILOG = """examples:
@@ -26,6 +28,7 @@ EPILOG = """examples:
   server-layers bench --rates 500,1000,2000 --repeat 3  # measure (see: server-layers bench --help)
   server-layers report results/RUN                      # charts and report.html from a bench run
   server-layers compare                                 # probe + quick bench + report, in minutes
+  server-layers explain results/RUN                     # + system calls, CPU split, flame graphs, why
 """
 
 

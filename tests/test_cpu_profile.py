@@ -82,8 +82,9 @@ def test_a_leaf_calling_the_selector_is_marked_in_a_system_call():
 @pytest.mark.parametrize("row", rows(), ids=lambda row: row["variant"])
 def test_the_fixture_stacks_give_its_rows_samples(row):
     """py-spy's raw file holds the row's samples; its stacks.txt, grouped again, gives the row's count per group."""
-    raw = (FIXTURE / row["stacks"]).with_name("py-spy.raw")
-    assert sum(cpu_profile.parse_raw(raw.read_text()).values()) == row["samples"]
+    raws = sorted((FIXTURE / row["stacks"]).parent.glob("round-*/py-spy.raw"))
+    assert len(raws) == row["rounds"]  # the row's samples are every round's, pooled
+    assert sum(sum(cpu_profile.parse_raw(raw.read_text()).values()) for raw in raws) == row["samples"]
     grouped = cpu_profile.samples_by_group(cpu_profile.parse_raw((FIXTURE / row["stacks"]).read_text()))
     assert grouped == row["samples_by_group"] and sum(grouped.values()) == row["samples"]
 
@@ -154,9 +155,11 @@ def test_a_cpu_profile_beside_the_run_gets_its_section(tmp_path):
 def test_a_live_profile_of_one_variant(tmp_path, capsys):
     layer, model = variants()[0]
     assert cpu_profile.main(["--requests", "2000", "--paths", "/plaintext", "--variants", f"{layer}/{model}",
-                             "--out", str(tmp_path)]) == 0
+                             "--repeat", "2", "--out", str(tmp_path)]) == 0
     (row,) = json.loads((tmp_path / "cpu.json").read_text())["rows"]
     assert row["variant"] == f"{layer}/{model}" and row["requests"] == 2000 and row["samples"] > 0
+    assert row["rounds"] == len(row["per_round"]) == 2  # the medians are of these rounds
+    assert row["cpu_us_range"][0] <= row["cpu_us"] <= row["cpu_us_range"][1]
     assert row["user_us"] > 0 and sum(row["groups"].values()) == pytest.approx(row["cpu_us"], abs=0.05)
     assert ET.parse(tmp_path / row["flamegraph"]).getroot().tag.endswith("svg")
     assert sum(cpu_profile.parse_raw((tmp_path / row["stacks"]).read_text()).values()) == row["samples"]

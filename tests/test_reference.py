@@ -6,7 +6,10 @@ against it when wrk is installed. No speed is asserted and uvicorn is never need
 """
 
 import json
+import os
 import shutil
+import signal
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -241,3 +244,24 @@ def test_a_baseline_server_runs_from_its_checkout(tmp_path):
     (only,) = results["runs"]
     assert only["target"] == "before:raw_socket/selectors" and only["status"] == "ok" and only["ok_requests"] > 0
     assert results["environment"]["baseline"]["path"] == str(ROOT.resolve())
+
+
+def test_the_cpu_of_a_process_tree_counts_its_live_children(tmp_path):
+    """A pre-fork server spends its CPU in a worker it never reaps: tree_cpu_so_far counts it, cpu_so_far cannot."""
+    from bench import measure
+
+    code = ("import os, sys, time\n"
+            "if os.fork() == 0:\n"
+            "    end = time.process_time() + 0.3\n"
+            "    while time.process_time() < end: pass\n"
+            "    print('spent', flush=True); time.sleep(30); os._exit(0)\n"
+            "time.sleep(30)\n")
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, start_new_session=True)
+    try:
+        assert parent.stdout.readline().strip() == b"spent"
+        assert len(measure.descendants(parent.pid)) == 1
+        assert measure.tree_cpu_so_far(parent.pid) - measure.cpu_so_far(parent.pid) >= 0.25
+    finally:
+        os.killpg(parent.pid, signal.SIGKILL)
+        parent.wait()
+        parent.stdout.close()

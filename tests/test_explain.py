@@ -1,0 +1,49 @@
+"""`server-layers explain RUN_DIR`: strace, /proc and py-spy measured into a run's folder, then its report.
+
+One real run on the first variant with few requests (strace and py-spy attach to a live server), into a
+copy of the report fixture; the report then has the system-call and CPU sections and a why paragraph.
+Bad input: one line on stderr and exit 2.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from helpers import ROOT
+
+from bench.syscalls import variants
+
+FIXTURE = Path(__file__).resolve().parent / "data" / "report-run"
+
+
+def explain(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "server_layers", "explain", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_explain_measures_into_the_run_and_reports(tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(FIXTURE, run)
+    layer, model = variants()[0]
+    result = explain(str(run), "--variants", f"{layer}/{model}", "--syscall-requests", "200", "--cpu-requests", "2000",
+                     "--cpu-rounds", "1", "--no-reference")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("report.html")
+    counted = json.loads((run / "syscalls.json").read_text())["rows"]
+    profiled = json.loads((run / "cpu.json").read_text())["rows"]
+    assert [row["variant"] for row in counted] == [f"{layer}/{model}"] and counted[0]["total_per_request"] > 0
+    assert {row["variant"] for row in profiled} == {f"{layer}/{model}"}
+    assert all((run / row["flamegraph"]).is_file() for row in profiled)
+    page = (run / "report.html").read_text()
+    for section in ("syscalls", "cpu", "why"):
+        assert f'<section id="{section}">' in page
+    assert f"{layer}/{model} makes {counted[0]['total_per_request']:.2f} system calls per request" in page
+
+
+def test_explain_refuses_a_folder_without_a_run(tmp_path):
+    result = explain(str(tmp_path))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1 and "results.json" in result.stderr
+    result = explain(str(FIXTURE), "--variants", "nowhere/none")
+    assert result.returncode == 2 and "unknown variant" in result.stderr and "Traceback" not in result.stderr
