@@ -9,11 +9,13 @@ import a layer of the project, and the project's servers never import them.
 """
 
 import os
+import re
 import tempfile
 from http import HTTPStatus
 from pathlib import Path
 
-from http11 import Origin, Request, Response, grammar
+from http11 import Origin, Request, Response, error_response, grammar
+from http11.limits import MAX_BODY
 from serving.session import decide
 from webapp.app import App
 from webapp.cgi import Deferred
@@ -25,6 +27,21 @@ def make_app(data_dir: Path | None = None) -> App:
     """The app over `data_dir`, else $SERVER_LAYERS_DATA_DIR, else a new temporary folder."""
     folder = data_dir or os.environ.get(DATA_DIR_ENV) or tempfile.mkdtemp(prefix="server-layers-adapter-")
     return App(Path(folder))
+
+
+def declared_length(value: str | None) -> int:
+    """A Content-Length of digits only, else 0 (no body: what a handler that trusts the host server reads)."""
+    return int(value) if value and re.fullmatch(r"[0-9]{1,19}", value) else 0
+
+
+def refused(length: int) -> tuple[HTTPStatus, list[tuple[str, str]], bytes] | None:
+    """413 for a body past the contract's limit (never read into memory), else None."""
+    return answer_of(error_response(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)) if length > MAX_BODY else None
+
+
+def answer_of(response: Response) -> tuple[HTTPStatus, list[tuple[str, str]], bytes]:
+    fields = [*response.headers, *([("Content-Length", str(response.length))] if response.has_length else [])]
+    return response.status, fields, response.body
 
 
 def request(method: str, target: str, version: str, headers: list[tuple[str, str]], body: bytes,
@@ -41,8 +58,8 @@ def decided(app: App, request: Request) -> Response | Deferred:
 
 def finished(request: Request, response: Response) -> tuple[HTTPStatus, list[tuple[str, str]], bytes]:
     """The status, the fields with Content-Length, and the body (none for HEAD)."""
-    fields = [*response.headers, *([("Content-Length", str(response.length))] if response.has_length else [])]
-    return response.status, fields, b"" if request.method == "HEAD" else response.body
+    status, fields, body = answer_of(response)
+    return status, fields, b"" if request.method == "HEAD" else body
 
 
 def answer(app: App, request: Request) -> tuple[HTTPStatus, list[tuple[str, str]], bytes]:

@@ -8,9 +8,10 @@ script (a Deferred) runs in a thread, so the loop never waits for it.
 import asyncio
 
 from http11 import Origin
+from http11.limits import MAX_BODY
 from webapp.cgi import Deferred
 
-from . import decided, finished, make_app, request
+from . import decided, finished, make_app, refused, request
 
 
 def target(scope: dict) -> str:
@@ -24,16 +25,17 @@ def origin(scope: dict) -> Origin:
     return Origin("asgi", tuple(scope.get("client") or ("", 0)), lambda: local)
 
 
-async def read_body(receive) -> bytes:
-    chunks = []
+async def read_body(receive) -> bytes | None:
+    """The whole body; None when the client went away first (the app never sees a body cut short)."""
+    chunks, size = [], 0
     while True:
         event = await receive()
         if event["type"] == "http.disconnect":
-            break
+            return None
         chunks.append(event.get("body", b""))
-        if not event.get("more_body"):
-            break
-    return b"".join(chunks)
+        size += len(chunks[-1])
+        if size > MAX_BODY or not event.get("more_body"):
+            return b"".join(chunks)
 
 
 class Application:
@@ -52,7 +54,11 @@ class Application:
         while True:
             event = await receive()
             if event["type"] == "lifespan.startup":
-                self.app = self.app or make_app()
+                try:
+                    self.app = self.app or make_app()
+                except Exception as exc:  # the server stops with this one line rather than serve 500s
+                    await send({"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"})
+                    return
                 await send({"type": "lifespan.startup.complete"})
             elif event["type"] == "lifespan.shutdown":
                 if self.app:
@@ -63,12 +69,20 @@ class Application:
     async def http(self, scope: dict, receive, send) -> None:
         self.app = self.app or make_app()
         headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]]
-        parsed = request(scope["method"], target(scope), f"HTTP/{scope['http_version']}", headers,
-                         await read_body(receive), origin(scope))
+        content = await read_body(receive)
+        if content is None:
+            return
+        if refusal := refused(len(content)):
+            return await self.send_answer(send, *refusal)
+        parsed = request(scope["method"], target(scope), f"HTTP/{scope['http_version']}", headers, content,
+                         origin(scope))
         response = decided(self.app, parsed)
         if isinstance(response, Deferred):
             response = await asyncio.to_thread(response.run)
-        status, fields, body = finished(parsed, response)
+        await self.send_answer(send, *finished(parsed, response))
+
+    @staticmethod
+    async def send_answer(send, status, fields: list[tuple[str, str]], body: bytes) -> None:
         await send({"type": "http.response.start", "status": status.value,
                     "headers": [(name.encode("latin-1"), value.encode("latin-1")) for name, value in fields]})
         await send({"type": "http.response.body", "body": body})

@@ -3,7 +3,8 @@
 BaseHTTPRequestHandler reads and splits each request (its own parser, its own leniency); this
 handler hands every method the app knows to the app and writes the answer with the stock calls
 (send_response, send_header, end_headers, a second write for the body). Where stock falls short of
-the contract (no chunked bodies: a body is Content-Length bytes or nothing; HTTP/0.9; lenient field
+the contract (no chunked bodies: a body is Content-Length bytes or nothing, past the contract's limit
+413 rather than read into memory, cut short left unanswered; HTTP/0.9; lenient field
 lines; the head and the body in two sends), it stays short: this is the reference column the
 project's http_server_impl is compared with. bench/stock_server.py serves it.
 """
@@ -13,7 +14,7 @@ from http.server import BaseHTTPRequestHandler
 from http11 import Origin
 from webapp.app import KNOWN_METHODS
 
-from . import answer, request
+from . import answer, declared_length, refused, request
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -23,15 +24,23 @@ class Handler(BaseHTTPRequestHandler):
     keepalive = True  # False: `Connection: close` on every response (a benchmark knob)
 
     def serve(self) -> None:
-        length = self.headers.get("Content-Length")
-        content = self.rfile.read(int(length)) if length and length.isdigit() else b""
+        length = declared_length(self.headers.get("Content-Length"))
+        if refusal := refused(length):
+            return self.reply(*refusal, close=True)
+        content = self.rfile.read(length)
+        if len(content) < length:  # the client went away mid-body: nothing to answer, nothing to store
+            self.close_connection = True
+            return
         parsed = request(self.command, self.path, self.request_version, list(self.headers.items()), content,
                          Origin(self.version_string(), self.client_address, self.connection.getsockname))
-        status, fields, body = answer(self.server.app, parsed)
+        self.reply(*answer(self.server.app, parsed), close=not self.keepalive)
+
+    def reply(self, status, fields: list[tuple[str, str]], body: bytes, close: bool = False) -> None:
+        """The stock calls: status line, fields, end_headers (a send), the body (a second send)."""
         self.send_response(status)
         for name, value in fields:
             self.send_header(name, value)
-        if not self.keepalive:
+        if close:
             self.send_header("Connection", "close")  # stock send_header then closes after this response
         self.end_headers()
         self.wfile.write(body)

@@ -6,11 +6,12 @@ that serves it (never in a pre-fork parent: a SQLite connection must not cross a
 """
 
 import threading
+from http import HTTPStatus
 from urllib.parse import quote
 
-from http11 import Origin
+from http11 import Origin, error_response
 
-from . import answer, make_app, request
+from . import answer, answer_of, declared_length, make_app, refused, request
 
 SPECIAL = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}  # the fields WSGI keeps without HTTP_
 
@@ -23,21 +24,25 @@ def fields(environ: dict) -> list[tuple[str, str]]:
 
 
 def target(environ: dict) -> str:
-    """The target as sent where the server keeps it (gunicorn's RAW_URI), else rebuilt from PATH_INFO."""
+    """The target as sent where the server keeps it (gunicorn's RAW_URI), else rebuilt from PATH_INFO (a WSGI
+    string: latin-1, byte for byte)."""
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if raw:
         return raw
     query = environ.get("QUERY_STRING")
-    return quote(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""), safe="/;=,@:!$&'()*+~") + \
-        (f"?{query}" if query else "")
+    path = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1")
+    return quote(path, safe="/;=,@:!$&'()*+~") + (f"?{query}" if query else "")
 
 
-def body(environ: dict) -> bytes:
-    """Content-Length bytes, or (a chunked body the server decodes) everything wsgi.input gives."""
-    stream, length = environ["wsgi.input"], environ.get("CONTENT_LENGTH")
-    if length:
-        return stream.read(int(length))
-    return stream.read() if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower() else b""
+def body(environ: dict) -> bytes | None:
+    """The body: to its end where the server says the stream ends there (wsgi.input_terminated: it decodes
+    chunked bodies), else Content-Length bytes; None when the client went away before all of it came."""
+    stream = environ["wsgi.input"]
+    if environ.get("wsgi.input_terminated"):
+        return stream.read()
+    length = declared_length(environ.get("CONTENT_LENGTH"))
+    content = stream.read(length) if length else b""
+    return content if len(content) == length else None
 
 
 def origin(environ: dict) -> Origin:
@@ -55,9 +60,14 @@ class Application:
     def __call__(self, environ: dict, start_response):
         with self.lock:
             self.app = self.app or make_app()
-        parsed = request(environ["REQUEST_METHOD"], target(environ), environ.get("SERVER_PROTOCOL", "HTTP/1.0"),
-                         fields(environ), body(environ), origin(environ))
-        status, headers, content = answer(self.app, parsed)
+        refusal = refused(declared_length(environ.get("CONTENT_LENGTH")))
+        content = None if refusal else body(environ)
+        if content is None:  # past the limit, or cut short: the app never sees it
+            status, headers, content = refusal or answer_of(error_response(HTTPStatus.BAD_REQUEST))
+        else:
+            parsed = request(environ["REQUEST_METHOD"], target(environ), environ.get("SERVER_PROTOCOL", "HTTP/1.0"),
+                             fields(environ), content, origin(environ))
+            status, headers, content = answer(self.app, parsed)
         start_response(f"{status.value} {status.phrase}", headers)
         return [content]
 

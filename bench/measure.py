@@ -24,19 +24,36 @@ def cpu_so_far(pid: int) -> float:
 
     Its own share comes from the kernel's per-process CPU clock (nanoseconds, user + sys); the reaped
     children's from /proc (10 ms ticks: only forking servers have any)."""
-    return process_clock(pid) + sum(int(value) for value in stat_fields(pid)[13:15]) / TICKS
+    return process_clock(pid) + reaped(pid)
 
 
-def tree_cpu_so_far(pid: int) -> float:
+def tree_cpu_so_far(pid: int, tries: int = 5) -> float:
     """cpu_so_far() of `pid` and of every live process under it: a pre-fork server (gunicorn's master and its
-    worker) spends its CPU in children it has not reaped."""
-    total = cpu_so_far(pid)
-    for child in descendants(pid):
+    worker) spends its CPU in children it has not reaped. A child reaped while the tree is read would be counted
+    twice or not at all, so the reading is taken again until the parent's reaped share did not move under it."""
+    for _ in range(tries):
+        before = reaped(pid)
+        children = sum(map(child_cpu, descendants(pid)))
+        own, after = process_clock(pid), reaped(pid)
+        if after == before:
+            break
+    return own + after + children
+
+
+def reaped(pid: int) -> float:
+    """CPU seconds of the children `pid` has reaped (cutime + cstime, 10 ms ticks)."""
+    return sum(int(value) for value in stat_fields(pid)[13:15]) / TICKS
+
+
+def child_cpu(pid: int) -> float:
+    """A live (or exited, unreaped) child's CPU so far; 0 when it is gone (its parent's reaped share has it)."""
+    try:
+        return cpu_so_far(pid)
+    except OSError:
         try:
-            total += cpu_so_far(child)
-        except OSError:  # gone (or a zombie) between the listing and the read: its parent's reaped share has it
-            continue
-    return total
+            return sum(int(value) for value in stat_fields(pid)[11:15]) / TICKS  # a zombie: no CPU clock, its stat
+        except OSError:
+            return 0.0
 
 
 def descendants(pid: int) -> list[int]:

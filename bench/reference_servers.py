@@ -13,6 +13,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from adapters import DATA_DIR_ENV
+
 from .knobs import STOCK_MODULE
 from .process import ServerProcess, free_port
 
@@ -21,7 +23,6 @@ VENV = ROOT / ".venv-reference"
 REQUIREMENTS = ["uvicorn[standard]", "gunicorn"]  # uvicorn with uvloop + httptools, as it is deployed
 PACKAGES = ("uvicorn", "uvloop", "httptools", "gunicorn")
 READY_TIMEOUT_S = 30.0  # uvicorn's start-up in its own venv is the slowest
-DATA_ENV = "SERVER_LAYERS_DATA_DIR"  # adapters.make_app reads it
 GUNICORN_THREADS = 8  # one worker process (one core, as our servers), gthread: keep-alive and 8 requests at once
 
 
@@ -86,5 +87,5 @@ def start(target: Target, folder: Path, cpus: set[int] | None = None) -> ServerP
     data.mkdir(parents=True, exist_ok=True)
     command = [part.format(port=port, data=data) for part in target.command]
     server = ServerProcess(command, folder / "server.stderr", name=target.name, cpus=cpus, cwd=target.cwd,
-                           env={DATA_ENV: str(data)})
+                           env={DATA_DIR_ENV: str(data)})
     return server.wait_ready(READY_TIMEOUT_S, port)

@@ -25,6 +25,7 @@ from .catalog import DEFAULT_MODEL, EVENT_LOOP_VARIANTS, MODELS
 from .process import ServerProcess, layer_command
 
 ATTACH_TIMEOUT_S = 10.0
+DETACH_S = 30.0
 
 
 def variants() -> list[tuple[str, str]]:
@@ -53,9 +54,18 @@ def traced(pid: int, folder: Path, name: str, work) -> dict[str, int]:
         wait_attached(log, tracer)
         work()
     finally:
-        tracer.send_signal(signal.SIGINT)  # detach; strace writes its summary
-        tracer.wait(30)
+        detach(tracer)
     return parse_summary(summary.read_text())
+
+
+def detach(tracer: subprocess.Popen) -> None:
+    """SIGINT, on which strace and py-spy detach and write their file; SIGKILL if it has not ended in DETACH_S."""
+    tracer.send_signal(signal.SIGINT)
+    try:
+        tracer.wait(DETACH_S)
+    except subprocess.TimeoutExpired:
+        tracer.kill()
+        tracer.wait()
 
 
 def wait_attached(log: Path, tracer: subprocess.Popen, marker: str = "attached") -> None:

@@ -124,7 +124,7 @@ def cell(case: Case, obs: Observation | str) -> dict:
         "then": obs.then,
         "outcome": outcome([str(a.status) if a.status else "not HTTP" for a in obs.answers + obs.extra], obs.then),
         "problems": (problems := check(case, obs)),
-        "substance": any(map(in_substance, problems)),
+        "substance": any(in_substance(case, problem) for problem in problems),
         "fingerprint": hashlib.sha256(json.dumps(normalised, sort_keys=True).encode()).hexdigest()[:16],
     }
     if b"/echo" in case.request:
@@ -187,10 +187,14 @@ def totals(rows: list[dict], counted: list[str], references: frozenset[str] = fr
     }
 
 
-def in_substance(problem: str) -> bool:
-    """A difference in what was answered (status, how many answers, the connection, what /echo saw), not only
-    in the form SPEC fixes (an error body's text, a header's value)."""
-    return not re.match(r"response \d+: (body|header)\b", problem)
+def in_substance(case: Case, problem: str) -> bool:
+    """A difference in what was answered (status, how many answers, the connection, what /echo saw, a success's
+    body or fields), not only in the form SPEC fixes for an error answer (its body's text, a field's value)."""
+    match = re.match(r"response (\d+): (body|header)\b", problem)
+    if not match:
+        return True
+    index = int(match[1]) - 1
+    return not (index < len(case.expect) and case.expect[index]["status"] >= 400)
 
 
 def utc_now() -> str:
@@ -200,9 +204,14 @@ def utc_now() -> str:
 # --- servers as processes ----------------------------------------------------------------
 
 
+def file_name(name: str) -> str:
+    """A server's name as a file name: "stock http.server" -> "stock_http.server"."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+
 def start_all(commands: dict[str, list[str]], folder: Path) -> list[ServerProcess]:
     """Start every server at once, then wait for each; stop them all if one fails."""
-    launched = [ServerProcess(command, folder / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.stderr", name=name)
+    launched = [ServerProcess(command, folder / f"{file_name(name)}.stderr", name=name)
                 for name, command in commands.items()]
     try:
         for server in launched:
@@ -224,7 +233,7 @@ def start_references(targets: list[Target], folder: Path) -> list[ServerProcess]
     launched: list[ServerProcess] = []
     try:
         for target in targets:
-            launched.append(start(target, folder / re.sub(r"[^A-Za-z0-9_.-]", "_", target.name)))
+            launched.append(start(target, folder / file_name(target.name)))
     except RuntimeError:
         for server in launched:
             server.stop()
@@ -304,25 +313,33 @@ def parser() -> OneLineParser:
     return p
 
 
-def layer_commands(args: argparse.Namespace, scratch: Path) -> dict[str, list[str]]:
-    layers = args.layers or ([] if args.server or args.launch else list(MODELS))
+def every_layer(scratch: Path, layers: list[str] | None = None, models: list[str] | None = None,
+                others: bool = False) -> dict[str, list[str]]:
+    """The command of each chosen layer x model (default: every one; none when `others` are probed instead), its
+    data in `scratch`; a layer or model that does not exist is one line and exit 2."""
+    layers = layers or ([] if others else list(MODELS))
     unknown = [layer for layer in layers if layer not in MODELS]
     if unknown:
         fail(f"server-layers probe: unknown layer {unknown[0]!r} (choose from {', '.join(MODELS)})")
-    pairs = [(layer, model) for layer in layers for model in MODELS[layer] if not args.models or model in args.models]
+    pairs = [(layer, model) for layer in layers for model in MODELS[layer] if not models or model in models]
     if layers and not pairs:
-        fail(f"server-layers probe: no layer among {','.join(layers)} has model {','.join(args.models)}")
+        fail(f"server-layers probe: no layer among {','.join(layers)} has model {','.join(models)}")
     return {f"{layer}/{model}": layer_command(layer, model, scratch / f"{layer}-{model}") for layer, model in pairs}
 
 
-def reference_targets(wanted: bool) -> list[Target]:
-    """Stock http.server, uvicorn and gunicorn serving the app, when `wanted` (installing their environment)."""
+def reference_targets(wanted: bool, required: bool = True) -> list[Target]:
+    """Stock http.server, uvicorn and gunicorn serving the app, when `wanted` (installing their environment). When
+    it cannot be installed: one line and exit 2, or (not `required`) a warning and stock http.server alone."""
     if not wanted:
         return []
     try:
         ensure_venv(log=lambda line: print(line, file=sys.stderr))
     except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
-        fail(f"server-layers probe: the reference environment could not be installed: {exc}")
+        if required:
+            fail(f"server-layers probe: the reference environment could not be installed: {exc}")
+        print(f"warning: no uvicorn or gunicorn column: the reference environment could not be installed ({exc})",
+              file=sys.stderr)
+        return [stock()]
     return [stock(), *production()]
 
 
@@ -378,14 +395,17 @@ def main(argv: list[str] | None = None) -> int:
         fail(f"server-layers probe: {out / 'conformance.json'} exists (use --force or another --out)")
     cases = pick_cases(args.cases)
     launches = {name: shlex.split(command) for name, command in named(args.launch, "--launch").items()}
+    references = reference_targets(args.reference)
     with tempfile.TemporaryDirectory(prefix="probe-data-") as scratch:
-        commands = layer_commands(args, Path(scratch)) | launches
+        commands = every_layer(Path(scratch), args.layers, args.models, bool(args.server or args.launch)) | launches
         running = addresses(args)
         if not commands and not running:
             fail("server-layers probe: nothing to probe")
+        if taken := sorted({t.name for t in references} & {*launches, *running}):
+            fail(f"server-layers probe: {taken[0]!r} names a reference column; give your server another name")
         started = time.monotonic()
         try:
-            matrix = run(commands, running, cases, args.timeout, references=reference_targets(args.reference))
+            matrix = run(commands, running, cases, args.timeout, references=references)
         except RuntimeError as exc:
             fail(f"server-layers probe: {exc}")
     files = write_outputs(matrix, out)

@@ -59,17 +59,18 @@ def build(run_dir: Path) -> Path:
     failed = data.failed_runs(results)
     failed_table = (tables.failed_headers(knobbed), tables.failed_rows(failed, knobbed))
     conformance = data.load_conformance(run_dir)
+    reasons = why_paragraphs(run_dir, conformance)
     title = f"server-layers report: {run_dir.resolve().name}"
     page = html.report_page(
         title=title, meta=meta(results, entries), verdict=text, charts=charts, figure_table=figure_table,
         failed=html.failed_section(*failed_table, failed), conformance=matrix_html(conformance),
         environment=environment(results), knobs=html.knob_section(*knobs) if knobs else "",
         layers=(tables.LAYER_HEADERS, tables.layer_rows()), lines=code_lines.table(), gaps=stock_gaps.table(conformance),
-        syscalls=syscall_part(run_dir), cpu=cpu_part(run_dir), why=why_paragraphs(run_dir, conformance),
+        syscalls=syscall_part(run_dir), cpu=cpu_part(run_dir), why=reasons,
         cgi=html.cgi_section(cgi_note(entries), tables.cgi_headers(), tables.cgi_rows(entries), differences(results))
         if tables.has_cgi(entries) else "")
     html.write(run_dir / "summary.md", markdown(title, text, figure_table, failed_table, conformance, results, knobs,
-                                                       entries, why_paragraphs(run_dir, conformance)))
+                                                       entries, reasons))
     return html.write(run_dir / "report.html", page)
 
 
@@ -134,12 +135,25 @@ def environment(results: dict) -> list[tuple[str, object]]:
 def measured(run_dir: Path, name: str, tool: str, write_chart) -> tuple[list[dict], Chart | None] | None:
     """The rows of a measurement's JSON in the run folder (`--out RUN`: syscalls.json, cpu.json) and their chart,
     written there by `write_chart(rows, run_dir, source)`; None when the folder holds no such file."""
+    rows = rows_file(run_dir, name)
+    if rows is None:
+        return None
+    digest = hashlib.sha256((run_dir / name).read_bytes()).hexdigest()
+    return rows, write_chart(rows, run_dir, Source(tool, f"{name} sha256:{digest}"))
+
+
+def rows_file(run_dir: Path, name: str) -> list[dict] | None:
+    """The rows of a measurement's JSON in the run folder, None without one; ReportError when it is not one."""
     path = run_dir / name
     if not path.is_file():
         return None
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    rows = json.loads(path.read_text())["rows"]
-    return rows, write_chart(rows, run_dir, Source(tool, f"{name} sha256:{digest}"))
+    try:
+        rows = json.loads(path.read_text())["rows"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise data.ReportError(f"{path} is not a measurement's JSON (no list of rows): {exc}") from exc
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise data.ReportError(f"{path}: its rows are not a list of objects")
+    return rows
 
 
 def syscall_part(run_dir: Path) -> str:
@@ -161,9 +175,14 @@ def cpu_part(run_dir: Path) -> str:
 
 def why_paragraphs(run_dir: Path, conformance: dict | None) -> list[tuple[str, str]]:
     """A paragraph per layer from the run's profile and system-call count (none without either)."""
-    cpu, syscalls = (json.loads((run_dir / name).read_text())["rows"] if (run_dir / name).is_file() else None
-                     for name in ("cpu.json", "syscalls.json"))
-    return why.paragraphs(cpu, syscalls, conformance) if cpu or syscalls else []
+    cpu, syscalls = rows_file(run_dir, "cpu.json"), rows_file(run_dir, "syscalls.json")
+    if not (cpu or syscalls):
+        return []
+    try:
+        return why.paragraphs(cpu, syscalls, conformance)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
+        raise data.ReportError(f"cpu.json or syscalls.json in {run_dir} lacks a figure the paragraphs need: {exc!r}") \
+            from exc
 
 
 def flame_file(run_dir: Path, name: str | None) -> str | None:

@@ -42,13 +42,17 @@ def matched(patterns: list[str], ids: list[str]) -> list[str]:
 
 
 def measured(gap: dict, matrix: dict) -> dict:
-    """The gap's cases in `matrix`: those the stock column fails, and those any http_server_impl model fails."""
+    """The gap's cases in `matrix`: those the stock column fails (in substance, and in the form SPEC fixes only),
+    and those any http_server_impl model fails (None when no such model was probed)."""
     rows = {row["id"]: row["cells"] for row in matrix.get("cases") or []}
     ours = [name for name in (matrix.get("servers") or {}) if name.split("/")[0] == LAYER]
     cases = matched(gap["patterns"], list(rows))
+    stock = {c: rows[c].get(STOCK, {}) for c in cases}
     return {"cases": cases,
-            "stock_fails": [c for c in cases if rows[c].get(STOCK, {}).get("problems")],
-            "ours_fail": [c for c in cases if any(rows[c][name].get("problems") for name in ours)] if ours else None}
+            "stock_fails": [c for c in cases if stock[c].get("substance")],
+            "stock_form": [c for c in cases if stock[c].get("problems") and not stock[c].get("substance")],
+            "ours_fail": [c for c in cases if any(rows[c].get(name, {}).get("problems") for name in ours)]
+            if ours else None}
 
 
 def has_stock(matrix: dict | None) -> bool:
@@ -60,14 +64,18 @@ def table(matrix: dict | None) -> tuple[list[str], list[list[str]]]:
     headers = ["stock http.server's gap", "closed at", "corpus cases"]
     if not has_stock(matrix):
         return headers, [[g["what"], g["where"], ", ".join(g["patterns"]) or g["elsewhere"]] for g in gaps()]
-    headers += ["stock fails", f"{LAYER} fails"]
+    headers += ["stock fails (in substance)", f"{LAYER} fails"]
     rows = []
     for gap in gaps():
         found = measured(gap, matrix)
-        rows.append([gap["what"], gap["where"], f"{len(found['cases'])}: {', '.join(gap['patterns'])}"
-                     if gap["patterns"] else gap["elsewhere"],
-                     listing(found["stock_fails"]) if gap["patterns"] else "—",
-                     listing(found["ours_fail"]) if gap["patterns"] and found["ours_fail"] is not None else "—"])
+        if not gap["patterns"] or not found["cases"]:  # shown elsewhere, or none of its cases in this matrix
+            rows.append([gap["what"], gap["where"], gap["elsewhere"] or f"not probed: {', '.join(gap['patterns'])}",
+                         "—", "—"])
+            continue
+        form = f"; {len(found['stock_form'])} more in form only" if found["stock_form"] else ""
+        rows.append([gap["what"], gap["where"], f"{len(found['cases'])}: {', '.join(gap['patterns'])}",
+                     listing(found["stock_fails"]) + form,
+                     "—" if found["ours_fail"] is None else listing(found["ours_fail"])])
     return headers, rows
 
 

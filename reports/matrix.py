@@ -178,7 +178,7 @@ def reference_html(matrix: dict) -> str:
     headers, rows = reference_rows(matrix)
     cases = [case for case in matrix.get("cases") or [] if any(substance(case["cells"][n]) for n in skip)]
     return "\n".join([
-        "<h3>The reference columns: stock http.server, uvicorn, gunicorn</h3>",
+        f"<h3>The reference columns: {esc(', '.join(n for n in servers(matrix) if n in skip))}</h3>",
         '<p class="note">Cases each answers differently from the contract in substance (status, number of '
         "answers, the connection afterwards, what /echo saw), by topic; \"our servers\": cases where any of the "
         "project's servers does. Reference columns are never counted as the project's failures.</p>",

@@ -122,8 +122,8 @@ def render_reference(results: dict) -> str:
             f"{'met' if v['verdict'] == 'PASS' else 'not met'})" for v in results["ratios"]
             if v["at_most"] is not None and v["ratio"] is not None]
     versions = ", ".join(f"{k} {v}" for k, v in (env.get("reference") or {}).items())
-    app = (f"every row serves the same app ({plan['app']}; uvicorn, gunicorn with one gthread worker and stock "
-           "http.server through the thin adapters of adapters/); ") if plan.get("app") else ""
+    app = (f"every row serves the same app ({plan['app']}; the reference servers through the thin adapters of "
+           "adapters/); ") if plan.get("app") else ""
     where = (f"<sub>{app}wrk, {plan['wrk_threads']} thread, {plan['connections']} keep-alive connections, GET {plan['path']}, "
              f"{plan['seconds']} s per run after a {plan['warmup_s']} s warm-up, {plan['repeat']} rounds with the order "
              f"rotated; each server pinned to CPU {env['server_cpus']}, wrk to CPU {env['wrk_cpus']}; CPU per request "
@@ -163,15 +163,17 @@ def render_conformance(matrix: dict) -> str:
         cells = [case["cells"][name] for case in matrix["cases"]]
         rows.append([f"{name} (reference)" if name in skip else name, str(sum(bool(c.get("problems")) for c in cells)),
                      str(sum(bool(c.get("substance")) for c in cells))])
-    where = (f"<sub>`server-layers probe --reference`: {len(matrix['cases'])} corpus cases on every layer and model "
-             f"and, as reference columns never counted as the project's, the same app on stock http.server, uvicorn "
-             f"and gunicorn; in substance: the status, the number of answers, the connection afterwards or what /echo "
-             f"saw (the rest is the form SPEC fixes: an error body's text, a header). Probed {matrix['started']}. "
+    ours = [name for name in matrix["servers"] if name not in skip]
+    where = (f"<sub>`server-layers probe --reference`: {len(matrix['cases'])} corpus cases on {len(ours)} layer/model "
+             f"variants and, as reference columns never counted as the project's, the same app on "
+             f"{', '.join(n for n in matrix['servers'] if n in skip)}; in substance: the status, the number of "
+             "answers, the connection afterwards, what /echo saw or a success's body (the rest is the form SPEC fixes "
+             f"for an error answer: its body's text, a field). Probed {matrix['started']}. "
              f"Data: `docs/results/conformance/conformance.json` (compacted).</sub>")
     return "\n".join([tables.markdown_table(rows[0], rows[1:]), "", "By topic, the cases each answers differently in "
                       "substance:", "", tables.markdown_table(*matrix_report.reference_rows(matrix)), "",
-                      "The stock gaps http_server_impl closes, each from a `# gap:` comment in its code, with the cases "
-                      "it names, those the stock column fails and those any http_server_impl model fails:", "",
+                      f"The stock gaps {stock_gaps.LAYER} closes, each from a `# gap:` comment in its code, with the "
+                      f"cases it names, those the stock column fails and those any {stock_gaps.LAYER} model fails:", "",
                       tables.markdown_table(*stock_gaps.table(matrix)), "", where])
 
 

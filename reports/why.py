@@ -49,9 +49,15 @@ def cpu_sentences(layer: str, rows: list[dict]) -> list[str]:
             extra = {g: v - cheapest["groups"].get(g, 0.0) for g, v in row["groups"].items()}
             more = total - sum(cheapest["groups"].values())
             named = ", ".join(f"{GROUPS.get(g, g)} +{us(v)}" for g, v in largest(extra))
-            said.append(f"Beside {cheapest['variant']}, the least in this profile on {row['path']} (one window "
-                        f"each: a difference, not a ranking), that is {us(more)} more" + (f": {named}." if named else "."))
+            said.append(f"Beside {cheapest['variant']}, the least in this profile on {row['path']} ({basis(row)}: "
+                        f"a difference, not a ranking), that is {us(more)} more" + (f": {named}." if named else "."))
     return said
+
+
+def basis(row: dict) -> str:
+    """What a row's figures are: medians of its rounds, or one window."""
+    rounds = row.get("rounds", 1)
+    return f"medians of {rounds} rounds each" if rounds > 1 else "one window each"
 
 
 def syscall_sentences(layer: str, rows: list[dict]) -> list[str]:
@@ -69,7 +75,9 @@ def syscall_sentences(layer: str, rows: list[dict]) -> list[str]:
 
 
 def line_sentence(layer: str) -> str:
-    row = next(r for r in code_lines.rows() if r["layer"] == layer)
+    row = next((r for r in code_lines.rows() if r["layer"] == layer), None)
+    if row is None:
+        return ""
     return f"Its own package is {row['own']} code lines, beside {row['shared']} lines of shared code it imports."
 
 
@@ -81,9 +89,13 @@ def gap_sentence(layer: str, conformance: dict | None) -> str:
     text = f"It closes {len(found)} gaps of stock http.server, each a `# gap:` comment in its code"
     if not stock_gaps.has_stock(conformance):
         return text + "."
-    failed = {c for gap in found for c in stock_gaps.measured(gap, conformance)["stock_fails"]}
-    ours = {c for gap in found for c in (stock_gaps.measured(gap, conformance)["ours_fail"] or [])}
-    return text + (f"; stock fails {len(failed)} of the corpus cases they name, {layer} {len(ours)}.")
+    measured = [stock_gaps.measured(gap, conformance) for gap in found]
+    failed = {c for m in measured for c in m["stock_fails"]}
+    form = {c for m in measured for c in m["stock_form"]} - failed
+    ours = {c for m in measured for c in (m["ours_fail"] or [])}
+    probed = any(m["ours_fail"] is not None for m in measured)
+    return text + (f"; of the corpus cases they name, stock fails {len(failed)} in substance and {len(form)} more "
+                   f"in form only" + (f", {layer} {len(ours)}." if probed else "."))
 
 
 def paragraphs(cpu: list[dict] | None, syscalls: list[dict] | None, conformance: dict | None) -> list[tuple[str, str]]:

@@ -20,8 +20,7 @@ from pathlib import Path
 from bench import rounds, wrk
 from bench.cli import Progress, duration, names
 from conformance.corpus import load_cases
-from bench.process import layer_command
-from conformance.probe import MODELS, reference_targets, run, write_outputs
+from conformance.probe import MODELS, every_layer, reference_targets, run, write_outputs
 from serving.options import EVENT_LOOP_MODELS, OneLineParser, fail  # measured beside threaded wherever a layer has them
 
 from reports import cli as report_cli
@@ -89,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True)
     if not args.no_probe:
         step(f"probe: {len(load_cases())} cases on every layer and model", started)
-        probe_all(out, reference_targets(not args.no_reference))
+        probe_all(out, reference_targets(not args.no_reference, required=False))
     step(f"measure: {len(profile.variants)} variants, {profile.windows} Locust windows and {profile.rounds} wrk rounds, about "
          f"{rounds.minutes(profile):.1f} min", started)
     results = rounds.execute(profile, Progress())
@@ -111,10 +110,8 @@ def step(text: str, started: float) -> None:
 def probe_all(out: Path, references: list = ()) -> None:
     """The whole corpus on every layer x model (and the reference columns), into OUT/conformance.{json,md,html}."""
     with tempfile.TemporaryDirectory(prefix="compare-probe-") as scratch:
-        commands = {f"{layer}/{model}": layer_command(layer, model, Path(scratch) / f"{layer}-{model}")
-                    for layer, models in MODELS.items() for model in models}
         try:
-            matrix = run(commands, {}, load_cases(), references=references)
+            matrix = run(every_layer(Path(scratch)), {}, load_cases(), references=references)
         except RuntimeError as exc:
             fail(f"server-layers compare: {exc}")
     write_outputs(matrix, out)

@@ -15,13 +15,15 @@ Exit 0, or 2 on bad input (one line on stderr).
 
 import argparse
 import json
+import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from bench import cpu_profile, syscalls
 from conformance.corpus import load_cases
-from conformance.probe import MODELS, layer_command, reference_targets, run, write_outputs
+from conformance.probe import every_layer, reference_targets, run, write_outputs
 from reports import cli as report_cli
 from reports.data import ReportError
 from serving.options import OneLineParser, fail
@@ -45,16 +47,18 @@ def parser() -> OneLineParser:
 
 
 def has_references(run_dir: Path) -> bool:
-    path = run_dir / "conformance.json"
-    return path.is_file() and any(info.get("reference") for info in json.loads(path.read_text())["servers"].values())
+    """The folder's conformance.json has reference columns (a file that is not a matrix: it has none)."""
+    try:
+        servers = json.loads((run_dir / "conformance.json").read_text())["servers"]
+        return any(info.get("reference") for info in servers.values())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
 
 
 def probe_with_references(run_dir: Path) -> None:
     """The whole corpus on every layer and model, and the reference columns, into RUN_DIR/conformance.*."""
     with tempfile.TemporaryDirectory(prefix="explain-probe-") as scratch:
-        commands = {f"{layer}/{model}": layer_command(layer, model, Path(scratch) / f"{layer}-{model}")
-                    for layer, models in MODELS.items() for model in models}
-        matrix = run(commands, {}, load_cases(), references=reference_targets(True))
+        matrix = run(every_layer(Path(scratch)), {}, load_cases(), references=reference_targets(True))
     write_outputs(matrix, run_dir)
 
 
@@ -65,21 +69,26 @@ def main(argv: list[str] | None = None) -> int:
     if min(args.syscall_requests, args.cpu_requests, args.cpu_rounds) < 1:
         fail("server-layers explain: --syscall-requests, --cpu-requests and --cpu-rounds must be at least 1")
     try:
-        syscalls.chosen(args.variants)
+        refusal = cpu_profile.unprofiled(syscalls.chosen(args.variants))
     except ValueError as exc:
-        fail(f"server-layers explain: {exc}")
+        refusal = str(exc)
+    if refusal:
+        fail(f"server-layers explain: {refusal}")
+    missing = [tool for tool, found in (("strace", shutil.which("strace")), ("py-spy", cpu_profile.py_spy())) if not found]
+    if missing:
+        fail(f"server-layers explain: {' and '.join(missing)} not installed (strace: apt-get install strace; "
+             "py-spy: the bench extra)")
     picked = ["--variants", args.variants] if args.variants else []
     steps = [(syscalls.main, ["--requests", str(args.syscall_requests), "--out", str(args.run_dir), *picked]),
              (cpu_profile.main, ["--requests", str(args.cpu_requests), "--repeat", str(args.cpu_rounds),
                                  "--out", str(args.run_dir), *picked])]
-    for step, step_args in steps:
-        if step(step_args):
-            fail(f"server-layers explain: {step.__module__} failed")
-    if not args.no_reference and not has_references(args.run_dir):
-        try:
+    try:
+        for step, step_args in steps:
+            step(step_args)
+        if not args.no_reference and not has_references(args.run_dir):
             probe_with_references(args.run_dir)
-        except RuntimeError as exc:
-            fail(f"server-layers explain: {exc}")
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:  # a server, strace or py-spy that failed
+        fail(f"server-layers explain: {str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__}")
     try:
         print(report_cli.build(args.run_dir))
     except ReportError as exc:

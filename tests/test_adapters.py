@@ -9,6 +9,7 @@ Then the probe: reference columns are probed, shown as such, and never counted.
 """
 
 import json
+import socket
 import threading
 import urllib.request
 from wsgiref.simple_server import WSGIRequestHandler, make_server
@@ -127,3 +128,58 @@ def test_reference_columns_are_probed_but_never_counted(tmp_path):
     counted = matrix["totals"]["references"][name]
     assert counted == {"contract": sum(bool(c["problems"]) for c in cells.values()),
                        "substance": sum(c["substance"] for c in cells.values())} and counted["substance"] >= 1
+
+
+def raw_exchange(url: str, data: bytes, timeout: float = 10.0) -> bytes:
+    """Send `data` on a fresh connection, then read until the server closes or goes quiet."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(data)
+        received = b""
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+        except TimeoutError:
+            pass
+    return received
+
+
+@pytest.fixture(scope="module")
+def stock_server(tmp_path_factory):
+    server = start(stock(), tmp_path_factory.mktemp("stock"))
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("length", ["1" * 5000, str(2**63 - 1), str(2**63), "\xb2", "-1", "1e3"])
+def test_the_stock_handler_never_crashes_on_a_content_length(stock_server, length):
+    """Stock reads Content-Length bytes or none: an odd value is no body, a huge one 413, never a traceback."""
+    head = f"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n".encode("latin-1")
+    answer = raw_exchange(stock_server.url, head, timeout=3)
+    assert answer.startswith((b"HTTP/1.1 200 ", b"HTTP/1.1 413 ")), answer[:80]
+    assert "Traceback" not in stock_server.stderr()
+
+
+def test_a_body_cut_short_reaches_no_app(stock_server):
+    """The client goes away mid-body: nothing is stored, nothing answered, the server still serves."""
+    before = json.loads(fetch(stock_server.url, "/messages?limit=500")[2])["messages"]
+    host, port = stock_server.host, stock_server.port
+    with socket.create_connection((host, port), timeout=5) as sock:
+        sock.sendall(b"POST /messages HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                     b"Content-Length: 40\r\n\r\ntext=cut")
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.recv(100) == b""
+    assert json.loads(fetch(stock_server.url, "/messages?limit=500")[2])["messages"] == before
+    assert "Traceback" not in stock_server.stderr()
+
+
+def test_wsgi_without_a_terminated_input_never_waits_for_a_chunked_body(tmp_path):
+    """wsgiref gives no wsgi.input_terminated: a chunked body is not read to an end that never comes."""
+    server = wsgiref_url(tmp_path)
+    url = next(server)
+    try:
+        answer = raw_exchange(url, b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+                              timeout=5)
+        assert answer.startswith(b"HTTP/1.0 200 ") or answer.startswith(b"HTTP/1.1 200 ")
+    finally:
+        next(server, None)

@@ -92,6 +92,16 @@ def test_the_fixture_stacks_give_its_rows_samples(row):
 # --- the arithmetic ----------------------------------------------------------------------
 
 
+def test_a_row_is_the_medians_of_its_rounds_each_less_its_own_idle_window():
+    idle = Window(0.0, 0.1, 1.0)  # 0.1 s of system time a second, idle
+    rounds = [(Window(user, 0.6, 1.0), idle, Window(user, 0.7, 1.0)) for user in (1.0, 3.0, 2.0)]  # 1000 requests
+    row = cpu_profile.row("a/b", "/", 1000, rounds, Counter())
+    assert (row["user_us"], row["system_us"]) == (2000.0, 500.0)  # medians: user 1, 3, 2 ms; system 0.6 - 0.1
+    assert row["cpu_us_range"] == [1500.0, 3500.0] and row["rounds"] == 3
+    assert [r["user_us"] for r in row["per_round"]] == [1000.0, 3000.0, 2000.0]
+    assert row["sampled_system_us"] == 600.0 and sum(row["groups"].values()) == row["cpu_us"]
+
+
 def test_the_idle_window_is_scaled_to_the_loaded_one_and_subtracted():
     loaded, idle = Window(user_s=1.0, system_s=0.5, seconds=2.0), Window(user_s=0.1, system_s=0.05, seconds=1.0)
     assert cpu_profile.per_request_us(loaded, idle, 1000) == (800.0, 400.0)  # (1.0 - 2 × 0.1) s / 1000, ...

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from helpers import ROOT
 
+from bench.catalog import MODELS
+from bench.cpu_profile import FORKING
 from bench.syscalls import variants
 
 FIXTURE = Path(__file__).resolve().parent / "data" / "report-run"
@@ -47,3 +49,6 @@ def test_explain_refuses_a_folder_without_a_run(tmp_path):
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1 and "results.json" in result.stderr
     result = explain(str(FIXTURE), "--variants", "nowhere/none")
     assert result.returncode == 2 and "unknown variant" in result.stderr and "Traceback" not in result.stderr
+    forked = next(f"{layer}/{model}" for layer, models in MODELS.items() for model in models if model == FORKING)
+    result = explain(str(FIXTURE), "--variants", forked)  # refused before anything runs
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1 and "child" in result.stderr

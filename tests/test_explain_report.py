@@ -14,7 +14,7 @@ from pathlib import Path
 from browser_helpers import CHROMIUM_ARGS, require_chromium
 
 from bench.catalog import MODELS
-from reports import cli
+from reports import cli, gaps
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -58,4 +58,4 @@ def test_every_explaining_section_renders_in_chromium(tmp_path):
     assert sorted(seen["links"]) == sorted(flames) and set(opened) == {"svg"}
     assert seen["why"] == [f"{layer}/" for layer in MODELS]
     assert seen["references"] >= 3 and seen["gapRows"] >= 10
-    assert "Lines that buy each behaviour" in seen["layers"] and "The stock gaps http_server_impl closes" in seen["layers"]
+    assert "Lines that buy each behaviour" in seen["layers"] and f"The stock gaps {gaps.LAYER} closes" in seen["layers"]

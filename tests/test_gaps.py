@@ -41,15 +41,39 @@ def test_a_gap_comment_is_read_with_its_cases(tmp_path):
     assert found[1]["where"].endswith("server.py:3")
 
 
-def test_the_measured_columns_are_the_matrix_cells():
-    rows = {row["id"]: row["cells"] for row in MATRIX["cases"]}
-    for gap in gaps.gaps():
-        found = gaps.measured(gap, MATRIX)
-        assert found["stock_fails"] == [c for c in found["cases"] if rows[c][gaps.STOCK]["problems"]]
-        assert found["ours_fail"] == [c for c in found["cases"] if any(
-            cells["problems"] for name, cells in rows[c].items() if name.startswith(gaps.LAYER + "/"))]
+def synthetic(stock_cells: dict[str, dict], ours: str = f"{gaps.LAYER}/threaded") -> dict:
+    """A matrix of a few cases: ours meets each, the stock column as given."""
+    return {"servers": {ours: {}, gaps.STOCK: {"reference": True}},
+            "cases": [{"id": case_id, "cells": {ours: {"problems": []}, gaps.STOCK: cell}}
+                      for case_id, cell in stock_cells.items()]}
+
+
+def test_stock_failures_are_split_into_substance_and_form():
+    matrix = synthetic({"chunked-basic": {"problems": ["echo body"], "substance": True},
+                        "chunked-empty": {"problems": []},
+                        "target-space": {"problems": ["response 1: body: expected"], "substance": False}})
+    framing = {"what": "framing", "where": "x:1", "patterns": ["chunked-*"], "elsewhere": ""}
+    pages = {"what": "pages", "where": "x:2", "patterns": ["target-space", "target-tab"], "elsewhere": ""}
+    assert gaps.measured(framing, matrix) == {"cases": ["chunked-basic", "chunked-empty"],
+                                              "stock_fails": ["chunked-basic"], "stock_form": [], "ours_fail": []}
+    assert gaps.measured(pages, matrix) == {"cases": ["target-space"], "stock_fails": [],
+                                            "stock_form": ["target-space"], "ours_fail": []}
+    without_ours = {**matrix, "servers": {gaps.STOCK: {"reference": True}}}
+    assert gaps.measured(framing, without_ours)["ours_fail"] is None  # not probed, never "0"
+
+
+def test_a_gap_whose_cases_were_not_probed_says_so():
+    matrix = synthetic({"plaintext": {"problems": []}})
+    headers, rows = gaps.table(matrix)
+    assert headers[-2:] == ["stock fails (in substance)", f"{gaps.LAYER} fails"]
+    for row, gap in zip(rows, gaps.gaps()):
+        assert row[3:] == ["—", "—"]  # no case of any gap in this matrix: nothing measured, nothing claimed
+        assert row[2] == (gap["elsewhere"] or f"not probed: {', '.join(gap['patterns'])}")
+
+
+def test_the_fixture_has_cases_stock_fails():
     failing = {c for gap in gaps.gaps() for c in gaps.measured(gap, MATRIX)["stock_fails"]}
-    assert failing  # the fixture holds cases stock fails: the table shows them
+    assert failing  # a real probe: the table shows them
 
 
 def test_reference_columns_never_count_and_show_by_topic():
@@ -72,7 +96,7 @@ def test_the_report_shows_reference_columns_and_the_measured_gaps(tmp_path):
     assert page.count('<th scope="col" class="reference">') == 3 * 2  # the flagged table is empty: the whole matrix
     assert "The reference columns: stock http.server, uvicorn, gunicorn" in page  # and the by-topic section's table
     layers = page[page.index('<section id="layers">'):page.index("</section>", page.index('<section id="layers">'))]
-    assert "The stock gaps http_server_impl closes" in layers and "stock fails" in layers
+    assert f"The stock gaps {gaps.LAYER} closes" in layers and "stock fails" in layers
     summary = (tmp_path / "run" / "summary.md").read_text()
     assert "Reference columns, not counted" in summary and "| stock http.server's gap |" in summary
 

@@ -19,7 +19,7 @@ from helpers import LAYERS, ROOT
 from bench.catalog import DEFAULT_MODEL
 from bench.process import ServerProcess
 from conformance.corpus import load_cases
-from conformance.probe import mark_divergence, probe
+from conformance.probe import in_substance, mark_divergence, probe, totals
 
 PROXY = Path(__file__).resolve().parent / "data" / "obsfold_proxy.py"
 ALL_CASES = {case.id: case for case in load_cases()}
@@ -87,6 +87,37 @@ def test_divergence_reference(groups, flagged):
     cells = {name: {"fingerprint": fp, "problems": ["wrong"] if bad else []} for name, (fp, bad) in groups.items()}
     mark_divergence(cells)
     assert {name for name, cell in cells.items() if cell["diverges"]} == flagged
+
+
+@pytest.mark.parametrize("groups, references, flagged", [
+    ({"a": ("x", False), "r": ("y", True), "s": ("y", True)}, {"r", "s"}, set()),  # references never outvote ours
+    ({"a": ("x", False), "b": ("y", False), "r": ("y", True)}, {"r"}, {"b"}),  # nor break a tie of ours
+    ({"r": ("x", True), "s": ("y", False)}, {"r", "s"}, set()),  # only references: judged by the contract alone
+])
+def test_reference_columns_neither_vote_nor_diverge(groups, references, flagged):
+    cells = {name: {"fingerprint": fp, "problems": ["wrong"] if bad else []} for name, (fp, bad) in groups.items()}
+    mark_divergence(cells, frozenset(references))
+    assert {name for name, cell in cells.items() if cell["diverges"]} == flagged
+
+
+def test_totals_count_our_servers_and_each_reference_apart():
+    row = {"unsure": False, "cells": {
+        "a": {"problems": [], "substance": False, "diverges": False},
+        "r": {"problems": ["response 1: body: x"], "substance": False, "diverges": False},
+        "s": {"problems": ["response 1: status 400 expected"], "substance": True, "diverges": False}}}
+    counted = totals([row, row], ["a"], frozenset({"r", "s"}))
+    assert (counted["servers"], counted["cells"], counted["contract"], counted["cases_flagged"]) == (1, 2, 0, 0)
+    assert counted["references"] == {"r": {"contract": 2, "substance": 0}, "s": {"contract": 2, "substance": 2}}
+
+
+def test_only_an_error_answers_form_is_not_substance():
+    case = next(c for c in ALL_CASES.values() if [e["status"] for e in c.expect][:1] == [400])
+    fine = ALL_CASES["plaintext"]
+    assert not in_substance(case, "response 1: body: expected '400 Bad Request\\n', got b'<html>'")
+    assert not in_substance(case, "response 1: header content-type: expected 'text/plain', got 'text/html'")
+    assert in_substance(fine, "response 1: body: expected 'Hello, World!', got b''")  # a success's body is the answer
+    assert in_substance(case, "connection: expected closed, got open")
+    assert in_substance(case, "expected 1 response(s), got 0")
 
 
 # --- the command ------------------------------------------------------------------------

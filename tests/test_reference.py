@@ -139,7 +139,7 @@ def test_wrk_command():
 
 def test_cpu_us_per_request_reads_proc_around_the_run(monkeypatch):
     reads = iter([1.0, 1.5])
-    monkeypatch.setattr(wrk.measure, "cpu_so_far", lambda pid: next(reads))
+    monkeypatch.setattr(wrk.measure, "tree_cpu_so_far", lambda pid: next(reads))
     result = wrk.cpu_us_per_request(1234, lambda: wrk.parse_wrk(OK))
     assert result["server_cpu_s"] == 0.5
     assert result["cpu_us_per_req"] == round(0.5e6 / 12935, 2)
@@ -151,20 +151,22 @@ def run(target: str, repeat: int, cpu_us: float) -> dict:
 
 
 def test_ratios_of_medians_with_verdicts():
-    runs = [run("uvicorn", r, us) for r, us in [(1, 40.0), (2, 36.0), (3, 38.0)]]
-    runs += [run("raw_socket/selectors", r, us) for r, us in [(1, 30.0), (2, 26.6), (3, 25.0)]]
-    runs += [run("socketserver_impl/threaded", r, 45.6) for r in (1, 2, 3)]
-    runs.append({"target": "uvicorn", "repeat": 4, "status": "failed", "error": "x"})
+    (fast, base, aim), (slow, slow_base, _) = reference.RATIOS[:2]  # two aims against the same reference
+    assert base == slow_base and aim < 1.0
+    runs = [run(base, r, us) for r, us in [(1, 40.0), (2, 36.0), (3, 38.0)]]
+    runs += [run(fast, r, us) for r, us in [(1, 30.0), (2, 26.6), (3, 25.0)]]
+    runs += [run(slow, r, 45.6) for r in (1, 2, 3)]
+    runs.append({"target": base, "repeat": 4, "status": "failed", "error": "x"})
     summary = reference.summarise(runs)
-    assert summary["uvicorn"]["cpu_us_per_req"] == {"median": 38.0, "min": 36.0, "max": 40.0}
-    assert summary["uvicorn"]["ok"] == 3 and summary["uvicorn"]["runs"] == 4
+    assert summary[base]["cpu_us_per_req"] == {"median": 38.0, "min": 36.0, "max": 40.0}
+    assert summary[base]["ok"] == 3 and summary[base]["runs"] == 4
     verdicts = {(v["measured"], v["reference"]): v for v in reference.ratios(runs, summary)}
-    selectors, threaded = ("raw_socket/selectors", "uvicorn"), ("socketserver_impl/threaded", "uvicorn")
-    assert verdicts[selectors]["ratio"] == 0.7 and verdicts[selectors]["verdict"] == "PASS"
-    assert verdicts[selectors]["rounds"]["max"] == 0.75
-    assert verdicts[threaded]["ratio"] == 1.2 and verdicts[threaded]["verdict"] == "FAIL"
-    assert verdicts[("http_server_impl/threaded", "http.server+nodelay")]["verdict"] == "n/a"  # neither measured
-    unaimed = [v for v in reference.RATIOS if v[2] is None]  # how far, with no target
+    assert verdicts[(fast, base)]["ratio"] == 0.7 and verdicts[(fast, base)]["verdict"] == "PASS"
+    assert verdicts[(fast, base)]["rounds"]["max"] == 0.75
+    assert verdicts[(slow, base)]["ratio"] == 1.2 and verdicts[(slow, base)]["verdict"] == "FAIL"
+    unmeasured = next(key for key in verdicts if not {*key} & {fast, slow, base})
+    assert verdicts[unmeasured]["verdict"] == "n/a"  # neither side measured
+    unaimed = [v for v in reference.RATIOS if v[2] is None and v[1] == base]  # how far, with no target
     aside = [run(unaimed[0][0], r, us) for r, us in [(1, 50.0), (2, 46.0), (3, 44.0)]]
     far = {(v["measured"], v["reference"]): v
            for v in reference.ratios(runs + aside, reference.summarise(runs + aside))}[unaimed[0][:2]]
