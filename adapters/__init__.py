@@ -16,9 +16,8 @@ from pathlib import Path
 
 from http11 import Origin, Request, Response, error_response, grammar
 from http11.limits import MAX_BODY
-from serving.session import decide
+from serving.session import decide_now
 from webapp.app import App
-from webapp.cgi import Deferred
 
 DATA_DIR_ENV = "SERVER_LAYERS_DATA_DIR"  # where the app keeps its SQLite file; else a fresh temporary folder
 
@@ -51,11 +50,6 @@ def request(method: str, target: str, version: str, headers: list[tuple[str, str
     return Request(method, target, version, headers, body, grammar.expectation(version, fields), fields, origin)
 
 
-def decided(app: App, request: Request) -> Response | Deferred:
-    """The app's answer, as on the project's layers; a Deferred (a CGI script) is the caller's to run."""
-    return decide(app, request)
-
-
 def finished(request: Request, response: Response) -> tuple[HTTPStatus, list[tuple[str, str]], bytes]:
     """The status, the fields with Content-Length, and the body (none for HEAD)."""
     status, fields, body = answer_of(response)
@@ -63,6 +57,5 @@ def finished(request: Request, response: Response) -> tuple[HTTPStatus, list[tup
 
 
 def answer(app: App, request: Request) -> tuple[HTTPStatus, list[tuple[str, str]], bytes]:
-    """decided() and finished() in one, a Deferred run here (a blocking host: its worker thread waits)."""
-    response = decided(app, request)
-    return finished(request, response.run() if isinstance(response, Deferred) else response)
+    """The app's answer to `request`, a Deferred run here (a blocking host: its worker thread waits), finished."""
+    return finished(request, decide_now(app, request))

@@ -9,9 +9,10 @@ import asyncio
 
 from http11 import Origin
 from http11.limits import MAX_BODY
+from serving.session import decide
 from webapp.cgi import Deferred
 
-from . import decided, finished, make_app, refused, request
+from . import finished, make_app, refused, request
 
 
 def target(scope: dict) -> str:
@@ -76,7 +77,7 @@ class Application:
             return await self.send_answer(send, *refusal)
         parsed = request(scope["method"], target(scope), f"HTTP/{scope['http_version']}", headers, content,
                          origin(scope))
-        response = decided(self.app, parsed)
+        response = decide(self.app, parsed)
         if isinstance(response, Deferred):
             response = await asyncio.to_thread(response.run)
         await self.send_answer(send, *finished(parsed, response))

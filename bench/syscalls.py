@@ -137,9 +137,14 @@ def measure(layer: str, model: str, requests: int, path: str, folder: Path) -> d
             "traced_s": round(took, 2), "per_request": per_request, "total_per_request": round(sum(per_request.values()), 2)}
 
 
+def frequent(rows: list[dict]) -> list[str]:
+    """The calls some variant makes at least once in 100 requests, the most frequent first (table, report, chart)."""
+    most = {name: max(row["per_request"].get(name, 0) for row in rows) for row in rows for name in row["per_request"]}
+    return [name for name, value in sorted(most.items(), key=lambda kv: -kv[1]) if value >= 0.01]
+
+
 def table(rows: list[dict]) -> str:
-    names = sorted({name for row in rows for name, value in row["per_request"].items() if value >= 0.01},
-                   key=lambda name: -max(row["per_request"].get(name, 0) for row in rows))  # a call in 100 or more
+    names = frequent(rows)
     head = f"{'variant':<28} {'total':>6} " + " ".join(f"{name[:10]:>10}" for name in names)
     lines = [head, "-" * len(head)]
     for row in rows:

@@ -209,13 +209,16 @@ def file_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
 
-def start_all(commands: dict[str, list[str]], folder: Path) -> list[ServerProcess]:
-    """Start every server at once, then wait for each; stop them all if one fails."""
+def start_all(commands: dict[str, list[str]], folder: Path, references: list[Target] = ()) -> list[ServerProcess]:
+    """Start every server of `commands` at once and wait for each, then the reference servers one after another
+    (bench.reference_servers); stop them all if one fails."""
     launched = [ServerProcess(command, folder / f"{file_name(name)}.stderr", name=name)
                 for name, command in commands.items()]
     try:
         for server in launched:
             server.wait_ready()
+        for target in references:
+            launched.append(start(target, folder / file_name(target.name)))
     except RuntimeError:
         for server in launched:
             server.stop()
@@ -228,31 +231,12 @@ def exit_status(server: ServerProcess) -> int | None:
     return usage.status if usage else None
 
 
-def start_references(targets: list[Target], folder: Path) -> list[ServerProcess]:
-    """The reference servers (bench.reference_servers), one after another; stop those started if one fails."""
-    launched: list[ServerProcess] = []
-    try:
-        for target in targets:
-            launched.append(start(target, folder / file_name(target.name)))
-    except RuntimeError:
-        for server in launched:
-            server.stop()
-        raise
-    return launched
-
-
 def run(commands: dict[str, list[str]], addresses: dict[str, tuple[str, int]], cases: list[Case],
         timeout: float = 5.0, show_progress: bool = True, references: list[Target] = ()) -> dict:
     """Start the servers of `commands` and the reference servers, probe them beside the already running
     `addresses`, stop them. The reference servers are the matrix's reference columns, at its right."""
     with tempfile.TemporaryDirectory(prefix="probe-") as scratch:
-        launched = start_all(commands, Path(scratch))
-        try:
-            launched += start_references(list(references), Path(scratch))
-        except RuntimeError:
-            for server in launched:
-                server.stop()
-            raise
+        launched = start_all(commands, Path(scratch), references)
         try:
             servers = {s.name: (s.host, s.port) for s in launched} | addresses
             progress = Progress(len(cases) * len(servers)) if show_progress else None

@@ -22,6 +22,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator  # noqa: 
 
 from bench.cpu_profile import GROUPS  # noqa: E402
 from bench.knobs import knob_of  # noqa: E402
+from bench.syscalls import frequent  # noqa: E402
 
 from . import data, verdict  # noqa: E402
 from .style import look  # noqa: E402
@@ -442,29 +443,32 @@ SYSCALL_CAPTION = ("System calls the server made per request under one keep-aliv
 SYSCALL_COLOURS = ["#004488", "#DDAA33", "#BB5566", "#228833", "#66CCEE", "#AA3377", "#777777", "#000000"]
 
 
-def syscall_chart(rows: list[dict]) -> Figure:
-    """One horizontal bar per variant, a segment per system call (the most frequent first)."""
-    names = [name for name, _ in sorted(
-        {name: max(row["per_request"].get(name, 0) for row in rows) for row in rows
-         for name, value in row["per_request"].items() if value >= 0.01}.items(), key=lambda kv: -kv[1])]
-    fig = Figure(figsize=(ALONE_W, 1.2 + 0.45 * len(rows)), layout="constrained")
+def stacked_bars(labels: list[str], segments: list[tuple[str, dict, list[float]]], totals: list[str], xlabel: str,
+                 title: str, row_height: float) -> Figure:
+    """One horizontal bar per label, a segment per (name, bar style, a value per label), the total at its end."""
+    fig = Figure(figsize=(ALONE_W, 1.2 + row_height * len(labels)), layout="constrained")
     ax = fig.add_subplot()
-    for y, row in enumerate(rows):
-        left = 0.0
-        for number, name in enumerate(names):
-            value = row["per_request"].get(name, 0)
-            ax.barh(y, value, left=left, color=SYSCALL_COLOURS[number % len(SYSCALL_COLOURS)],
-                    hatch="//" if number >= len(SYSCALL_COLOURS) else "", edgecolor="white", linewidth=0.6)
-            left += value
-        ax.text(left, y, f"  {row['total_per_request']:.2f}", va="center", fontsize=8.5)
-    ax.set_yticks(range(len(rows)), [row["variant"] for row in rows])
+    left = [0.0] * len(labels)
+    for _, style, values in segments:
+        ax.barh(range(len(labels)), values, left=left, edgecolor="white", linewidth=0.6, **style)
+        left = [start + value for start, value in zip(left, values)]
+    for y, (end, total) in enumerate(zip(left, totals)):
+        ax.text(end, y, f"  {total}", va="center", fontsize=8.5)
+    ax.set_yticks(range(len(labels)), labels)
     ax.invert_yaxis()
-    ax.set_xlabel("system calls per request")
-    ax.set_title("System calls per request")
-    fig.legend(handles=[Patch(facecolor=SYSCALL_COLOURS[n % len(SYSCALL_COLOURS)], hatch="//" if n >= len(SYSCALL_COLOURS)
-                              else "", label=name) for n, name in enumerate(names)], loc="outside right upper",
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    fig.legend(handles=[Patch(label=name, **style) for name, style, _ in segments], loc="outside right upper",
                ncols=1, fontsize=8)
     return fig
+
+
+def syscall_chart(rows: list[dict]) -> Figure:
+    """One horizontal bar per variant, a segment per system call (the most frequent first)."""
+    segments = [(name, {"facecolor": SYSCALL_COLOURS[n % len(SYSCALL_COLOURS)], "hatch": "//" if n >= len(SYSCALL_COLOURS)
+                        else ""}, [row["per_request"].get(name, 0) for row in rows]) for n, name in enumerate(frequent(rows))]
+    return stacked_bars([row["variant"] for row in rows], segments, [f"{row['total_per_request']:.2f}" for row in rows],
+                        "system calls per request", "System calls per request", 0.45)
 
 
 def write_rows_chart(figure, rows: list[dict], name: str, title: str, caption: str, out: Path,
@@ -490,22 +494,10 @@ CPU_CAPTION = ("CPU the server spent per request under one keep-alive client, fr
 def cpu_groups_chart(rows: list[dict]) -> Figure:
     """One horizontal bar per variant and path, a segment per group (bench.cpu_profile.GROUPS' order and colours)."""
     groups = [group for group in GROUPS if any(row["groups"].get(group, 0) > 0 for row in rows)]
-    fig = Figure(figsize=(ALONE_W, 1.2 + 0.42 * len(rows)), layout="constrained")
-    ax = fig.add_subplot()
-    for y, row in enumerate(rows):
-        left = 0.0
-        for group in groups:
-            value = row["groups"].get(group, 0)
-            ax.barh(y, value, left=left, color=GROUPS[group], edgecolor="white", linewidth=0.6)
-            left += value
-        ax.text(left, y, f"  {left:.1f}", va="center", fontsize=8.5)
-    ax.set_yticks(range(len(rows)), [f"{row['variant']} {row['path']}" for row in rows])
-    ax.invert_yaxis()
-    ax.set_xlabel("CPU µs per request")
-    ax.set_title("Where the CPU goes")
-    fig.legend(handles=[Patch(facecolor=GROUPS[group], label=group) for group in groups], loc="outside right upper",
-               ncols=1, fontsize=8)
-    return fig
+    segments = [(group, {"facecolor": GROUPS[group]}, [row["groups"].get(group, 0) for row in rows]) for group in groups]
+    return stacked_bars([f"{row['variant']} {row['path']}" for row in rows], segments,
+                        [f"{sum(row['groups'].get(group, 0) for group in groups):.1f}" for row in rows],
+                        "CPU µs per request", "Where the CPU goes", 0.42)
 
 
 def write_cpu_chart(rows: list[dict], out: Path, source: Source) -> Chart | None:

@@ -59,14 +59,16 @@ def build(run_dir: Path) -> Path:
     failed = data.failed_runs(results)
     failed_table = (tables.failed_headers(knobbed), tables.failed_rows(failed, knobbed))
     conformance = data.load_conformance(run_dir)
-    reasons = why_paragraphs(run_dir, conformance)
+    syscall_rows, cpu_rows = rows_file(run_dir, "syscalls.json"), rows_file(run_dir, "cpu.json")
+    reasons = why_paragraphs(cpu_rows, syscall_rows, conformance, run_dir)
     title = f"server-layers report: {run_dir.resolve().name}"
     page = html.report_page(
         title=title, meta=meta(results, entries), verdict=text, charts=charts, figure_table=figure_table,
         failed=html.failed_section(*failed_table, failed), conformance=matrix_html(conformance),
         environment=environment(results), knobs=html.knob_section(*knobs) if knobs else "",
-        layers=(tables.LAYER_HEADERS, tables.layer_rows()), lines=code_lines.table(), gaps=stock_gaps.table(conformance),
-        syscalls=syscall_part(run_dir), cpu=cpu_part(run_dir), why=reasons,
+        layers=(tables.LAYER_HEADERS, tables.layer_rows()), lines=code_lines.table(),
+        gaps=(stock_gaps.LAYER, *stock_gaps.table(conformance)),
+        syscalls=syscall_part(run_dir, syscall_rows), cpu=cpu_part(run_dir, cpu_rows), why=reasons,
         cgi=html.cgi_section(cgi_note(entries), tables.cgi_headers(), tables.cgi_rows(entries), differences(results))
         if tables.has_cgi(entries) else "")
     html.write(run_dir / "summary.md", markdown(title, text, figure_table, failed_table, conformance, results, knobs,
@@ -132,14 +134,11 @@ def environment(results: dict) -> list[tuple[str, object]]:
     return pairs
 
 
-def measured(run_dir: Path, name: str, tool: str, write_chart) -> tuple[list[dict], Chart | None] | None:
-    """The rows of a measurement's JSON in the run folder (`--out RUN`: syscalls.json, cpu.json) and their chart,
-    written there by `write_chart(rows, run_dir, source)`; None when the folder holds no such file."""
-    rows = rows_file(run_dir, name)
-    if rows is None:
-        return None
+def measured_chart(run_dir: Path, name: str, tool: str, rows: list[dict], write_chart) -> Chart | None:
+    """The chart of a measurement's rows (`--out RUN`: syscalls.json, cpu.json), written into the run folder by
+    `write_chart(rows, run_dir, source)`, its source the file's digest."""
     digest = hashlib.sha256((run_dir / name).read_bytes()).hexdigest()
-    return rows, write_chart(rows, run_dir, Source(tool, f"{name} sha256:{digest}"))
+    return write_chart(rows, run_dir, Source(tool, f"{name} sha256:{digest}"))
 
 
 def rows_file(run_dir: Path, name: str) -> list[dict] | None:
@@ -156,26 +155,27 @@ def rows_file(run_dir: Path, name: str) -> list[dict] | None:
     return rows
 
 
-def syscall_part(run_dir: Path) -> str:
-    """The section of bench.syscalls' syscalls.json, when the run folder holds one; else ''."""
-    found = measured(run_dir, "syscalls.json", "strace -f -c, bench.syscalls", write_syscall_chart)
-    rows, chart = found or ([], None)
-    return html.syscall_section(chart, tables.syscall_headers(rows), tables.syscall_rows(rows)) if found else ""
-
-
-def cpu_part(run_dir: Path) -> str:
-    """The section of bench.cpu_profile's cpu.json, when the run folder holds one; else ''."""
-    found = measured(run_dir, "cpu.json", "/proc utime and stime, py-spy samples, bench.cpu_profile", write_cpu_chart)
-    if not found:
+def syscall_part(run_dir: Path, rows: list[dict] | None) -> str:
+    """The section of bench.syscalls' syscalls.json (its `rows`), when the run folder holds one; else ''."""
+    if rows is None:
         return ""
-    rows, chart = found
+    chart = measured_chart(run_dir, "syscalls.json", "strace -f -c, bench.syscalls", rows, write_syscall_chart)
+    return html.syscall_section(chart, tables.syscall_headers(rows), tables.syscall_rows(rows))
+
+
+def cpu_part(run_dir: Path, rows: list[dict] | None) -> str:
+    """The section of bench.cpu_profile's cpu.json (its `rows`), when the run folder holds one; else ''."""
+    if rows is None:
+        return ""
+    chart = measured_chart(run_dir, "cpu.json", "/proc utime and stime, py-spy samples, bench.cpu_profile", rows,
+                           write_cpu_chart)
     flames = [(f"{row['variant']} GET {row['path']}", flame_file(run_dir, row.get("flamegraph"))) for row in rows]
     return html.cpu_section(chart, tables.cpu_note(rows), tables.cpu_headers(rows), tables.cpu_rows(rows), flames)
 
 
-def why_paragraphs(run_dir: Path, conformance: dict | None) -> list[tuple[str, str]]:
+def why_paragraphs(cpu: list[dict] | None, syscalls: list[dict] | None, conformance: dict | None,
+                   run_dir: Path) -> list[tuple[str, str]]:
     """A paragraph per layer from the run's profile and system-call count (none without either)."""
-    cpu, syscalls = rows_file(run_dir, "cpu.json"), rows_file(run_dir, "syscalls.json")
     if not (cpu or syscalls):
         return []
     try:
@@ -221,7 +221,7 @@ def markdown(title: str, text: str, figure_table: tuple, failed_table: tuple, co
                                                                                     tables.layer_rows()), "",
              "Lines that buy each behaviour (code lines of each layer's own package and of the shared code it "
              "imports):", "", tables.markdown_table(*code_lines.table()), "",
-             "The stock gaps http_server_impl closes (its `# gap:` comments) and the corpus cases each names:", "",
+             f"The stock gaps {stock_gaps.LAYER} closes (its `# gap:` comments) and the corpus cases each names:", "",
              tables.markdown_table(*stock_gaps.table(conformance)), ""]
     if why:
         lines += ["## Why each layer costs what it costs", "", *[f"**{layer}/** {text}\n" for layer, text in why]]

@@ -162,23 +162,23 @@ def why_section(paragraphs: list[tuple[str, str]]) -> str:
             f"sentences are templates filled from them.</p>{items}</section>")
 
 
-def gaps_part(headers: list[str], rows: list[list[str]]) -> str:
-    """The stock gaps http_server_impl closes (reports.gaps), with the cases measured when the matrix has stock."""
+def gaps_part(layer: str, headers: list[str], rows: list[list[str]]) -> str:
+    """The stock gaps `layer` closes (reports.gaps), with the cases measured when the matrix has stock."""
     if not rows:
         return ""
     measured = len(headers) > 3
-    note = ("Each from a <code># gap:</code> comment in http_server_impl/, with the corpus cases it names; "
-            + ("which of them the stock column fails and which any http_server_impl model fails, from this run's "
+    note = (f"Each from a <code># gap:</code> comment in {esc(layer)}/, with the corpus cases it names; "
+            + (f"which of them the stock column fails and which any {esc(layer)} model fails, from this run's "
                "conformance matrix." if measured else "run <code>server-layers probe --reference --out THIS_FOLDER"
                "</code> to see which of them stock fails."))
-    return "\n".join(["<h3>The stock gaps http_server_impl closes</h3>", f'<p class="note">{note}</p>',
+    return "\n".join([f"<h3>The stock gaps {esc(layer)} closes</h3>", f'<p class="note">{note}</p>',
                       table(headers, rows)])
 
 
 def report_page(*, title: str, meta: str, verdict: str, charts: list[Chart], figure_table: tuple, failed: str,
                 conformance: str, environment: list[tuple[str, object]], knobs: str = "",
                 layers: tuple = ([], []), cgi: str = "", syscalls: str = "", cpu: str = "",
-                lines: tuple = ([], []), gaps: tuple = ([], []), why: list[tuple[str, str]] = ()) -> str:
+                lines: tuple = ([], []), gaps: tuple = ("", [], []), why: list[tuple[str, str]] = ()) -> str:
     """The report: verdict, the layer table, charts, the knob matrix (when there is one), every figure, failed runs,
     conformance (already HTML), environment."""
     headers, rows = figure_table

@@ -7,6 +7,7 @@ Markdown here). No HTML in this module, no figure that results.json does not hol
 from bench.catalog import MODELS, STORY
 from bench.knobs import DEFAULT, KNOBS, ONLY, STOCK_LAYER, knob_of
 from bench.scenarios import CGI_SCENARIOS
+from bench.syscalls import frequent
 from bench.results import WRK, load_of
 
 from . import data
@@ -165,18 +166,12 @@ def has_cgi(entries: list[dict]) -> bool:
     return any(entry["scenario"] in CGI_SCENARIOS for entry in entries)
 
 
-def syscall_names(rows: list[dict]) -> list[str]:
-    """The calls made at least once in 100 requests by some variant, the most frequent first."""
-    most = {name: max(row["per_request"].get(name, 0) for row in rows) for row in rows for name in row["per_request"]}
-    return [name for name, value in sorted(most.items(), key=lambda kv: -kv[1]) if value >= 0.01]
-
-
 def syscall_headers(rows: list[dict]) -> list[str]:
-    return ["layer/model", "total per request", *syscall_names(rows)]
+    return ["layer/model", "total per request", *frequent(rows)]
 
 
 def syscall_rows(rows: list[dict]) -> list[list[str]]:
-    names = syscall_names(rows)
+    names = frequent(rows)
     return [[row["variant"], f"{row['total_per_request']:.2f}", *(f"{row['per_request'].get(name, 0):.2f}" for name in names)]
             for row in rows]
 

@@ -41,12 +41,15 @@ def decide(app, request: Request) -> Response | Deferred:
     return app.handle(request)
 
 
+def decide_now(app, request: Request) -> Response:
+    """The app's answer, run here (blocking) if it deferred it: for a caller that can wait (a thread, a process)."""
+    response = decide(app, request)
+    return response.run() if isinstance(response, Deferred) else response
+
+
 def answer(app, options, lifecycle, request: Request) -> tuple[Response, str | None]:
     """The response to a whole request (run here, blocking, if the app deferred it), and its Connection field."""
-    response = decide(app, request)
-    if isinstance(response, Deferred):
-        response = response.run()
-    return finish(options, lifecycle, request, response)
+    return finish(options, lifecycle, request, decide_now(app, request))
 
 
 def finish(options, lifecycle, request: Request, response: Response) -> tuple[Response, str | None]:
