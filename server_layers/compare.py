@@ -50,7 +50,7 @@ def parser() -> OneLineParser:
                    f"once (default {DEFAULTS.windows}, at least 3 to rank)")
     p.add_argument("--rate", type=int, default=DEFAULTS.rate, help=f"Locust's offered rate per server, requests/s, "
                    f"the same for every variant (default {DEFAULTS.rate}; halved until all servers' together are at most "
-                   f"{rounds.RATE_SHARE:.0%} of the harness's ceiling)")
+                   f"{rounds.RATE_SHARE:.0%}% of the harness's ceiling)")
     p.add_argument("--window", type=duration, default=DEFAULTS.window_s,
                    help=f"one round of the Locust pass (default {DEFAULTS.window_s:g}s)")
     p.add_argument("--wrk-seconds", type=int, default=DEFAULTS.wrk_s, help=f"each wrk pass, whole seconds "
