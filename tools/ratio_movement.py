@@ -7,13 +7,13 @@ For every load, scenario and variant it prints the median paired ratio to the ba
 and the movement: the largest median over the smallest, minus one. Reads results.json only.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from reports import data, verdict  # noqa: E402
+from serving.options import OneLineParser, fail  # noqa: E402
 
 
 def findings(results: dict) -> list[verdict.Finding]:
@@ -40,18 +40,27 @@ def per_round(results: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="tools/ratio_movement.py", description=__doc__.split("\n\n")[0])
+    p = OneLineParser(prog="tools/ratio_movement.py", description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", type=Path, help="run folders, each holding a results.json")
     p.add_argument("--rounds", action="store_true", help="each run's paired ratios round by round instead")
     args = p.parse_args(argv)
+    try:
+        runs = [data.load(folder) for folder in args.runs]  # every folder checked before anything is printed
+    except data.ReportError as exc:
+        fail(f"{p.prog}: {exc}")
     if args.rounds:
-        for folder in args.runs:
+        for folder, results in zip(args.runs, runs):
             print(f"== {folder}")
-            per_round(data.load(folder))
+            per_round(results)
         return 0
-    columns = [medians(data.load(folder)) for folder in args.runs]
+    movement_table(args.runs, [medians(results) for results in runs])
+    return 0
+
+
+def movement_table(folders: list[Path], columns: list[dict]) -> None:
+    """A row per (load, scenario, variant): its median in each run, and how far it moved; then the largest move."""
     keys = sorted({key for column in columns for key in column})
-    names = [folder.name or folder.parent.name for folder in args.runs]
+    names = [folder.name or folder.parent.name for folder in folders]
     print(f"{'load':<7} {'scenario':<10} {'variant (÷ baseline)':<28} " + " ".join(f"{n[:16]:>16}" for n in names)
           + f" {'movement':>9}")
     worst = 0.0
@@ -63,7 +72,6 @@ def main(argv: list[str] | None = None) -> int:
         cells = " ".join(f"{v:>16.2f}" if v is not None else f"{'—':>16}" for v in values)
         print(f"{key[0]:<7} {key[1]:<10} {key[2]:<28} {cells} {movement:>8.0%}")
     print(f"largest movement: {worst:.0%}; verdict.THRESHOLD is {verdict.THRESHOLD:.0%}")
-    return 0
 
 
 if __name__ == "__main__":
