@@ -9,7 +9,6 @@ compared; (3) the failing scripts. Prints a Markdown list of every difference; e
 records the same list in its results.json, and the report shows it beside the figures.
 """
 
-import argparse
 import base64
 import json
 import os
@@ -19,7 +18,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench.catalog import MODELS
 from bench.process import ROOT, ServerProcess, layer_command
+from serving.options import OneLineParser, fail
 from webapp.cgi import CGI_DIR
 
 from .corpus import ResponseReader, check, load_cases, run_case
@@ -107,7 +108,12 @@ def failing_lines(ours: ServerProcess, stock: ServerProcess) -> list[str]:
 
 
 def differences(layer: str = "raw_socket", model: str = "threaded") -> list[str]:
-    """Every difference found, one Markdown list item each."""
+    """Every difference found, one Markdown list item each; ValueError for a layer or model that does not exist,
+    RuntimeError when a server does not start."""
+    if layer not in MODELS:
+        raise ValueError(f"unknown layer {layer!r} (choose from {', '.join(MODELS)})")
+    if model not in MODELS[layer]:
+        raise ValueError(f"{layer} has no model {model!r} (choose from {', '.join(MODELS[layer])})")
     with tempfile.TemporaryDirectory(prefix="cgi-differences-") as scratch:
         folder = make_folder(Path(scratch))
         ours = ServerProcess(layer_command(layer, model, Path(scratch) / "data", ["--cgi-dir", str(folder)]),
@@ -122,11 +128,14 @@ def differences(layer: str = "raw_socket", model: str = "threaded") -> list[str]
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m conformance.cgi_differences", description=__doc__.split("\n\n")[0])
-    p.add_argument("--layer", default="raw_socket")
-    p.add_argument("--model", default="threaded")
+    p = OneLineParser(prog="python -m conformance.cgi_differences", description=__doc__.split("\n\n")[0])
+    p.add_argument("--layer", default="raw_socket", help=f"our side: one of {', '.join(MODELS)} (default %(default)s)")
+    p.add_argument("--model", default="threaded", help="its model (default %(default)s)")
     args = p.parse_args(argv)
-    lines = differences(args.layer, args.model)
+    try:
+        lines = differences(args.layer, args.model)
+    except ValueError as exc:
+        fail(f"{p.prog}: {exc}")
     print(f"# stock CGIHTTPRequestHandler against {args.layer}/{args.model}'s gateway: {len(lines)} differences\n")
     print("\n".join(lines))
     return 0
