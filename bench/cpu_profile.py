@@ -50,10 +50,11 @@ split by the samples of every round pooled (more samples than one window gives).
 coloured by group) and, per row, a folder with each round's server stderr and py-spy's raw file
 (round-N/), and stacks.txt, the pooled stacks with the system-call frames added. Prints a table. Reported, never asserted. To put the
 section into a bench run's report: `--out RUN` (the run's folder), then `server-layers report RUN`
-(`make cpu-profile RUN=...` does both). It never imports locust and stops each server by its PID.
+(`make cpu-profile RUN=...` does both). It never imports locust and stops each server by its PID. A line on
+stderr as each round of a variant and path starts (the time so far, an estimate of what is left); a bad flag is
+one line, exit 2.
 """
 
-import argparse
 import linecache
 import os
 import re
@@ -68,10 +69,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from serving.options import OneLineParser
+
 from . import flamegraph, measure
 from .catalog import MODELS
 from .process import ROOT, ServerProcess, layer_command
-from .syscalls import add_common, detach, keep_alive_load, resolve, save, wait_attached
+from .syscalls import Steps, add_common, detach, keep_alive_load, output, request_path, resolve, save, wait_attached
 
 RATE = 500  # samples per second
 FORKING = "forking"  # the model that serves each connection in a child process: refused
@@ -257,11 +260,15 @@ def measure_all(which: list[tuple[str, str]], paths: list[str], requests: int, o
     falls on different servers), each round a server of its own; then a row per variant and path."""
     keys = [(layer, model, path) for layer, model in which for path in paths]
     rounds: dict[tuple, list] = {key: [] for key in keys}
+    steps = Steps("cpu profile", repeat * len(keys))
     for number in range(repeat):
         shift = number % len(keys)
         for layer, model, path in keys[shift:] + keys[:shift]:
+            steps.step(f"round {number + 1}/{repeat}, {layer}/{model} GET {path}: loaded, idle and sampled windows "
+                       f"of {requests} requests")
             folder = out / f"{layer}-{model}-{slug(path)}" / f"round-{number + 1}"
             rounds[(layer, model, path)].append(windows_of(layer, model, path, requests, folder))
+    steps.finish()
     return [finish(layer, model, path, requests, out, rounds[(layer, model, path)]) for layer, model, path in keys]
 
 
@@ -321,20 +328,30 @@ def unprofiled(which: list[tuple[str, str]]) -> str:
             "nor py-spy's samples of it see whole") if forked else ""
 
 
+def request_paths(text: str) -> list[str]:
+    """An argparse type: a comma list of request paths (bench.syscalls.request_path)."""
+    return [request_path(item.strip()) for item in text.split(",")]
+
+
+request_paths.__name__ = "comma list of request paths (/..., no spaces)"  # named in argparse's one-line error
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.cpu_profile", description=__doc__.split("\n\n")[0])
+    p = OneLineParser(prog="python -m bench.cpu_profile", description=__doc__.split("\n\n")[0])
     add_common(p, 20000, "per window")
-    p.add_argument("--paths", default="/plaintext,/", help="the GETs, comma-separated (default /plaintext,/)")
+    p.add_argument("--paths", type=request_paths, default="/plaintext,/",
+                   help="the GETs, comma-separated (default /plaintext,/)")
     p.add_argument("--repeat", type=int, default=3, help="rounds, the order rotated each round (default 3)")
     options = p.parse_args(argv)
     if options.repeat < 1:
         p.error("--repeat must be at least 1")
-    if not py_spy():
-        p.error("py-spy is not installed (pip install py-spy; the bench extra has it)")
-    which, out = resolve(p, options, "cpu")
+    which = resolve(p, options, "cpu")
     if refusal := unprofiled(which):
         p.error(refusal)
-    rows = measure_all(which, options.paths.split(","), options.requests, out, options.repeat)
+    if not py_spy():
+        p.error("py-spy is not installed (pip install py-spy; the bench extra has it)")
+    out = output(options, "cpu")
+    rows = measure_all(which, options.paths, options.requests, out, options.repeat)
     return save(out, "cpu.json", rows, table(rows))
 
 

@@ -7,12 +7,14 @@ forks), send --requests keep-alive requests one after another on one connection,
 strace's count of each call. Then the same for an idle window as long as the load took, so the calls a
 server makes on a timer (a sweep, an accept poll) are not charged to the requests. Per request:
 (loaded - idle) / requests. strace slows a server down many times: its counts are exact, its timing
-is not used. Writes syscalls.json and prints a table; reported, never asserted.
+is not used. Writes syscalls.json and prints a table; reported, never asserted. A line on stderr as each
+variant starts (Steps: the time so far and an estimate of what is left); a bad flag is one line, exit 2.
 """
 
 import argparse
 import json
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,6 +22,8 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from serving.options import OneLineParser
 
 from .catalog import DEFAULT_MODEL, EVENT_LOOP_VARIANTS, MODELS
 from .process import ServerProcess, layer_command
@@ -33,15 +37,35 @@ def variants() -> list[tuple[str, str]]:
 
 
 def chosen(text: str | None) -> list[tuple[str, str]]:
-    """bench.syscalls.variants(), or those of a `LAYER/MODEL,...` list."""
-    every = variants()
+    """bench.syscalls.variants(), or those of a `LAYER/MODEL,...` list; ValueError naming the unknown ones."""
     if not text:
-        return every
-    wanted = [tuple(item.strip().split("/", 1)) for item in text.split(",") if item.strip()]
-    unknown = [f"{layer}/{model}" for layer, model in wanted if model not in MODELS.get(layer, [])]
-    if unknown:
-        raise ValueError(f"unknown variant(s): {', '.join(unknown)}")
-    return wanted
+        return variants()
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    unknown = [item for item in items if item.partition("/")[2] not in MODELS.get(item.partition("/")[0], [])]
+    if unknown or not items:
+        raise ValueError(f"unknown variant(s): {', '.join(unknown) or repr(text)} (give LAYER/MODEL,..., "
+                         f"e.g. {'/'.join(variants()[0])})")
+    return [tuple(item.split("/", 1)) for item in items]
+
+
+class Steps:
+    """Progress as lines on stderr, one as each step starts: `[  42 s] syscalls 3/6: ... (about 80 s left)`.
+    The time left is the mean step so far times the steps still to run (none is guessed before one has ended)."""
+
+    def __init__(self, name: str, total: int) -> None:
+        self.name, self.total, self.done, self.started = name, total, 0, time.monotonic()
+
+    def step(self, text: str) -> None:
+        elapsed = time.monotonic() - self.started
+        left = f" (about {elapsed / self.done * (self.total - self.done):.0f} s left)" if self.done else ""
+        self.done += 1
+        self.say(f"{self.name} {self.done}/{self.total}: {text}{left}")
+
+    def finish(self) -> None:
+        self.say(f"{self.name}: {self.total} done")
+
+    def say(self, text: str) -> None:
+        print(f"[{time.monotonic() - self.started:5.0f} s] {text}", file=sys.stderr, flush=True)
 
 
 def traced(pid: int, folder: Path, name: str, work) -> dict[str, int]:
@@ -160,17 +184,33 @@ def add_common(p: argparse.ArgumentParser, requests: int, what: str) -> None:
     p.add_argument("--out", type=Path, help="the folder to write into (default results/<name>-<UTC stamp>)")
 
 
-def resolve(p: argparse.ArgumentParser, options: argparse.Namespace, name: str) -> tuple[list[tuple[str, str]], Path]:
-    """The variants chosen and the output folder (made); a bad flag is p.error()."""
+def resolve(p: argparse.ArgumentParser, options: argparse.Namespace, name: str) -> list[tuple[str, str]]:
+    """The variants chosen, the flags shared with bench.cpu_profile checked; a bad flag is p.error()."""
     if options.requests < 1:
         p.error("--requests must be at least 1")
+    if options.out is not None and options.out.exists() and not options.out.is_dir():
+        p.error(f"--out {options.out} is a file, not a folder")
     try:
-        which = chosen(options.variants)
+        return chosen(options.variants)
     except ValueError as exc:
         p.error(str(exc))
+
+
+def output(options: argparse.Namespace, name: str) -> Path:
+    """--out, or results/NAME-<UTC stamp>; made (once every flag has been checked)."""
     out = options.out or Path("results") / datetime.now(timezone.utc).strftime(f"{name}-%Y%m%dT%H%M%SZ")
     out.mkdir(parents=True, exist_ok=True)
-    return which, out
+    return out
+
+
+def request_path(text: str) -> str:
+    """An argparse type: a request target (starts with /, no white space), e.g. /plaintext."""
+    if not text.startswith("/") or any(char.isspace() for char in text):
+        raise ValueError(text)
+    return text
+
+
+request_path.__name__ = "request path (/..., no spaces)"  # argparse names the type in its one-line error
 
 
 def save(out: Path, name: str, rows: list[dict], text: str) -> int:
@@ -181,12 +221,19 @@ def save(out: Path, name: str, rows: list[dict], text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.syscalls", description=__doc__.split("\n\n")[0])
+    p = OneLineParser(prog="python -m bench.syscalls", description=__doc__.split("\n\n")[0])
     add_common(p, 2000, "traced per variant")
-    p.add_argument("--path", default="/plaintext", help="the GET each request makes (default /plaintext)")
+    p.add_argument("--path", type=request_path, default="/plaintext",
+                   help="the GET each request makes (default /plaintext)")
     options = p.parse_args(argv)
-    which, out = resolve(p, options, "syscalls")
-    rows = [measure(layer, model, options.requests, options.path, out / f"{layer}-{model}") for layer, model in which]
+    which = resolve(p, options, "syscalls")
+    if not shutil.which("strace"):
+        p.error("strace is not installed (apt-get install strace)")
+    out, steps, rows = output(options, "syscalls"), Steps("syscalls", len(which)), []
+    for layer, model in which:
+        steps.step(f"{layer}/{model}, strace over {options.requests} keep-alive requests, then as long idle")
+        rows.append(measure(layer, model, options.requests, options.path, out / f"{layer}-{model}"))
+    steps.finish()
     return save(out, "syscalls.json", rows, table(rows))
 
 
