@@ -10,7 +10,8 @@ Into RUN_DIR (a bench or compare run: it holds results.json), one after another:
 then `server-layers report RUN_DIR`: the report gains the system-call and CPU sections, the flame graphs,
 the stock gaps measured, and a "why" paragraph per layer computed from all of it. It prints report.html's
 path. Each step runs its servers as processes and stops them by PID; never imports locust.
-Exit 0, or 2 on bad input (one line on stderr).
+Progress goes to stderr: a line as each step starts, and the steps' own lines (a variant, a round) with the
+time so far and an estimate of what is left. Exit 0, or 2 on bad input (one line on stderr).
 """
 
 import argparse
@@ -19,6 +20,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench import cpu_profile, syscalls
@@ -78,22 +81,40 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         fail(f"server-layers explain: {' and '.join(missing)} not installed (strace: apt-get install strace; "
              "py-spy: the bench extra)")
-    picked = ["--variants", args.variants] if args.variants else []
-    steps = [(syscalls.main, ["--requests", str(args.syscall_requests), "--out", str(args.run_dir), *picked]),
-             (cpu_profile.main, ["--requests", str(args.cpu_requests), "--repeat", str(args.cpu_rounds),
-                                 "--out", str(args.run_dir), *picked])]
+    started, steps = time.monotonic(), plan(args)
     try:
-        for step, step_args in steps:
-            step(step_args)
-        if not args.no_reference and not has_references(args.run_dir):
-            probe_with_references(args.run_dir)
+        for number, (what, run_step) in enumerate(steps, 1):
+            step(f"explain {number}/{len(steps) + 1}: {what}", started)
+            run_step()
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:  # a server, strace or py-spy that failed
         fail(f"server-layers explain: {str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__}")
+    step(f"explain {len(steps) + 1}/{len(steps) + 1}: the report", started)
     try:
         print(report_cli.build(args.run_dir))
     except ReportError as exc:
         fail(f"server-layers explain: {exc}")
+    step(f"explain: done in {time.monotonic() - started:.0f} s", started)
     return 0
+
+
+def plan(args: argparse.Namespace) -> list[tuple[str, Callable[[], object]]]:
+    """The measuring steps, each (what it does, a call): strace, the CPU profile, the probe unless not needed."""
+    picked = ["--variants", args.variants] if args.variants else []
+    count = len(syscalls.chosen(args.variants))
+    steps = [(f"system calls, strace on {count} variants (bench.syscalls)",
+              lambda: syscalls.main(["--requests", str(args.syscall_requests), "--out", str(args.run_dir), *picked])),
+             (f"where the CPU goes, {args.cpu_rounds} rounds of {count} variants (bench.cpu_profile)",
+              lambda: cpu_profile.main(["--requests", str(args.cpu_requests), "--repeat", str(args.cpu_rounds),
+                                        "--out", str(args.run_dir), *picked]))]
+    if not args.no_reference and not has_references(args.run_dir):
+        steps.append(("the probe with the reference columns (conformance.probe)",
+                      lambda: probe_with_references(args.run_dir)))
+    return steps
+
+
+def step(text: str, started: float) -> None:
+    """A progress line on stderr, the seconds since `started` first (as server-layers compare prints them)."""
+    print(f"[{time.monotonic() - started:5.0f} s] {text}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
