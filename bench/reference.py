@@ -33,6 +33,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from serving.options import OneLineParser, fail
+
 from . import measure, wrk
 from .process import layer_command
 from .catalog import LOOPS, MODELS
@@ -196,9 +198,12 @@ def environment(versions: dict | None) -> dict:
     }
 
 
+PROG = "python -m bench.reference"
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     names = [t.name for t in targets(baseline=Path("."))]
-    p = argparse.ArgumentParser(prog="python -m bench.reference", description=__doc__.split("\n\n")[0])
+    p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--seconds", type=int, default=10, help="wrk duration per run (whole seconds, default 10)")
     p.add_argument("--repeat", type=int, default=3, help="rounds over all targets (default 3)")
     p.add_argument("--connections", type=int, default=50, help="wrk keep-alive connections (default 50)")
@@ -216,20 +221,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     options.targets = [t.strip() for t in options.targets.split(",") if t.strip()]
     if unknown := set(options.targets) - set(names):
         p.error(f"unknown target(s): {', '.join(sorted(unknown))}")
+    if not options.targets:
+        p.error("--targets names no target")
     if min(options.seconds, options.repeat, options.connections, options.warmup) < 1:
         p.error("--seconds, --repeat, --connections and --warmup must be >= 1")
+    if any(name.startswith(BEFORE) for name in options.targets) and options.baseline is None:
+        p.error("before:* targets need --baseline DIR")
+    if options.out is not None and options.out.exists() and not options.out.is_dir():
+        p.error(f"--out {options.out} is a file, not a folder")
     return options
 
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     if not wrk.available():
-        print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
-        return 2
+        fail(f"{PROG}: wrk is not installed (apt-get install wrk)")
     chosen = [t for t in targets(baseline=options.baseline) if t.name in options.targets]
-    if any(t.name.startswith(BEFORE) for t in chosen) and options.baseline is None:
-        print("before:* targets need --baseline DIR", file=sys.stderr)
-        return 2
     versions = ensure_venv() if any(t.production for t in chosen) else None
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out = options.out or ROOT / "results" / f"reference-{stamp}"
