@@ -13,3 +13,10 @@ def bound_by(rps: float, ceiling_rps: float | None, locust_cpu_pct: float, serve
         return "pacing"
     return "server"
 
+
+
+def bound_in_closed_loop(load_cpu_pct: float) -> str:
+    """A closed-loop pass that keeps every connection's next request waiting (compare's wrk rounds): "server"
+    unless the load generator was busy. The server may still idle between wrk's round trips; its figure,
+    requests per CPU-second, counts only the CPU it spent."""
+    return "load-generator" if load_cpu_pct > LOCUST_BUSY_PCT else "server"

@@ -17,7 +17,7 @@ def load_of(record: dict) -> str:
     """The load generator of a run or summary entry; runs from before compare's wrk passes are Locust's."""
     return record.get("load") or LOCUST
 
-FIGURES = ["rps", "fail_ratio", "p50_ms", "p90_ms", "p99_ms", "max_ms", "server_cpu_s", "cpu_us_per_req",
+FIGURES = ["rps", "req_per_cpu_s", "fail_ratio", "p50_ms", "p90_ms", "p99_ms", "max_ms", "server_cpu_s", "cpu_us_per_req",
            "server_peak_rss_mb", "locust_cpu_pct", "server_cpu_pct", "wrk_rps", "wrk_cpu_us_per_req", "wrk_p99_ms"]
 ROOT = Path(__file__).resolve().parent.parent
 

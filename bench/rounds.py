@@ -13,11 +13,16 @@ CPU; the load generators get the other. Per scenario, two passes:
   rounds of one run still scattered ±20% on the 2-core machine, whose speed swings by a third
   within seconds; together, they stay within a few %. At this low load the servers sharing
   a core barely wait for one another (their latency includes it, alike for all).
-- `wrk`: one server at a time, its core to itself, in rounds whose order rotates (A B C, B C A,
-  C A B, ...): wrk in a closed loop over keep-alive connections for `wrk_s` seconds, requests/s
-  on one server core; bound by the server. (Saturating the servers together instead would make
-  them fight for the core, and the fight costs a thread per connection far more than an event
-  loop: not what one core serves.) Round 0 is a 1 s warm-up pass per server, not recorded.
+- `wrk`: every server saturated at once, each by a wrk of its own over `connections` keep-alive
+  connections, while the servers take turns of `turn_s` on their core (bench.turns: SIGSTOP and
+  SIGCONT, the order rotated every round: A B C, B C A, ...), `share_s` seconds on the core each per
+  round. While it runs, a server has the core to itself, saturated; a swing in the machine's speed
+  hits every server alike, as in Locust's pass. Per round and variant: requests per server
+  CPU-second (what one core serves when the load keeps it busy: the capacity figure) and requests
+  per second of its turns; bound by the server. One after the other in 3 s passes instead, the
+  rounds of a run scattered by up to a factor of 2.5 and their medians by ±22% (docs/results/
+  compare-twice/check-*). wrk's latencies include the turns a server waited stopped: not recorded
+  here (the sweep measures latency at saturation). Round 0 is a short warm-up, not recorded.
 
 A server that forks a process per connection has its CPU in its children, readable only once they
 are reaped: its Locust windows get no CPU figure. This module never imports locust and serves
@@ -27,11 +32,12 @@ nothing; a pass that fails is recorded, never raised.
 import contextlib
 import http.client
 import math
-from dataclasses import dataclass, field, replace
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import measure, runner, wrk
-from .classify import bound_by
+from . import measure, turns, wrk
+from .classify import bound_by, bound_in_closed_loop
 from .knobs import DEFAULT
 from .results import LOCUST, WRK, environment
 from .runner import Level, Plan, Server, calibrate, figures, finish, rotated, run_locust, warm_up, write
@@ -43,6 +49,9 @@ MIN_RATE = 25
 FAILURES = (RuntimeError, OSError, http.client.HTTPException)
 CHILD_PROCESS_MODELS = {"forking"}  # their CPU is the children's, read once reaped
 LOCUST_SPARE_S = 30  # Locust quits itself after the last window; --run-time is only a bound
+WARM_UP_SHARE_S = 0.3  # round 0 of the capacity pass, per variant, not recorded
+CONNECT_S = 0.2  # from starting the wrks to the first turn: every connection made, its first request waiting
+WRK_TIMEOUT_S = 10  # a request waits through the other servers' turns: far longer than wrk's 2 s default
 
 
 @dataclass
@@ -52,11 +61,12 @@ class Profile:
     variants: list[tuple[str, str]]
     scenarios: list[str]
     out: Path
-    rounds: int = 5  # wrk's rounds: each costs every variant a pass of wrk_s (6 variants: 5 keep compare under 5 min)
+    rounds: int = 8  # wrk's rounds: each costs share_s per variant, all variants in turns
     windows: int = 15  # Locust's rounds: each costs window_s for every variant at once
     rate: int = 200  # requests/s offered by Locust to each server, the same for every variant
     window_s: float = 2.0  # one round of the Locust pass
-    wrk_s: int = 3  # one variant's wrk pass in a round (1 s passes scattered 12% around their mean, 3 s ones 3%)
+    share_s: float = 1.0  # each variant's time on the core per wrk round, in turns of turn_s
+    turn_s: float = 0.1  # one turn on the core: short against the machine's swings, long against a turn's start-up
     connections: int = 50  # keep-alive connections of each wrk
     warmup_s: float = 0.3
     notes: list[str] = field(default_factory=list)
@@ -114,7 +124,8 @@ def plan_summary(profile: Profile) -> dict:
     return {"kind": "rounds", "variants": [f"{layer}/{model}" for layer, model in profile.variants],
             "scenarios": profile.scenarios, "rounds": profile.rounds, "windows": profile.windows,
             "repeat": profile.rounds, "rate": profile.rate,
-            "locust_users": profile.level().users, "window_s": profile.window_s, "wrk_s": profile.wrk_s,
+            "locust_users": profile.level().users, "window_s": profile.window_s, "share_s": profile.share_s,
+            "turn_s": profile.turn_s,
             "wrk_connections": profile.connections, "warmup_s": profile.warmup_s, "warm_up_round": True,
             "together": True, "notes": profile.notes}
 
@@ -220,54 +231,59 @@ def window_record(profile: Profile, scenario: str, load: dict, round_no: int, ta
     return record
 
 
-# --- wrk: one server at a time, its core to itself ----------------------------------------------
+# --- wrk: every server saturated at once, the servers taking turns on their core -------------------
 
 
 def wrk_round(profile: Profile, scenario: str, servers: dict, round_no: int) -> list[dict]:
-    """One wrk pass per variant, in this round's rotated order; round 0 is a short warm-up, not recorded."""
-    load_cpus, records = measure.cpu_split()[1], []
-    warm_up_round = replace(profile, wrk_s=1) if round_no == 0 else profile
-    for layer, model in rotated(profile.variants, round_no):
-        record, server = head(layer, model, round_no, WRK, scenario), servers[layer, model]
-        if isinstance(server, str):
-            records.append(failed(record, server))
-        elif server.exited():
-            records.append(failed(record, "the server had died before this pass", server.stderr_tail()))
-        else:
-            try:
-                records.append(died_during(wrk_pass(warm_up_round, record, server, load_cpus), servers))
-            except FAILURES as exc:
-                records.append(failed(record, str(exc)))
-    return records if round_no else []
+    """One round of the capacity pass (bench.turns): a wrk per live server, all at once, the servers taking
+    turns on their core in this round's rotated order; round 0 is a short warm-up, not recorded."""
+    order = [v for v in rotated(profile.variants, round_no) if v in live(profile, servers)]
+    down = [failed(head(*v, round_no, WRK, scenario), servers[v] if isinstance(servers[v], str) else
+                   "the server had died before this pass") for v in profile.variants if v not in order]
+    share = profile.share_s if round_no else WARM_UP_SHARE_S
+    try:
+        records = turns_pass(profile, scenario, servers, order, round_no, share) if order else []
+    except FAILURES as exc:
+        records = [failed(head(*v, round_no, WRK, scenario), str(exc)) for v in order]
+    return down + [died_during(record, servers) for record in records] if round_no else []
 
 
-def wrk_pass(profile: Profile, head: dict, server: Server, cpus: set[int] | None) -> dict:
-    """wrk in a closed loop: the most the server serves on its one core."""
-    path, script = wrk.PATHS[head["scenario"]]
-    before = measure.cpu_so_far(server.pid)
-    result = wrk.run_wrk(server.url, path, profile.wrk_s, profile.connections, 1, cpus, script=script)
-    cpu_s = settled_cpu(server, head["model"]) - before
-    seconds = result["duration_s"] or profile.wrk_s
+def turns_pass(profile: Profile, scenario: str, servers: dict, order: list[tuple[str, str]], round_no: int,
+               share_s: float) -> list[dict]:
+    """Every server in `order` under its own wrk for `share_s` seconds on the core each, in turns of turn_s."""
+    path, script = wrk.PATHS[scenario]
+    load_cpus, pids = measure.cpu_split()[1], [servers[v].pid for v in order]
+    seconds = math.ceil(share_s * len(order))
+    with turns.Turns(pids, profile.turn_s) as taking:
+        loads = [wrk.start_wrk(servers[v].url, path, seconds, profile.connections, 1, load_cpus, script=script,
+                               timeout_s=WRK_TIMEOUT_S) for v in order]
+        time.sleep(CONNECT_S)  # every wrk connected, its first requests waiting
+        before = [measure.cpu_so_far(pid) for pid in pids]
+        active = taking.run(lambda: any(load.done() for load in loads))
+    results = [load.collect() for load in loads]  # the others end within a few ms of the first
+    cpu = [None if v[1] in CHILD_PROCESS_MODELS else measure.cpu_so_far(pid) - start  # children: unread
+           for v, pid, start in zip(order, pids, before)]
+    return [capacity_record(head(*v, round_no, WRK, scenario), result, active[pid], cpu_s, profile.connections)
+            for v, pid, result, cpu_s in zip(order, pids, results, cpu)]
+
+
+def capacity_record(head: dict, result: dict, active_s: float, cpu_s: float | None, connections: int) -> dict:
+    """One server's share of a capacity round: what it served per second of its turns and per CPU-second.
+    wrk's latencies include the turns the server waited stopped: not recorded."""
     served = result["ok_requests"]
     record = {
-        **head, "users": profile.connections, "rate": None, "connections": profile.connections, "duration_s": seconds,
+        **head, "users": connections, "rate": None, "connections": connections, "duration_s": round(active_s, 3),
         "status": "ok", "requests": result["requests"], "failures": result["non_2xx"],
-        "rps": round(served / seconds, 1), "fail_ratio": round(result["non_2xx"] / result["requests"], 4)
-        if result["requests"] else None, "socket_errors": result["errors"],
-        "p50_ms": result["p50_ms"], "p90_ms": result["p90_ms"], "p99_ms": result["p99_ms"],
-        "max_ms": result["latency_max_ms"], "locust_cpu_pct": None, "load_cpu_pct": result["wrk_cpu_pct"],
-        **server_cpu(cpu_s, served, result["wall_s"]),
+        "rps": round(served / active_s, 1), "req_per_cpu_s": round(served / cpu_s, 1) if cpu_s else None,
+        "fail_ratio": round(result["non_2xx"] / result["requests"], 4) if result["requests"] else None,
+        "socket_errors": result["errors"], "p50_ms": None, "p90_ms": None, "p99_ms": None, "max_ms": None,
+        "locust_cpu_pct": None, "load_cpu_pct": round(100 * result["wrk_cpu_s"] / active_s, 1),
+        **server_cpu(cpu_s, served, active_s),
     }
-    record["bound_by"] = bound_by(record["rps"], None, record["load_cpu_pct"], record["server_cpu_pct"])
+    record["bound_by"] = bound_in_closed_loop(record["load_cpu_pct"])
     if result["non_2xx"] or not served:
         return failed(record, f"{result['non_2xx']} answers of {result['requests']} were not 2xx")
     return record
-
-
-def settled_cpu(server: Server, model: str) -> float:
-    """The server's CPU so far; with a process per connection, once the pass's children are reaped
-    (runner.settled_cpu waits for that): only reaped children's CPU can be read."""
-    return runner.settled_cpu(server) if model in CHILD_PROCESS_MODELS else measure.cpu_so_far(server.pid)
 
 
 def server_cpu(cpu_s: float | None, served: int, seconds: float) -> dict:
@@ -279,9 +295,10 @@ def server_cpu(cpu_s: float | None, served: int, seconds: float) -> dict:
 
 
 def length_s(profile: Profile) -> float:
-    """A rough length of the whole profile: calibration, servers, Locust's windows, wrk's passes."""
+    """A rough length of the whole profile: calibration, servers, Locust's windows, wrk's rounds."""
     locust = (profile.windows + 1) * profile.window_s + 4  # + Locust's start-up, ramp and settling
-    wrk_passes = len(profile.variants) * (profile.rounds * (profile.wrk_s + 0.1) + 1.1)  # + a 1 s warm-up pass
+    one_round = lambda share: math.ceil(share * len(profile.variants)) + CONNECT_S + 0.3  # noqa: E731
+    wrk_passes = profile.rounds * one_round(profile.share_s) + one_round(WARM_UP_SHARE_S)
     return 6 + len(profile.variants) * (profile.warmup_s + 0.5) + len(profile.scenarios) * (locust + wrk_passes)
 
 

@@ -93,24 +93,45 @@ def available() -> bool:
     return shutil.which(WRK) is not None
 
 
+def start_wrk(url: str, path: str = "/plaintext", seconds: float = 10, connections: int = 50, threads: int = 1,
+              cpus: set[int] | None = None, headers: Sequence[str] = (), script: Path | None = None,
+              timeout_s: float | None = None) -> "WrkProcess":
+    """wrk started pinned to `cpus`; collect() waits for its report."""
+    command = wrk_command(url, path, seconds, connections, threads, headers, timeout_s, script)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                               preexec_fn=measure.pinned(cpus))
+    return WrkProcess(process, command, time.monotonic())
+
+
+class WrkProcess:
+    """A running wrk: `done()` without reaping it, `collect()` its parsed report and its own CPU use."""
+
+    def __init__(self, process: subprocess.Popen, command: list[str], started: float) -> None:
+        self.process, self.command, self.started = process, command, started
+
+    def done(self) -> bool:
+        return measure.exited(self.process)
+
+    def collect(self) -> dict:
+        """Its parsed report plus wrk's own CPU (seconds, and % of its wall time). RuntimeError if it reports nothing."""
+        stdout, stderr = self.process.stdout.read(), self.process.stderr.read()  # wrk prints only at the end
+        usage = measure.wait(self.process)
+        wall = time.monotonic() - self.started
+        text = stdout.decode(errors="replace")
+        try:
+            result = parse_wrk(text)
+        except ValueError:
+            raise RuntimeError(f"wrk failed (exit {usage.status}): "
+                               f"{(text + stderr.decode(errors='replace')).strip()[-500:]}") from None
+        result.update(command=self.command, wall_s=round(wall, 3), wrk_cpu_s=round(usage.cpu_s, 4),
+                      wrk_cpu_pct=round(100 * usage.cpu_s / wall, 1), wrk_exit=usage.status)
+        return result
+
+
 def run_wrk(url: str, path: str = "/plaintext", seconds: float = 10, connections: int = 50, threads: int = 1,
             cpus: set[int] | None = None, headers: Sequence[str] = (), script: Path | None = None) -> dict:
     """Run wrk pinned to `cpus`; its parsed report plus wrk's own CPU use. RuntimeError if it reports nothing."""
-    command = wrk_command(url, path, seconds, connections, threads, headers, script=script)
-    started = time.monotonic()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                               preexec_fn=measure.pinned(cpus))
-    stdout, stderr = process.stdout.read(), process.stderr.read()  # wrk prints only at the end: no pipe deadlock
-    usage = measure.wait(process)
-    wall = time.monotonic() - started
-    text = stdout.decode(errors="replace")
-    try:
-        result = parse_wrk(text)
-    except ValueError:
-        raise RuntimeError(f"wrk failed (exit {usage.status}): {(text + stderr.decode(errors='replace')).strip()[-500:]}")
-    result.update(command=command, wall_s=round(wall, 3), wrk_cpu_pct=round(100 * usage.cpu_s / wall, 1),
-                  wrk_exit=usage.status)
-    return result
+    return start_wrk(url, path, seconds, connections, threads, cpus, headers, script).collect()
 
 
 def cpu_us_per_request(pid: int, run: Callable[[], dict]) -> dict:

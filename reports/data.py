@@ -14,6 +14,7 @@ from bench.results import WRK, load_of, summarise
 LG = "load-generator"
 FIGURES = [  # (key, column title, unit, kind for formatting)
     ("rps", "throughput", "req/s", "rate"),
+    ("req_per_cpu_s", "requests per CPU-second", "req/CPU-s", "rate"),
     ("fail_ratio", "failures", "%", "percent"),
     ("p50_ms", "p50", "ms", "ms"),
     ("p90_ms", "p90", "ms", "ms"),
@@ -132,10 +133,19 @@ def rounds_method(plan: dict) -> str:
     return (f"One server per variant, all pinned to one CPU, the load generators on the other. Per scenario, Locust "
             f"paces every server at the same time at {plan['rate']} req/s each ({plan['locust_users']} users each): CPU "
             f"per request and latency in {plan['windows']} windows of {plan['window_s']:g} s, so a drift in the "
-            f"machine's speed hits them alike; then wrk ({plan['wrk_connections']} connections, {plan['wrk_s']} s) "
-            f"saturates each server's core in turn, {plan['rounds']} rounds, the order rotated every round: requests/s "
-            f"on one server core. Each ratio is paired within its window or round; one warm-up of each is not "
-            f"counted.")
+            f"machine's speed hits them alike. {capacity_method(plan)} Each ratio is paired within its window or "
+            f"round; one warm-up of each is not counted.")
+
+
+def capacity_method(plan: dict) -> str:
+    """compare's wrk pass in words: in turns on the core (since the turns), or one server after the other."""
+    if "turn_s" not in plan:
+        return (f"Then wrk ({plan['wrk_connections']} connections, {plan['wrk_s']} s) saturates each server's core in "
+                f"turn, {plan['rounds']} rounds, the order rotated every round: requests/s on one server core.")
+    return (f"Then a wrk per server ({plan['wrk_connections']} connections each) saturates every server at once while "
+            f"the servers take turns of {plan['turn_s'] * 1000:.0f} ms on their core, {plan['share_s']:g} s each per "
+            f"round, {plan['rounds']} rounds, the order rotated every round: requests per server CPU-second, what one "
+            f"core serves when kept busy.")
 
 
 def scenarios(entries: list[dict]) -> list[str]:

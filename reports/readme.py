@@ -40,6 +40,7 @@ def markers(name: str, how: str) -> tuple[str, str]:
 
 
 BEGIN, END = markers("answer", "`make readme-chart` from docs/results/compare/results.json")
+ONELINE_BEGIN, ONELINE_END = markers("oneline", "`make readme-chart` from docs/results/compare/results.json")
 REFERENCE_DIR = ROOT / "docs" / "results" / "reference"
 REF_BEGIN, REF_END = markers("reference", "`python -m reports.readme --reference` from "
                                           "docs/results/reference/reference.json")
@@ -54,58 +55,34 @@ REFERENCE = "uvicorn"  # the column every row is a multiple of: the production s
 
 
 def render(results: dict) -> str:
-    """The block between the markers: verdict, table, charts, provenance."""
+    """The answer block: the verdict at a glance (table), a plain sentence per measure and scenario, how the
+    figures were taken and judged, the charts, provenance."""
     scenarios = data.scenarios(data.summary(results))
     said = [f"- {sentence}" for sentence in verdict.sentences(results, scenarios)]
-    lines = [*said, "", *table(results, scenarios), "", method(results), ""]
+    lines = [tables.markdown_table(*verdict.table(results, scenarios)), "", *said, "", method(results), ""]
     lines += [f"![{name}](docs/img/{name}.png)" for name in CHARTS]
     lines += ["", f"<sub>{data.provenance(results)} Data: `docs/results/compare/results.json`.</sub>"]
     return "\n".join(lines)
+
+
+def render_oneline(results: dict) -> str:
+    """The README's first-screen answer: one line from the committed compare run."""
+    scenarios = data.scenarios(data.summary(results))
+    return (f"**The answer** (from the committed `make compare` run, {(results.get('environment') or {}).get('started', '?')[:10]}; "
+            f"details [below](#what-it-answers)): {verdict.answer(results, scenarios)}")
 
 
 def method(results: dict) -> str:
     """How the figures were taken and judged, from the run's own plan and the verdict's rule."""
     plan = results.get("plan") or {}
     taken = f"{data.rounds_method(plan)} " if plan.get("kind") == "rounds" else ""
-    return (f"{taken}Two variants are ranked apart only when their paired ratios lie on one side of 1.0 over at "
-            f"least {verdict.MIN_ROUNDS} rounds (leaving out, at each end, one round in {verdict.TRIM_FROM}: the most "
-            f"extreme) and the median is at least {verdict.THRESHOLD:.0%} from 1.0; and a measure states ratios only "
-            f"when its rounds pin each median down to ±{verdict.MAX_SCATTER:.1%} (a standard error from the rounds' "
-            f"spread).")
-
-
-def table(results: dict, scenarios: list[str]) -> list[str]:
-    """A Markdown row per variant and scenario: each measure's median [min–max] and its paired ratio."""
-    runs = [run for run in results["runs"] if "layer" in run]
-    found = {(m.load, s): verdict.finding(runs, m, s) for m in verdict.MEASURES for s in scenarios}
-    head = ["variant", "scenario"]
-    for measure in verdict.MEASURES:
-        level = next((f.level for (load, _), f in found.items() if load == measure.load and f and f.level), None)
-        head += [f"{measure.title} ({measure.tool}, {level})", "× baseline"] if level else []
-    rows = [head, ["---"] * 2 + ["---:"] * (len(head) - 2)]
-    names = (results.get("plan") or {}).get("variants") or list(dict.fromkeys(verdict.variant(r) for r in runs))
-    for scenario in scenarios:
-        for name in names:
-            row = [name, scenario]
-            for measure in verdict.MEASURES:
-                one = found.get((measure.load, scenario))
-                if one is None or one.level is None:
-                    continue
-                row += cells(one, name)
-            rows.append(row)
-    return ["| " + " | ".join(row) + " |" for row in rows]
-
-
-def cells(found: verdict.Finding, name: str) -> list[str]:
-    """"46.8 µs [45.0–51.2]" and "1.02× [1.00–1.03]" (— where the variant has no figure)."""
-    if not any(name in row for row in found.table.values()):
-        return ["—", "—"]
-    spread = found.figure(name)
-    show = found.measure.show
-    figure = f"{show(spread.median)} [{data.number(spread.low, found.measure.kind)}–{show(spread.high)}]"
-    base = found.baseline()
-    ratio = "baseline" if name == base else verdict.ratio_text(verdict.Spread.of(found.ratios(name, base)))
-    return [figure, ratio]
+    moved = ", ".join(f"{m.threshold():.0%} for {m.title} ({m.tool})" for m in verdict.MEASURES)
+    return (f"{taken}A variant is ranked apart from another only when their paired ratios lie on one side of 1.0 over "
+            f"at least {verdict.MIN_ROUNDS} rounds (leaving out, at each end, one round in {verdict.TRIM_FROM}: the "
+            f"most extreme) and the median ratio is further from 1.0 than that measure's own movement between two "
+            f"runs in a row, as measured and committed ({moved}: `reports/movement.json`); otherwise the verdict says "
+            f"indistinguishable. Every ratio is stated on every run; where the rounds scattered (a median's standard "
+            f"error above ±{verdict.MAX_SCATTER:.1%}), the sentence says so.")
 
 
 def render_reference(results: dict) -> str:
@@ -238,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
             if not (folder / name).is_file():
                 p.error(f"{folder}: no {name} (give {what})")
             take(folder / name, target / name, transform)
-    blocks = [(BEGIN, END, render(data.load(DATA_DIR))), (REF_BEGIN, REF_END, render_reference(load_reference())),
+    compared = data.load(DATA_DIR)
+    blocks = [(ONELINE_BEGIN, ONELINE_END, render_oneline(compared)), (BEGIN, END, render(compared)), (REF_BEGIN, REF_END, render_reference(load_reference())),
               (CGI_BEGIN, CGI_END, render_cgi(data.load(CGI_DIR))), (LINES_BEGIN, LINES_END, render_lines()),
               (CONF_BEGIN, CONF_END, render_conformance(load_conformance()))]
     text = README.read_text(encoding="utf-8")

@@ -1,42 +1,46 @@
 """The verdict: what the runs can say about which layer costs what, and nothing more.
 
 Figures come only from runs bound by pacing or by the server, never by the load generator:
-Locust runs give CPU µs per request (lower is better), wrk runs requests/s on one server core
-(higher is better). For each load and scenario the verdict takes the highest load level at which
-no completed run was bound by the load generator. A variant's ratio to the baseline is computed
-within each round (paired: the same machine state) and stated as median [min–max] over the rounds.
-Two variants next to each other in the order are ranked apart only when their paired ratios lie
-on the same side of 1.0, the median ratio is at least THRESHOLD away from it, and at least
-MIN_ROUNDS rounds pair them; otherwise the verdict calls them indistinguishable. One round in
-TRIM_FROM (rounded down) is left out of the same-side test at each end, the lowest and the highest
-ratios (never out of the median [min–max] shown): on a shared machine a pass now and then runs far
-off its neighbours, and one such pass must not decide a ranking.
+Locust runs give CPU µs per request at a fixed rate (lower is better), compare's wrk rounds give
+requests per server CPU-second at saturation (higher is better). For each load and scenario the
+verdict takes the highest load level at which no completed run was bound by the load generator.
+A variant's ratio to the baseline is computed within each round (paired: the same machine state)
+and stated as median [min–max] over the rounds, on every run: a wide scatter is said beside the
+ratio, never a reason to withhold it. Two variants are ranked apart only when their paired ratios
+lie on the same side of 1.0, the median ratio is further from 1.0 than that measure's own
+run-to-run movement (MOVEMENT, measured: reports/movement.json), and at least MIN_ROUNDS rounds
+pair them; otherwise the verdict calls them indistinguishable. One round in TRIM_FROM (rounded
+down) is left out of the same-side test at each end, the lowest and the highest ratios (never out
+of the median [min–max] shown): on a shared machine a pass now and then runs far off its
+neighbours, and one such pass must not decide a ranking.
 Plain text (the callers escape it); it never states a figure that is not in results.json.
 """
 
+import json
 import math
 import statistics
 from dataclasses import dataclass
+from pathlib import Path
 
 from bench.knobs import knob_of
 from bench.results import LOCUST, WRK, load_of
 
 from .data import LG, number
 
-# Two `make compare` runs in a row on a fresh clone, on the 2-core machine (docs/results/compare-twice/
-# evidence-1 and evidence-2; `python tools/ratio_movement.py docs/results/compare-twice/evidence-*`),
-# moved the median paired ratio of a pair by up to 18% (wrk, page: http_server_impl/threaded 0.63
-# then 0.53 of raw_socket/threaded's requests/s; Locust's, measured with every server loaded at
-# once, by 5% at most). A ranking must survive that movement, so a median closer to 1.0 than 25%
-# ranks nothing.
-THRESHOLD = 0.25
+# How far each measure's median paired ratios moved between two `make compare` runs in a row
+# (`python tools/ratio_movement.py --write RUN RUN` writes it from the committed runs it names).
+MOVEMENT_FILE = Path(__file__).resolve().with_name("movement.json")
 MIN_ROUNDS = 3  # BENCH §5: at least three rounds before a ranking
 TRIM_FROM = 5  # per this many paired rounds, the most extreme round on each side is left out of the test
-# A finding states ratios only when the run's own rounds pin its medians down: the standard error of
-# each median paired ratio (from the rounds' median absolute deviation) at most MAX_SCATTER. Two runs
-# with errors that size differ by more than 10% about once in twenty; wider, the verdict says so instead.
+# The standard error of a median paired ratio (from the rounds' median absolute deviation) beyond which the
+# verdict says the rounds scattered; two runs with errors that size differ by more than 10% about once in twenty.
 MAX_SCATTER = 0.035
 BASELINE = "raw_socket/threaded"  # the tutorial's floor: a socket and a thread per connection
+
+
+def movement() -> dict[str, float]:
+    """load generator -> the largest movement of a median paired ratio between two runs (0.06 is 6%)."""
+    return {load: float(value) for load, value in json.loads(MOVEMENT_FILE.read_text())["movement"].items()}
 
 
 @dataclass(frozen=True)
@@ -50,14 +54,25 @@ class Measure:
     unit: str
     kind: str  # for data.number
     tool: str  # the load generator's name in the text
+    words: tuple[str, str]  # the verdict word for a better and a worse variant than the baseline
+    sentence: str  # "{scenario}, {level}: {base} {figure}; {others}.": how the plain sentence reads
+    same: str  # an indistinguishable variant in the sentence: "as much", "as many"
 
     def show(self, value: float) -> str:
         return f"{number(value, self.kind)} {self.unit}"
 
+    def threshold(self) -> float:
+        """This measure's own run-to-run movement: a median closer to 1.0 than this ranks nothing."""
+        return movement()[self.load]
+
 
 MEASURES = [
-    Measure(LOCUST, "cpu_us_per_req", True, "CPU per request", "µs", "us", "Locust"),
-    Measure(WRK, "rps", False, "requests/s on one server core", "req/s", "rate", "wrk"),
+    Measure(LOCUST, "cpu_us_per_req", True, "CPU per request", "µs", "us", "Locust", ("cheaper", "costlier"),
+            "On {scenario} at a light {level}, a request costs {base} {figure} of CPU; {others}.", "as much"),
+    Measure(WRK, "req_per_cpu_s", False, "requests per server CPU-second at saturation", "req/CPU-s", "rate", "wrk",
+            ("serves more", "serves fewer"),
+            "On {scenario}, saturated by wrk, {base} serves {figure} (requests per second of its CPU); {others}.",
+            "as many"),
 ]
 
 
@@ -104,7 +119,7 @@ class Finding:
         ratios = self.ratios(worse, better) if self.measure.lower_is_better else self.ratios(better, worse)
         trim = len(ratios) // TRIM_FROM
         kept = sorted(ratios)[trim:len(ratios) - trim]
-        return len(ratios) >= MIN_ROUNDS and min(kept) > 1 and statistics.median(ratios) >= 1 + THRESHOLD
+        return len(ratios) >= MIN_ROUNDS and min(kept) > 1 and statistics.median(ratios) > 1 + self.measure.threshold()
 
     def tiers(self) -> list[list[str]]:
         """The order the data allows: from the cheapest, a variant joins the current tier unless the data tells it
@@ -159,7 +174,8 @@ def level_of(run: dict) -> tuple[int, str]:
 
 def finding(runs: list[dict], measure: Measure, scenario: str) -> Finding | None:
     """The level the verdict can speak for, in one load and scenario; None when there is no such run."""
-    chosen = [r for r in runs if r.get("status") == "ok" and load_of(r) == measure.load and r["scenario"] == scenario]
+    chosen = [r for r in runs if r.get("status") == "ok" and load_of(r) == measure.load and r["scenario"] == scenario
+              and r.get(measure.key) is not None]
     if not chosen:
         return None
     clean = [level_of(r) for r in chosen]
@@ -182,6 +198,25 @@ def ratio_text(spread: Spread) -> str:
     return f"{spread.median:.2f}× [{spread.low:.2f}–{spread.high:.2f}]"
 
 
+def word(found: Finding, name: str) -> str:
+    """The verdict word of one variant against the baseline: "baseline", "indistinguishable", or the measure's own
+    word for better or worse ("cheaper", "costlier"; "serves more", "serves fewer")."""
+    base = found.baseline()
+    if name == base:
+        return "baseline"
+    if found.rounds() < MIN_ROUNDS or not (found.apart(base, name) or found.apart(name, base)):
+        return "indistinguishable"
+    return found.measure.words[0] if found.apart(name, base) else found.measure.words[1]
+
+
+def in_median_order(found: Finding) -> list[str]:
+    """Every variant but the baseline, by its median paired ratio to the baseline, the best first."""
+    base = found.baseline()
+    sign = 1 if found.measure.lower_is_better else -1
+    return sorted((n for n in found.variants() if n != base),
+                  key=lambda n: (sign * Spread.of(found.ratios(n, base)).median, n))
+
+
 def order_text(found: Finding) -> str:
     """"from cheapest: A, then B and C (indistinguishable), then D"."""
     if found.rounds() < MIN_ROUNDS:
@@ -198,22 +233,28 @@ def order_text(found: Finding) -> str:
     return f"{first}: " + ", then ".join(groups)
 
 
-def clause(found: Finding) -> str:
-    """One scenario: the baseline's figure, the others as paired multiples of it, then the order."""
+def plain_sentence(found: Finding) -> str:
+    """One scenario of one measure in a sentence short enough to read aloud: the baseline's figure, then every other
+    variant in median order, "as much" when the data cannot tell it from the baseline, else its paired multiple."""
     if found.level is None:
-        return f"on {found.scenario}, every level was bound by the load generator: nothing to rank"
+        return f"On {found.scenario}, every level was bound by the load generator: nothing to rank."
     base = found.baseline()
-    head = f"on {found.scenario} at {found.level}, {base} {found.measure.show(found.figure(base).median)}"
-    if found.rounds() >= MIN_ROUNDS and not found.steady():
-        return (f"{head}; the rounds scattered too widely to state ratios that would hold in the next run (a "
-                f"median ratio's error up to ±{found.scatter():.0%}, more than {MAX_SCATTER:.1%}): see the chart")
-    others = []
-    for name in found.variants():
-        if name == base:
+    parts, same = [], []
+    for name in in_median_order(found):
+        if word(found, name) == "indistinguishable":
+            same.append(name)
             continue
-        same = not (found.apart(base, name) or found.apart(name, base))
-        others.append(f"{name} {ratio_text(Spread.of(found.ratios(name, base)))}" + (" (indistinguishable)" if same else ""))
-    return f"{head}" + (f", {join(others)}" if others else "") + f"; {order_text(found)}"
+        if same:
+            parts.append(f"{join(same)} {found.measure.same}")
+            same = []
+        parts.append(f"{name} {Spread.of(found.ratios(name, base)).median:.2f}×")
+    if same:
+        parts.append(f"{join(same)} {found.measure.same}")
+    text = found.measure.sentence.format(scenario=found.scenario, level=found.level, base=base,
+                                         figure=found.measure.show(found.figure(base).median), others=join(parts))
+    if found.rounds() >= MIN_ROUNDS and not found.steady():
+        text = text[:-1] + f" (the rounds scattered: a median's error up to ±{found.scatter():.0%})."
+    return text
 
 
 def bounds_text(runs: list[dict]) -> str:
@@ -224,18 +265,10 @@ def bounds_text(runs: list[dict]) -> str:
     return ", ".join(f"{n} bound by {kind}" for kind, n in sorted(counts.items()))
 
 
-def sentence(runs: list[dict], measure: Measure, scenarios: list[str]) -> str | None:
-    """All scenarios of one load generator, as one sentence; None when it has no completed run."""
-    found = [f for s in scenarios if (f := finding(runs, measure, s))]
-    if not found:
-        return None
-    used = [r for r in runs if r.get("status") == "ok" and load_of(r) == measure.load and r.get("bound_by") != LG]
-    title = f"{measure.title[0].upper()}{measure.title[1:]}"
-    rounds = max(f.rounds() for f in found)
-    base = next((f.baseline() for f in found if f.level), None)
-    head = (f"{title} ({measure.tool}; {bounds_text(used)}), as a multiple of {base}'s, median [min–max] over {rounds} paired "
-            f"round{'s' if rounds != 1 else ''}" if base else f"{title} ({measure.tool})")
-    return f"{head}: " + "; ".join(clause(f) for f in found) + "."
+def findings(results: dict, scenarios: list[str], knob: str | None = None) -> list[Finding]:
+    """Every measure and scenario this run has a finding for, measure by measure."""
+    runs = [run for run in results["runs"] if "layer" in run and (knob is None or knob_of(run) == knob)]
+    return [f for m in MEASURES for s in scenarios if (f := finding(runs, m, s))]
 
 
 def tail(runs: list[dict]) -> str:
@@ -243,30 +276,87 @@ def tail(runs: list[dict]) -> str:
     lg = sum(r.get("status") == "ok" and r.get("bound_by") == LG for r in runs)
     failed = sum(r.get("status") != "ok" for r in runs)
     left = (f"{plural(lg, 'run')} bound by the load generator {'is' if lg == 1 else 'are'} shown but never ranked"
-            if lg else "no run was bound by the load generator")
+            if lg else "No run was bound by the load generator")
     return left + (f", and {plural(failed, 'run')} failed and {'is' if failed == 1 else 'are'} left out." if failed
                    else ", and none failed.")
 
 
 def verdict(results: dict, scenarios: list[str], knob: str | None = None) -> str:
-    """The verdict of this run; with a `knob`, about that knob's runs alone."""
+    """The verdict of this run as one paragraph; with a `knob`, about that knob's runs alone."""
     return " ".join(sentences(results, scenarios, knob))
 
 
 def sentences(results: dict, scenarios: list[str], knob: str | None = None) -> list[str]:
-    """The verdict as its sentences: one per load generator, what was left out in the last."""
+    """The verdict as plain sentences: one per measure and scenario, then what was left out."""
     runs = [run for run in results["runs"] if "layer" in run]
     if not runs:
         return ["The file holds no run yet."]
-    chosen = [run for run in runs if knob is None or knob_of(run) == knob]
-    found = [s for m in MEASURES if (s := sentence(chosen, m, scenarios))]
-    if not found:
-        found = ["No completed run has a figure to compare (the harness did not start the servers, or every run "
-                 "failed)."]
+    said = [plain_sentence(f) for f in findings(results, scenarios, knob)]
+    if not said:
+        said = ["No completed run has a figure to compare (the harness did not start the servers, or every run "
+                "failed)."]
     if knob is not None:
-        found[0] = found[0][:-1] + f", all with the {knob} knob (the knob matrix compares the others)."
-    found[-1] = f"{found[-1][:-1]}; {tail(runs)}"
-    return found
+        said[0] = said[0][:-1] + f", all with the {knob} knob (the knob matrix compares the others)."
+    return [*said, tail(runs)]
+
+
+def table(results: dict, scenarios: list[str]) -> tuple[list[str], list[list[str]]]:
+    """The verdict at a glance: a row per scenario and variant, per measure its paired ratio to the baseline (the
+    baseline's own figure in its row), median [min–max], and its verdict word; the variants in the first
+    measure's median order."""
+    found = [f for f in findings(results, scenarios) if f.level]
+    measures = [m for m in MEASURES if any(f.measure == m for f in found)]
+    headers = ["scenario", "variant"]
+    for measure in measures:
+        level = next(f.level for f in found if f.measure == measure)
+        headers += [f"{measure.title} ({measure.tool}, {level})", "verdict"]
+    rows = []
+    for scenario in scenarios:
+        here = {f.measure: f for f in found if f.scenario == scenario}
+        names = list(dict.fromkeys(name for f in here.values() for name in [f.baseline(), *in_median_order(f)]))
+        for name in names:
+            row = [scenario, name]
+            for measure in measures:
+                one = here.get(measure)
+                row += [glance_cell(one, name), word(one, name)] if one and name in one.variants() else ["—", "—"]
+            rows.append(row)
+    return headers, rows
+
+
+def glance_cell(found: Finding, name: str) -> str:
+    """"1.51× [1.45–1.57]", or the baseline's own figure "180 µs [144–197]"."""
+    if name == found.baseline():
+        spread = found.figure(name)
+        return f"{found.measure.show(spread.median)} [{number(spread.low, found.measure.kind)}–" \
+               f"{number(spread.high, found.measure.kind)}]"
+    return ratio_text(Spread.of(found.ratios(name, found.baseline())))
+
+
+def answer(results: dict, scenarios: list[str]) -> str:
+    """The one-line answer: on the first scenario, who serves the most and the fewest per core, and who costs the
+    most CPU per request at a light load, each as a paired multiple of the baseline; from the data alone."""
+    found = {f.measure.load: f for f in findings(results, scenarios[:1]) if f.level and f.rounds() >= MIN_ROUNDS}
+    said = []
+    if capacity := found.get(WRK):
+        said.append(extremes(capacity, "serves the most requests per core", "the fewest",
+                             "no variant serves more requests per core than"))
+    if cpu := found.get(LOCUST):
+        said.append(extremes(cpu, "costs the least CPU per request", "the most",
+                             "no variant costs less CPU per request than", f" at {cpu.level}"))
+    if not said:
+        return "This run holds no finding to answer with."
+    return f"On {scenarios[0]}, " + "; ".join(said) + "."
+
+
+def extremes(found: Finding, best: str, worst: str, none: str, where: str = "") -> str:
+    """"A serves the most requests per core (1.40× B) and C the fewest (0.33×)", naming only ranked variants."""
+    base, order = found.baseline(), in_median_order(found)
+    ranked = [n for n in order if word(found, n) != "indistinguishable"]
+    times = {n: f"{Spread.of(found.ratios(n, base)).median:.2f}×" for n in order}
+    good = [n for n in ranked if word(found, n) == found.measure.words[0]]
+    bad = [n for n in ranked if word(found, n) == found.measure.words[1]]
+    head = f"{good[0]} {best}{where} ({times[good[0]]} {base})" if good else f"{none} {base}{where}"
+    return head + (f" and {bad[-1]} {worst} ({times[bad[-1]]})" if bad else "")
 
 
 def plural(n: int, noun: str) -> str:

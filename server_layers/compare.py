@@ -27,6 +27,7 @@ from reports import cli as report_cli
 from reports.data import ReportError
 
 MIN_WINDOW_S = 0.5  # a round of the Locust pass: long enough for a few hundred requests per server
+MIN_TURN_S = 0.02  # a turn on the core in the wrk rounds: longer than a signal's round trip by far
 DEFAULTS = rounds.Profile(variants=[], scenarios=rounds.SCENARIOS, out=Path("."))
 
 
@@ -53,8 +54,10 @@ def parser() -> OneLineParser:
                    f"{rounds.RATE_SHARE:.0%}% of the harness's ceiling)")
     p.add_argument("--window", type=duration, default=DEFAULTS.window_s,
                    help=f"one round of the Locust pass (default {DEFAULTS.window_s:g}s)")
-    p.add_argument("--wrk-seconds", type=int, default=DEFAULTS.wrk_s, help=f"each wrk pass, whole seconds "
-                   f"(default {DEFAULTS.wrk_s})")
+    p.add_argument("--share", type=duration, default=DEFAULTS.share_s, help=f"each server's time on the core per wrk "
+                   f"round, taken in turns with the others (default {DEFAULTS.share_s:g}s)")
+    p.add_argument("--turn", type=duration, default=DEFAULTS.turn_s, help=f"one turn on the core in the wrk rounds "
+                   f"(default {DEFAULTS.turn_s * 1000:.0f}ms)")
     every_model = sorted({model for models in MODELS.values() for model in models})
     p.add_argument("--layers", type=names(list(MODELS)), help=f"comma list of {', '.join(MODELS)} (default: all)")
     p.add_argument("--models", type=names(every_model), help="comma list (default: threaded, and the event-loop "
@@ -72,8 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or Path("results") / f"compare-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}"
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         fail(f"server-layers compare: {out} exists and is not empty (choose another --out)")
-    if min(args.rounds, args.windows, args.rate, args.wrk_seconds) < 1:
-        fail("server-layers compare: --rounds, --windows, --rate and --wrk-seconds must be whole numbers >= 1")
+    if min(args.rounds, args.windows, args.rate) < 1:
+        fail("server-layers compare: --rounds, --windows and --rate must be whole numbers >= 1")
+    if not MIN_TURN_S <= args.turn <= args.share:
+        fail(f"server-layers compare: --turn must be at least {MIN_TURN_S * 1000:.0f}ms and at most --share")
     if args.window < MIN_WINDOW_S:
         fail(f"server-layers compare: --window must be at least {MIN_WINDOW_S * 1000:.0f}ms")
     if not wrk.available():
@@ -83,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         fail(f"server-layers compare: no layer among {','.join(args.layers or MODELS)} has model "
              f"{','.join(args.models or [])}")
     profile = rounds.Profile(variants=chosen, scenarios=args.scenarios, out=out, rounds=args.rounds,
-                             windows=args.windows, rate=args.rate, window_s=args.window, wrk_s=args.wrk_seconds)
+                             windows=args.windows, rate=args.rate, window_s=args.window, share_s=args.share, turn_s=args.turn)
     started = time.monotonic()
     out.mkdir(parents=True)
     if not args.no_probe:

@@ -269,7 +269,7 @@ def test_a_master_with_two_local_workers_completes_a_run(tmp_path):
 def test_compare_exits_1_when_a_run_fails_and_still_reports_the_rest(tmp_path):
     out = tmp_path / "out"
     command = [sys.executable, "-m", "server_layers", "compare", "--no-probe", "--rounds", "1", "--windows", "1", "--window", "2s",
-               "--wrk-seconds", "1", "--scenarios", "plaintext", "--out", str(out)]
+               "--share", "1s", "--scenarios", "plaintext", "--out", str(out)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for(lambda: list((out / "locust").glob("*")), timeout=120)  # Locust is pacing every server
     victim = server_pids(out)[0]
