@@ -11,7 +11,6 @@ docs/img/ (each PNG names the copy's sha256 in its metadata); the block between 
 markers is rewritten from it. Nothing here measures; tests/test_readme.py holds the README to the data.
 """
 
-import argparse
 import json
 import shutil
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 
 
 from bench import reference as wrk_reference
+from serving.options import OneLineParser
 
 from . import cli, data, tables, verdict
 from . import gaps as stock_gaps
@@ -196,7 +196,7 @@ def load_reference() -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m reports.readme", description=__doc__.split("\n\n")[0])
+    p = OneLineParser(prog="python -m reports.readme", description=__doc__.split("\n\n")[0])
     p.add_argument("run_dir", nargs="?", type=Path, help="a compare run to commit as the README's answer")
     p.add_argument("--reference", type=Path, metavar="REF_DIR", help="a bench-reference run to commit as the "
                    "README's reference block")
@@ -205,16 +205,18 @@ def main(argv: list[str] | None = None) -> int:
                    "run to commit (compacted) as the README's conformance block")
     p.add_argument("--check", action="store_true", help="only check that the README's blocks match the data")
     args = p.parse_args(argv)
-    for folder, name, target, what, transform in [
-            (args.reference, "reference.json", REFERENCE_DIR, "a `make bench-reference` run's folder", None),
-            (args.cgi, "results.json", CGI_DIR, "a `make bench-cgi` run's folder", None),
+    given = [entry for entry in [
+            (args.reference, "reference.json", REFERENCE_DIR, "a `make bench-reference` run's folder", None,
+             render_reference),
+            (args.cgi, "results.json", CGI_DIR, "a `make bench-cgi` run's folder", None, render_cgi),
             (args.conformance, "conformance.json", CONFORMANCE_DIR, "a `server-layers probe --reference` run's folder",
-             compact),
-            (args.run_dir, "results.json", DATA_DIR, "a compare run's folder", None)]:
-        if folder is not None:
-            if not (folder / name).is_file():
-                p.error(f"{folder}: no {name} (give {what})")
-            take(folder / name, target / name, transform)
+             compact, lambda matrix: render_conformance(compact(matrix))),
+            (args.run_dir, "results.json", DATA_DIR, "a compare run's folder", None, render)] if entry[0] is not None]
+    for folder, name, _, what, _, renders in given:  # every folder checked before anything is copied
+        if problem := refusal(folder, name, renders):
+            p.error(f"{problem} (give {what})")
+    for folder, name, target, _, transform, _ in given:
+        take(folder / name, target / name, transform)
     compared = data.load(DATA_DIR)
     blocks = [(ONELINE_BEGIN, ONELINE_END, render_oneline(compared)), (BEGIN, END, render(compared)), (REF_BEGIN, REF_END, render_reference(load_reference())),
               (CGI_BEGIN, CGI_END, render_cgi(data.load(CGI_DIR))), (LINES_BEGIN, LINES_END, render_lines()),
@@ -231,6 +233,23 @@ def main(argv: list[str] | None = None) -> int:
     README.write_text(text, encoding="utf-8")
     print("\n".join(map(str, [README, *charts])))
     return 0
+
+
+def refusal(folder: Path, name: str, renders) -> str:
+    """Why FOLDER/NAME cannot be committed as a block's data ('' when it can): missing, not JSON, or not a file
+    its block renders from (`renders`: the loaded file -> the block)."""
+    path = folder / name
+    if not path.is_file():
+        return f"{folder}: no {name}"
+    try:
+        renders(data.load(folder) if name == "results.json" else json.loads(path.read_text(encoding="utf-8")))
+    except data.ReportError as exc:
+        return str(exc)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return f"{path} is not valid JSON: {exc}"
+    except Exception as exc:  # noqa: BLE001 - any way the block fails to render from it is a refusal
+        return f"{path}: its block cannot be rendered from it ({type(exc).__name__}: {exc})"
+    return ""
 
 
 def take(source: Path, target: Path, transform=None) -> None:
