@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LAYER ?= raw_socket
-MODEL ?= threaded
+MODEL ?=
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
@@ -27,8 +27,8 @@ test: $(STAMP)  ## set-up, then the whole suite on both cores: unit, live on all
 check: $(STAMP)  ## the quick check: the raw-request corpus on every layer and model, side by side (seconds)
 	$(BIN)/python -m pytest -n auto tests/test_conformance.py
 
-serve: $(STAMP)  ## one server in the foreground: make serve LAYER=http_server_impl MODEL=forking
-	$(BIN)/server-layers serve $(LAYER) --model $(MODEL) --port $(PORT)
+serve: $(STAMP)  ## one server in the foreground: make serve LAYER=http_server_impl MODEL=forking (no MODEL: the layer's default)
+	$(BIN)/server-layers serve $(LAYER) $(if $(MODEL),--model $(MODEL) )--port $(PORT)
 
 compare: $(STAMP)  ## the main job: conformance matrix, the layers measured in interleaved rounds, the report (<5 min)
 	$(BIN)/server-layers compare
