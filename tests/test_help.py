@@ -18,6 +18,7 @@ from helpers import ROOT
 
 from bench.catalog import MODELS, SERVER_MODULES
 from bench.process import ServerProcess
+from bench.syscalls import Steps
 from server_layers.main import TOOLS
 
 TEXTS = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", ROOT / "Makefile", *sorted((ROOT / "docs").rglob("*.md"))]
@@ -158,3 +159,21 @@ def test_make_serve_passes_a_model_on(layer):
     for model in MODELS[layer]:
         command = make_serve(f"LAYER={layer}", f"MODEL={model}")
         assert command[command.index("--model") + 1] == model and command[command.index("serve") + 1] == layer
+
+
+# --- progress --------------------------------------------------------------------------------
+
+
+def test_a_long_command_says_each_step_on_stderr_with_what_is_left(capsys):
+    """bench.syscalls' and bench.cpu_profile's lines: the seconds so far, the step of how many, then the time left
+    (none before a step has ended)."""
+    steps = Steps("measure", 3)
+    for what in ("first", "second"):
+        steps.step(what)
+    steps.finish()
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert out == "" and len(lines) == 3
+    assert re.fullmatch(r"\[\s*\d+ s\] measure 1/3: first", lines[0])
+    assert re.fullmatch(r"\[\s*\d+ s\] measure 2/3: second \(about \d+ s left\)", lines[1])
+    assert re.fullmatch(r"\[\s*\d+ s\] measure: 3 done", lines[2])
