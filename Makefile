@@ -9,7 +9,7 @@ MODEL ?=
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help test check serve compare knobs readme-chart readme bench-reference readme-reference reference-env bench-cgi syscalls cpu-profile explain jpg clean
+.PHONY: help test check serve compare knobs readme-chart readme bench-reference readme-reference reference-env bench-cgi syscalls cpu-profile explain sweep readme-sweep jpg clean
 
 $(STAMP): pyproject.toml tools/system_deps.sh
 	bash tools/system_deps.sh
@@ -74,6 +74,15 @@ syscalls: $(STAMP)  ## system calls per request (strace); RUN=results/<bench run
 cpu-profile: $(STAMP)  ## where the CPU goes (/proc + py-spy, flame graphs); RUN=results/<bench run> puts cpu.json there and re-renders its report (~3 min)
 	out=$${RUN:-results/cpu-$$(date -u +%Y%m%dT%H%M%SZ)} && $(BIN)/python -m bench.cpu_profile --out $$out && \
 	if [ -f $$out/results.json ]; then $(BIN)/server-layers report $$out; fi
+
+sweep: $(STAMP)  ## cost against load: every variant from 25 req/s to saturation; RUN=results/<compare run> puts sweep.json there (~8 min)
+	out=$${RUN:-results/sweep-$$(date -u +%Y%m%dT%H%M%SZ)} && $(BIN)/server-layers sweep --out $$out && \
+	if [ -f $$out/results.json ]; then $(BIN)/server-layers report $$out; fi
+
+readme-sweep: $(STAMP)  ## a fresh sweep becomes the README's cost-against-load block (docs/results/sweep/)
+	rm -rf results/sweep-readme
+	$(BIN)/server-layers sweep --out results/sweep-readme
+	$(BIN)/python -m reports.readme --sweep results/sweep-readme
 
 jpg: $(STAMP)  ## regenerate webapp/static/test.jpg (needs Pillow, the `dev` extra)
 	$(BIN)/python -m pip install -q -e '.[dev]'

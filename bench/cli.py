@@ -16,6 +16,7 @@ from serving.options import OneLineParser, fail
 from .catalog import DEFAULT_MODEL, MODELS
 from .catalog import SERVER_MODULES as LAYERS
 from .knobs import DEFAULT, KNOBS, PSEUDO, STOCK_CGI_LAYER, STOCK_LAYER, STOCK_MODELS, flag_names
+from . import wrk
 from .runner import Level, Plan, execute
 from .scenarios import SCENARIOS
 
@@ -96,7 +97,7 @@ def parser() -> OneLineParser:
     p.add_argument("--master-port", type=int, default=5557, help="with --expect-workers: the port workers join (5557)")
     p.add_argument("--warmup", type=duration, default=1.0, help="warm-up before each run (default 1s)")
     p.add_argument("--cross-check", choices=["wrk"], help="also run wrk against the same server after Locust "
-                   "(plaintext scenario): its rps and the server's CPU per request beside Locust's")
+                   f"(scenarios {', '.join(wrk.PATHS)}): its rps and the server's CPU per request beside Locust's")
     p.add_argument("--server-args", default="", metavar="ARGS",
                    help='knobs for every server, written with =: --server-args="--no-nodelay", "--no-keepalive", "--backlog 5", '
                         '"--access-log" (recorded in results.json as server_args)')
@@ -167,8 +168,8 @@ def make_plan(argv: list[str] | None) -> Plan:
               if model in LAYER_MODELS[layer]]
     if not combos:
         fail(f"server-layers bench: no layer among {','.join(args.layers)} has model {','.join(args.models)}")
-    if args.cross_check and args.scenario != "plaintext":
-        fail("server-layers bench: --cross-check wrk measures the plaintext scenario only (add --scenario plaintext)")
+    if args.cross_check and args.scenario not in wrk.PATHS:
+        fail(f"server-layers bench: --cross-check wrk drives the scenarios {', '.join(wrk.PATHS)} only")
     if args.cross_check and not shutil.which("wrk"):
         fail("server-layers bench: --cross-check wrk needs wrk (apt-get install wrk)")
     if args.target and not re.fullmatch(r"http://(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+", args.target):

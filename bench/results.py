@@ -18,7 +18,7 @@ def load_of(record: dict) -> str:
     return record.get("load") or LOCUST
 
 FIGURES = ["rps", "req_per_cpu_s", "fail_ratio", "p50_ms", "p90_ms", "p99_ms", "max_ms", "server_cpu_s", "cpu_us_per_req",
-           "server_peak_rss_mb", "locust_cpu_pct", "server_cpu_pct", "wrk_rps", "wrk_cpu_us_per_req", "wrk_p99_ms"]
+           "server_peak_rss_mb", "locust_cpu_pct", "server_cpu_pct", "wrk_rps", "wrk_cpu_us_per_req", "wrk_p50_ms", "wrk_p99_ms"]
 ROOT = Path(__file__).resolve().parent.parent
 
 

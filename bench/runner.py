@@ -191,7 +191,8 @@ def measure_run(plan: Plan, layer: str, model: str, knob: str, level: Level, rep
         cpu_end = None
         if plan.cross_check == "wrk" and not died:
             cpu_end = settled_cpu(server)  # Locust's share ends here; wrk's load comes after
-            record.update(wrk.cross_check(url, server.process.pid if server else None, plan.duration_s, locust_cpus))
+            record.update(wrk.cross_check(url, server.process.pid if server else None, plan.duration_s, locust_cpus,
+                                          scenario=plan.scenario))
         usage = server.stop() if server else None
     except (RuntimeError, OSError, http.client.HTTPException) as exc:
         usage = server.stop() if server else None

@@ -153,10 +153,13 @@ def cpu_us_per_request(pid: int, run: Callable[[], dict]) -> dict:
 
 
 def cross_check(url: str, pid: int | None, seconds: float, cpus: set[int] | None, connections: int = 50,
-                path: str = "/plaintext") -> dict:
-    """For the runner's `--cross-check wrk`: wrk against the same server, figures prefixed `wrk_` to sit beside Locust's."""
+                scenario: str = "plaintext") -> dict:
+    """For the runner's `--cross-check wrk`: wrk against the same server (the paths of `scenario`, PATHS), figures
+    prefixed `wrk_` to sit beside Locust's."""
+    path, script = PATHS[scenario]
+
     def run() -> dict:
-        return run_wrk(url, path, seconds, connections, 1, cpus)
+        return run_wrk(url, path, seconds, connections, 1, cpus, script=script)
 
     result = cpu_us_per_request(pid, run) if pid else run()
     keys = ("rps", "requests", "non_2xx", "errors", "p50_ms", "p90_ms", "p99_ms", "wrk_cpu_pct",

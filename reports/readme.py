@@ -4,6 +4,7 @@
     python -m reports.readme --reference REF_DIR   # a `make bench-reference` run to commit as the reference block
     python -m reports.readme --cgi CGI_DIR         # a `make bench-cgi` run to commit as the CGI block
     python -m reports.readme --conformance PROBE_DIR   # a `server-layers probe --reference` run: the conformance block
+    python -m reports.readme --sweep SWEEP_DIR     # a `server-layers sweep` run: the cost-against-load block
     python -m reports.readme --check       # exit 1 when the README's blocks are not what the data renders
 
 RUN_DIR's results.json is copied to docs/results/compare/; the charts are drawn from that copy into
@@ -11,6 +12,7 @@ docs/img/ (each PNG names the copy's sha256 in its metadata); the block between 
 markers is rewritten from it. Nothing here measures; tests/test_readme.py holds the README to the data.
 """
 
+import hashlib
 import json
 import shutil
 import sys
@@ -19,9 +21,11 @@ from pathlib import Path
 
 
 from bench import reference as wrk_reference
+from bench import sweep
 from serving.options import OneLineParser
 
-from . import cli, data, tables, verdict
+from . import charts, cli, data, tables, verdict
+from . import sweep as load_words
 from . import gaps as stock_gaps
 from . import matrix as matrix_report
 from . import lines as code_lines
@@ -49,6 +53,8 @@ CGI_BEGIN, CGI_END = markers("cgi", "`python -m reports.readme --cgi` from docs/
 CONFORMANCE_DIR = ROOT / "docs" / "results" / "conformance"
 CONF_BEGIN, CONF_END = markers("conformance", "`python -m reports.readme --conformance` from "
                                               "docs/results/conformance/conformance.json")
+SWEEP_DIR = ROOT / "docs" / "results" / "sweep"
+SWEEP_BEGIN, SWEEP_END = markers("sweep", "`python -m reports.readme --sweep` from docs/results/sweep/sweep.json")
 CELL_KEYS = ("outcome", "problems", "substance", "diverges")  # what the block reads of a cell; the rest is dropped
 LINES_BEGIN, LINES_END = markers("lines", "`python -m reports.readme` from the code as it stands")
 REFERENCE = "uvicorn"  # the column every row is a multiple of: the production server on the same loop API
@@ -191,6 +197,28 @@ def draw(folder: Path) -> list[Path]:
         return [Path(shutil.copy(chart.png, IMG_DIR / chart.png.name)) for chart in drawn if chart.name in CHARTS]
 
 
+def render_sweep(results: dict) -> str:
+    """The cost-against-load block: its chart, a sentence per scenario with the figures, why, and provenance."""
+    said = [f"- {sentence}" for sentence in load_words.sentences(results)]
+    return "\n".join([f"![{load_words.NAME}](docs/img/{load_words.NAME}.png)", "", *said, "", load_words.WHY, "",
+                      f"<sub>{data.provenance(results)} Data: `docs/results/sweep/{sweep.SWEEP_FILE}`.</sub>"])
+
+
+def load_sweep() -> dict:
+    return json.loads((SWEEP_DIR / sweep.SWEEP_FILE).read_text(encoding="utf-8"))
+
+
+def draw_sweep() -> list[Path]:
+    """The cost-against-load chart from the committed sweep, into docs/img/ (PNG only)."""
+    path = SWEEP_DIR / sweep.SWEEP_FILE
+    source = charts.Source(data.provenance(load_sweep()), f"{sweep.SWEEP_FILE} sha256:"
+                           f"{hashlib.sha256(path.read_bytes()).hexdigest()}")
+    with tempfile.TemporaryDirectory(prefix="readme-sweep-") as scratch:
+        drawn = load_words.write_chart(load_sweep(), Path(scratch), source)
+        IMG_DIR.mkdir(parents=True, exist_ok=True)
+        return [Path(shutil.copy(drawn.png, IMG_DIR / drawn.png.name))] if drawn else []
+
+
 def load_reference() -> dict:
     return json.loads((REFERENCE_DIR / "reference.json").read_text(encoding="utf-8"))
 
@@ -203,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cgi", type=Path, metavar="CGI_DIR", help="a bench-cgi run to commit as the README's CGI block")
     p.add_argument("--conformance", type=Path, metavar="PROBE_DIR", help="a `server-layers probe --reference` "
                    "run to commit (compacted) as the README's conformance block")
+    p.add_argument("--sweep", type=Path, metavar="SWEEP_DIR", help="a `server-layers sweep` run to commit as the "
+                   "README's cost-against-load block")
     p.add_argument("--check", action="store_true", help="only check that the README's blocks match the data")
     args = p.parse_args(argv)
     given = [entry for entry in [
@@ -211,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             (args.cgi, "results.json", CGI_DIR, "a `make bench-cgi` run's folder", None, render_cgi),
             (args.conformance, "conformance.json", CONFORMANCE_DIR, "a `server-layers probe --reference` run's folder",
              compact, lambda matrix: render_conformance(compact(matrix))),
+            (args.sweep, sweep.SWEEP_FILE, SWEEP_DIR, "a `server-layers sweep` run's folder", None, render_sweep),
             (args.run_dir, "results.json", DATA_DIR, "a compare run's folder", None, render)] if entry[0] is not None]
     for folder, name, _, what, _, renders in given:  # every folder checked before anything is copied
         if problem := refusal(folder, name, renders):
@@ -220,14 +251,15 @@ def main(argv: list[str] | None = None) -> int:
     compared = data.load(DATA_DIR)
     blocks = [(ONELINE_BEGIN, ONELINE_END, render_oneline(compared)), (BEGIN, END, render(compared)), (REF_BEGIN, REF_END, render_reference(load_reference())),
               (CGI_BEGIN, CGI_END, render_cgi(data.load(CGI_DIR))), (LINES_BEGIN, LINES_END, render_lines()),
-              (CONF_BEGIN, CONF_END, render_conformance(load_conformance()))]
+              (CONF_BEGIN, CONF_END, render_conformance(load_conformance())),
+              (SWEEP_BEGIN, SWEEP_END, render_sweep(load_sweep()))]
     text = README.read_text(encoding="utf-8")
     if args.check:
         same = all(block(text, begin, end) == rendered for begin, end, rendered in blocks)
         print("README's blocks match docs/results/" if same else "README's blocks differ from their data: "
               "run `python -m reports.readme`", file=sys.stderr)
         return 0 if same else 1
-    charts = draw(DATA_DIR)
+    charts = draw(DATA_DIR) + draw_sweep()
     for begin, end, rendered in blocks:
         text = rewrite(text, rendered, begin, end)
     README.write_text(text, encoding="utf-8")

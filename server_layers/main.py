@@ -18,6 +18,7 @@ TOOLS = {  # subcommand -> (module with main(argv), help); each has its own --he
     "compare": ("server_layers.compare", "probe, the layers in interleaved rounds, the report: the main job (BENCH.md §5)"),
     "explain": ("server_layers.explain", "system calls, where the CPU goes, flame graphs, reference columns: "
                 "measured into a run's folder, then its report"),
+    "sweep": ("bench.sweep", "cost against load: CPU per request and latency from a light rate to saturation"),
     "soak": ("bench.soak", "mixed load for minutes on one server, sampling RSS, fds and threads"),
 }
 EPILOG = """examples:

@@ -11,7 +11,7 @@ import re
 from PIL import Image
 
 from bench.catalog import STORY
-from reports import readme, tables
+from reports import readme, sweep, tables
 from reports.data import load, provenance
 
 
@@ -85,3 +85,26 @@ def test_the_cgi_block_is_what_the_committed_run_renders():
     rows = [line for line in shown.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert [row.split(" | ")[0].removeprefix("| ") for row in rows] == list(dict.fromkeys(
         f"{r['layer']}/{r['model']}" for r in sorted(results["summary"], key=lambda e: tables.sort_key(e, []))))
+
+
+def test_the_first_screen_says_what_this_is_the_answer_in_one_line_and_the_two_commands():
+    text = readme.README.read_text(encoding="utf-8")
+    first = text.splitlines()[:40]
+    screen = "\n".join(first)
+    shown = readme.block(text, readme.ONELINE_BEGIN, readme.ONELINE_END)
+    assert shown == readme.render_oneline(load(readme.DATA_DIR)) and "\n" not in shown
+    assert readme.ONELINE_END in screen and "make test" in screen and "make compare" in screen
+    assert screen.index(readme.ONELINE_END) < screen.index("make compare")
+
+
+def test_the_sweep_block_is_what_the_committed_sweep_renders_and_its_chart_comes_from_it():
+    results = readme.load_sweep()
+    shown = readme.block(readme.README.read_text(encoding="utf-8"), readme.SWEEP_BEGIN, readme.SWEEP_END)
+    assert shown == readme.render_sweep(results) and results["plan"]["kind"] == "sweep"
+    assert len([line for line in shown.splitlines() if line.startswith("- On ")]) == len(results["plan"]["scenarios"])
+    digest = hashlib.sha256((readme.SWEEP_DIR / "sweep.json").read_bytes()).hexdigest()
+    metadata = Image.open(readme.IMG_DIR / "cost_vs_load.png").text
+    assert metadata["Source"] == f"sweep.json sha256:{digest}"
+    for run in [r for r in results["runs"] if r.get("status") == "ok" and r["bound_by"] == "load-generator"]:
+        curve = sweep.curve(results["runs"], run["scenario"], f"{run['layer']}/{run['model']}")
+        assert f"{run['rate']} req/s" not in [point.label for point in curve]  # a rate Locust could not pace is left out

@@ -1,0 +1,94 @@
+"""Cost against load (BENCH §5): CPU per request and latency from a light fixed rate up to saturation.
+
+    python -m bench.sweep [--rates 25,100,400,1600] [--duration 3s] [--out DIR]     (make sweep)
+
+For each scenario wrk can drive too (plaintext, page), the bench's own runs (bench.runner): every
+layer's default model and every event-loop model, one server at a time on its own core, a fresh
+server per run; Locust at each fixed rate (Poisson arrivals: bound by pacing while the server keeps
+up), then wrk against the same server in a closed loop over 50 keep-alive connections: the
+saturation point. Every run's figures go into OUT/sweep.json (the bench's results.json format,
+plan kind "sweep"); beside a compare run's results.json, `server-layers report` draws it as the
+cost-against-load section. It measures nothing itself, never imports locust and serves nothing.
+Exit status: 0; 1 when a run failed (sweep.json records it); 2 on bad flags.
+"""
+
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from serving.options import OneLineParser, fail
+
+from . import wrk
+from .catalog import DEFAULT_MODEL, EVENT_LOOP_VARIANTS
+from .cli import Progress, duration, make_plan, positive_ints
+from .results import summarise
+from .runner import execute
+
+SWEEP_FILE = "sweep.json"
+SCENARIOS = list(wrk.PATHS)
+RATES = [25, 100, 400, 1600]  # requests/s per server: from a trickle to well inside Locust's calibrated ceiling
+
+
+def variants() -> list[tuple[str, str]]:
+    """Each layer's default model and every event-loop model, once each."""
+    return list(dict.fromkeys([*DEFAULT_MODEL.items(), *EVENT_LOOP_VARIANTS]))
+
+
+def bench_args(scenario: str, rates: list[int], seconds: float, folder: Path) -> list[str]:
+    """The bench's flags for one scenario of the sweep."""
+    chosen = variants()
+    layers = list(dict.fromkeys(layer for layer, _ in chosen))
+    models = list(dict.fromkeys(model for _, model in chosen))
+    return ["--layers", ",".join(layers), "--models", ",".join(models), "--scenario", scenario,
+            "--rates", ",".join(map(str, rates)), "--duration", f"{seconds:g}s", "--cross-check", "wrk",
+            "--out", str(folder)]
+
+
+def merged(parts: list[dict], rates: list[int], seconds: float) -> dict:
+    """The scenarios' bench runs as one file: the chosen variants' runs, the first part's environment."""
+    chosen = {f"{layer}/{model}" for layer, model in variants()}
+    runs = [run for part in parts for run in part["runs"] if f"{run['layer']}/{run['model']}" in chosen]
+    plan = {"kind": "sweep", "scenarios": SCENARIOS, "rates": rates, "duration_s": seconds, "repeat": 1,
+            "variants": [f"{layer}/{model}" for layer, model in variants()], "wrk_connections": 50}
+    environment = {**parts[0]["environment"], "finished": parts[-1]["environment"].get("finished")}
+    return {"schema": 1, "environment": environment, "plan": plan, "calibration": parts[0]["calibration"],
+            "runs": runs, "summary": summarise(runs)}
+
+
+def parser() -> OneLineParser:
+    p = OneLineParser(prog="server-layers sweep", description=__doc__.split("\n\n")[0])
+    p.add_argument("--rates", type=positive_ints, default=RATES, help="Locust's fixed rates, requests/s per server "
+                   f"(default {','.join(map(str, RATES))}); wrk's closed loop comes after each")
+    p.add_argument("--duration", type=duration, default=3.0, help="each Locust run and each wrk run (default 3s)")
+    p.add_argument("--out", type=Path, help="output folder, e.g. a compare run's (default results/sweep-<UTC stamp>)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    out = args.out or Path("results") / datetime.now(timezone.utc).strftime("sweep-%Y%m%dT%H%M%SZ")
+    if out.exists() and not out.is_dir():
+        fail(f"server-layers sweep: {out} is not a folder")
+    if (out / SWEEP_FILE).exists():
+        fail(f"server-layers sweep: {out / SWEEP_FILE} exists (choose another --out)")
+    if not wrk.available():
+        fail("server-layers sweep: the saturation point needs wrk (apt-get install wrk)")
+    started, parts = time.monotonic(), []
+    for scenario in SCENARIOS:
+        print(f"[{time.monotonic() - started:5.0f} s] sweep: {scenario}, {len(variants())} variants x "
+              f"{len(args.rates)} rates, then wrk", file=sys.stderr, flush=True)
+        plan = make_plan(bench_args(scenario, args.rates, args.duration, out / "sweep" / scenario))
+        parts.append(execute(plan, Progress()))
+    results = merged(parts, args.rates, args.duration)
+    (out / SWEEP_FILE).write_text(json.dumps(results, indent=2, default=str))
+    failed = [run for run in results["runs"] if run["status"] != "ok"]
+    print(f"[{time.monotonic() - started:5.0f} s] {len(results['runs'])} runs, {len(failed)} failed",
+          file=sys.stderr, flush=True)
+    print(out / SWEEP_FILE)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
