@@ -363,16 +363,16 @@ def write_charts(entries: list[dict], out: Path, source: Source) -> list[Chart]:
 
 
 def write_capacity_chart(entries: list[dict], out: Path, source: Source) -> list[Chart]:
-    """wrk's runs (compare's capacity pass): requests/s on one server core; [] when there are none."""
-    ctx = context(entries)
+    """wrk's runs (compare's capacity pass): requests per server CPU-second; [] when there are none."""
+    ctx = context([entry for entry in entries if entry.get("req_per_cpu_s")])
     if not ctx.entries:
         return []
     with matplotlib.rc_context(PLOT_RC):
-        fig = bar_chart(ctx, "rps", "Requests/s on one server core (wrk, higher is more)", "successful requests/s",
-                        lambda value: data.number(value, "rate"))
-        return [save(fig, "capacity", "Capacity on one server core", "Successful requests per second with wrk "
-                     "saturating the server's one CPU (closed loop, keep-alive); whiskers: min to max over the rounds.",
-                     out, source)]
+        fig = bar_chart(ctx, "req_per_cpu_s", "Requests per server CPU-second at saturation (wrk, higher is more)",
+                        "successful requests per CPU-second", lambda value: data.number(value, "rate"))
+        return [save(fig, "capacity", "Capacity on one server core", "Successful requests per second of the server's "
+                     "CPU, every server saturated by its own wrk (closed loop, keep-alive) while the servers take turns "
+                     "on one core; whiskers: min to max over the rounds.", out, source)]
 
 
 def write_ratio_chart(runs: list[dict], scenarios: list[str], out: Path, source: Source) -> list[Chart]:
@@ -390,20 +390,20 @@ def write_ratio_chart(runs: list[dict], scenarios: list[str], out: Path, source:
             for c, one in enumerate(row):
                 ratio_panel(axes[r][c], one) if one and one.level else axes[r][c].set_axis_off()
         caption = (f"A dot per round: the variant's figure divided by the baseline's in the same round; the bar is "
-                   f"the median. Inside the grey band (±{verdict.THRESHOLD:.0%}), or with dots on both sides of 1, "
-                   "a variant cannot be told from the baseline. Top: CPU per request at an equal offered load "
-                   "(left is cheaper); below: requests/s on one server core (right is more).")
+                   f"the median. Inside the grey band (each measure's own run-to-run movement: "
+                   f"{', '.join(f'±{m.threshold():.0%} for {m.tool}' for m, _ in found)}), or with dots on both sides "
+                   "of 1, a variant cannot be told from the baseline. Top: CPU per request at an equal offered load "
+                   "(left is cheaper); below: requests per server CPU-second at saturation (right is more).")
         return [save(fig, "ratios", "Paired ratios to the baseline", caption, out, source)]
 
 
 def ratio_panel(ax, found: "verdict.Finding") -> None:
     """One measure and scenario: a row per variant but the baseline, a dot per round, the median as a bar;
-    ≈ where the verdict cannot rank a variant apart from the baseline, and no ≈ at all (the title says why)
-    where the rounds scattered too widely for the verdict to state ratios."""
+    ≈ where the verdict cannot rank a variant apart from the baseline; the title says when the rounds scattered."""
     base = found.baseline()
     steady = found.rounds() < verdict.MIN_ROUNDS or found.steady()
     names = [name for name in found.variants() if name != base]
-    high = 1 + verdict.THRESHOLD
+    high = 1 + found.measure.threshold()
     ax.axvspan(1 / high, high, color="#e6e6e6", zorder=0)
     ax.axvline(1.0, color="#555555", linewidth=1.0, zorder=1)
     everything = [1 / high, high]
@@ -416,7 +416,7 @@ def ratio_panel(ax, found: "verdict.Finding") -> None:
         median = verdict.Spread.of(ratios).median
         ax.plot([median, median], [y - 0.32, y + 0.32], color=lk.colour, linewidth=3, zorder=2)
         same = not (found.apart(base, name) or found.apart(name, base))
-        ax.annotate(f"{median:.2f}×" + ("  ≈" if same and steady else ""), (max(ratios), y), xytext=(6, 0),
+        ax.annotate(f"{median:.2f}×" + ("  ≈" if same else ""), (max(ratios), y), xytext=(6, 0),
                     textcoords="offset points", va="center", fontsize=8)
     ax.set_xscale("log", base=2)
     ax.set_xlim(min(everything) / 1.25, max(everything) * 1.6)
@@ -425,7 +425,7 @@ def ratio_panel(ax, found: "verdict.Finding") -> None:
     ax.set_ylim(-0.7, len(names) - 0.3)
     ax.grid(axis="y", visible=False)
     ax.set_title(f"{found.measure.title[0].upper()}{found.measure.title[1:]}: {found.scenario}, {found.level}"
-                 + ("" if steady else "\n(rounds too scattered: no ratio stated, none ranked)"), fontsize=10)
+                 + ("" if steady else f"\n(rounds scattered: a median's error up to ±{found.scatter():.0%})"), fontsize=10)
     ax.set_xlabel(f"× {base} (its median: {found.measure.show(found.figure(base).median)})")
 
 
