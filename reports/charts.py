@@ -1,13 +1,19 @@
 """The charts of BENCH §3, drawn with matplotlib's Agg canvas and saved as PNG and SVG.
 
-One panel per scenario, a line (or bar) per layer/model, coloured by layer with
-reports.style; the knob matrix groups bars by knob, a column per scenario and level.
-Levels that any repeat ran bound by the load generator are drawn
-hollow, labelled LG, and the legend says so. Failed runs never reach here (the summary keeps
-completed runs only); a missing figure is a gap. It uses matplotlib.figure.Figure,
-never pyplot: no display, no global state.
+One panel per scenario, a line (or bar) per layer/model, coloured by layer and told
+apart by model with reports.style (a hatch on bars, a marker on lines); the knob
+matrix groups bars by knob, a column per scenario and level. Levels that any repeat
+ran bound by the load generator are drawn hollow, labelled LG, and the legend says so.
+Failed runs never reach here (the summary keeps completed runs only); a missing
+figure is a gap. A line chart is drawn only over two load levels or more, and the
+failure chart only when a request failed: not_drawn() says in words what was left
+out. Every figure is laid out by matplotlib's constrained layout: the panels,
+their legend and the title in a subfigure, the footer naming where the figures came
+from under it, so no text overlaps another. It uses matplotlib.figure.Figure, never
+pyplot: no display, no global state.
 """
 
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,16 +31,18 @@ from bench.knobs import knob_of  # noqa: E402
 from bench.syscalls import frequent  # noqa: E402
 
 from . import data, verdict  # noqa: E402
-from .style import look  # noqa: E402
+from .style import HATCH_COLOUR, look  # noqa: E402
 
 PANEL_W, PANEL_H = 5.6, 3.6  # inches per panel
 ALONE_W = 8.2  # the width of a chart with a single panel per row
 RATIO_W = 6.6  # per panel of the ratio chart: its rows are labelled with long variant names
 DPI = 110
 DODGE = 0.06  # markers of the layers at one level, spread by this share of the level (log axis)
+FOOTER_PT = 7.5  # the footer's font size
+FOOTER_CHARS_PER_INCH = 15  # the footer wraps at this many characters per inch of the figure's width
 PLOT_RC = {"font.size": 9.5, "axes.titlesize": 10.5, "axes.titleweight": "bold", "axes.grid": True,
            "grid.color": "#dddddd", "grid.linewidth": 0.7, "axes.spines.top": False, "axes.spines.right": False,
-           "svg.fonttype": "none", "legend.frameon": False}
+           "svg.fonttype": "none", "svg.hashsalt": "server-layers", "legend.frameon": False}
 
 
 @dataclass(frozen=True)
@@ -63,15 +71,14 @@ class Context:
     entries: list[dict]
     axis: data.Axis
     scenarios: list[str]
-    several_models: bool
 
     def look(self, layer: str, model: str):
-        return look(layer, model, self.several_models)
+        return look(layer, model)
 
 
 def context(entries: list[dict]) -> Context:
     drawable = [e for e in entries if e.get("ok")]
-    return Context(drawable, data.axis(drawable), data.scenarios(drawable), data.several_models(drawable))
+    return Context(drawable, data.axis(drawable), data.scenarios(drawable))
 
 
 # --- line charts --------------------------------------------------------------------
@@ -123,37 +130,47 @@ def y_log_if_wide(ax, values: list[float]) -> None:
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
 
 
-def legend(fig: Figure, ctx: Context, any_lg: bool, bars: bool = False, extra: tuple = ()) -> None:
+def variant_handle(layer: str, model: str, bars: bool):
+    """A legend entry of `layer/model`: the layer's colour with the model's hatch (bars) or marker (lines)."""
+    lk = look(layer, model)
+    if bars:
+        return Patch(facecolor=lk.colour, edgecolor=HATCH_COLOUR, hatch=lk.hatch, label=f"{layer}/{model}")
+    return Line2D([], [], color=lk.colour, linestyle=lk.linestyle, marker=lk.marker, linewidth=1.8, markersize=7,
+                  label=f"{layer}/{model}")
+
+
+def legend(body, ctx: Context, any_lg: bool, bars: bool = False, extra: tuple = ()) -> None:
     """One legend under the panels: every layer/model, then what hollow means (and `extra` handles)."""
-    handles = list(extra)
-    for layer, model in data.combos(ctx.entries):
-        lk = ctx.look(layer, model)
-        if bars:
-            handles.append(Patch(facecolor=lk.colour, edgecolor="black", hatch=lk.hatch, label=f"{layer}/{model}"))
-        else:
-            handles.append(Line2D([], [], color=lk.colour, linestyle=lk.linestyle, marker=lk.marker, linewidth=1.8,
-                                  markersize=7, label=f"{layer}/{model}"))
+    handles = list(extra) + [variant_handle(layer, model, bars) for layer, model in data.combos(ctx.entries)]
     if any_lg:
         label = "hollow, LG: bound by the load generator"
         handles.append(Patch(facecolor="white", edgecolor="#555555", linestyle="--", linewidth=1.4, label=label)
                        if bars else Line2D([], [], color="#555555", marker="o", markerfacecolor="white",
                                            markeredgewidth=1.8, linestyle="none", markersize=7, label=label))
     per_row = 2 if len(ctx.scenarios) < 2 else 4  # a row of the legend never wider than the panels
-    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), per_row))
+    body.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), per_row))
 
 
-def panels(rows: int, ctx: Context, title: str, columns: int | None = None) -> tuple[Figure, list]:
-    """A figure with `rows` rows of panels, a column per scenario (or `columns`), room for the legend below."""
+def canvas(width: float, height: float, title: str):
+    """A figure and the subfigure that holds its title, panels and legend; save() puts the footer under it."""
+    fig = Figure(figsize=(width, height), layout="constrained", dpi=DPI)
+    body = fig.subfigures(1, 1)
+    body.suptitle(title, fontsize=12, fontweight="bold")
+    return fig, body
+
+
+def panels(rows: int, ctx: Context, title: str, columns: int | None = None) -> tuple[Figure, object, list]:
+    """A figure with `rows` rows of panels, a column per scenario (or `columns`), room for the legend below:
+    (figure, its body, the panels)."""
     columns = columns or max(1, len(ctx.scenarios))
     width = ALONE_W if columns == 1 else PANEL_W * columns
-    fig = Figure(figsize=(width, PANEL_H * rows + 0.9), layout="constrained", dpi=DPI)
-    fig.suptitle(title, fontsize=12, fontweight="bold")
-    return fig, fig.subplots(rows, columns, squeeze=False)
+    fig, body = canvas(width, PANEL_H * rows + 0.9, title)
+    return fig, body, body.subplots(rows, columns, squeeze=False)
 
 
 def line_chart(ctx: Context, rows: list[tuple[str, str, str, float]], title: str) -> Figure:
     """rows: (figure key, panel title, y label, scale) for one row of panels each."""
-    fig, axes = panels(len(rows), ctx, title)
+    fig, body, axes = panels(len(rows), ctx, title)
     any_lg, extra = False, []
     for row, (key, panel_title, y_label, scale) in enumerate(rows):
         for column, scenario in enumerate(ctx.scenarios):
@@ -165,7 +182,7 @@ def line_chart(ctx: Context, rows: list[tuple[str, str, str, float]], title: str
             ax.set_ylabel(y_label)
             ax.set_title(f"{panel_title}: {scenario}" if len(ctx.scenarios) > 1 else panel_title)
             finish_y(ax, key, ctx, scale)
-    legend(fig, ctx, any_lg, extra=tuple(extra))
+    legend(body, ctx, any_lg, extra=tuple(extra))
     return fig
 
 
@@ -178,7 +195,7 @@ def offered_rate(ax, ctx: Context) -> Line2D:
 
 
 def finish_y(ax, key: str, ctx: Context, scale: float) -> None:
-    """The y axis: log for latencies spanning 30x, else from 0; a note on a failure chart with no failure."""
+    """The y axis: log for latencies spanning 30x, else from 0; percentages as plain numbers."""
     values = [data.stat(e, key, w) for e in ctx.entries for w in ("min", "max")]
     values = [v * scale for v in values if v is not None]
     if key.endswith("_ms"):
@@ -187,8 +204,6 @@ def finish_y(ax, key: str, ctx: Context, scale: float) -> None:
         ax.set_ylim(bottom=0, top=max(values + [0]) * 1.12 or 1.0)
     if key == "fail_ratio":
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    if key == "fail_ratio" and not any(values):
-        ax.text(0.5, 0.55, "no failed request", transform=ax.transAxes, ha="center", color="#555555")
 
 
 # --- the CPU bars -------------------------------------------------------------------
@@ -221,7 +236,7 @@ def draw_bar(ax, x: float, width: float, entry: dict, lk, hollow: bool, key: str
     """A bar of `key` (median, min-max whisker, its value above), hollow and marked LG when bound by Locust."""
     median, low, high = data.bounds(entry, key)
     ax.bar(x, median, width * 0.92, color="white" if hollow else lk.colour, hatch=lk.hatch,
-           edgecolor=lk.colour if hollow else "black", linewidth=1.4 if hollow else 0.6,
+           edgecolor=lk.colour if hollow else HATCH_COLOUR, linewidth=1.4 if hollow else 0.6,
            linestyle="--" if hollow else "-", zorder=2)
     ax.errorbar([x], [median], yerr=[[median - low], [high - median]], color="black", capsize=3, elinewidth=1.1,
                 zorder=3)
@@ -231,7 +246,7 @@ def draw_bar(ax, x: float, width: float, entry: dict, lk, hollow: bool, key: str
 
 def bar_chart(ctx: Context, key: str, title: str, y_label: str, text=lambda value: f"{value:.0f}") -> Figure:
     """A panel per scenario of bars of `key`: a group per level, a bar per layer/model, min-max whiskers."""
-    fig, axes = panels(1, ctx, title)
+    fig, body, axes = panels(1, ctx, title)
     any_lg = False
     for column, scenario in enumerate(ctx.scenarios):
         ax = axes[0][column]
@@ -241,7 +256,7 @@ def bar_chart(ctx: Context, key: str, title: str, y_label: str, text=lambda valu
         ax.set_title(scenario)
         top = [data.stat(e, key, "max") for e in ctx.entries]
         ax.set_ylim(0, max([v for v in top if v is not None] + [1]) * 1.2)
-    legend(fig, ctx, any_lg, bars=True)
+    legend(body, ctx, any_lg, bars=True)
     return fig
 
 
@@ -296,7 +311,7 @@ def knob_y(ax, entries: list[dict], key: str, log: bool) -> None:
 def knob_chart(ctx: Context) -> Figure:
     """Grouped bars per knob: CPU per request on top, p50 latency on a log axis below; a column per scenario/level."""
     columns = knob_columns(ctx)
-    fig, axes = panels(len(KNOB_ROWS), ctx, "Knob matrix: what each server default costs", len(columns))
+    fig, body, axes = panels(len(KNOB_ROWS), ctx, "Knob matrix: what each server default costs", len(columns))
     any_lg = False
     for r, row in enumerate(KNOB_ROWS):
         key, title, label, log, _ = row
@@ -311,7 +326,7 @@ def knob_chart(ctx: Context) -> Figure:
             knob_y(ax, [e for e in ctx.entries if (e["scenario"], ctx.axis.x(e)) == column], key, log)
             if r == len(KNOB_ROWS) - 1:
                 ax.set_xlabel("knob (the server flags it adds: see the knob table)")
-    legend(fig, ctx, any_lg, bars=True)
+    legend(body, ctx, any_lg, bars=True)
     return fig
 
 
@@ -324,32 +339,72 @@ KNOB_CAPTION = ("Grouped by knob, a bar per layer/model: the median server CPU (
 # --- all of them --------------------------------------------------------------------
 
 
+def has_cpu(ctx: Context) -> bool:
+    return any(data.stat(e, "cpu_us_per_req") is not None for e in ctx.entries)  # none against --target
+
+
+def against_load(ctx: Context) -> bool:
+    """A line against load says something only through two load levels or more."""
+    return len(data.levels(ctx.entries, ctx.axis)) >= 2
+
+
+def any_failure(ctx: Context) -> bool:
+    return any(data.stat(e, "fail_ratio", which) for e in ctx.entries for which in ("median", "max"))
+
+
 def figures(ctx: Context) -> list[tuple[str, str, str, Figure]]:
-    """(file stem, title, caption, figure) for every chart of BENCH §3 the figures allow."""
-    has_cpu = any(data.stat(e, "cpu_us_per_req") is not None for e in ctx.entries)  # none against --target
+    """(file stem, title, caption, figure) for every chart of BENCH §3 the figures allow: the CPU bars when a
+    figure holds CPU; the lines against load over two levels or more, the failures' only when a request failed."""
     cpu = [("cpu_per_request", "CPU per request", "Median server CPU (user + sys) per successful request; whiskers: "
-            "min to max over the repeats. The figure the report leads with.", cpu_chart(ctx))] if has_cpu else []
-    return cpu + [
+            "min to max over the repeats. The figure the report leads with.", cpu_chart(ctx))] if has_cpu(ctx) else []
+    if not against_load(ctx):
+        return cpu
+    lines = [
         ("throughput", "Throughput vs load", "Successful requests per second (a wrong answer is no throughput); "
          "whiskers: min to max over the repeats.",
          line_chart(ctx, [("rps", "Throughput", "successful requests/s", 1.0)], "Throughput vs load")),
         ("latency", "Latency p50 and p99 vs load", "Response time percentiles from every response (HDR histogram), "
          "in milliseconds; whiskers: min to max over the repeats.",
          line_chart(ctx, [("p50_ms", "p50 latency", "p50 response time (ms)", 1.0),
-                          ("p99_ms", "p99 latency", "p99 response time (ms)", 1.0)], "Latency vs load")),
-        ("failures", "Failure ratio vs load", "Failed or wrong answers as a percentage of all requests.",
-         line_chart(ctx, [("fail_ratio", "Failure ratio", "failed requests (% of all)", 100.0)],
-                    "Failure ratio vs load")),
-    ]
+                          ("p99_ms", "p99 latency", "p99 response time (ms)", 1.0)], "Latency vs load"))]
+    failures = [("failures", "Failure ratio vs load", "Failed or wrong answers as a percentage of all requests.",
+                 line_chart(ctx, [("fail_ratio", "Failure ratio", "failed requests (% of all)", 100.0)],
+                            "Failure ratio vs load"))] if any_failure(ctx) else []
+    return cpu + lines + failures
+
+
+def not_drawn(entries: list[dict]) -> list[str]:
+    """In words, what figures() left out of Locust's completed runs and why: the lines against load with one
+    level, the failure chart with no failure."""
+    ctx = context(entries)
+    if not ctx.entries:
+        return []
+    said = []
+    if not against_load(ctx):
+        (level,) = data.levels(ctx.entries, ctx.axis)
+        said.append(f"Throughput, latency and failures against load: not drawn, this run has one load level "
+                    f"({ctx.axis.tick(level)}) and a line needs two; the table of every figure holds them.")
+    if not any_failure(ctx):
+        said.append("No failures: no request of any completed run failed or got a wrong answer (a failure ratio of 0 "
+                    "at every level), so there is no failure chart.")
+    return said
+
+
+def footer(fig: Figure, note: str) -> None:
+    """`note` under the body, wrapped to the figure's width; the figure grows by its lines."""
+    lines = textwrap.wrap(note, int(fig.get_figwidth() * FOOTER_CHARS_PER_INCH), break_on_hyphens=False)
+    fig.set_figheight(fig.get_figheight() + len(lines) * FOOTER_PT * 1.5 / 72)
+    fig.supxlabel("\n".join(lines), fontsize=FOOTER_PT, color="#555555")
 
 
 def save(fig: Figure, name: str, title: str, caption: str, out: Path, source: Source) -> Chart:
-    """NAME.png and NAME.svg in `out`, each saying where its figures came from (drawn, and in the metadata)."""
-    fig.supxlabel(source.note, fontsize=7.5, color="#555555")
+    """NAME.png and NAME.svg in `out`, each saying where its figures came from (drawn, and in the metadata);
+    no date of saving in either, so the same data saves the same files."""
+    footer(fig, source.note)
     png, svg = out / f"{name}.png", out / f"{name}.svg"
     metadata = {"Description": source.note, "Source": source.data}
     fig.savefig(png, dpi=DPI, metadata=metadata)
-    fig.savefig(svg, metadata=metadata)
+    fig.savefig(svg, metadata={**metadata, "Date": None})
     return Chart(name, title, f"{caption} {source.note}", png, svg)
 
 
@@ -382,10 +437,9 @@ def write_ratio_chart(runs: list[dict], scenarios: list[str], out: Path, source:
     if not found:
         return []
     with matplotlib.rc_context(PLOT_RC):
-        fig = Figure(figsize=(RATIO_W * len(scenarios), 0.6 + 2.9 * len(found)), layout="constrained", dpi=DPI)
-        fig.suptitle("Each variant as a multiple of the baseline, paired within each round", fontsize=12,
-                     fontweight="bold")
-        axes = fig.subplots(len(found), len(scenarios), squeeze=False)
+        fig, body = canvas(RATIO_W * len(scenarios), 0.6 + 2.9 * len(found),
+                           "Each variant as a multiple of the baseline, paired within each round")
+        axes = body.subplots(len(found), len(scenarios), squeeze=False)
         for r, (measure, row) in enumerate(found):
             for c, one in enumerate(row):
                 ratio_panel(axes[r][c], one) if one and one.level else axes[r][c].set_axis_off()
@@ -411,7 +465,7 @@ def ratio_panel(ax, found: "verdict.Finding") -> None:
         ratios = found.ratios(name, base)
         everything += ratios
         layer, model = name.split("/", 1)
-        lk = look(layer, model, True)
+        lk = look(layer, model)
         ax.scatter(ratios, [y] * len(ratios), s=28, color=lk.colour, marker=lk.marker, zorder=3, alpha=0.85)
         median = verdict.Spread.of(ratios).median
         ax.plot([median, median], [y - 0.32, y + 0.32], color=lk.colour, linewidth=3, zorder=2)
@@ -440,14 +494,15 @@ def write_knob_chart(entries: list[dict], out: Path, source: Source) -> Chart | 
 
 SYSCALL_CAPTION = ("System calls the server made per request under one keep-alive client (strace -f -c, an idle "
                    "window of the same length subtracted), stacked by call; calls under 1 in 100 requests left out.")
-SYSCALL_COLOURS = ["#004488", "#DDAA33", "#BB5566", "#228833", "#66CCEE", "#AA3377", "#777777", "#000000"]
+SYSCALL_COLOURS = ["#332288", "#88CCEE", "#44AA99", "#999933", "#CC6677", "#882255", "#AA4499", "#DDDDDD"]  # Tol's
+# muted scheme: none is a layer's colour (reports.style), so no call reads as a layer
 
 
 def stacked_bars(labels: list[str], segments: list[tuple[str, dict, list[float]]], totals: list[str], xlabel: str,
                  title: str, row_height: float) -> Figure:
     """One horizontal bar per label, a segment per (name, bar style, a value per label), the total at its end."""
-    fig = Figure(figsize=(ALONE_W, 1.2 + row_height * len(labels)), layout="constrained")
-    ax = fig.add_subplot()
+    fig, body = canvas(ALONE_W, 1.2 + row_height * len(labels), title)
+    ax = body.add_subplot()
     left = [0.0] * len(labels)
     for _, style, values in segments:
         ax.barh(range(len(labels)), values, left=left, edgecolor="white", linewidth=0.6, **style)
@@ -457,9 +512,8 @@ def stacked_bars(labels: list[str], segments: list[tuple[str, dict, list[float]]
     ax.set_yticks(range(len(labels)), labels)
     ax.invert_yaxis()
     ax.set_xlabel(xlabel)
-    ax.set_title(title)
-    fig.legend(handles=[Patch(label=name, **style) for name, style, _ in segments], loc="outside right upper",
-               ncols=1, fontsize=8)
+    body.legend(handles=[Patch(label=name, **style) for name, style, _ in segments], loc="outside right upper",
+                ncols=1, fontsize=8)
     return fig
 
 

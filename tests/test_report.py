@@ -23,6 +23,7 @@ from pathlib import Path
 import matplotlib.colors
 import matplotlib.image
 import pytest
+from matplotlib.legend import Legend
 from browser_helpers import CHROMIUM_ARGS, require_chromium
 from helpers import ROOT
 
@@ -248,7 +249,8 @@ def test_load_generator_levels_are_hollow():
 def test_a_layer_has_one_colour_in_every_chart():
     entries = data.summary(fixture_results())
     for fig in drawn(entries).values():
-        labels = {text.get_text(): handle for handle, text in zip(fig.legends[0].legend_handles, fig.legends[0].texts)}
+        (legend,) = fig.findobj(Legend)
+        labels = {text.get_text(): handle for handle, text in zip(legend.legend_handles, legend.texts)}
         for layer, model in data.combos(entries):
             handle = labels[f"{layer}/{model}"]
             colour = handle.get_facecolor() if hasattr(handle, "get_hatch") else handle.get_color()
@@ -268,8 +270,9 @@ def test_a_compare_run_has_its_ratio_and_capacity_charts_and_two_scenario_panels
     results = compare_results()
     scenarios = results["plan"]["scenarios"]
     assert len(scenarios) == 2
-    throughput = drawn(data.by_load(data.summary(results), "locust"))["throughput"]
-    assert [ax.get_title() for ax in throughput.axes] == [f"Throughput: {s}" for s in scenarios]
+    locust = drawn(data.by_load(data.summary(results), "locust"))
+    assert [ax.get_title() for ax in locust["cpu_per_request"].axes] == scenarios
+    assert list(locust) == ["cpu_per_request"]  # one fixed rate: no line against load
     page = (compare_built / "report.html").read_text()
     for name in ("ratios", "capacity", "cpu_per_request"):
         assert f'id="chart-{name}"' in page and (compare_built / f"{name}.png").is_file()
