@@ -1,13 +1,17 @@
-"""`server-layers report RUN_DIR` (BENCH §3): charts, report.html and summary.md beside results.json.
+"""`server-layers report RUN_DIR [--out DIR]` (BENCH §3): charts, report.html and summary.md from a run's folder.
 
-It reads results.json (and conformance.json when present) and writes only into
-RUN_DIR. Bad input is one line on stderr and exit 2. It never runs a server or
-a benchmark and never imports locust.
+It reads results.json (and conformance.json, syscalls.json and cpu.json when present)
+and writes only into DIR (by default RUN_DIR itself), copying there the files the page
+links to (the flame graphs), so the page works from DIR and the run folder is left as
+it was. A folder without results.json but with syscalls.json or cpu.json (what
+`server-layers explain` writes) gets a page of the explaining sections alone. Bad input
+is one line on stderr and exit 2. It never runs a server or a benchmark and never
+imports locust.
 """
 
 import argparse
 import hashlib
-import json
+import shutil
 from pathlib import Path
 
 from bench.knobs import DEFAULT
@@ -18,7 +22,7 @@ from . import data, html, tables
 from . import gaps as stock_gaps
 from . import why
 from . import lines as code_lines
-from .charts import (Chart, Source, write_capacity_chart, write_charts, write_cpu_chart, write_knob_chart,
+from .charts import (Chart, Source, not_drawn, write_capacity_chart, write_charts, write_cpu_chart, write_knob_chart,
                      write_ratio_chart, write_syscall_chart)
 from .matrix import matrix_html, totals_text
 from .verdict import verdict
@@ -26,64 +30,121 @@ from .verdict import verdict
 EXAMPLES = """examples:
   server-layers report results/20261124T220000Z     # writes report.html, summary.md, *.png, *.svg there
   server-layers probe --out results/RUN && server-layers report results/RUN   # with the conformance matrix
+  server-layers report docs/results/compare --out /tmp/report   # the committed run, its folder left untouched
+  server-layers report docs/results/explain --out /tmp/explain   # syscalls.json and cpu.json alone: why each costs
 """
 
 
 def parser() -> OneLineParser:
     p = OneLineParser(prog="server-layers report", description="Charts, report.html and summary.md from a bench "
                       "run (BENCH.md §3).", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the folder holding results.json")
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the folder holding results.json (or, alone, "
+                   "syscalls.json and cpu.json)")
+    p.add_argument("--out", type=Path, metavar="DIR", help="write the report into DIR (made when missing) instead of "
+                   "into RUN_DIR; the files the page links to are copied there")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        page = build(args.run_dir)
+        page = build(args.run_dir, args.out)
     except data.ReportError as exc:
         fail(f"server-layers report: {exc}")
     print(page)
     return 0
 
 
-def build(run_dir: Path) -> Path:
-    """Write every output of the report into `run_dir`; the path of report.html."""
+def build(run_dir: Path, out: Path | None = None) -> Path:
+    """Write every output of the report into `out` (default: `run_dir`); the path of report.html."""
+    syscalls, cpu = data.measurement(run_dir, "syscalls.json"), data.measurement(run_dir, "cpu.json")
+    if not (run_dir / "results.json").is_file() and (syscalls or cpu):
+        return build_explain(run_dir, folder(out or run_dir), syscalls, cpu)
     results = data.load(run_dir)
+    out = folder(out or run_dir)
     entries = data.summary(results)
     knobbed = data.several_knobs(data.by_load(entries, LOCUST))
     text = verdict(results, data.scenarios(entries), data.knobs(entries)[0] if knobbed else None)
     source = charts_source(run_dir, results)
-    charts = draw_charts(results, entries, run_dir, source)
+    charts = draw_charts(results, entries, out, source)
     figure_table = (tables.figure_headers(entries), tables.figure_rows(entries))
-    knobs = knob_matrix(entries, run_dir, source) if knobbed else None
+    knobs = knob_matrix(entries, out, source) if knobbed else None
     failed = data.failed_runs(results)
     failed_table = (tables.failed_headers(knobbed), tables.failed_rows(failed, knobbed))
     conformance = data.load_conformance(run_dir)
-    syscall_rows, cpu_rows = rows_file(run_dir, "syscalls.json"), rows_file(run_dir, "cpu.json")
-    reasons = why_paragraphs(cpu_rows, syscall_rows, conformance, run_dir)
+    reasons = why_paragraphs(cpu, syscalls, conformance, run_dir)
     title = f"server-layers report: {run_dir.resolve().name}"
+    run_env = results.get("environment")
     page = html.report_page(
         title=title, meta=meta(results, entries), verdict=text, charts=charts, figure_table=figure_table,
         failed=html.failed_section(*failed_table, failed), conformance=matrix_html(conformance),
         environment=environment(results), knobs=html.knob_section(*knobs) if knobs else "",
         layers=(tables.LAYER_HEADERS, tables.layer_rows()), lines=code_lines.table(),
-        gaps=(stock_gaps.LAYER, *stock_gaps.table(conformance)),
-        syscalls=syscall_part(run_dir, syscall_rows), cpu=cpu_part(run_dir, cpu_rows), why=reasons,
+        gaps=(stock_gaps.LAYER, *stock_gaps.table(conformance)), notes=not_drawn(locust_shown(entries)),
+        syscalls=syscall_part(syscalls, out, run_env), cpu=cpu_part(cpu, run_dir, out, run_env), why=reasons,
         cgi=html.cgi_section(cgi_note(entries), tables.cgi_headers(), tables.cgi_rows(entries), differences(results))
         if tables.has_cgi(entries) else "")
-    html.write(run_dir / "summary.md", markdown(title, text, figure_table, failed_table, conformance, results, knobs,
-                                                       entries, reasons))
-    return html.write(run_dir / "report.html", page)
+    html.write(out / "summary.md", markdown(title, text, figure_table, failed_table, conformance, results, knobs,
+                                            entries, reasons))
+    return html.write(out / "report.html", page)
+
+
+def folder(path: Path) -> Path:
+    """The folder the report is written into, made when missing; ReportError when it cannot be."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise data.ReportError(f"cannot write into {path}: {exc.strerror or exc}") from exc
+    return path
+
+
+def build_explain(run_dir: Path, out: Path, syscalls: data.Measurement | None, cpu: data.Measurement | None) -> Path:
+    """The page of a folder with syscalls.json or cpu.json and no results.json: the layers, the system calls, the
+    CPU split and the why paragraphs, the conformance matrix when there is one; the path of report.html."""
+    conformance = data.load_conformance(run_dir)
+    reasons = why_paragraphs(cpu, syscalls, conformance, run_dir)
+    title = f"server-layers report: {run_dir.resolve().name}"
+    found = [m for m in (syscalls, cpu) if m]
+    page = html.explain_page(
+        title=title, meta=explain_meta(found), layers=(tables.LAYER_HEADERS, tables.layer_rows()),
+        lines=code_lines.table(), gaps=(stock_gaps.LAYER, *stock_gaps.table(conformance)),
+        syscalls=syscall_part(syscalls, out, None), cpu=cpu_part(cpu, run_dir, out, None), why=reasons,
+        conformance=matrix_html(conformance), environment=measured_environment(found))
+    html.write(out / "summary.md", explain_markdown(title, explain_meta(found), syscalls, cpu, conformance, reasons,
+                                                    found))
+    return html.write(out / "report.html", page)
+
+
+def explain_meta(found: list[data.Measurement]) -> str:
+    """One line: what the folder holds, and what it lacks."""
+    names = " and ".join(m.name for m in found)
+    return (f"From {names} alone: no results.json in this folder, so no verdict, no load charts and no table of "
+            f"figures; the sections {names} allow.")
+
+
+def measured_environment(found: list[data.Measurement]) -> list[tuple[str, object]]:
+    """Each measurement's own environment block, or a line saying that none is recorded."""
+    pairs = [(f"{m.name}: {key}", value) for m in found for key, value in (m.environment or {}).items()]
+    pairs += [(f"{m.name}: sha256", m.digest) for m in found]
+    if not any(m.environment for m in found):
+        pairs.insert(0, ("environment", f"not recorded: {' and '.join(m.name for m in found)} hold no machine, "
+                                        "Python version or date, and no results.json lies beside them"))
+    return pairs
+
+
+def locust_shown(entries: list[dict]) -> list[dict]:
+    """Locust's entries the charts of BENCH §3 draw: those of the first knob when there is a knob matrix."""
+    locust = data.by_load(entries, LOCUST)
+    return data.baseline(locust) if data.several_knobs(locust) else locust
 
 
 def draw_charts(results: dict, entries: list[dict], out: Path, source: Source) -> list[Chart]:
     """The charts of BENCH §3 for one knob (the first, with a knob matrix): the paired ratios, Locust's figures,
     and compare's wrk passes in a chart of their own."""
-    locust = data.by_load(entries, LOCUST)
-    knobbed = data.several_knobs(locust)
+    knobbed = data.several_knobs(data.by_load(entries, LOCUST))
     runs = [run for run in results["runs"] if "layer" in run]
     return (write_ratio_chart(data.baseline(runs) if knobbed else runs, data.scenarios(entries), out, source)
-            + write_charts(data.baseline(locust) if knobbed else locust, out, source)
+            + write_charts(locust_shown(entries), out, source)
             + write_capacity_chart(data.by_load(entries, WRK), out, source))
 
 
@@ -93,9 +154,9 @@ def charts_source(run_dir: Path, results: dict) -> Source:
     return Source(data.provenance(results), f"results.json sha256:{digest}")
 
 
-def knob_matrix(entries: list[dict], run_dir: Path, source: Source) -> tuple:
-    """(chart or None, note, headers, rows) of the knob matrix; the chart written into `run_dir`."""
-    chart = write_knob_chart(entries, run_dir, source)
+def knob_matrix(entries: list[dict], out: Path, source: Source) -> tuple:
+    """(chart or None, note, headers, rows) of the knob matrix; the chart written into `out`."""
+    chart = write_knob_chart(entries, out, source)
     return chart, tables.knob_note(entries), tables.knob_headers(), tables.knob_rows(entries)
 
 
@@ -134,60 +195,55 @@ def environment(results: dict) -> list[tuple[str, object]]:
     return pairs
 
 
-def measured_chart(run_dir: Path, name: str, tool: str, rows: list[dict], write_chart) -> Chart | None:
-    """The chart of a measurement's rows (`--out RUN`: syscalls.json, cpu.json), written into the run folder by
-    `write_chart(rows, run_dir, source)`, its source the file's digest."""
-    digest = hashlib.sha256((run_dir / name).read_bytes()).hexdigest()
-    return write_chart(rows, run_dir, Source(tool, f"{name} sha256:{digest}"))
+def measured_chart(found: data.Measurement, tool: str, out: Path, run_env: dict | None, write_chart) -> Chart | None:
+    """The chart of a measurement's rows (syscalls.json, cpu.json), written into `out` by
+    `write_chart(rows, out, source)`: its caption names the machine, Python and date (data.measured_provenance),
+    its metadata the file's digest."""
+    note = data.measured_provenance(tool, found, run_env)
+    return write_chart(found.rows, out, Source(note, f"{found.name} sha256:{found.digest}"))
 
 
-def rows_file(run_dir: Path, name: str) -> list[dict] | None:
-    """The rows of a measurement's JSON in the run folder, None without one; ReportError when it is not one."""
-    path = run_dir / name
-    if not path.is_file():
-        return None
-    try:
-        rows = json.loads(path.read_text())["rows"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise data.ReportError(f"{path} is not a measurement's JSON (no list of rows): {exc}") from exc
-    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
-        raise data.ReportError(f"{path}: its rows are not a list of objects")
-    return rows
-
-
-def syscall_part(run_dir: Path, rows: list[dict] | None) -> str:
-    """The section of bench.syscalls' syscalls.json (its `rows`), when the run folder holds one; else ''."""
-    if rows is None:
+def syscall_part(found: data.Measurement | None, out: Path, run_env: dict | None) -> str:
+    """The section of bench.syscalls' syscalls.json, when the run folder holds one; else ''."""
+    if found is None:
         return ""
-    chart = measured_chart(run_dir, "syscalls.json", "strace -f -c, bench.syscalls", rows, write_syscall_chart)
-    return html.syscall_section(chart, tables.syscall_headers(rows), tables.syscall_rows(rows))
+    chart = measured_chart(found, "System calls counted by strace -f -c (bench.syscalls)", out, run_env,
+                           write_syscall_chart)
+    return html.syscall_section(chart, tables.syscall_headers(found.rows), tables.syscall_rows(found.rows))
 
 
-def cpu_part(run_dir: Path, rows: list[dict] | None) -> str:
-    """The section of bench.cpu_profile's cpu.json (its `rows`), when the run folder holds one; else ''."""
-    if rows is None:
+def cpu_part(found: data.Measurement | None, run_dir: Path, out: Path, run_env: dict | None) -> str:
+    """The section of bench.cpu_profile's cpu.json, when the run folder holds one; else ''. Its flame graphs are
+    linked beside the page (copied into `out` when that is not the run folder)."""
+    if found is None:
         return ""
-    chart = measured_chart(run_dir, "cpu.json", "/proc utime and stime, py-spy samples, bench.cpu_profile", rows,
-                           write_cpu_chart)
-    flames = [(f"{row['variant']} GET {row['path']}", flame_file(run_dir, row.get("flamegraph"))) for row in rows]
+    rows = found.rows
+    chart = measured_chart(found, "CPU from /proc's utime and stime, split by py-spy's samples (bench.cpu_profile)",
+                           out, run_env, write_cpu_chart)
+    flames = [(f"{row['variant']} GET {row['path']}", flame_file(run_dir, row.get("flamegraph"), out)) for row in rows]
     return html.cpu_section(chart, tables.cpu_note(rows), tables.cpu_headers(rows), tables.cpu_rows(rows), flames)
 
 
-def why_paragraphs(cpu: list[dict] | None, syscalls: list[dict] | None, conformance: dict | None,
+def why_paragraphs(cpu: data.Measurement | None, syscalls: data.Measurement | None, conformance: dict | None,
                    run_dir: Path) -> list[tuple[str, str]]:
     """A paragraph per layer from the run's profile and system-call count (none without either)."""
-    if not (cpu or syscalls):
+    if not ((cpu and cpu.rows) or (syscalls and syscalls.rows)):
         return []
     try:
-        return why.paragraphs(cpu, syscalls, conformance)
+        return why.paragraphs(cpu.rows if cpu else None, syscalls.rows if syscalls else None, conformance)
     except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
         raise data.ReportError(f"cpu.json or syscalls.json in {run_dir} lacks a figure the paragraphs need: {exc!r}") \
             from exc
 
 
-def flame_file(run_dir: Path, name: str | None) -> str | None:
-    """A row's flame graph as a link relative to the page: a file right beside it, or None."""
-    return name if name and Path(name).name == name and (run_dir / name).is_file() else None
+def flame_file(run_dir: Path, name: str | None, out: Path) -> str | None:
+    """A row's flame graph as a link relative to the page: a file right beside cpu.json, copied into `out` when the
+    page is written elsewhere; None when the run folder does not hold it."""
+    if not (name and Path(name).name == name and (run_dir / name).is_file()):
+        return None
+    if (out / name).resolve() != (run_dir / name).resolve():
+        shutil.copyfile(run_dir / name, out / name)
+    return name
 
 
 def differences(results: dict) -> tuple[str, list[str]] | None:
@@ -213,18 +269,44 @@ def cgi_note(entries: list[dict]) -> str:
             "× is the script's CPU per request over plaintext's on the same server.")
 
 
+def layers_markdown(conformance: dict | None) -> list[str]:
+    """summary.md's layer section: what each layer gives, its lines, the stock gaps."""
+    return ["## The layers", "", tables.markdown_table(tables.LAYER_HEADERS, tables.layer_rows()), "",
+            "Lines that buy each behaviour (code lines of each layer's own package and of the shared code it "
+            "imports):", "", tables.markdown_table(*code_lines.table()), "",
+            f"The stock gaps {stock_gaps.LAYER} closes (its `# gap:` comments) and the corpus cases each names:", "",
+            tables.markdown_table(*stock_gaps.table(conformance)), ""]
+
+
+def why_markdown(why: list[tuple[str, str]]) -> list[str]:
+    if not why:
+        return []
+    return ["## Why each layer costs what it costs", "", *[f"**{layer}/** {text}\n" for layer, text in why]]
+
+
+def explain_markdown(title: str, meta_line: str, syscalls: data.Measurement | None, cpu: data.Measurement | None,
+                     conformance: dict | None, why: list[tuple[str, str]], found: list[data.Measurement]) -> str:
+    """summary.md of a folder without results.json: the layers, the paragraphs, the system calls and the CPU split
+    as tables, the conformance totals, the environment."""
+    lines = [f"# {title}", "", meta_line, "", *layers_markdown(conformance), *why_markdown(why)]
+    if syscalls:
+        lines += ["## System calls per request", "",
+                  tables.markdown_table(tables.syscall_headers(syscalls.rows), tables.syscall_rows(syscalls.rows)), ""]
+    if cpu:
+        lines += ["## Where the CPU goes", "", tables.cpu_note(cpu.rows), "",
+                  tables.markdown_table(tables.cpu_headers(cpu.rows), tables.cpu_rows(cpu.rows)), ""]
+    lines += ["## Conformance", "", totals_text(conformance) if conformance else
+              "No conformance.json in this folder (run `server-layers probe --out THIS_FOLDER`).", ""]
+    lines += ["## Environment", ""] + [f"- {tables.md_cell(k)}: {tables.md_cell(v)}"
+                                        for k, v in measured_environment(found)]
+    return "\n".join(lines) + "\n"
+
+
 def markdown(title: str, text: str, figure_table: tuple, failed_table: tuple, conformance: dict | None,
              results: dict, knobs: tuple | None = None, entries: list[dict] = (), why: list = ()) -> str:
     """summary.md: the verdict, the knob matrix (`knobs`, as knob_matrix() gives it, when there is one), the
     table of every figure, failed runs, conformance totals, environment."""
-    lines = [f"# {title}", "", text, "", "## The layers", "", tables.markdown_table(tables.LAYER_HEADERS,
-                                                                                    tables.layer_rows()), "",
-             "Lines that buy each behaviour (code lines of each layer's own package and of the shared code it "
-             "imports):", "", tables.markdown_table(*code_lines.table()), "",
-             f"The stock gaps {stock_gaps.LAYER} closes (its `# gap:` comments) and the corpus cases each names:", "",
-             tables.markdown_table(*stock_gaps.table(conformance)), ""]
-    if why:
-        lines += ["## Why each layer costs what it costs", "", *[f"**{layer}/** {text}\n" for layer, text in why]]
+    lines = [f"# {title}", "", text, "", *layers_markdown(conformance), *why_markdown(why)]
     if entries and tables.has_cgi(entries):
         lines += ["## CGI: a process per request", "", cgi_note(entries), "",
                   tables.markdown_table(tables.cgi_headers(), tables.cgi_rows(entries)), "",

@@ -1,9 +1,11 @@
-"""results.json as the report needs it: load and check it, group the summary, format figures.
+"""results.json, and the measurements beside it (syscalls.json, cpu.json), as the report needs them: load and
+check them, group the summary, format figures, say where the figures came from.
 
 Pure functions over the parsed JSON: no drawing, no HTML, no files written.
 A figure may be missing (None) anywhere; every function here copes with that.
 """
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,11 +110,15 @@ def by_load(entries: list[dict], load: str) -> list[dict]:
     return [entry for entry in entries if load_of(entry) == load]
 
 
+def measured_on(env: dict) -> str:
+    """The machine, Python and date of an environment block: "AMD EPYC, 2 cores; Python 3.11.7; 2026-12-02"."""
+    machine = f"{env.get('cpu_model') or 'an unrecorded CPU'}, {env.get('cpus', '?')} cores"
+    return f"{machine}; Python {env.get('python', '?')}; {(env.get('started') or '?')[:10]}"
+
+
 def provenance(results: dict) -> str:
     """Where the figures came from, in one line: machine, Python, date, rounds or repeats, what bounded the runs."""
     env, plan = results.get("environment") or {}, results.get("plan") or {}
-    machine = f"{env.get('cpu_model') or 'an unrecorded CPU'}, {env.get('cpus', '?')} cores"
-    when = (env.get("started") or "?")[:10]
     if plan.get("windows"):
         rounds = f"{plan['windows']} Locust windows (every variant at once), {plan['rounds']} rotated wrk rounds"
     elif plan.get("rounds"):
@@ -125,7 +131,46 @@ def provenance(results: dict) -> str:
             bound = f"{'wrk' if load_of(run) == WRK else 'Locust'} runs bound by {run.get('bound_by')}"
             counts[bound] = counts.get(bound, 0) + 1
     bounds = ", ".join(f"{n} {what}" for what, n in counts.items()) or "no completed run"
-    return f"Measured on {machine}; Python {env.get('python', '?')}; {when}; {rounds}; {bounds}."
+    return f"Measured on {measured_on(env)}; {rounds}; {bounds}."
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A measurement's JSON beside a run (bench.syscalls' syscalls.json, bench.cpu_profile's cpu.json)."""
+
+    name: str  # its file name
+    rows: list[dict]
+    environment: dict | None  # its own environment block (machine, Python, date), when it records one
+    digest: str  # the file's sha256
+
+
+def measurement(run_dir: Path, name: str) -> Measurement | None:
+    """NAME's rows and environment from `run_dir`, None without the file; ReportError when it is not one."""
+    path = run_dir / name
+    if not path.is_file():
+        return None
+    raw = path.read_bytes()
+    try:
+        found = json.loads(raw)
+        rows = found["rows"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ReportError(f"{path} is not a measurement's JSON (no list of rows): {exc}") from exc
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise ReportError(f"{path}: its rows are not a list of objects")
+    env = found.get("environment")
+    return Measurement(name, rows, env if isinstance(env, dict) and env else None, hashlib.sha256(raw).hexdigest())
+
+
+def measured_provenance(tool: str, found: Measurement, run_env: dict | None) -> str:
+    """Where a measurement's figures came from: the tool, and the machine, Python and date from its own
+    environment block, else from the run's results.json beside it (and it says so), else that none is recorded."""
+    if found.environment:
+        return f"{tool}. Measured on {measured_on(found.environment)}."
+    if run_env:
+        return (f"{tool}. Measured on {measured_on(run_env)} (from the run's results.json: {found.name} records no "
+                "machine, Python or date of its own).")
+    return (f"{tool}. Machine, Python version and date not recorded: {found.name} holds none and no results.json "
+            "lies beside it.")
 
 
 def rounds_method(plan: dict) -> str:
@@ -171,10 +216,6 @@ def baseline(entries: list[dict]) -> list[dict]:
     """The entries of the first knob (default when it ran): what the charts of BENCH §3 and the verdict show."""
     first = knobs(entries)[0] if entries else None
     return [entry for entry in entries if knob_of(entry) == first]
-
-
-def several_models(entries: list[dict]) -> bool:
-    return len({entry["model"] for entry in entries}) > 1
 
 
 def series(entries: list[dict], scenario: str, load_axis: Axis) -> dict[tuple[str, str], list[dict]]:

@@ -4,6 +4,8 @@ Charts are inline base64 PNGs; the style sheet is inline; fonts are the
 reader's own. Every string that comes from data goes through `esc`. This module
 must never emit a URL to another host (no CDN, no web font, no script); its only
 links are relative ones to files beside the page (bench.cpu_profile's flame graphs).
+Two pages: a run's report (report_page) and, for a folder of `server-layers explain`'s
+measurements without results.json, their explaining sections alone (explain_page).
 """
 
 import base64
@@ -158,7 +160,7 @@ def why_section(paragraphs: list[tuple[str, str]]) -> str:
         return ""
     items = "".join(f"<h3>{esc(layer)}/</h3><p>{esc(text)}</p>" for layer, text in paragraphs)
     return ('<section id="why"><h2>Why each layer costs what it costs</h2><p class="note">Every figure below comes '
-            "from this folder's cpu.json, syscalls.json and conformance.json and from the code's line counts; the "
+            "from the run folder's cpu.json, syscalls.json and conformance.json and from the code's line counts; the "
             f"sentences are templates filled from them.</p>{items}</section>")
 
 
@@ -175,22 +177,36 @@ def gaps_part(layer: str, headers: list[str], rows: list[list[str]]) -> str:
                       table(headers, rows)])
 
 
-def report_page(*, title: str, meta: str, verdict: str, charts: list[Chart], figure_table: tuple, failed: str,
-                conformance: str, environment: list[tuple[str, object]], knobs: str = "",
-                layers: tuple = ([], []), cgi: str = "", syscalls: str = "", cpu: str = "",
-                lines: tuple = ([], []), gaps: tuple = ("", [], []), why: list[tuple[str, str]] = ()) -> str:
-    """The report: verdict, the layer table, charts, the knob matrix (when there is one), every figure, failed runs,
-    conformance (already HTML), environment."""
-    headers, rows = figure_table
-    charts_html = "\n".join(map(chart_figure, charts)) or '<p class="note">No run completed: nothing to draw.</p>'
-    body = [
-        f"<h1>{esc(title)}</h1>", f'<p class="meta">{esc(meta)}</p>',
-        '<section id="verdict"><h2>Verdict</h2>', f'<p class="verdict">{esc(verdict)}</p></section>',
+def layers_section(layers: tuple, lines: tuple, gaps: tuple) -> str:
+    """The layer table, the lines that buy each behaviour, the stock gaps."""
+    return "\n".join([
         '<section id="layers"><h2>The layers</h2>', table(*layers),
         "<h3>Lines that buy each behaviour</h3>", '<p class="note">Code lines (not blank, comment or docstring) of '
         "each layer's own package, and of the shared packages it imports, followed through their imports.</p>",
-        table(*lines, 1), gaps_part(*gaps), "</section>",
-        '<section id="charts"><h2>Charts</h2>', charts_html, "</section>", *([cgi] if cgi else []),
+        table(*lines, 1), gaps_part(*gaps), "</section>"])
+
+
+def charts_section(charts: list[Chart], notes: list[str]) -> str:
+    """The charts, then in words what was not drawn and why (charts.not_drawn)."""
+    drawn = "\n".join(map(chart_figure, charts))
+    said = "\n".join(f'<p class="note not-drawn">{esc(note)}</p>' for note in notes)
+    if not (drawn or said):
+        drawn = '<p class="note">No run completed: nothing to draw.</p>'
+    return "\n".join(part for part in ['<section id="charts"><h2>Charts</h2>', drawn, said, "</section>"] if part)
+
+
+def report_page(*, title: str, meta: str, verdict: str, charts: list[Chart], figure_table: tuple, failed: str,
+                conformance: str, environment: list[tuple[str, object]], knobs: str = "",
+                layers: tuple = ([], []), cgi: str = "", syscalls: str = "", cpu: str = "",
+                lines: tuple = ([], []), gaps: tuple = ("", [], []), why: list[tuple[str, str]] = (),
+                notes: list[str] = ()) -> str:
+    """The report: verdict, the layer table, charts (and `notes`: what was not drawn), the knob matrix (when there
+    is one), every figure, failed runs, conformance (already HTML), environment."""
+    headers, rows = figure_table
+    body = [
+        f"<h1>{esc(title)}</h1>", f'<p class="meta">{esc(meta)}</p>',
+        '<section id="verdict"><h2>Verdict</h2>', f'<p class="verdict">{esc(verdict)}</p></section>',
+        layers_section(layers, lines, gaps), charts_section(charts, list(notes)), *([cgi] if cgi else []),
         *([syscalls] if syscalls else []), *([cpu] if cpu else []), why_section(why),
         *([knobs] if knobs else []),
         '<section id="figures"><h2>Every figure</h2>',
@@ -204,6 +220,17 @@ def report_page(*, title: str, meta: str, verdict: str, charts: list[Chart], fig
         '<section id="environment"><h2>Environment</h2>', key_values(environment), "</section>",
     ]
     return document(title, "\n".join(body))
+
+
+def explain_page(*, title: str, meta: str, layers: tuple, lines: tuple, gaps: tuple, syscalls: str, cpu: str,
+                 why: list[tuple[str, str]], conformance: str, environment: list[tuple[str, object]]) -> str:
+    """The explaining sections alone (a folder without results.json): the layers, the system calls, where the CPU
+    goes, why each layer costs what it costs, conformance, environment."""
+    body = [f"<h1>{esc(title)}</h1>", f'<p class="meta">{esc(meta)}</p>', layers_section(layers, lines, gaps),
+            *([syscalls] if syscalls else []), *([cpu] if cpu else []), why_section(why),
+            '<section id="conformance"><h2>Conformance</h2>', conformance, "</section>",
+            '<section id="environment"><h2>Environment</h2>', key_values(environment), "</section>"]
+    return document(title, "\n".join(part for part in body if part))
 
 
 def write(path: Path, text: str) -> Path:

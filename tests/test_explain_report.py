@@ -4,7 +4,8 @@ A run folder gets the report fixture's results.json beside the measured inputs t
 strace count (syscalls.json), the CPU profile and its flame graphs (tests/data/cpu/), and a real probe
 with the reference columns (conformance.json). The page must show, rendered: the system-call chart, the
 CPU breakdown chart, a working link to each flame graph, the lines table, the stock gaps, a "why"
-paragraph per layer, and the matrix's reference columns. No layer is named here.
+paragraph per layer, and the matrix's reference columns. The committed docs/results/explain, which holds
+syscalls.json and cpu.json without a results.json, renders on its own. No layer is named here.
 """
 
 import json
@@ -17,6 +18,7 @@ from bench.catalog import MODELS
 from reports import cli, gaps
 
 DATA = Path(__file__).resolve().parent / "data"
+EXPLAIN = Path(__file__).resolve().parent.parent / "docs" / "results" / "explain"  # no results.json: explain's alone
 
 
 def full_run(folder: Path) -> Path:
@@ -59,3 +61,26 @@ def test_every_explaining_section_renders_in_chromium(tmp_path):
     assert seen["why"] == [f"{layer}/" for layer in MODELS]
     assert seen["references"] >= 3 and seen["gapRows"] >= 10
     assert "Lines that buy each behaviour" in seen["layers"] and f"The stock gaps {gaps.LAYER} closes" in seen["layers"]
+
+
+def section(page: str, name: str) -> str:
+    start = page.index(f'<section id="{name}">')
+    return page[start:page.index("</section>", start)]
+
+
+def test_an_explain_folder_without_results_json_renders_on_its_own(tmp_path, capsys):
+    """`server-layers report docs/results/explain --out DIR`: the system calls and the CPU split, each with its
+    chart and table, a why paragraph per layer; no verdict, no load chart; and it says what is not recorded."""
+    assert not (EXPLAIN / "results.json").exists()
+    assert cli.main([str(EXPLAIN), "--out", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "report.html")
+    page = (tmp_path / "report.html").read_text()
+    for name in ("syscalls", "cpu"):
+        assert 'src="data:image/png;base64,' in section(page, name)
+        assert json.loads((EXPLAIN / f"{name}.json").read_text())["rows"][0]["variant"] in section(page, name)
+    assert [f"<h3>{layer}/</h3>" in section(page, "why") for layer in MODELS] == [True] * len(MODELS)
+    assert '<section id="verdict">' not in page and '<section id="charts">' not in page
+    assert "not recorded" in section(page, "environment")
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["cpu_groups.png", "syscalls.png"]
+    summary = (tmp_path / "summary.md").read_text()
+    assert "## Why each layer costs what it costs" in summary and "## System calls per request" in summary

@@ -360,6 +360,50 @@ def test_command_prints_the_page(tmp_path):
     assert result.returncode == 0 and result.stdout.strip() == str(tmp_path / "report.html")
 
 
+def files(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file under `folder`: its size and modification time."""
+    return {str(path.relative_to(folder)): (path.stat().st_size, path.stat().st_mtime_ns)
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def git_status(path: Path) -> str:
+    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "--", str(path)], cwd=ROOT,
+                          capture_output=True, text=True, check=True).stdout
+
+
+def links(page: str) -> list[str]:
+    """Every href and src of the page but inline data and anchors."""
+    return [link for link in re.findall(r'(?:href|src)="([^"]+)"', page) if not link.startswith(("data:", "#"))]
+
+
+def test_out_renders_the_committed_run_elsewhere_and_changes_nothing_under_docs(tmp_path):
+    run, out = ROOT / "docs" / "results" / "compare", tmp_path / "made" / "here"
+    before, status = files(run), git_status(ROOT / "docs")
+    result = report(str(run.relative_to(ROOT)), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(out / "report.html")
+    assert files(run) == before and git_status(ROOT / "docs") == status
+    page = (out / "report.html").read_text()
+    drawn = {png.stem for png in out.glob("*.png")}
+    assert drawn and drawn == {svg.stem for svg in out.glob("*.svg")} and {"summary.md", "report.html"} <= set(files(out))
+    assert page.count('src="data:image/png;base64,') == len(drawn)
+    assert all((out / link).is_file() for link in links(page))
+
+
+def test_out_copies_the_flame_graphs_the_page_links_to(tmp_path):
+    """A run with cpu.json and its flame graphs, reported into another folder: every link resolves from there."""
+    run = tmp_path / "run"
+    shutil.copytree(FIXTURE, run)
+    for path in (FIXTURE.parent / "cpu").iterdir():
+        if path.is_file():
+            shutil.copy(path, run)
+    before = files(run)
+    page = cli.build(run, tmp_path / "elsewhere").read_text()
+    flames = [row["flamegraph"] for row in json.loads((run / "cpu.json").read_text())["rows"]]
+    assert sorted(links(page)) == sorted(flames) and files(run) == before
+    assert all((tmp_path / "elsewhere" / link).read_bytes() == (run / link).read_bytes() for link in links(page))
+
+
 @pytest.mark.parametrize("content", [None, "{not json", '{"schema": 1}', '{"schema": 9, "runs": []}'])
 def test_bad_run_folder_is_one_line_and_exit_2(tmp_path, content):
     if content is not None:
