@@ -9,7 +9,7 @@ MODEL ?=
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help test check serve compare knobs readme-chart readme bench-reference readme-reference reference-env bench-cgi syscalls cpu-profile explain sweep readme-sweep jpg clean
+.PHONY: help test check serve compare knobs readme-chart readme bench-reference readme-reference reference-env bench-cgi syscalls cpu-profile explain sweep readme-sweep report-docs jpg clean
 
 $(STAMP): pyproject.toml tools/system_deps.sh
 	bash tools/system_deps.sh
@@ -46,6 +46,11 @@ readme-chart: $(STAMP)  ## a fresh compare run becomes the README's answer: docs
 
 readme: $(STAMP)  ## re-render the README's answer and charts from the committed docs/results/compare/ (no measuring)
 	$(BIN)/python -m reports.readme
+
+report-docs: $(STAMP)  ## re-render docs/report/ (report.html to open offline) from the committed docs/results/ (no measuring)
+	rm -rf docs/report
+	$(BIN)/server-layers report docs/results/compare --out docs/report/compare
+	$(BIN)/server-layers report docs/results/explain --out docs/report/explain
 
 reference-env: $(STAMP)  ## uvicorn and gunicorn in .venv-reference: the reference rows and columns (make test runs without it)
 	$(BIN)/python -c "from bench.reference_servers import ensure_venv; ensure_venv()"

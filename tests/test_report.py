@@ -413,6 +413,63 @@ def test_bad_run_folder_is_one_line_and_exit_2(tmp_path, content):
     assert "Traceback" not in result.stderr and not (tmp_path / "report.html").exists()
 
 
+# --- the committed report: docs/report/ -------------------------------------------------------
+
+REPORT_DOCS = ROOT / "docs" / "report"
+EMBEDDED = re.compile(r"data:image/png;base64,[A-Za-z0-9+/=]+")
+
+
+def report_docs_commands() -> list[tuple[str, str]]:
+    """(run folder, --out folder) of each `server-layers report` line of the Makefile's report-docs recipe."""
+    recipe = (ROOT / "Makefile").read_text().split("\nreport-docs:", 1)[1].split("\n\n", 1)[0]
+    return re.findall(r"server-layers report (\S+) --out (\S+)", recipe)
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """A PNG's width and height in pixels, from its header."""
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n", path
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def svg_texts(path: Path) -> tuple[dict, list[str]]:
+    """An SVG's size and the text of each of its <text> elements (the charts keep their text as text)."""
+    root = ET.parse(path).getroot()
+    return ({key: root.get(key) for key in ("width", "height")},
+            ["".join(text.itertext()) for text in root.iter("{http://www.w3.org/2000/svg}text")])
+
+
+def same_render(committed: Path, fresh: Path) -> bool:
+    """Is `committed` what `fresh` says it should be: HTML and Markdown to the letter, the embedded PNGs aside;
+    an SVG's size and text; a PNG's pixel size, its bytes within a size class (matplotlib versions differ)?"""
+    if committed.suffix in (".html", ".md"):
+        return EMBEDDED.sub("data:image/png", committed.read_text()) == EMBEDDED.sub("data:image/png", fresh.read_text())
+    if committed.suffix == ".svg":
+        return svg_texts(committed) == svg_texts(fresh)
+    if committed.suffix == ".png":
+        ratio = committed.stat().st_size / fresh.stat().st_size
+        return png_size(committed) == png_size(fresh) and 2 / 3 < ratio < 3 / 2
+    return committed.read_bytes() == fresh.read_bytes()
+
+
+def test_the_committed_report_is_what_the_committed_data_renders(tmp_path):
+    """`make report-docs` renders the committed runs into docs/report/; rendered again from the same data with
+    the same commands, the same files come out. Stale? Run `make report-docs` and commit docs/report/."""
+    commands = report_docs_commands()
+    assert commands and all(out.startswith("docs/report/") for _, out in commands)
+    for run, out in commands:
+        cli.build(ROOT / run, tmp_path / out)
+    fresh = tmp_path / "docs" / "report"
+    names = sorted(str(path.relative_to(fresh)) for path in fresh.rglob("*") if path.is_file())
+    assert sorted(str(path.relative_to(REPORT_DOCS)) for path in REPORT_DOCS.rglob("*") if path.is_file()) == names, \
+        "docs/report/ holds other files than the committed data renders: run `make report-docs`"
+    stale = [name for name in names if not same_render(REPORT_DOCS / name, fresh / name)]
+    assert stale == [], "docs/report/ is not what the committed data renders: run `make report-docs`"
+    for _, out in commands:
+        page = (ROOT / out / "report.html").read_text()
+        assert all((ROOT / out / link).is_file() for link in links(page))
+
+
 # --- in a real browser ----------------------------------------------------------------------
 
 
