@@ -11,6 +11,7 @@ imports locust.
 
 import argparse
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -25,7 +26,8 @@ from . import lines as code_lines
 from .charts import (Chart, Source, not_drawn, write_capacity_chart, write_charts, write_cpu_chart, write_knob_chart,
                      write_ratio_chart, write_syscall_chart)
 from .matrix import matrix_html, totals_text
-from .verdict import verdict
+from . import sweep as load_words
+from . import verdict
 
 EXAMPLES = """examples:
   server-layers report results/20261124T220000Z     # writes report.html, summary.md, *.png, *.svg there
@@ -64,7 +66,10 @@ def build(run_dir: Path, out: Path | None = None) -> Path:
     out = folder(out or run_dir)
     entries = data.summary(results)
     knobbed = data.several_knobs(data.by_load(entries, LOCUST))
-    text = verdict(results, data.scenarios(entries), data.knobs(entries)[0] if knobbed else None)
+    scenarios = data.scenarios(entries)
+    said = verdict.sentences(results, scenarios, data.knobs(entries)[0] if knobbed else None)
+    glance = None if knobbed else verdict.table(results, scenarios)
+    answer = "" if knobbed else verdict.answer(results, scenarios)
     source = charts_source(run_dir, results)
     charts = draw_charts(results, entries, out, source)
     figure_table = (tables.figure_headers(entries), tables.figure_rows(entries))
@@ -76,7 +81,8 @@ def build(run_dir: Path, out: Path | None = None) -> Path:
     title = f"server-layers report: {run_dir.resolve().name}"
     run_env = results.get("environment")
     page = html.report_page(
-        title=title, meta=meta(results, entries), verdict=text, charts=charts, figure_table=figure_table,
+        title=title, meta=meta(results, entries), verdict=html.verdict_section(answer, glance, said), charts=charts,
+        figure_table=figure_table, sweep=sweep_part(run_dir, out),
         failed=html.failed_section(*failed_table, failed), conformance=matrix_html(conformance),
         environment=environment(results), knobs=html.knob_section(*knobs) if knobs else "",
         layers=(tables.LAYER_HEADERS, tables.layer_rows()), lines=code_lines.table(),
@@ -84,9 +90,26 @@ def build(run_dir: Path, out: Path | None = None) -> Path:
         syscalls=syscall_part(syscalls, out, run_env), cpu=cpu_part(cpu, run_dir, out, run_env), why=reasons,
         cgi=html.cgi_section(cgi_note(entries), tables.cgi_headers(), tables.cgi_rows(entries), differences(results))
         if tables.has_cgi(entries) else "")
+    text = "\n".join([answer, "", tables.markdown_table(*glance), ""] if glance and glance[1] else []) + \
+        "\n".join(f"- {sentence}" for sentence in said)
     html.write(out / "summary.md", markdown(title, text, figure_table, failed_table, conformance, results, knobs,
                                             entries, reasons))
     return html.write(out / "report.html", page)
+
+
+def sweep_part(run_dir: Path, out: Path) -> str:
+    """The cost-against-load section when a sweep (bench.sweep's sweep.json) lies in the run folder; '' without."""
+    path = run_dir / load_words.SWEEP_FILE
+    if not path.is_file():
+        return ""
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+        source = Source(data.provenance(found), f"{path.name} sha256:{hashlib.sha256(path.read_bytes()).hexdigest()}")
+        chart = load_words.write_chart(found, out, source)
+        said = load_words.sentences(found)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise data.ReportError(f"{path} is not a sweep's file: {exc}") from exc
+    return html.sweep_section(chart, said, load_words.WHY)
 
 
 def folder(path: Path) -> Path:

@@ -195,18 +195,36 @@ def charts_section(charts: list[Chart], notes: list[str]) -> str:
     return "\n".join(part for part in ['<section id="charts"><h2>Charts</h2>', drawn, said, "</section>"] if part)
 
 
+def verdict_section(answer: str, glance: tuple | None, said: list[str]) -> str:
+    """The verdict at a glance: the one-line answer, the table (variant x measure: ratio, range, word), then a plain
+    sentence per measure and scenario."""
+    parts = ['<section id="verdict"><h2>Verdict</h2>', f'<p class="verdict">{esc(answer)}</p>' if answer else ""]
+    if glance and glance[1]:
+        parts.append(table(*glance, 2))
+    parts.append('<ul class="said">' + "".join(f"<li>{esc(sentence)}</li>" for sentence in said) + "</ul>")
+    return "\n".join([part for part in parts if part] + ["</section>"])
+
+
+def sweep_section(chart: Chart | None, said: list[str], why: str) -> str:
+    """Cost against load (a sweep.json beside the run): the chart, how far CPU per request falls, and why."""
+    items = "".join(f"<li>{esc(sentence)}</li>" for sentence in said)
+    return "\n".join(['<section id="sweep"><h2>Cost against load</h2>', chart_figure(chart) if chart else "",
+                      f"<ul>{items}</ul>" if items else "", f"<p>{esc(why)}</p>", "</section>"])
+
+
 def report_page(*, title: str, meta: str, verdict: str, charts: list[Chart], figure_table: tuple, failed: str,
-                conformance: str, environment: list[tuple[str, object]], knobs: str = "",
+                conformance: str, environment: list[tuple[str, object]], knobs: str = "", sweep: str = "",
                 layers: tuple = ([], []), cgi: str = "", syscalls: str = "", cpu: str = "",
                 lines: tuple = ([], []), gaps: tuple = ("", [], []), why: list[tuple[str, str]] = (),
                 notes: list[str] = ()) -> str:
-    """The report: verdict, the layer table, charts (and `notes`: what was not drawn), the knob matrix (when there
+    """The report: verdict (verdict_section()), the layer table, charts (and `notes`: what was not drawn), cost
+    against load (when a sweep lies beside the run), the knob matrix (when there
     is one), every figure, failed runs, conformance (already HTML), environment."""
     headers, rows = figure_table
     body = [
         f"<h1>{esc(title)}</h1>", f'<p class="meta">{esc(meta)}</p>',
-        '<section id="verdict"><h2>Verdict</h2>', f'<p class="verdict">{esc(verdict)}</p></section>',
-        layers_section(layers, lines, gaps), charts_section(charts, list(notes)), *([cgi] if cgi else []),
+        verdict, layers_section(layers, lines, gaps), charts_section(charts, list(notes)), *([sweep] if sweep else []),
+        *([cgi] if cgi else []),
         *([syscalls] if syscalls else []), *([cpu] if cpu else []), why_section(why),
         *([knobs] if knobs else []),
         '<section id="figures"><h2>Every figure</h2>',

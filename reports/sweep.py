@@ -13,6 +13,8 @@ from pathlib import Path
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
+from bench.sweep import SWEEP_FILE  # noqa: F401 - the file the sweep writes, read here
+
 from . import data
 from .charts import PANEL_H, PANEL_W, Chart, Source, canvas, save
 from .style import look
