@@ -68,7 +68,7 @@ bench-cgi: $(STAMP)  ## what a process per request costs: /plaintext beside the 
 	$(BIN)/python -m server_layers.cgi_cost --rate 20 --repeat 3 --duration 6s --out $$out && \
 	$(BIN)/server-layers report $$out
 
-explain: $(STAMP)  ## why each layer costs what it costs: make explain RUN=results/<compare run> (strace, /proc + py-spy, reference columns, then its report; ~6 min)
+explain: $(STAMP)  ## why each layer costs what it costs: make explain RUN=results/<compare run> (strace, /proc + py-spy, reference columns, then its report; ~10 min on 2 cores, the CPU profile most of it)
 	@test -n "$(RUN)" || { echo "make explain: give RUN=results/<a compare or bench run>" >&2; exit 2; }
 	$(BIN)/server-layers explain $(RUN)
 
