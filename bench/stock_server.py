@@ -35,6 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from adapters import make_app, stock_http
+from serving.options import OneLineParser
 
 class Handler(stock_http.Handler):
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - stock signature
@@ -61,7 +62,7 @@ def server_class(host: str, backlog: int) -> type[Server]:
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.stock_server", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m bench.stock_server", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     parser.add_argument("--nodelay", action=argparse.BooleanOptionalAction, default=True,

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from serving.options import OneLineParser
+
 CASES_DIR = Path(__file__).with_name("cases")
 THEN_VALUES = ("closed", "open")
 CASE_KEYS = {"title", "spec", "request", "shut_write", "expect", "then", "unsure", "note"}
@@ -412,7 +414,7 @@ def _short(data: bytes, limit: int = 80) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the corpus (or the named cases) against HOST:PORT; 1 if any case fails."""
-    parser = argparse.ArgumentParser(prog="python -m conformance.corpus", description=__doc__)
+    parser = OneLineParser(prog="python -m conformance.corpus", description=__doc__)
     parser.add_argument("host")
     parser.add_argument("port", type=int)
     parser.add_argument("ids", nargs="*", help="case ids to run (default: all)")

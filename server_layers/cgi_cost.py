@@ -23,6 +23,7 @@ from bench.results import summarise
 from bench.runner import execute
 from bench.scenarios import CGI_SCENARIOS
 from conformance.cgi_differences import differences
+from serving.options import OneLineParser
 
 SCENARIOS = ["plaintext", *CGI_SCENARIOS]
 
@@ -53,7 +54,7 @@ def merged(parts: list[dict], options: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m server_layers.cgi_cost", description=__doc__.split("\n\n")[0])
+    p = OneLineParser(prog="python -m server_layers.cgi_cost", description=__doc__.split("\n\n")[0])
     p.add_argument("--rate", type=int, default=20, help="requests/s offered to each server (default 20: env.py "
                    "starts a Python interpreter per request, so its CPU per request is tens of milliseconds)")
     p.add_argument("--repeat", type=int, default=3, help="runs per server and scenario, rotated (default 3)")

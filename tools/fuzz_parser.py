@@ -28,7 +28,6 @@ in 189 s with --jobs 2 (5,300 inputs/s; 3,750 on one core).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -41,8 +40,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from http11 import Request  # noqa: E402
-from http11.parser import parse_chunks  # noqa: E402
 from http11.limits import MAX_CHUNK_SIZE_DIGITS  # noqa: E402
+from http11.parser import parse_chunks  # noqa: E402
+from serving.options import OneLineParser  # noqa: E402
 
 PARSER_STATUSES = {400, 413, 414, 431, 501, 505}
 BATCH = 2000
@@ -287,7 +287,7 @@ def run_batch(task: tuple[int, int, int]) -> tuple[int, Counter, dict | None]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="tools/fuzz_parser.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=1_000_000, help="inputs to try (default 1,000,000)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes (default: CPUs)")
     parser.add_argument("--seed", type=int, default=None, help="base seed (default: random, printed)")
@@ -299,6 +299,10 @@ def main(argv: list[str] | None = None) -> int:
         return replay(args.replay)
     if args.atheris:
         return run_atheris(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)} (only --atheris passes arguments on)")
+    if min(args.count, args.jobs) < 1:
+        parser.error("--count and --jobs must be at least 1")
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 30)
     print(f"fuzzing http11.RequestParser: {args.count} inputs, {args.jobs} job(s), seed {seed}", flush=True)
     tasks = [(seed, batch, min(BATCH, args.count - batch * BATCH)) for batch in range(-(-args.count // BATCH))]
