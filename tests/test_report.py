@@ -15,6 +15,7 @@ import hashlib
 import json
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -32,11 +33,11 @@ from bench.knobs import DEFAULT, flags
 from bench.results import summarise
 from reports import charts, cli, data, gaps, tables
 from reports.matrix import matrix_html
-from reports.verdict import MEASURES, finding, verdict
+from reports.verdict import BASELINE, MEASURES, finding, order_text, sentences, table, word
 
 FIXTURE = Path(__file__).resolve().parent / "data" / "report-run"
 KNOB_FIXTURE = FIXTURE.parent / "knob-run"
-COMPARE_FIXTURE = FIXTURE.parent / "compare-run"  # a real `compare` run: 4 variants, 3 rounds, Locust and wrk passes
+COMPARE_FIXTURE = FIXTURE.parent / "compare-run"  # a real `make compare` run: 6 variants, Locust's windows and wrk's turns
 CHART_NAMES = ["ratios", "cpu_per_request", "throughput", "latency", "failures"]
 EXTERNAL = [
     re.compile(r"https?://", re.I),
@@ -321,17 +322,22 @@ def swap_figures(results: dict, a: str, b: str, key: str = "cpu_us_per_req") -> 
     return swapped
 
 
-def test_verdict_ranks_only_from_runs_that_measure_the_servers():
+def test_verdict_states_every_ratio_with_a_word_and_a_sentence_per_measure_and_scenario():
     results = compare_results()
-    text = verdict(results, results["plan"]["scenarios"])
-    paced = sum(run["load"] == "locust" and run["bound_by"] == "pacing" for run in results["runs"])
-    assert text.startswith(f"CPU per request (Locust; {paced} bound by pacing)") and "Requests/s on one server core (wrk" in text
-    assert f"over {results['plan']['windows']} paired rounds" in text and f"over {results['plan']['rounds']} paired" in text
-    for measure, order in zip(MEASURES, ["from cheapest:", "from most:"]):  # ranked, or said to scatter
-        steady = all(finding(results["runs"], measure, s).steady() for s in results["plan"]["scenarios"])
-        assert (order in text) if steady else ("scattered too widely" in text)
+    scenarios = results["plan"]["scenarios"]
+    said = sentences(results, scenarios)
+    assert len(said) == len(MEASURES) * len(scenarios) + 1 and said[-1].startswith("No run was bound by the load")
+    assert [s.split(",")[0] for s in said[:len(scenarios)]] == [f"On {scenario} at a light {results['plan']['rate']} "
+                                                                 "req/s" for scenario in scenarios]
+    assert all("saturated by wrk" in s for s in said[len(scenarios):-1])
+    headers, rows = table(results, scenarios)
+    assert len(rows) == len(scenarios) * len(results["plan"]["variants"]) and len(headers) == 2 + 2 * len(MEASURES)
+    words = {"baseline", "indistinguishable", "cheaper", "costlier", "serves more", "serves fewer"}
+    assert all(row[3] in words and row[5] in words and "—" not in row for row in rows)  # every ratio stated
     bench = fixture_results()  # two repeats: ratios, but no ranking
-    assert "2 rounds cannot rank them" in verdict(bench, ["plaintext"]) and "from cheapest" not in verdict(bench, ["plaintext"])
+    found = finding(bench["runs"], MEASURES[0], "plaintext")
+    assert order_text(found) == "2 rounds cannot rank them (it takes 3)"
+    assert {word(found, name) for name in found.variants()} == {"baseline", "indistinguishable"}
 
 
 def test_verdict_follows_the_numbers(tmp_path):
@@ -342,8 +348,10 @@ def test_verdict_follows_the_numbers(tmp_path):
     assert len(tiers) > 1 and first not in tiers[-1]
     assert last in order_of(swapped, "plaintext")[0] and order_of(swapped, "plaintext")[-1] == [first]
     page = build_from(swapped, tmp_path, conformance=False).read_text()
-    shown = re.search(r'<p class="verdict">(.*?)</p>', page, re.S)[1]
-    assert f"from cheapest: {last}" in shown and f"then {first};" in shown
+    shown = re.search(r'<ul class="said"><li>(.*?)</li>', page, re.S)[1]  # plaintext's CPU per request
+    assert shown.index(last) < shown.index(first)  # in median order: the cheapest first
+    assert f"{first} {statistics.median(finding(swapped['runs'], MEASURES[0], 'plaintext').ratios(first, BASELINE)):.2f}×" \
+        in shown or first == BASELINE
 
 
 # --- the command --------------------------------------------------------------------------
@@ -487,6 +495,7 @@ def test_page_renders_in_chromium(built, tmp_path):
             widths = tab.evaluate("Array.from(document.images, i => i.complete ? i.naturalWidth : 0)")
             boxes = tab.evaluate("Array.from(document.images, i => i.getBoundingClientRect().height)")
             verdict_text = tab.inner_text("p.verdict")
+            verdict_rows = tab.evaluate("document.querySelectorAll('#verdict table tbody tr').length")
             layer_rows = tab.evaluate("Array.from(document.querySelectorAll('#layers table')[0].tBodies[0].rows, "
                                       "r => r.cells[0].innerText)")
             tab.screenshot(path=tmp_path / "report.png", full_page=True)
@@ -494,7 +503,7 @@ def test_page_renders_in_chromium(built, tmp_path):
             browser.close()
     assert len(widths) == len(CHART_NAMES) and min(widths) > 0 and min(boxes) > 100
     assert [url for url in requests if not url.startswith(("file:", "data:"))] == []
-    assert verdict_text.startswith("CPU per request (Locust;")
+    assert verdict_text.startswith("On plaintext,") and verdict_rows >= 2  # the one-line answer, then the table
     assert layer_rows == [f"{layer}/" for layer in STORY]  # the layer table: one row per layer, the fourth included
     shot = matplotlib.image.imread(tmp_path / "report.png")
     assert len({tuple(p) for p in shot[::17, ::13].reshape(-1, shot.shape[2]).round(2)}) > 50  # not blank

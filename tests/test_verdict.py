@@ -209,3 +209,22 @@ def test_the_one_line_answer_names_only_what_the_data_ranks():
     tied = runs({BASE: [100, 100, 100], FAST: [99, 101, 100]})
     assert v.answer({"runs": tied}, ["plaintext"]) == (f"On plaintext, no variant costs less CPU per request than "
                                                         f"{BASE} at 1000 req/s.")
+
+
+def test_the_thresholds_are_the_movement_between_the_committed_evidence_runs(capsys):
+    """reports/movement.json is what tools/ratio_movement.py --write computes from the runs it names."""
+    import importlib.util
+    import json
+
+    from reports import data
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("ratio_movement", root / "tools" / "ratio_movement.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    committed = json.loads(v.MOVEMENT_FILE.read_text())
+    folders = [root / name for name in committed["evidence"]]
+    assert len(folders) >= 2 and all((folder / "results.json").is_file() for folder in folders)
+    worst = tool.movement_table(folders, [tool.medians(data.load(folder)) for folder in folders])
+    assert tool.evidence(folders, worst)["movement"] == committed["movement"] == v.movement()
+    assert "largest movement" in capsys.readouterr().out
