@@ -49,7 +49,7 @@ readme: $(STAMP)  ## re-render the README's answer and charts from the committed
 
 report-docs: $(STAMP)  ## re-render docs/report/ (report.html to open offline) from the committed docs/results/ (no measuring)
 	rm -rf docs/report
-	$(BIN)/server-layers report docs/results/compare --out docs/report/compare
+	$(BIN)/server-layers report docs/results/compare --sweep docs/results/sweep/sweep.json --out docs/report/compare
 	$(BIN)/server-layers report docs/results/explain --out docs/report/explain
 
 reference-env: $(STAMP)  ## uvicorn and gunicorn in .venv-reference: the reference rows and columns (make test runs without it)

@@ -76,6 +76,14 @@ class Profile:
         return Level.for_rate(self.rate)
 
 
+def pass_level(profile: Profile) -> Level:
+    """The users of the whole Locust pass (every server's at once): the harness's ceiling is measured with as
+    many users as the pass runs, not one server's few (4 users in a closed loop are bound by their round trips,
+    and their ceiling, a third lower, halved the rate on some runs and not on others)."""
+    one = profile.level()
+    return Level(one.users * len(profile.variants), one.rate * len(profile.variants))
+
+
 def settle_rate(profile: Profile, ceiling: float | None) -> None:
     """Halve the offered rate until all servers' together are at most RATE_SHARE of the harness's ceiling
     (when the machine cannot carry it; say so). Halving, not rounding, so that two runs whose calibrations
@@ -98,7 +106,7 @@ def execute(profile: Profile, progress) -> dict:
     steps = 2 + len(profile.scenarios) * (2 + profile.rounds)
     progress.start(steps, length_s(profile) / steps)
     progress.step("calibration: the harness's ceiling")
-    results["calibration"] = calibrate(Plan(layers=[], models=[], scenario="plaintext", levels=[profile.level()],
+    results["calibration"] = calibrate(Plan(layers=[], models=[], scenario="plaintext", levels=[pass_level(profile)],
                                             duration_s=3.0, repeat=1, out=profile.out, warmup_s=profile.warmup_s))
     ceiling = results["calibration"]["rps"] if results["calibration"]["status"] == "ok" else None
     settle_rate(profile, ceiling)
@@ -197,7 +205,7 @@ def locust_pass(profile: Profile, scenario: str, servers: dict, ceiling: float |
     if not targets:
         return down
     one, load_cpus = profile.level(), measure.cpu_split()[1]
-    level = Level(one.users * len(targets), one.rate * len(targets))  # each user paces its own server
+    level = Level(one.users * len(targets), one.rate * len(targets))  # each user paces its own server (pass_level)
     plan = Plan(layers=[], models=[], scenario=scenario, levels=[level], repeat=1, out=profile.out,
                 duration_s=math.ceil((profile.windows + 1) * profile.window_s + LOCUST_SPARE_S))
     env = {TARGETS_ENV: " ".join(servers[v].url for v in targets), WINDOWS_ENV: f"{profile.window_s},{profile.windows}"}

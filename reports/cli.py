@@ -44,21 +44,26 @@ def parser() -> OneLineParser:
                    "syscalls.json and cpu.json)")
     p.add_argument("--out", type=Path, metavar="DIR", help="write the report into DIR (made when missing) instead of "
                    "into RUN_DIR; the files the page links to are copied there")
+    p.add_argument("--sweep", type=Path, metavar="SWEEP_JSON", help="a `server-layers sweep` measured apart: its "
+                   "cost-against-load section (default: RUN_DIR/sweep.json when there is one)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        page = build(args.run_dir, args.out)
+        if args.sweep and not args.sweep.is_file():
+            raise data.ReportError(f"{args.sweep}: no such file (give a sweep.json)")
+        page = build(args.run_dir, args.out, args.sweep)
     except data.ReportError as exc:
         fail(f"server-layers report: {exc}")
     print(page)
     return 0
 
 
-def build(run_dir: Path, out: Path | None = None) -> Path:
-    """Write every output of the report into `out` (default: `run_dir`); the path of report.html."""
+def build(run_dir: Path, out: Path | None = None, sweep: Path | None = None) -> Path:
+    """Write every output of the report into `out` (default: `run_dir`), with the cost-against-load section of
+    `sweep` (default: RUN_DIR/sweep.json when there is one); the path of report.html."""
     syscalls, cpu = data.measurement(run_dir, "syscalls.json"), data.measurement(run_dir, "cpu.json")
     if not (run_dir / "results.json").is_file() and (syscalls or cpu):
         return build_explain(run_dir, folder(out or run_dir), syscalls, cpu)
@@ -82,7 +87,7 @@ def build(run_dir: Path, out: Path | None = None) -> Path:
     run_env = results.get("environment")
     page = html.report_page(
         title=title, meta=meta(results, entries), verdict=html.verdict_section(answer, glance, said), charts=charts,
-        figure_table=figure_table, sweep=sweep_part(run_dir, out),
+        figure_table=figure_table, sweep=sweep_part(sweep or run_dir / load_words.SWEEP_FILE, out),
         failed=html.failed_section(*failed_table, failed), conformance=matrix_html(conformance),
         environment=environment(results), knobs=html.knob_section(*knobs) if knobs else "",
         layers=(tables.LAYER_HEADERS, tables.layer_rows()), lines=code_lines.table(),
@@ -97,9 +102,8 @@ def build(run_dir: Path, out: Path | None = None) -> Path:
     return html.write(out / "report.html", page)
 
 
-def sweep_part(run_dir: Path, out: Path) -> str:
-    """The cost-against-load section when a sweep (bench.sweep's sweep.json) lies in the run folder; '' without."""
-    path = run_dir / load_words.SWEEP_FILE
+def sweep_part(path: Path, out: Path) -> str:
+    """The cost-against-load section of a sweep (bench.sweep's sweep.json at `path`); '' without the file."""
     if not path.is_file():
         return ""
     try:

@@ -2,10 +2,12 @@
 
 The probe runs in this process (conformance.probe, client side only), with the reference columns
 (the app on stock http.server, uvicorn and gunicorn) unless --no-reference. The measurement is
-bench.rounds: a server per variant (model threaded, and the event-loop models where a layer
-has them), all measured together, round after round; Locust at one fixed rate per server for
-CPU per request and latency at equal load, wrk saturating their core for requests/s on one
-server core, servers and load generators as processes of their own. Then the report into the same folder; it prints report.html's path.
+bench.rounds: a server per variant (each layer's threaded model and its event-loop models), all
+kept for the whole profile and pinned to one CPU; Locust paces every server at once at one fixed
+rate for CPU per request and latency at equal load, then a wrk per server saturates every server
+at once while the servers take turns on their core (bench.turns) for requests per server
+CPU-second; servers and load generators are processes of their own. Then the report into the same
+folder; it prints report.html's path.
 Exit status: 0, or 1 when a run failed (the report still shows the others), or 2 on bad flags.
 Never imports locust and measures nothing itself.
 """

@@ -548,3 +548,20 @@ def test_a_syscall_count_beside_the_run_gets_its_section(tmp_path):
     for row in counted["rows"]:
         assert f"<td>{row['variant']}</td>" in section
         assert row["total_per_request"] == pytest.approx(sum(row["per_request"].values()), abs=0.01)
+
+
+def test_the_committed_report_has_the_cost_against_load_section_of_the_committed_sweep():
+    page = (ROOT / "docs" / "report" / "compare" / "report.html").read_text(encoding="utf-8")
+    assert '<section id="sweep">' in page and 'id="chart-cost_vs_load"' in page
+    from reports import sweep
+
+    found = json.loads((ROOT / "docs" / "results" / "sweep" / "sweep.json").read_text(encoding="utf-8"))
+    for sentence in sweep.sentences(found):
+        assert html_escape(sentence) in page
+
+
+def test_a_sweep_that_is_not_a_file_is_one_line_and_exit_2(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "server_layers", "report", str(COMPARE_FIXTURE), "--sweep",
+                             str(tmp_path / "none.json"), "--out", str(tmp_path / "out")], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
