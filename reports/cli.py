@@ -86,7 +86,8 @@ def build(run_dir: Path, out: Path | None = None, sweep: Path | None = None) -> 
     title = f"server-layers report: {run_dir.resolve().name}"
     run_env = results.get("environment")
     page = html.report_page(
-        title=title, meta=meta(results, entries), verdict=html.verdict_section(answer, glance, said), charts=charts,
+        title=title, meta=meta(results, entries), charts=charts,
+        verdict=html.verdict_section(answer, glance, said, [] if knobbed else verdict.orders(results, scenarios)),
         figure_table=figure_table, sweep=sweep_part(sweep or run_dir / load_words.SWEEP_FILE, out),
         failed=html.failed_section(*failed_table, failed), conformance=matrix_html(conformance),
         environment=environment(results), knobs=html.knob_section(*knobs) if knobs else "",

@@ -195,13 +195,16 @@ def charts_section(charts: list[Chart], notes: list[str]) -> str:
     return "\n".join(part for part in ['<section id="charts"><h2>Charts</h2>', drawn, said, "</section>"] if part)
 
 
-def verdict_section(answer: str, glance: tuple | None, said: list[str]) -> str:
+def verdict_section(answer: str, glance: tuple | None, said: list[str], order: list[str] = ()) -> str:
     """The verdict at a glance: the one-line answer, the table (variant x measure: ratio, range, word), then a plain
-    sentence per measure and scenario."""
+    sentence per measure and scenario, and the order the data allows among all the variants."""
     parts = ['<section id="verdict"><h2>Verdict</h2>', f'<p class="verdict">{esc(answer)}</p>' if answer else ""]
     if glance and glance[1]:
         parts.append(table(*glance, 2))
     parts.append('<ul class="said">' + "".join(f"<li>{esc(sentence)}</li>" for sentence in said) + "</ul>")
+    if order:
+        parts.append('<p class="note">The order the data allows among all the variants (a tie: no two of its members '
+                     'told apart):</p><ul class="order">' + "".join(f"<li>{esc(line)}</li>" for line in order) + "</ul>")
     return "\n".join([part for part in parts if part] + ["</section>"])
 
 

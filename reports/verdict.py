@@ -257,14 +257,6 @@ def plain_sentence(found: Finding) -> str:
     return text
 
 
-def bounds_text(runs: list[dict]) -> str:
-    """"24 runs bound by pacing" and the like: the bounds of the runs this measure drew from."""
-    counts: dict[str, int] = {}
-    for run in runs:
-        counts[run.get("bound_by") or "unknown"] = counts.get(run.get("bound_by") or "unknown", 0) + 1
-    return ", ".join(f"{n} bound by {kind}" for kind, n in sorted(counts.items()))
-
-
 def findings(results: dict, scenarios: list[str], knob: str | None = None) -> list[Finding]:
     """Every measure and scenario this run has a finding for, measure by measure."""
     runs = [run for run in results["runs"] if "layer" in run and (knob is None or knob_of(run) == knob)]
@@ -298,6 +290,12 @@ def sentences(results: dict, scenarios: list[str], knob: str | None = None) -> l
     if knob is not None:
         said[0] = said[0][:-1] + f", all with the {knob} knob (the knob matrix compares the others)."
     return [*said, tail(runs)]
+
+
+def orders(results: dict, scenarios: list[str]) -> list[str]:
+    """The order the data allows among all the variants, per measure and scenario (tiers: order_text)."""
+    return [f"{f.measure.title[0].upper()}{f.measure.title[1:]}, {f.scenario}: {order_text(f)}."
+            for f in findings(results, scenarios) if f.level]
 
 
 def table(results: dict, scenarios: list[str]) -> tuple[list[str], list[list[str]]]:

@@ -94,7 +94,7 @@ def test_the_first_screen_says_what_this_is_the_answer_in_one_line_and_the_two_c
     shown = readme.block(text, readme.ONELINE_BEGIN, readme.ONELINE_END)
     assert shown == readme.render_oneline(load(readme.DATA_DIR)) and "\n" not in shown
     assert readme.ONELINE_END in screen and "make test" in screen and "make compare" in screen
-    assert screen.index(readme.ONELINE_END) < screen.index("make compare")
+    assert screen.index(readme.ONELINE_END) < screen.index("\nmake test ") < screen.index("\nmake compare ")
 
 
 def test_the_sweep_block_is_what_the_committed_sweep_renders_and_its_chart_comes_from_it():
@@ -108,3 +108,9 @@ def test_the_sweep_block_is_what_the_committed_sweep_renders_and_its_chart_comes
     for run in [r for r in results["runs"] if r.get("status") == "ok" and r["bound_by"] == "load-generator"]:
         curve = sweep.curve(results["runs"], run["scenario"], f"{run['layer']}/{run['model']}")
         assert f"{run['rate']} req/s" not in [point.label for point in curve]  # a rate Locust could not pace is left out
+
+
+def test_every_local_link_of_the_readme_resolves():
+    text = readme.README.read_text(encoding="utf-8")
+    local = [link for link in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", text) if "://" not in link]
+    assert local and [link for link in local if not (readme.ROOT / link).exists()] == []

@@ -228,3 +228,9 @@ def test_the_thresholds_are_the_movement_between_the_committed_evidence_runs(cap
     worst = tool.movement_table(folders, [tool.medians(data.load(folder)) for folder in folders])
     assert tool.evidence(folders, worst)["movement"] == committed["movement"] == v.movement()
     assert "largest movement" in capsys.readouterr().out
+
+
+def test_the_order_among_all_variants_is_said_per_measure_and_scenario():
+    made = runs({BASE: [100, 120, 90], FAST: [50, 61, 44], SLOW: [300, 350, 280]})
+    assert v.orders({"runs": made}, ["plaintext"]) == [f"CPU per request, plaintext: from cheapest: {FAST}, then "
+                                                        f"{BASE}, then {SLOW}."]
