@@ -478,7 +478,7 @@ def ratio_panel(ax, found: "verdict.Finding") -> None:
     ax.set_yticks(range(len(names)), names)
     ax.set_ylim(-0.7, len(names) - 0.3)
     ax.grid(axis="y", visible=False)
-    ax.set_title(f"{found.measure.title[0].upper()}{found.measure.title[1:]}: {found.scenario}, {found.level}"
+    ax.set_title(f"{found.measure.short}: {found.scenario}, {found.level}"
                  + ("" if steady else f"\n(rounds scattered: a median's error up to ±{found.scatter():.0%})"), fontsize=10)
     ax.set_xlabel(f"× {base} (its median: {found.measure.show(found.figure(base).median)})")
 

@@ -57,6 +57,7 @@ class Measure:
     words: tuple[str, str]  # the verdict word for a better and a worse variant than the baseline
     sentence: str  # "{scenario}, {level}: {base} {figure}; {others}.": how the plain sentence reads
     same: str  # an indistinguishable variant in the sentence: "as much", "as many"
+    short: str  # the measure in a chart's panel title
 
     def show(self, value: float) -> str:
         return f"{number(value, self.kind)} {self.unit}"
@@ -68,11 +69,12 @@ class Measure:
 
 MEASURES = [
     Measure(LOCUST, "cpu_us_per_req", True, "CPU per request", "µs", "us", "Locust", ("cheaper", "costlier"),
-            "On {scenario} at a light {level}, a request costs {base} {figure} of CPU; {others}.", "as much"),
+            "On {scenario} at a light {level}, a request costs {base} {figure} of CPU; {others}.", "as much",
+            "CPU per request"),
     Measure(WRK, "req_per_cpu_s", False, "requests per server CPU-second at saturation", "req/CPU-s", "rate", "wrk",
             ("serves more", "serves fewer"),
             "On {scenario}, saturated by wrk, {base} serves {figure} (requests per second of its CPU); {others}.",
-            "as many"),
+            "as many", "Requests per CPU-second"),
 ]
 
 

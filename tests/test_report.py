@@ -33,7 +33,7 @@ from bench.knobs import DEFAULT, flags
 from bench.results import summarise
 from reports import charts, cli, data, gaps, tables
 from reports.matrix import matrix_html
-from reports.verdict import BASELINE, MEASURES, finding, order_text, sentences, table, word
+from reports.verdict import BASELINE, MEASURES, answer, finding, order_text, sentences, table, word
 
 FIXTURE = Path(__file__).resolve().parent / "data" / "report-run"
 KNOB_FIXTURE = FIXTURE.parent / "knob-run"
@@ -116,8 +116,10 @@ def test_summary_md_has_a_row_per_level(built):
     summary = (built / "summary.md").read_text()
     entries = fixture_results()["summary"]
     rows = [line for line in summary.splitlines() if line.startswith("| ") and "|---" not in line]
-    # the layer table, the lines table, the stock gaps, the figures, the failed run: each with its header
-    assert len(rows) == (1 + len(STORY)) * 2 + 1 + len(gaps.gaps()) + 1 + len(entries) + 1 + 1
+    # the verdict table, the layer table, the lines table, the stock gaps, the figures, the failed run: each with
+    # its header
+    glance = table(fixture_results(), data.scenarios(entries))[1]
+    assert len(rows) == 1 + len(glance) + (1 + len(STORY)) * 2 + 1 + len(gaps.gaps()) + 1 + len(entries) + 1 + 1
     assert fixture_results()["runs"][0]["layer"] in summary
 
 
@@ -342,16 +344,22 @@ def test_verdict_states_every_ratio_with_a_word_and_a_sentence_per_measure_and_s
 
 def test_verdict_follows_the_numbers(tmp_path):
     results = compare_results()
-    tiers = order_of(results, "plaintext")
-    first, last = tiers[0][0], tiers[-1][-1]
+    tiers = [[name for name in tier if name != BASELINE] for tier in order_of(results, "plaintext")]
+    tiers = [tier for tier in tiers if tier]
+    first, last = tiers[0][0], tiers[-1][-1]  # the baseline is named first in every sentence: not one of these
     swapped = swap_figures(results, first, last)
     assert len(tiers) > 1 and first not in tiers[-1]
-    assert last in order_of(swapped, "plaintext")[0] and order_of(swapped, "plaintext")[-1] == [first]
+
+    def tier_of(order: list[list[str]], name: str) -> int:
+        return next(i for i, tier in enumerate(order) if name in tier)
+
+    before, after = order_of(results, "plaintext"), order_of(swapped, "plaintext")
+    assert (tier_of(after, last), tier_of(after, first)) == (tier_of(before, first), tier_of(before, last))
     page = build_from(swapped, tmp_path, conformance=False).read_text()
     shown = re.search(r'<ul class="said"><li>(.*?)</li>', page, re.S)[1]  # plaintext's CPU per request
     assert shown.index(last) < shown.index(first)  # in median order: the cheapest first
-    assert f"{first} {statistics.median(finding(swapped['runs'], MEASURES[0], 'plaintext').ratios(first, BASELINE)):.2f}×" \
-        in shown or first == BASELINE
+    ratio = statistics.median(finding(swapped["runs"], MEASURES[0], "plaintext").ratios(first, BASELINE))
+    assert f"{first} {ratio:.2f}×" in shown
 
 
 # --- the command --------------------------------------------------------------------------
@@ -428,9 +436,11 @@ EMBEDDED = re.compile(r"data:image/png;base64,[A-Za-z0-9+/=]+")
 
 
 def report_docs_commands() -> list[tuple[str, str]]:
-    """(run folder, --out folder) of each `server-layers report` line of the Makefile's report-docs recipe."""
+    """(run folder, --out folder, --sweep file or None) of each `server-layers report` line of the Makefile's
+    report-docs recipe."""
     recipe = (ROOT / "Makefile").read_text().split("\nreport-docs:", 1)[1].split("\n\n", 1)[0]
-    return re.findall(r"server-layers report (\S+) --out (\S+)", recipe)
+    return [(run, out, sweep or None) for run, sweep, out in
+            re.findall(r"server-layers report (\S+)(?: --sweep (\S+))? --out (\S+)", recipe)]
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -464,16 +474,16 @@ def test_the_committed_report_is_what_the_committed_data_renders(tmp_path):
     """`make report-docs` renders the committed runs into docs/report/; rendered again from the same data with
     the same commands, the same files come out. Stale? Run `make report-docs` and commit docs/report/."""
     commands = report_docs_commands()
-    assert commands and all(out.startswith("docs/report/") for _, out in commands)
-    for run, out in commands:
-        cli.build(ROOT / run, tmp_path / out)
+    assert commands and all(out.startswith("docs/report/") for _, out, _ in commands)
+    for run, out, sweep in commands:
+        cli.build(ROOT / run, tmp_path / out, ROOT / sweep if sweep else None)
     fresh = tmp_path / "docs" / "report"
     names = sorted(str(path.relative_to(fresh)) for path in fresh.rglob("*") if path.is_file())
     assert sorted(str(path.relative_to(REPORT_DOCS)) for path in REPORT_DOCS.rglob("*") if path.is_file()) == names, \
         "docs/report/ holds other files than the committed data renders: run `make report-docs`"
     stale = [name for name in names if not same_render(REPORT_DOCS / name, fresh / name)]
     assert stale == [], "docs/report/ is not what the committed data renders: run `make report-docs`"
-    for _, out in commands:
+    for _, out, _ in commands:
         page = (ROOT / out / "report.html").read_text()
         assert all((ROOT / out / link).is_file() for link in links(page))
 
@@ -503,7 +513,8 @@ def test_page_renders_in_chromium(built, tmp_path):
             browser.close()
     assert len(widths) == len(CHART_NAMES) and min(widths) > 0 and min(boxes) > 100
     assert [url for url in requests if not url.startswith(("file:", "data:"))] == []
-    assert verdict_text.startswith("On plaintext,") and verdict_rows >= 2  # the one-line answer, then the table
+    results = fixture_results()
+    assert verdict_text == answer(results, data.scenarios(data.summary(results))) and verdict_rows >= 2
     assert layer_rows == [f"{layer}/" for layer in STORY]  # the layer table: one row per layer, the fourth included
     shot = matplotlib.image.imread(tmp_path / "report.png")
     assert len({tuple(p) for p in shot[::17, ::13].reshape(-1, shot.shape[2]).round(2)}) > 50  # not blank
