@@ -17,7 +17,9 @@ CPU; the load generators get the other. Per scenario, two passes:
   connections, while the servers take turns of `turn_s` on their core (bench.turns: SIGSTOP and
   SIGCONT, the order rotated every round: A B C, B C A, ...), `share_s` seconds on the core each per
   round. While it runs, a server has the core to itself, saturated; a swing in the machine's speed
-  hits every server alike, as in Locust's pass. Per round and variant: requests per server
+  hits every server alike, as in Locust's pass. The scenarios' rounds alternate (plaintext's round
+  1, page's round 1, plaintext's round 2, ...), so each scenario's rounds span the whole pass and a
+  state of the machine that lasts a minute cannot hold all of one scenario's rounds. Per round and variant: requests per server
   CPU-second (what one core serves when the load keeps it busy: the capacity figure) and requests
   per second of its turns; bound by the server. One after the other in 3 s passes instead, the
   rounds of a run scattered by up to a factor of 2.5 and their medians by ±22% (docs/results/
@@ -118,8 +120,8 @@ def execute(profile: Profile, progress) -> dict:
             progress.step(f"Locust: {scenario}, every server at {profile.rate} req/s, {profile.windows} windows")
             results["runs"] += locust_pass(profile, scenario, servers, ceiling)
             write(profile.out, results)
-        for scenario in profile.scenarios:
-            for round_no in range(profile.rounds + 1):
+        for round_no in range(profile.rounds + 1):  # the scenarios' rounds alternate: each spans the whole pass
+            for scenario in profile.scenarios:
                 progress.step(f"wrk: {scenario}, round {round_no}/{profile.rounds}")
                 results["runs"] += wrk_round(profile, scenario, servers, round_no)
                 write(profile.out, results)
