@@ -27,6 +27,8 @@ STORY = {  # layer -> (built on, what the layer gives, what we add): the layer t
 DEFAULT_MODEL = {layer: default_model(models) for layer, models in MODELS.items()}  # threaded, or asyncio's streams
 LOOPS = {"asyncio_impl": list(LOOP_NAMES)}  # the layers with --loop, and its choices (the first is the default)
 EVENT_LOOP_VARIANTS = [(layer, model) for layer, models in MODELS.items() for model in models if model in EVENT_LOOP_MODELS]
+# each layer's default model and every event-loop model, once each: what syscalls, cpu_profile, cgi_cost and sweep measure
+MEASURED_VARIANTS = list(dict.fromkeys([*DEFAULT_MODEL.items(), *EVENT_LOOP_VARIANTS]))
 
 
 def stand_in(layer: str, model: str) -> str:

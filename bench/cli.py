@@ -157,6 +157,15 @@ def check_stock(args: argparse.Namespace, extra: list[str]) -> None:
                  f"in --server-args, not {foreign[0]}")
 
 
+def variant_flags(variants: list[tuple[str, str]], extra_layers: list[str] = ()) -> list[str]:
+    """`--layers` and `--models` that make_plan() turns back into exactly these (layer, model) variants (every
+    layer's models are crossed with the list, and each layer keeps only the models it has), plus `extra_layers`
+    (a pseudo-layer at its own model)."""
+    layers = list(dict.fromkeys(layer for layer, _ in variants)) + list(extra_layers)
+    models = list(dict.fromkeys(model for _, model in variants))
+    return ["--layers", ",".join(layers), "--models", ",".join(models)]
+
+
 def make_plan(argv: list[str] | None) -> Plan:
     args = parser().parse_args(argv)
     if len(args.repeat) != 1:

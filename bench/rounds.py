@@ -307,7 +307,9 @@ def server_cpu(cpu_s: float | None, served: int, seconds: float) -> dict:
 def length_s(profile: Profile) -> float:
     """A rough length of the whole profile: calibration, servers, Locust's windows, wrk's rounds."""
     locust = (profile.windows + 1) * profile.window_s + 4  # + Locust's start-up, ramp and settling
-    one_round = lambda share: math.ceil(share * len(profile.variants)) + CONNECT_S + 0.3  # noqa: E731
+    def one_round(share_s: float) -> float:  # every variant's share in turns, the wrks' start, their reports
+        return math.ceil(share_s * len(profile.variants)) + CONNECT_S + 0.3
+
     wrk_passes = profile.rounds * one_round(profile.share_s) + one_round(WARM_UP_SHARE_S)
     return 6 + len(profile.variants) * (profile.warmup_s + 0.5) + len(profile.scenarios) * (locust + wrk_passes)
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from serving.options import OneLineParser, fail
 
 from . import wrk
-from .catalog import DEFAULT_MODEL, EVENT_LOOP_VARIANTS
-from .cli import Progress, duration, make_plan, positive_ints
+from .catalog import MEASURED_VARIANTS
+from .cli import Progress, duration, make_plan, positive_ints, variant_flags
 from .results import summarise
 from .runner import execute
 
@@ -31,27 +31,19 @@ SCENARIOS = list(wrk.PATHS)
 RATES = [25, 100, 400, 1600]  # requests/s per server: from a trickle to well inside Locust's calibrated ceiling
 
 
-def variants() -> list[tuple[str, str]]:
-    """Each layer's default model and every event-loop model, once each."""
-    return list(dict.fromkeys([*DEFAULT_MODEL.items(), *EVENT_LOOP_VARIANTS]))
-
-
 def bench_args(scenario: str, rates: list[int], seconds: float, folder: Path) -> list[str]:
     """The bench's flags for one scenario of the sweep."""
-    chosen = variants()
-    layers = list(dict.fromkeys(layer for layer, _ in chosen))
-    models = list(dict.fromkeys(model for _, model in chosen))
-    return ["--layers", ",".join(layers), "--models", ",".join(models), "--scenario", scenario,
+    return [*variant_flags(MEASURED_VARIANTS), "--scenario", scenario,
             "--rates", ",".join(map(str, rates)), "--duration", f"{seconds:g}s", "--cross-check", "wrk",
             "--out", str(folder)]
 
 
 def merged(parts: list[dict], rates: list[int], seconds: float) -> dict:
     """The scenarios' bench runs as one file: the chosen variants' runs, the first part's environment."""
-    chosen = {f"{layer}/{model}" for layer, model in variants()}
+    chosen = {f"{layer}/{model}" for layer, model in MEASURED_VARIANTS}
     runs = [run for part in parts for run in part["runs"] if f"{run['layer']}/{run['model']}" in chosen]
     plan = {"kind": "sweep", "scenarios": SCENARIOS, "rates": rates, "duration_s": seconds, "repeat": 1,
-            "variants": [f"{layer}/{model}" for layer, model in variants()], "wrk_connections": 50}
+            "variants": [f"{layer}/{model}" for layer, model in MEASURED_VARIANTS], "wrk_connections": 50}
     environment = {**parts[0]["environment"], "finished": parts[-1]["environment"].get("finished")}
     return {"schema": 1, "environment": environment, "plan": plan, "calibration": parts[0]["calibration"],
             "runs": runs, "summary": summarise(runs)}
@@ -77,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         fail("server-layers sweep: the saturation point needs wrk (apt-get install wrk)")
     started, parts = time.monotonic(), []
     for scenario in SCENARIOS:
-        print(f"[{time.monotonic() - started:5.0f} s] sweep: {scenario}, {len(variants())} variants x "
+        print(f"[{time.monotonic() - started:5.0f} s] sweep: {scenario}, {len(MEASURED_VARIANTS)} variants x "
               f"{len(args.rates)} rates, then wrk", file=sys.stderr, flush=True)
         plan = make_plan(bench_args(scenario, args.rates, args.duration, out / "sweep" / scenario))
         parts.append(execute(plan, Progress()))

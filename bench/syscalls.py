@@ -25,7 +25,7 @@ from pathlib import Path
 
 from serving.options import OneLineParser
 
-from .catalog import DEFAULT_MODEL, EVENT_LOOP_VARIANTS, MODELS
+from .catalog import MEASURED_VARIANTS, MODELS
 from .process import ServerProcess, layer_command
 
 ATTACH_TIMEOUT_S = 10.0
@@ -33,7 +33,7 @@ DETACH_S = 30.0
 
 
 def variants() -> list[tuple[str, str]]:
-    return list(dict.fromkeys([*DEFAULT_MODEL.items(), *EVENT_LOOP_VARIANTS]))
+    return list(MEASURED_VARIANTS)
 
 
 def chosen(text: str | None) -> list[tuple[str, str]]:

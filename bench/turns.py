@@ -19,6 +19,8 @@ import signal
 import time
 from collections.abc import Callable
 
+from . import measure
+
 STOP_WAIT_S = 1.0  # at most this long for every process to have taken its SIGSTOP
 
 
@@ -63,8 +65,7 @@ class Turns:
 def stopped(pid: int) -> bool:
     """Is `pid` stopped (or gone)? From /proc/PID/stat's state field."""
     try:
-        with open(f"/proc/{pid}/stat") as file:
-            return file.read().rpartition(")")[2].split()[0] in "tTXZ"
+        return measure.stat_fields(pid)[0] in "tTXZ"
     except OSError:
         return True
 

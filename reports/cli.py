@@ -109,8 +109,7 @@ def sweep_part(path: Path, out: Path) -> str:
         return ""
     try:
         found = json.loads(path.read_text(encoding="utf-8"))
-        source = Source(data.provenance(found), f"{path.name} sha256:{hashlib.sha256(path.read_bytes()).hexdigest()}")
-        chart = load_words.write_chart(found, out, source)
+        chart = load_words.write_chart(found, out, file_source(path, found))
         said = load_words.sentences(found)
     except (ValueError, KeyError, TypeError) as exc:
         raise data.ReportError(f"{path} is not a sweep's file: {exc}") from exc
@@ -178,8 +177,12 @@ def draw_charts(results: dict, entries: list[dict], out: Path, source: Source) -
 
 def charts_source(run_dir: Path, results: dict) -> Source:
     """What every chart of this run says of where it came from."""
-    digest = hashlib.sha256((run_dir / "results.json").read_bytes()).hexdigest()
-    return Source(data.provenance(results), f"results.json sha256:{digest}")
+    return file_source(run_dir / "results.json", results)
+
+
+def file_source(path: Path, results: dict) -> Source:
+    """What a chart drawn from `path` (a results-format file, `results` parsed) says of where it came from."""
+    return Source(data.provenance(results), f"{path.name} sha256:{hashlib.sha256(path.read_bytes()).hexdigest()}")
 
 
 def knob_matrix(entries: list[dict], out: Path, source: Source) -> tuple:

@@ -12,7 +12,6 @@ docs/img/ (each PNG names the copy's sha256 in its metadata); the block between 
 markers is rewritten from it. Nothing here measures; tests/test_readme.py holds the README to the data.
 """
 
-import hashlib
 import json
 import shutil
 import sys
@@ -24,12 +23,12 @@ from bench import reference as wrk_reference
 from bench import sweep
 from serving.options import OneLineParser
 
-from . import charts, cli, data, tables, verdict
+from . import cli, data, tables, verdict
 from . import sweep as load_words
 from . import gaps as stock_gaps
 from . import matrix as matrix_report
 from . import lines as code_lines
-from .cli import charts_source, draw_charts
+from .cli import charts_source, draw_charts, file_source
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -210,11 +209,9 @@ def load_sweep() -> dict:
 
 def draw_sweep() -> list[Path]:
     """The cost-against-load chart from the committed sweep, into docs/img/ (PNG only)."""
-    path = SWEEP_DIR / sweep.SWEEP_FILE
-    source = charts.Source(data.provenance(load_sweep()), f"{sweep.SWEEP_FILE} sha256:"
-                           f"{hashlib.sha256(path.read_bytes()).hexdigest()}")
+    found = load_sweep()
     with tempfile.TemporaryDirectory(prefix="readme-sweep-") as scratch:
-        drawn = load_words.write_chart(load_sweep(), Path(scratch), source)
+        drawn = load_words.write_chart(found, Path(scratch), file_source(SWEEP_DIR / sweep.SWEEP_FILE, found))
         IMG_DIR.mkdir(parents=True, exist_ok=True)
         return [Path(shutil.copy(drawn.png, IMG_DIR / drawn.png.name))] if drawn else []
 

@@ -16,6 +16,7 @@ from matplotlib.ticker import FuncFormatter
 from bench.sweep import SWEEP_FILE  # noqa: F401 - the file the sweep writes, read here
 
 from . import data
+from .verdict import variant
 from .charts import PANEL_H, PANEL_W, Chart, Source, canvas, save
 from .style import look
 
@@ -62,10 +63,6 @@ def curve(runs: list[dict], scenario: str, name: str) -> list[Point]:
                             median([r.get("wrk_p50_ms") for r in saturated]),
                             median([r.get("wrk_p99_ms") for r in saturated]), "wrk"))
     return points
-
-
-def variant(run: dict) -> str:
-    return f"{run['layer']}/{run['model']}"
 
 
 def curves(results: dict, scenario: str) -> dict[str, list[Point]]:

@@ -16,6 +16,7 @@ neighbours, and one such pass must not decide a ranking.
 Plain text (the callers escape it); it never states a figure that is not in results.json.
 """
 
+import functools
 import json
 import math
 import statistics
@@ -38,6 +39,7 @@ MAX_SCATTER = 0.035
 BASELINE = "raw_socket/threaded"  # the tutorial's floor: a socket and a thread per connection
 
 
+@functools.cache
 def movement() -> dict[str, float]:
     """load generator -> the largest movement of a median paired ratio between two runs (0.06 is 6%)."""
     return {load: float(value) for load, value in json.loads(MOVEMENT_FILE.read_text())["movement"].items()}

@@ -16,8 +16,8 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench.catalog import DEFAULT_MODEL, EVENT_LOOP_VARIANTS
-from bench.cli import Progress, make_plan
+from bench.catalog import DEFAULT_MODEL, MEASURED_VARIANTS
+from bench.cli import Progress, make_plan, variant_flags
 from bench.knobs import STOCK_CGI_LAYER
 from bench.results import summarise
 from bench.runner import execute
@@ -29,14 +29,12 @@ SCENARIOS = ["plaintext", *CGI_SCENARIOS]
 
 
 def variants() -> list[tuple[str, str]]:
-    return list(dict.fromkeys([*DEFAULT_MODEL.items(), *EVENT_LOOP_VARIANTS]))
+    return list(MEASURED_VARIANTS)
 
 
 def bench_args(scenario: str, options: argparse.Namespace, folder: Path) -> list[str]:
-    chosen = variants()
-    layers = list(dict.fromkeys(layer for layer, _ in chosen)) + ([STOCK_CGI_LAYER] if scenario in CGI_SCENARIOS else [])
-    models = list(dict.fromkeys(model for _, model in chosen))
-    return ["--layers", ",".join(layers), "--models", ",".join(models), "--scenario", scenario,
+    stock = [STOCK_CGI_LAYER] if scenario in CGI_SCENARIOS else []
+    return [*variant_flags(variants(), stock), "--scenario", scenario,
             "--rates", str(options.rate), "--repeat", str(options.repeat), "--duration", options.duration,
             "--out", str(folder)]
 

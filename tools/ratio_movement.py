@@ -23,10 +23,8 @@ from serving.options import OneLineParser, fail  # noqa: E402
 
 
 def findings(results: dict) -> list[verdict.Finding]:
-    """Every load and scenario of one run that has a level the verdict can speak for."""
-    runs = [run for run in results["runs"] if "layer" in run]
-    found = [verdict.finding(runs, m, s) for m in verdict.MEASURES for s in data.scenarios(data.summary(results))]
-    return [one for one in found if one and one.level]
+    """Every load and scenario of one run that has a level the verdict can speak for (verdict.findings)."""
+    return [one for one in verdict.findings(results, data.scenarios(data.summary(results))) if one.level]
 
 
 def medians(results: dict) -> dict[tuple[str, str, str], float]:
