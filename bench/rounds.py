@@ -267,9 +267,14 @@ def turns_pass(profile: Profile, scenario: str, servers: dict, order: list[tuple
     with turns.Turns(pids, profile.turn_s) as taking:
         loads = [wrk.start_wrk(servers[v].url, path, seconds, profile.connections, 1, load_cpus, script=script,
                                timeout_s=WRK_TIMEOUT_S) for v in order]
-        time.sleep(CONNECT_S)  # every wrk connected, its first requests waiting
-        before = [measure.cpu_so_far(pid) for pid in pids]
-        active = taking.run(lambda: any(load.done() for load in loads))
+        try:
+            time.sleep(CONNECT_S)  # every wrk connected, its first requests waiting
+            before = [measure.cpu_so_far(pid) for pid in pids]
+            active = taking.run(lambda: any(load.done() for load in loads))
+        except BaseException:  # a server gone, or an interrupt: no wrk outlives the pass
+            for load in loads:
+                load.stop()
+            raise
     results = [load.collect() for load in loads]  # the others end within a few ms of the first
     cpu = [None if v[1] in CHILD_PROCESS_MODELS else measure.cpu_so_far(pid) - start  # children: unread
            for v, pid, start in zip(order, pids, before)]

@@ -112,6 +112,12 @@ class WrkProcess:
     def done(self) -> bool:
         return measure.exited(self.process)
 
+    def stop(self) -> None:
+        """End it (by its PID) and reap it, its report unread: for a pass that failed half-way."""
+        if self.process.returncode is None:
+            self.process.kill()
+            measure.wait(self.process)
+
     def collect(self) -> dict:
         """Its parsed report plus wrk's own CPU (seconds, and % of its wall time). RuntimeError if it reports nothing."""
         stdout, stderr = self.process.stdout.read(), self.process.stderr.read()  # wrk prints only at the end

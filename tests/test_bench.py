@@ -360,3 +360,18 @@ def test_a_server_that_never_says_where_it_listens_is_stopped_and_named(tmp_path
     with pytest.raises(RuntimeError, match="mute did not start: 'hello'"):
         mute.wait_ready(timeout=1)
     assert mute.process.returncode is not None and not session_members(mute.pid)
+
+
+def test_a_wrk_stopped_half_way_is_ended_and_reaped(tmp_path):
+    from bench import wrk
+
+    layer, model = next(iter(DEFAULT_MODEL.items()))
+    server = Server(layer, model, tmp_path / "server", None)
+    try:
+        load = wrk.start_wrk(server.url, "/plaintext", 30, 4, 1, None)
+        wait_for(lambda: server.process.poll() is None and not load.done(), timeout=5)
+        load.stop()
+        assert load.done() and load.process.returncode is not None  # killed, and wait4 has reaped it
+        load.stop()  # a second stop is no error
+    finally:
+        server.stop()
