@@ -15,37 +15,43 @@ from serving.runner import family, run
 from serving.session import Session, overloaded
 
 READ_SIZE = 65536
-SWEEP_S = 0.25  # how often the protocol model checks deadlines (raw_socket's selectors sweeps alike)
+SWEEP_S = 0.25  # how often deadlines are checked (raw_socket's selectors sweeps alike)
 DRAIN_POLL_S = 0.02
 
 # --- connection loop -----------------------------------------------------------
 
 
 async def serve_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: "Server") -> None:
-    """The `streams` model's connection: await bytes, feed the Session, write what it answers."""
+    """The `streams` model's connection: await bytes, feed the Session, write what it answers, batch by batch."""
     session = server.open(writer.transport)
     if session is None:
         return await refuse_stream(reader, writer, server.options.layer)
     try:
-        while not session.closing:
-            try:
-                async with asyncio.timeout_at(server.loop_time(session.deadline())):
-                    data = await reader.read(READ_SIZE)
-            except TimeoutError:
-                out = session.timed_out()
-            else:
-                out = session.receive(data)
-            while session.pending:  # a CGI script: its answer is made off the loop, then what follows it
-                out += session.resume(await server.off_loop(session.pending.run))
+        out = b""
+        while out or not session.closing:
             if out:
                 writer.write(out)
-                if writer.transport.get_write_buffer_size():  # the kernel did not take it all at once
-                    async with asyncio.timeout(server.options.header_timeout):  # a send stalled that long ends it
-                        await writer.drain()
-    except (OSError, TimeoutError):  # reset by peer, or a send stalled: nothing to answer
+                if writer.transport.get_write_buffer_size():  # wait until the kernel took it all (the sweep ends a
+                    await writer.drain()  # send stalled past --send-timeout)
+                out = session.more()
+            elif session.pending:  # a CGI script: its answer is made off the loop
+                out = session.resume(await server.off_loop(session.pending.run))
+            else:
+                out = await receive(reader, session, server)
+    except OSError:  # reset by peer, or a send stalled: nothing to answer
         writer.transport.abort()
     finally:
         writer.close()
+
+
+async def receive(reader: asyncio.StreamReader, session: Session, server: "Server") -> bytes:
+    """What the Session answers to the next bytes, or to its deadline passing first."""
+    try:
+        async with asyncio.timeout_at(server.loop_time(session.deadline())):
+            data = await reader.read(READ_SIZE)
+    except TimeoutError:
+        return session.timed_out()
+    return session.receive(data)
 
 
 async def refuse_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, layer: str) -> None:
@@ -66,7 +72,8 @@ class Connection(asyncio.Protocol):
 
     def __init__(self, server: "Server") -> None:
         self.server = server
-        self.stalled_since: float | None = None  # when the transport asked us to stop writing
+        self.writing = True  # False while the transport holds bytes the kernel has not taken (pause_writing)
+        self.running = None  # the Session's pending answer once a thread runs it
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         self.transport = transport
@@ -79,21 +86,6 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.session is not None:
             self.send(self.session.receive(data))
-            self.offload()
-
-    def offload(self) -> None:
-        """A CGI script runs off the loop; no more reading from this connection until its answer is sent."""
-        if self.session.pending and not self.transport.is_closing():
-            self.transport.pause_reading()
-            self.server.off_loop(self.session.pending.run).add_done_callback(self.resumed)
-
-    def resumed(self, future: asyncio.Future) -> None:
-        if self.transport.is_closing():
-            return
-        self.send(self.session.resume(future.result()))
-        if not self.session.pending and self.stalled_since is None:
-            self.transport.resume_reading()
-        self.offload()
 
     def eof_received(self) -> bool:
         if self.session is not None:
@@ -104,27 +96,44 @@ class Connection(asyncio.Protocol):
         self.server.forget(self.transport)
 
     def pause_writing(self) -> None:
-        """The client reads slower than we answer: read no more requests until it catches up."""
-        self.stalled_since = time.monotonic()
-        self.transport.pause_reading()
+        """The kernel did not take all we wrote: no more answers, and no reading, until it has (SPEC §4)."""
+        self.writing = False
 
     def resume_writing(self) -> None:
-        self.stalled_since = None
-        if not self.session.pending:
-            self.transport.resume_reading()
+        self.writing = True
+        if self.session is not None:
+            self.send(self.session.more())
 
     def send(self, out: bytes) -> None:
-        if out:
-            self.transport.write(out)
-        if self.session.closing:
-            self.transport.close()
+        """Write `out`, then the Session's next batches while the kernel takes them; then wait for the kernel, run
+        a CGI script off the loop, read, or close, as the Session needs."""
+        session, transport = self.session, self.transport
+        while out:
+            transport.write(out)
+            if not self.writing:  # resume_writing goes on from here
+                return transport.pause_reading()
+            out = session.more()
+        if session.closing:
+            transport.close()
+        elif session.pending:
+            self.offload()
+        else:
+            transport.resume_reading()
+
+    def offload(self) -> None:
+        """A CGI script runs off the loop; no more reading from this connection until its answer is sent."""
+        self.transport.pause_reading()
+        if self.session.pending is not self.running:
+            self.running = self.session.pending
+            self.server.off_loop(self.running.run).add_done_callback(self.resumed)
+
+    def resumed(self, future: asyncio.Future) -> None:
+        if not self.transport.is_closing():
+            self.send(self.session.resume(future.result()))
 
     def check_deadline(self, now: float) -> None:
-        """SPEC §4's deadlines, from the sweep: idle or slow clients, and a send stalled past --header-timeout."""
-        if self.stalled_since is not None:
-            if now - self.stalled_since >= self.server.options.header_timeout:
-                self.transport.abort()
-        elif not self.transport.get_write_buffer_size() and now >= self.session.deadline():
+        """SPEC §4's read deadlines, from the sweep: idle or slow clients (not while a send waits)."""
+        if self.writing and now >= self.session.deadline():
             self.send(self.session.timed_out())
 
 
@@ -143,7 +152,7 @@ def new_loop(name: str) -> asyncio.AbstractEventLoop:
 class Server:
     """The loop, the listener and the open connections; a model subclass says how it starts serving.
 
-    Methods a model overrides: `start(listener)` (a coroutine returning the asyncio.Server)."""
+    Methods a model overrides: `start(listener)` (a coroutine returning the asyncio.Server) and `check`."""
 
     def __init__(self, app, options, lifecycle) -> None:
         self.app, self.options, self.lifecycle = app, options, lifecycle
@@ -159,11 +168,25 @@ class Server:
             raise
         self.address = listener.getsockname()
         self.server = self.loop.run_until_complete(self.start(listener))  # listens with --backlog
+        self.loop.call_later(SWEEP_S, self.sweep)
         self.stopped = self.loop.create_future()
         lifecycle.on_stop(self.request_stop)
 
     async def start(self, listener: socket.socket) -> asyncio.Server:
         raise NotImplementedError
+
+    def sweep(self) -> None:
+        """Every SWEEP_S: close a send stalled past --send-timeout (SPEC §4), then the model's own checks."""
+        now = time.monotonic()
+        for transport, session in list(self.connections.items()):
+            if session.send_stalled(transport.get_write_buffer_size(), now):
+                transport.abort()
+            else:
+                self.check(transport, now)
+        self.loop.call_later(SWEEP_S, self.sweep)
+
+    def check(self, transport: asyncio.BaseTransport, now: float) -> None:
+        """A model's own deadline checks at each sweep (streams: none, its coroutines wait with deadlines)."""
 
     def serve(self) -> None:
         """Run the loop until a stop; then close the listener so new connections are refused."""
@@ -192,6 +215,7 @@ class Server:
         transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, self.options.nodelay)
         if len(self.connections) >= self.options.max_connections:
             return None
+        transport.set_write_buffer_limits(high=0)  # pause_writing (and drain waits) until the kernel took it all
         client, local = transport.get_extra_info("peername"), lambda: transport.get_extra_info("sockname")
         session = Session(self.app, self.options, self.lifecycle, client, local, defer=True)
         self.connections[transport] = session
@@ -239,15 +263,11 @@ class ProtocolServer(Server):
     """The `protocol` model: loop.create_server and an asyncio.Protocol per connection, the API uvicorn uses."""
 
     async def start(self, listener: socket.socket) -> asyncio.Server:
-        self.loop.call_later(SWEEP_S, self.sweep)
         return await self.loop.create_server(lambda: Connection(self), sock=listener, backlog=self.options.backlog)
 
-    def sweep(self) -> None:
-        """Time out idle and stalled connections (SPEC §4), every SWEEP_S."""
-        now = time.monotonic()
-        for transport in list(self.connections):
-            transport.get_protocol().check_deadline(now)
-        self.loop.call_later(SWEEP_S, self.sweep)
+    def check(self, transport: asyncio.BaseTransport, now: float) -> None:
+        """Time out idle and slow clients (SPEC §4)."""
+        transport.get_protocol().check_deadline(now)
 
 
 MODELS = {"streams": StreamsServer, "protocol": ProtocolServer}

@@ -6,6 +6,7 @@ Plain data: building or reading them does no I/O.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from pathlib import Path
 
 from .grammar import Fields, index, keep_alive, origin_path
 
@@ -63,12 +64,16 @@ _WITHOUT_LENGTH = frozenset({HTTPStatus.NO_CONTENT, HTTPStatus.NOT_MODIFIED})
 
 @dataclass(slots=True)
 class Response:
-    """What to answer. `length` is the Content-Length (HEAD keeps GET's length, sends no body)."""
+    """What to answer. `length` is the Content-Length (HEAD keeps GET's length, sends no body).
+
+    A large file's answer names the `file` instead of holding it in `body`: its first `length` bytes are the body,
+    read in pieces by whoever sends it, as the client takes them (SPEC §4)."""
 
     status: HTTPStatus
     headers: Headers = field(default_factory=list)
     body: bytes = b""
     length: int | None = None
+    file: Path | None = None
 
     def __post_init__(self) -> None:
         if self.length is None:

@@ -16,7 +16,7 @@ from http11.limits import MAX_FIELDS
 from http11.parser import ChunkedBody
 from serving.access_log import log_request
 from serving.runner import run
-from serving.session import answer
+from serving.session import answer, file_pieces
 from serving.stdlib_server import Forking, ManagedServer, Threading
 
 from .reader import ConnectionClosed, HeadTimeout, RequestReader
@@ -126,7 +126,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def write(self, response: Response, connection: str | None, request_line: str) -> None:
         if self.server.options.access_log:  # before the answer leaves, as on the other layers
-            log_request(self.client_address, request_line, response.status, len(response.body))
+            log_request(self.client_address, request_line, response.status,
+                        response.length if response.file else len(response.body))
         self.send_response(response.status)  # the status line, Server and Date
         for name, value in response.headers:
             self.send_header(name, value)
@@ -140,6 +141,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self._headers_buffer.append(b"\r\n" + response.body)
         self.flush_headers()
         self.close_connection = connection == "close"
+        if response.file:  # a large file: a piece at a time, each sent before the next is read (SPEC §4)
+            self.send_file(response)
+
+    def send_file(self, response: Response) -> None:
+        try:
+            for piece in file_pieces(response.file, response.length):
+                self.wfile.write(piece)
+        except (OSError, EOFError):  # the file went or shrank after its head was sent: the answer is cut short
+            self.close_connection = True
 
     def refuse(self, exc: ProtocolError) -> bool:
         self.send_error(exc.status)

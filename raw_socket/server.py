@@ -107,10 +107,11 @@ class ForkingServer(Server):
 class Pending:
     """A selectors connection: its Session, the bytes not yet sent, and the events it is registered for."""
 
-    __slots__ = ("sock", "session", "out", "events")
+    __slots__ = ("sock", "session", "out", "events", "running")
 
     def __init__(self, sock: socket.socket, session: Session) -> None:
         self.sock, self.session, self.out, self.events = sock, session, bytearray(), 0
+        self.running = None  # the Session's pending answer once a thread runs it
 
 
 WAKE = object()  # the selector key's data of the socket a finished CGI run writes to
@@ -184,14 +185,13 @@ class SelectorServer(Server):
             data = b""
         conn.out += conn.session.receive(data)
         self.flush(conn)
-        self.offload(conn)
 
     def offload(self, conn: Pending) -> None:
         """A CGI script runs in a thread: the loop reads no more from this connection until its answer is back."""
-        if not conn.session.pending or self.conns.get(conn.sock) is not conn:  # none, or the send closed it
-            return
-        self.watch(conn)
-        in_thread(conn.session.pending.run, lambda response: self.finish(conn, response))
+        pending = conn.session.pending
+        if pending is not None and pending is not conn.running:
+            conn.running = pending
+            in_thread(pending.run, lambda response: self.finish(conn, response))
 
     def finish(self, conn: Pending, response) -> None:
         """From the thread: queue the answer and wake the loop."""
@@ -212,21 +212,29 @@ class SelectorServer(Server):
             if self.conns.get(conn.sock) is conn:  # not closed meanwhile
                 conn.out += conn.session.resume(response)
                 self.flush(conn)
-                self.offload(conn)
 
     def flush(self, conn: Pending) -> None:
-        """Send what is pending; wait for writability (and read no more) while some is left."""
+        """Send what is pending, then the Session's next batch while the kernel takes it all; wait for writability
+        (and read no more) while some is left: no more than the Session's output budget waits here (SPEC §4)."""
         out = conn.out
-        try:
-            sent = conn.sock.send(out) if out else 0
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        except OSError:
-            return self.close(conn)
-        del out[:sent]
+        while out or not conn.session.closing:
+            if not out:
+                out += conn.session.more()
+                if not out:
+                    break
+            try:
+                sent = conn.sock.send(out)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                return self.close(conn)
+            del out[:sent]
+            if out:
+                break
         if not out and conn.session.closing:
             return self.close(conn)
         self.watch(conn)
+        self.offload(conn)
 
     def watch(self, conn: Pending) -> None:
         """Wait for what the connection needs next: to write what is left, else to read (not while a CGI runs)."""
@@ -242,10 +250,12 @@ class SelectorServer(Server):
         conn.events = events
 
     def sweep(self) -> None:
-        """Time out idle and stalled connections (SPEC §4)."""
+        """Time out idle and slow clients, and close a send stalled past --send-timeout (SPEC §4)."""
         now = time.monotonic()
         for conn in list(self.conns.values()):
-            if not conn.out and now >= conn.session.deadline():
+            if conn.session.send_stalled(len(conn.out), now):
+                self.close(conn)
+            elif not conn.out and now >= conn.session.deadline():
                 conn.out += conn.session.timed_out()
                 self.flush(conn)
 

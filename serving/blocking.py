@@ -88,14 +88,19 @@ def serve_connection(sock: socket.socket, recv: Callable[[], bytes | None], send
     """Serve one connection to its end; a vanished peer ends it quietly.
 
     `recv` returns bytes, b'' once the peer closed, or None (or raises BlockingIOError) when the wait timed out.
+    `send` blocks until the kernel took every byte: the Session's next batch is asked for only then, so no more
+    than its output budget waits here (SPEC §4); a send that makes no progress for --send-timeout ends it.
     """
-    timeouts = KernelTimeouts(sock, session.options.header_timeout)  # a send stalled that long ends it
+    timeouts = KernelTimeouts(sock, session.options.send_timeout)
     with session.lifecycle.track(sock, session.is_idle):
         try:
-            while not session.closing:
-                data = timeouts.recv(recv, session.deadline)
-                out = session.timed_out() if data is None else session.receive(data)
+            out = b""
+            while out or not session.closing:
                 if out:
                     send(out)
+                    out = session.more()
+                    continue
+                data = timeouts.recv(recv, session.deadline)
+                out = session.timed_out() if data is None else session.receive(data)
         except OSError:  # reset by peer, broken pipe, a send stalled past its timeout: nothing to answer
             pass

@@ -59,6 +59,8 @@ def add_server_options(parser: argparse.ArgumentParser, models: list[str], loops
     parser.add_argument("--data-dir", type=Path, default=Path(DEFAULTS["data_dir"]), help="folder of messages.db (default ./var)")
     parser.add_argument("--keepalive-timeout", type=seconds, default=5.0, metavar="S", help="close an idle connection after S seconds (default 5)")
     parser.add_argument("--header-timeout", type=seconds, default=10.0, metavar="S", help="408 when a request head takes over S seconds (default 10)")
+    parser.add_argument("--send-timeout", type=seconds, default=10.0, metavar="S",
+                        help="close a connection whose send makes no progress for S seconds (default 10)")
     parser.add_argument("--backlog", type=backlog, default=128, help="listen backlog, the same on every layer (default 128)")
     parser.add_argument("--cgi-dir", type=Path, default=None, metavar="D",
                         help="the folder of CGI scripts, /cgi-bin/NAME (default: the shipped cgi-bin/)")
@@ -88,6 +90,7 @@ class ServerOptions:
     data_dir: Path
     keepalive_timeout: float
     header_timeout: float
+    send_timeout: float
     backlog: int
     access_log: bool
     nodelay: bool

@@ -1,14 +1,19 @@
 """One connection's HTTP/1.1 exchange, sans-IO: bytes received in, bytes to send out.
 
-Used by the layers that have no HTTP of their own (raw_socket, socketserver_impl):
-it drives http11's parser, the app, keep-alive, 100-continue and the timeouts.
+Used by the layers that have no HTTP of their own (raw_socket, socketserver_impl, asyncio_impl):
+it drives http11's parser, the app, keep-alive, 100-continue, the timeouts and the output budget
+(SPEC §4: it answers no further request while an output budget's worth waits to be sent).
 It never touches a socket: the layer does the recv and the send.
 """
 
 import time
 from http import HTTPStatus
 
+from collections.abc import Iterator
+from pathlib import Path
+
 from http11 import CONTINUE, Origin, ProtocolError, Request, RequestParser, Response, error_response, http_date, serialize
+from http11.limits import FILE_PIECE, OUTPUT_BUDGET
 from webapp.cgi import Deferred
 
 from .access_log import log_request
@@ -55,13 +60,30 @@ def answer(app, options, lifecycle, request: Request) -> tuple[Response, str | N
 def finish(options, lifecycle, request: Request, response: Response) -> tuple[Response, str | None]:
     """HEAD without a body, and the Connection field the response needs (None, keep-alive, close)."""
     if request.method == "HEAD":  # GET's status and fields, never a body (RFC 9110 §9.3.2), errors included
-        response.body = b""
+        response.body, response.file = b"", None
     keep = request.keep_alive and options.keepalive and not lifecycle.stopping.is_set()  # stopping: close after this
     return response, None if keep and request.version == "HTTP/1.1" else ("keep-alive" if keep else "close")
 
 
+def file_pieces(path: Path, length: int) -> Iterator[bytes]:
+    """A file answer's body, FILE_PIECE bytes at a time, read only as each is asked for; EOFError if the file
+    shrank since its length was sent (the answer cannot be completed: the connection must close)."""
+    with open(path, "rb") as file:
+        while length > 0:
+            piece = file.read(min(FILE_PIECE, length))
+            if not piece:
+                raise EOFError(f"{path} shrank while it was sent")
+            length -= len(piece)
+            yield piece
+
+
 class Session:
-    """Feed `receive` what arrives; send what it returns; stop once `closing` is set.
+    """Feed `receive` what arrives and send what it returns; then send what `more` returns until it returns b''.
+    Read again only then; once `closing` is set and `more` returns b'', close.
+
+    `more` answers while less than OUTPUT_BUDGET waits to be sent: a layer that sends one batch before asking for the
+    next never holds more than the budget beyond the answer being sent, and reads nothing while a batch waits
+    (SPEC §4). A large file's body comes a piece at a time, as `more` is asked.
 
     With `defer` (a layer with an event loop), a request whose answer takes time (a CGI script) is not run here:
     `pending` holds it, the Session reads no further, and the layer runs `pending.run()` off its loop, then sends
@@ -79,47 +101,76 @@ class Session:
         self.pending: Deferred | None = None
         self.deferred_request: Request | None = None
         self.parser = RequestParser()
+        self.starved = True  # the parser holds no whole request: nothing is due until more bytes arrive
+        self.streaming: Iterator[bytes] | None = None  # the rest of a file answer's body
+        self.close_after = False  # close once the streamed body is sent
         self.closing = False
         self.continued: Request | None = None
         self.waiting_since = self.last_data = time.monotonic()
+        self.unsent, self.unsent_since = 0, self.waiting_since  # the layer's count of bytes waiting, and since when
 
     def receive(self, data: bytes) -> bytes:
-        """Take received bytes (b'' = the peer closed); return every response now due, in order."""
+        """Take received bytes (b'' = the peer closed); return the first responses now due, in order."""
         if not data:
             self.closing = True
             return b""
         self.last_data = time.monotonic()
         self.parser.feed(data)
-        return self.answer_buffered()
+        self.starved = False
+        return self.more()
 
     def resume(self, response: Response) -> bytes:
-        """The pending request's answer, and every answer now due after it."""
+        """The pending request's answer (what follows it comes from `more`)."""
         request, self.pending, self.deferred_request = self.deferred_request, None, None
-        return self.finished(request, response) + self.answer_buffered()
+        return self.finished(request, response)
 
-    def answer_buffered(self) -> bytes:
-        """Every response due from what the parser holds, in order; stops at a pending one."""
-        parser = self.parser
-        out = []
-        while not self.closing and self.pending is None:
-            try:
-                request = parser.next_request()
-            except ProtocolError as exc:
-                out += [*self.continue_for(parser.head), self.error(exc.status)]
+    def more(self) -> bytes:
+        """The next bytes to send: the rest of a file answer, then the answers to the requests the parser holds,
+        until OUTPUT_BUDGET is reached; b'' when nothing is due before more bytes arrive (or a pending answer)."""
+        out: list[bytes] = []
+        size = 0
+        while size < OUTPUT_BUDGET and not self.closing:
+            if self.streaming is not None:
+                piece = self.next_piece()
+            elif self.starved or self.pending is not None:
                 break
-            if request is None:
-                out += self.continue_for(parser.head)
-                break
-            out += self.continue_for(request)
-            out.append(self.respond(request))
+            else:
+                piece = self.next_answer()
+            if piece:
+                out.append(piece)
+                size += len(piece)
         return out[0] if len(out) == 1 else b"".join(out)
 
-    def continue_for(self, head: Request | None) -> list[bytes]:
+    def next_answer(self) -> bytes:
+        """The answer to the next whole request the parser holds (with its 100 Continue), else what is due before
+        more bytes come (a 100 Continue for a head whose body is awaited)."""
+        parser = self.parser
+        try:
+            request = parser.next_request()
+        except ProtocolError as exc:
+            return self.continue_for(parser.head) + self.error(exc.status)
+        if request is None:
+            self.starved = True
+            return self.continue_for(parser.head)
+        return self.continue_for(request) + self.respond(request)
+
+    def next_piece(self) -> bytes:
+        """The next piece of the file being sent; at its end, the connection closes if the answer said so."""
+        try:
+            return next(self.streaming)
+        except StopIteration:
+            self.closing = self.close_after
+        except (OSError, EOFError):  # the file went or shrank under us: the answer cannot be completed
+            self.closing = True
+        self.streaming, self.waiting_since = None, time.monotonic()
+        return b""
+
+    def continue_for(self, head: Request | None) -> bytes:
         """100 Continue, once, for a valid head that expects it, before its body is judged."""
         if head is None or head.expect != "continue" or head is self.continued:
-            return []
+            return b""
         self.continued = head
-        return [CONTINUE]
+        return CONTINUE
 
     def respond(self, request: Request) -> bytes:
         request.origin = self.origin
@@ -140,16 +191,20 @@ class Session:
         return self.frame(error_response(status), "-", "close")
 
     def frame(self, response: Response, request_line: str, connection: str | None) -> bytes:
-        """The response's bytes (the layer sends them); logs it, and notes whether the connection ends."""
-        self.closing = connection == "close"
+        """The response's head and body in memory (the layer sends them); a file body is streamed by `more`. Logs
+        it, and notes whether the connection ends after it."""
+        if response.file is None:
+            self.closing = connection == "close"
+        else:
+            self.streaming, self.close_after = file_pieces(response.file, response.length), connection == "close"
         self.waiting_since = time.monotonic()
         if self.access_log:
-            log_request(self.client, request_line, response.status, len(response.body))
+            log_request(self.client, request_line, response.status, response.length if response.file else len(response.body))
         return serialize(response, server=self.server_header, date=http_date(time.time()), connection=connection)
 
     def is_idle(self) -> bool:
         """Waiting for the first byte of a next request (shutdown may close it)."""
-        return self.pending is None and self.parser.idle
+        return self.pending is None and self.streaming is None and self.parser.idle
 
     def deadline(self) -> float:
         """When to give up waiting: idle keep-alive, an unfinished head, or a stalled body (never while a pending
@@ -165,3 +220,11 @@ class Session:
             self.closing = True
             return b""
         return self.error(HTTPStatus.REQUEST_TIMEOUT)
+
+    def send_stalled(self, unsent: int, now: float) -> bool:
+        """SPEC §4, for a layer that sends without blocking: True once the `unsent` bytes it counts (what waits in
+        its buffer) have stood still for --send-timeout. A layer that blocks in send leaves this to the kernel."""
+        if unsent != self.unsent:
+            self.unsent, self.unsent_since = unsent, now
+            return False
+        return unsent > 0 and now - self.unsent_since >= self.options.send_timeout

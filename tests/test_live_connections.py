@@ -3,14 +3,16 @@
 import json
 import signal
 import socket
+import time
 
 import pytest
-from helpers import header
+from helpers import ROOT, header
 
 from conformance.corpus import ResponseReader
-from http11.limits import MAX_REQUEST_LINE
+from http11.limits import MAX_REQUEST_LINE, OUTPUT_BUDGET
 
-KEEPALIVE_S, HEADER_S = 0.5, 1.0
+KEEPALIVE_S, HEADER_S, SEND_S = 0.5, 1.0, 1.0
+LARGE = ROOT / "webapp" / "static" / "large.jpg"  # larger than the output budget: sent in pieces
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +85,52 @@ def test_pipelined_requests_are_answered_in_order(server):
     batch = b"".join(request(f"/echo?n={n}") for n in range(5))
     answers = server.exchange(batch, count=5)
     assert [json.loads(a.body)["target"] for a in answers] == [f"/echo?n={n}" for n in range(5)]
+
+
+def test_a_large_file_comes_whole_among_pipelined_requests(server):
+    large = LARGE.read_bytes()
+    assert len(large) > OUTPUT_BUDGET
+    batch = (request("/static/large.jpg") + b"HEAD /static/large.jpg HTTP/1.1\r\nHost: a\r\n\r\n"
+             + request("/plaintext") + request("/static/large.jpg", extra="Connection: close\r\n"))
+    with server.connect() as sock:
+        sock.sendall(batch)
+        reader = ResponseReader(sock.recv)
+        first, head, plain, last = (reader.read_response(head=n == 1) for n in range(4))
+        assert first.body == large and last.body == large and plain.body == b"Hello, World!"
+        assert head.status == 200 and head.body == b"" and header(head, "content-length") == str(len(large))
+        assert header(last, "connection") == "close" and closed_by_peer(sock)
+
+
+@pytest.fixture(scope="module")
+def stalling_server(variant, start_server):
+    """A server whose send timeout is short enough to wait for."""
+    with start_server(variant, "--send-timeout", str(SEND_S)) as running:
+        yield running
+
+
+def test_a_client_that_stops_reading_is_closed_after_the_send_timeout(stalling_server):
+    """SPEC §4: 64 KiB of pipelined GET /test.jpg, never read: the server stops answering and closes once its
+    send has stood still for --send-timeout. Read only afterwards, the connection is over long before the
+    answers are: a server that kept it open would send them all now that they are read."""
+    one = b"GET /test.jpg HTTP/1.1\r\nHost: a\r\n\r\n"
+    requests = 65536 // len(one)
+    answer_size = len(stalling_server.exchange(one)[0].body)
+    with socket.socket(socket.AF_INET6 if ":" in stalling_server.host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(10)
+        sock.connect((stalling_server.host, stalling_server.port))
+        sock.sendall(one * requests)
+        time.sleep(SEND_S + 3)  # the send stalls at once; the sweeps notice within a quarter second
+        received, ended = 0, False
+        try:
+            while data := sock.recv(65536):
+                received += len(data)
+            ended = True
+        except ConnectionResetError:
+            ended = True
+        except TimeoutError:
+            pass
+    assert ended and received < requests * answer_size // 2, (ended, received, requests * answer_size)
 
 
 def test_unused_bodies_are_read_not_parsed_as_requests(server):

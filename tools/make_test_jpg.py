@@ -1,4 +1,5 @@
-"""Regenerate webapp/static/test.jpg: a drawn 320x240 picture, made here, not copied.
+"""Regenerate webapp/static/test.jpg (a drawn 320x240 picture) and large.jpg (1024x768, larger than the output
+budget: the file that is sent in pieces, SPEC §4), both made here, not copied.
 
 Run: .venv/bin/python tools/make_test_jpg.py   (needs the `dev` extra: Pillow)
 """
@@ -8,7 +9,9 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 WIDTH, HEIGHT = 320, 240
-TARGET = Path(__file__).resolve().parent.parent / "webapp" / "static" / "test.jpg"
+STATIC = Path(__file__).resolve().parent.parent / "webapp" / "static"
+TARGET, LARGE = STATIC / "test.jpg", STATIC / "large.jpg"
+LARGE_SIZE = (1024, 768)
 
 
 def draw() -> Image.Image:
@@ -25,6 +28,14 @@ def draw() -> Image.Image:
     return image
 
 
+def draw_large() -> Image.Image:
+    """The same picture, scaled up and grained (so that it stays large as a JPEG), the grain seeded: the same bytes."""
+    grain = Image.effect_noise(LARGE_SIZE, 40).convert("RGB")
+    return Image.blend(draw().resize(LARGE_SIZE), grain, 0.25)
+
+
 if __name__ == "__main__":
     draw().save(TARGET, "JPEG", quality=85)
-    print(f"wrote {TARGET} ({TARGET.stat().st_size} bytes)")
+    draw_large().save(LARGE, "JPEG", quality=92)
+    for path in (TARGET, LARGE):
+        print(f"wrote {path} ({path.stat().st_size} bytes)")

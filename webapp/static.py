@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
 from http11 import Request, Response, error_response
+from http11.limits import FILE_PIECE
 
 STATIC_DIR = (Path(__file__).parent / "static").resolve()
 CONTENT_TYPES = {
@@ -47,13 +48,16 @@ def serve(raw_path: str, request: Request) -> Response:
     path = resolve(raw_path)
     if path is None:
         return error_response(HTTPStatus.NOT_FOUND)
-    mtime = int(os.stat(path).st_mtime)
+    stat = os.stat(path)
+    mtime = int(stat.st_mtime)
     headers = [
         ("Content-Type", CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")),
         ("Last-Modified", formatdate(mtime, usegmt=True)),
     ]
     if not_modified_since(request.header("if-modified-since"), mtime):
         return Response(HTTPStatus.NOT_MODIFIED, headers[1:])
+    if stat.st_size > FILE_PIECE:  # sent in pieces as the client takes them, never whole in memory (SPEC §4)
+        return Response(HTTPStatus.OK, headers, length=stat.st_size, file=path)
     return Response(HTTPStatus.OK, headers, path.read_bytes())
 
 
