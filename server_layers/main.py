@@ -20,6 +20,8 @@ TOOLS = {  # subcommand -> (module with main(argv), help); each has its own --he
                 "measured into a run's folder, then its report"),
     "sweep": ("bench.sweep", "cost against load: CPU per request and latency from a light rate to saturation"),
     "soak": ("bench.soak", "mixed load for minutes on one server, sampling RSS, fds and threads"),
+    "hostile": ("bench.hostile", "clients that pipeline and never read, or read a byte a second: "
+                "each concurrent server's memory, closes and a normal client's latency meanwhile"),
 }
 EPILOG = """examples:
   server-layers serve raw_socket                      # threaded, http://127.0.0.1:8000
