@@ -1,8 +1,13 @@
-"""`server-layers soak`: mixed load on one server for a while, sampling its RSS, open fds and threads.
+"""`server-layers soak`: mixed load and hostile clients on one server for a while, sampling its RSS, fds and threads.
 
-It passes when RSS grows by less than 10% after the warm-up and the count of
-open fds stays flat. The load comes from plain stdlib clients in threads here
-(no locust); the server is a separate process, as in every benchmark.
+It passes when RSS grows by less than 10% after the warm-up, the count of open
+fds stays flat, the normal clients see no error, and the server closes every
+hostile client in time. The normal load comes from plain stdlib clients in
+threads here (no locust); the hostile ones (bench.hostile.Churn) pipeline 64 KiB
+of requests and never read, or read the largest static file a byte a second,
+each replaced once the server has closed it: their closes are expected, counted
+apart, never as errors. The server is a separate process, as in every benchmark,
+started with --send-timeout.
 """
 
 import argparse
@@ -10,17 +15,20 @@ import http.client
 import json
 import threading
 import time
+from dataclasses import asdict
 from pathlib import Path
 
-from serving.options import OneLineParser, fail
+from serving.options import OneLineParser, fail, seconds
 
 from .catalog import DEFAULT_MODEL
 from .catalog import SERVER_MODULES as LAYERS
 from .cli import MODELS, duration
+from .hostile import KEEPALIVE_S, Churn, Target, server_flags
 from .runner import Server
 
 MAX_RSS_GROWTH = 0.10
 FD_SLACK = 2  # the floor may rise by an fd or two (a WAL file opened late) without a leak
+STUCK_MARGIN_S = 10.0  # a hostile client open this long past --send-timeout and the keep-alive timeout is stuck
 
 
 def process_tree(pid: int) -> list[int]:
@@ -123,6 +131,22 @@ def verdict(samples: list[dict]) -> dict:
     }
 
 
+def hostile_count(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 256:
+        raise ValueError(text)
+    return value
+
+
+hostile_count.__name__ = "hostile client count (0..256)"
+
+
+def spread(samples: list[dict], name: str) -> dict:
+    """The fewest, the most and the last of one sampled figure."""
+    values = [s[name] for s in samples]
+    return {"min": min(values), "max": max(values), "last": values[-1]}
+
+
 def parser() -> OneLineParser:
     p = OneLineParser(prog="server-layers soak", description=__doc__.split("\n\n")[0],
                       formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -132,6 +156,13 @@ def parser() -> OneLineParser:
     p.add_argument("--minutes", type=float, default=5.0, help="how long (default 5)")
     p.add_argument("--clients", type=int, default=8, help="client threads (default 8)")
     p.add_argument("--interval", type=duration, default=2.0, help="sampling interval (default 2s)")
+    p.add_argument("--pipelining", type=hostile_count, default=2,
+                   help="hostile clients at any time that send 64 KiB of pipelined GET /test.jpg and never read "
+                   "(default 2)")
+    p.add_argument("--slow", type=hostile_count, default=2,
+                   help="hostile clients at any time that read the largest static file a byte a second (default 2)")
+    p.add_argument("--send-timeout", type=seconds, default=5.0, metavar="S",
+                   help="the server's --send-timeout (default 5)")
     p.add_argument("--out", type=Path, default=Path("results") / "soak", help="folder for soak.json")
     return p
 
@@ -144,21 +175,31 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 < args.minutes <= 24 * 60 or not 1 <= args.clients <= 512:
         fail("server-layers soak: --minutes must be in (0, 1440] and --clients in 1..512")
     args.out.mkdir(parents=True, exist_ok=True)
-    server = Server(args.layer, args.model, args.out / "server", None)
+    server = Server(args.layer, args.model, args.out / "server", None, server_flags(args.send_timeout))
     load = Load(server.url, args.clients)
+    churn = Churn(Target(server.pid, server.host, server.port), args.pipelining, args.slow,
+                  max(args.send_timeout, KEEPALIVE_S) + STUCK_MARGIN_S)
     load.start()
+    churn.start()
     samples, started = [], time.monotonic()
     while time.monotonic() - started < args.minutes * 60:
         samples.append({"t": round(time.monotonic() - started, 1), **sample(server.process.pid)})
         time.sleep(args.interval)
     load.finish()
+    hostile = churn.finish()
     usage = server.stop()
-    result = {"layer": args.layer, "model": args.model, "minutes": args.minutes, "requests": load.requests,
-              "errors": load.errors, "server_exit": usage.status if usage else None, "samples": samples,
-              **verdict(samples)}
-    result["passed"] = result["passed"] and load.errors == 0 and result["server_exit"] == 0
+    result = {"layer": args.layer, "model": args.model, "minutes": args.minutes, "clients": args.clients,
+              "interval_s": args.interval, "send_timeout_s": args.send_timeout, "keepalive_timeout_s": KEEPALIVE_S,
+              "requests": load.requests, "errors": load.errors, "server_exit": usage.status if usage else None,
+              "threads": spread(samples, "threads"), "fds": spread(samples, "fds"),
+              "hostile": {"pipelining": args.pipelining, "slow": args.slow, "static_path": churn.static_path,
+                          **asdict(hostile)},
+              "samples": samples, **verdict(samples)}
+    result["passed"] = result["passed"] and load.errors == 0 and result["server_exit"] == 0 and hostile.stuck == 0
     (args.out / "soak.json").write_text(json.dumps(result, indent=2))
     print(f"{'PASS' if result['passed'] else 'FAIL'}: {load.requests} requests, {load.errors} errors, "
           f"RSS {samples[0]['rss_mb']} -> {samples[-1]['rss_mb']} MB ({100 * result['rss_growth']:+.1f}% after warm-up), "
-          f"fds drift {result['fd_drift']}, {args.out / 'soak.json'}")
+          f"fds drift {result['fd_drift']}, threads {result['threads']['min']}..{result['threads']['max']}; "
+          f"hostile opened {hostile.opened}, closed by the server {hostile.closed_by_server}, "
+          f"{hostile.stuck} stuck past {hostile.stuck_after_s:g} s; {args.out / 'soak.json'}")
     return 0 if result["passed"] else 1
