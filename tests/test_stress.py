@@ -1,4 +1,5 @@
-"""The stress tier: slow clients, many connections, a connection cap, kills and stops under load, a soak.
+"""The stress tier: slow clients, clients that never read, many connections, a connection cap, kills and stops
+under load, a soak with hostile clients mixed in.
 
 Every count and duration is bounded. Figures are printed (run with -s to see
 them) and never asserted against a clock: the assertions are about behaviour.
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 from helpers import ROOT, VARIANTS, kill_group, wait_for
 
+from bench import hostile
 from bench.catalog import EVENT_LOOP_VARIANTS
 from bench.process import ServerProcess
 from conformance.corpus import Closed, ResponseReader
@@ -214,6 +216,51 @@ def test_sigterm_under_load_finishes_in_flight_and_the_port_is_free_at_once(vari
           f"{len(acknowledged)} posts acknowledged, restart on the same port at once")
 
 
+# --- clients that do not read what they asked for (SPEC §4, issue 22; the figures come from bench.hostile) ------
+
+HOSTILE_SEND_TIMEOUT_S = 2.0  # short, so that the closes come soon
+CLOSE_BOUND_S = 15.0  # generous: the closes are waited for until --send-timeout + this after the stall
+MAX_GROWTH_MIB = 0.5  # per hostile connection: the 64 KiB budget, one file piece and the socket's own buffers
+
+
+def run_hostile(server, plan: hostile.Plan) -> hostile.CaseResult:
+    """`plan` against a server started with hostile.server_flags(); the figures printed (run with -s)."""
+    target = hostile.Target(server.process.pid, server.host, server.port)
+    result = hostile.attack(target, plan, lambda: not server.started.exited(), server.layer, server.model)
+    closes = result.closes
+    print(f"\n{hostile.table([result])}\nclose times (s from the stall; --send-timeout {plan.send_timeout_s:g}): "
+          f"{closes.closed}/{closes.connections} closed, {closes.in_time} within {closes.in_time_bound_s:g} s, "
+          f"min {closes.times_s[0] if closes.times_s else '-'} median {closes.median_s} p90 {closes.p90_s} "
+          f"max {closes.max_s}; never established {closes.never_established}; normal client {result.normal}; "
+          f"memory {result.memory}; kernel queues {result.kernel}")
+    return result
+
+
+@pytest.mark.parametrize("variant", CONCURRENT, ids=IDS)
+def test_clients_that_pipeline_and_never_read_cost_bounded_memory_and_are_closed(variant, start_server):
+    plan = hostile.Plan("pipelining", pipelining=100, send_timeout_s=HOSTILE_SEND_TIMEOUT_S,
+                        watch_s=HOSTILE_SEND_TIMEOUT_S + CLOSE_BOUND_S)
+    with start_server(variant, *hostile.server_flags(HOSTILE_SEND_TIMEOUT_S)) as server:
+        result = run_hostile(server, plan)
+    assert result.server_alive and not result.over_cap
+    assert result.memory.growth_per_connection_mib < MAX_GROWTH_MIB, result.memory
+    assert result.normal.requests > 0 and result.normal.failures == 0, result.normal  # its latency is printed
+    assert result.closes.closed >= 0.95 * plan.pipelining, result.closes
+
+
+@pytest.mark.parametrize("variant", CONCURRENT, ids=IDS)
+def test_slow_readers_of_the_largest_static_file_cost_bounded_memory_and_are_closed(variant, start_server):
+    """Ten, so that one connection's figure is not lost in the allocator's noise."""
+    plan = hostile.Plan("slow_readers", slow_readers=10, send_timeout_s=HOSTILE_SEND_TIMEOUT_S,
+                        watch_s=HOSTILE_SEND_TIMEOUT_S + hostile.KEEPALIVE_S + CLOSE_BOUND_S)
+    with start_server(variant, *hostile.server_flags(HOSTILE_SEND_TIMEOUT_S)) as server:
+        result = run_hostile(server, plan)
+    assert result.server_alive and not result.over_cap
+    assert result.memory.growth_per_connection_mib < MAX_GROWTH_MIB, result.memory
+    assert result.normal.requests > 0 and result.normal.failures == 0, result.normal
+    assert result.closes.closed == plan.slow_readers, result.closes
+
+
 SOAKED = [EVENT_LOOP_VARIANTS[0], ("http_server_impl", "threaded")]  # one event loop, one thread per connection
 
 
@@ -221,8 +268,10 @@ SOAKED = [EVENT_LOOP_VARIANTS[0], ("http_server_impl", "threaded")]  # one event
 def test_short_soak_keeps_rss_and_fds_flat(variant, tmp_path):
     layer, model = variant
     command = [sys.executable, "-m", "server_layers", "soak", "--layer", layer, "--model", model, "--minutes", "0.5",
-               "--interval", "1s", "--out", str(tmp_path)]
+               "--interval", "1s", "--slow", "1", "--pipelining", "1", "--out", str(tmp_path)]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=180)
     print("\n" + result.stdout.strip())
     report = json.loads((tmp_path / "soak.json").read_text())
     assert result.returncode == 0 and report["passed"] and report["errors"] == 0 and report["requests"] > 1000
+    closed = report["hostile"]["closed_by_server"]  # hostile clients came and went, none held past its bound
+    assert closed["pipelining"] >= 1 and closed["slow"] >= 1 and report["hostile"]["stuck"] == 0
