@@ -204,6 +204,24 @@ def send_all(socks: list[socket.socket], payload: bytes, deadline: float) -> lis
     return done
 
 
+def answer_once(socks: list[socket.socket]) -> None:
+    """Each connection asks for /test.jpg once and reads the answer whole, as a normal client would; OSError when
+    one is not a 200."""
+    for sock in socks:
+        sock.sendall(PIPELINED)
+    for sock in socks:
+        response = http.client.HTTPResponse(sock)
+        try:
+            response.begin()
+            response.read()
+        except http.client.HTTPException as exc:
+            raise OSError(f"a hostile connection's first answer: {exc!r}") from exc
+        finally:
+            response.close()
+        if response.status != HTTPStatus.OK:
+            raise OSError(f"a hostile connection's first answer: status {response.status}")
+
+
 def read_a_byte(sock: socket.socket) -> int:
     """What a slow reader does each second: one byte, if one is there (-1 once the connection has ended)."""
     try:
@@ -434,13 +452,14 @@ def plans(cases: list[str], connections: int, slow: int, clients: int, send_time
 
 @dataclass(frozen=True)
 class Memory:
-    """The server's memory (MEMORY_MEASURE), MiB: before, with the hostile connections open and silent, and at
-    its peak once they had sent."""
+    """The server's memory (MEMORY_MEASURE), MiB: before; idle, with the hostile connections open, each having had
+    one normal answer (so that a forked connection process has already copied the pages serving touches); and at
+    its peak once they had turned hostile."""
 
     before_mib: float
     idle_mib: float
     peak_mib: float
-    idle_per_connection_mib: float  # what an open, silent connection costs (a thread, a forked process, buffers)
+    idle_per_connection_mib: float  # what an open connection costs at all (a thread, a forked process, buffers)
     growth_per_connection_mib: float  # peak over idle, per hostile connection: what their unread answers cost
 
 
@@ -535,6 +554,7 @@ def attack(target: Target, plan: Plan, alive=lambda: True, layer: str = "", mode
     pipelining = open_small(target, plan.pipelining)
     slow = open_small(target, plan.slow_readers)
     try:
+        answer_once(pipelining + slow)
         idle = settle_memory(target.pid)
         ports = [sock.getsockname()[1] for sock in pipelining + slow]
         with Watch(target, ports, 2 * plan.watch_s, plan.max_server_mib) as watch:
