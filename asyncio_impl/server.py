@@ -12,6 +12,7 @@ import time
 from serving.blocking import REFUSE_DRAIN_S
 from serving.offload import in_thread
 from serving.runner import family, run
+from serving.sending import cap_send_buffer, kernel_unsent
 from serving.session import Session, overloaded
 
 READ_SIZE = 65536
@@ -34,6 +35,8 @@ async def serve_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
                 if writer.transport.get_write_buffer_size():  # wait until the kernel took it all (the sweep ends a
                     await writer.drain()  # send stalled past --send-timeout)
                 out = session.more()
+                if out:  # one batch per turn of the loop: a client that pipelines thousands cannot starve the others
+                    await asyncio.sleep(0)
             elif session.pending:  # a CGI script: its answer is made off the loop
                 out = session.resume(await server.off_loop(session.pending.run))
             else:
@@ -105,14 +108,19 @@ class Connection(asyncio.Protocol):
             self.send(self.session.more())
 
     def send(self, out: bytes) -> None:
-        """Write `out`, then the Session's next batches while the kernel takes them; then wait for the kernel, run
-        a CGI script off the loop, read, or close, as the Session needs."""
+        """Write `out`; once the kernel took it, write the Session's next batch on the loop's next turn (one batch
+        per connection per turn); when it has none, run a CGI script off the loop, read, or close, as it needs."""
         session, transport = self.session, self.transport
-        while out:
+        if transport.is_closing():  # aborted (a stalled send) before this turn came
+            return
+        if out:
             transport.write(out)
             if not self.writing:  # resume_writing goes on from here
                 return transport.pause_reading()
             out = session.more()
+            if out:
+                transport.pause_reading()
+                return self.server.loop.call_soon(self.send, out)
         if session.closing:
             transport.close()
         elif session.pending:
@@ -161,6 +169,7 @@ class Server:
         asyncio.set_event_loop(self.loop)
         listener = socket.socket(family(options.host), socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart on the port at once
+        cap_send_buffer(listener)
         try:
             listener.bind((options.host, options.port))
         except OSError:
@@ -179,7 +188,8 @@ class Server:
         """Every SWEEP_S: close a send stalled past --send-timeout (SPEC §4), then the model's own checks."""
         now = time.monotonic()
         for transport, session in list(self.connections.items()):
-            if session.send_stalled(transport.get_write_buffer_size(), now):
+            waiting = transport.get_write_buffer_size()
+            if session.send_clock.stalled(waiting and waiting + kernel_unsent(transport.get_extra_info("socket")), now):
                 transport.abort()
             else:
                 self.check(transport, now)

@@ -38,7 +38,7 @@ class RequestReader:
 
     def __init__(self, sock: socket.socket, options) -> None:
         self.sock, self.options = sock, options
-        self.timeouts = KernelTimeouts(sock, options.send_timeout)  # stock polls before every recv and send
+        self.timeouts = KernelTimeouts(sock)  # stock polls before every recv
         self.buffer = bytearray()
         self.phase = IDLE
         self.lines: list[bytes] = []  # the raw field lines of the current head

@@ -14,6 +14,7 @@ from serving.blocking import admit, serve_connection
 from serving.lifecycle import reap, stop_children
 from serving.offload import in_thread
 from serving.runner import family, run
+from serving.sending import cap_send_buffer, kernel_unsent
 from serving.session import Session
 
 ACCEPT_POLL_S = 0.5  # how soon the accept loop notices a stop (socketserver polls alike)
@@ -26,7 +27,7 @@ def handle(conn: socket.socket, client: tuple, server: "Server") -> None:
     """One blocking connection: the shared recv/Session/send loop over the bare socket."""
     with conn:
         session = Session(server.app, server.options, server.lifecycle, client, conn.getsockname)
-        serve_connection(conn, lambda: conn.recv(RECV_SIZE), conn.sendall, session)
+        serve_connection(conn, lambda: conn.recv(RECV_SIZE), session)
 
 
 # --- server class ---------------------------------------------------------------
@@ -43,6 +44,7 @@ class Server:
         self.children: set[int] = set()
         self.listener = socket.socket(family(options.host), socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart on the port at once
+        cap_send_buffer(self.listener)
         self.listener.bind((options.host, options.port))
         self.listener.listen(options.backlog)  # the same backlog on every layer
         self.address = self.listener.getsockname()
@@ -214,14 +216,11 @@ class SelectorServer(Server):
                 self.flush(conn)
 
     def flush(self, conn: Pending) -> None:
-        """Send what is pending, then the Session's next batch while the kernel takes it all; wait for writability
-        (and read no more) while some is left: no more than the Session's output budget waits here (SPEC §4)."""
+        """Send what is pending; once all is sent, take the Session's next batch, sent on the loop's next turn: one
+        batch per connection per turn, so a client that pipelines thousands of requests cannot starve the others.
+        No more than the Session's output budget waits here, and nothing is read while some does (SPEC §4)."""
         out = conn.out
-        while out or not conn.session.closing:
-            if not out:
-                out += conn.session.more()
-                if not out:
-                    break
+        if out:
             try:
                 sent = conn.sock.send(out)
             except (BlockingIOError, InterruptedError):
@@ -229,8 +228,8 @@ class SelectorServer(Server):
             except OSError:
                 return self.close(conn)
             del out[:sent]
-            if out:
-                break
+        if not out:
+            out += conn.session.more()
         if not out and conn.session.closing:
             return self.close(conn)
         self.watch(conn)
@@ -253,7 +252,8 @@ class SelectorServer(Server):
         """Time out idle and slow clients, and close a send stalled past --send-timeout (SPEC §4)."""
         now = time.monotonic()
         for conn in list(self.conns.values()):
-            if conn.session.send_stalled(len(conn.out), now):
+            waiting = len(conn.out) and len(conn.out) + kernel_unsent(conn.sock)
+            if conn.session.send_clock.stalled(waiting, now):
                 self.close(conn)
             elif not conn.out and now >= conn.session.deadline():
                 conn.out += conn.session.timed_out()

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from .sending import Sender
 from .session import Session, overloaded
 
 REFUSE_DRAIN_S = 2.0
@@ -22,19 +23,18 @@ def timeval(seconds: float) -> bytes:
 
 
 class KernelTimeouts:
-    """Deadlines kept by the kernel (SO_RCVTIMEO, SO_SNDTIMEO) on a blocking socket.
+    """Receive deadlines kept by the kernel (SO_RCVTIMEO) on a blocking socket.
 
     A Python socket timeout polls before every recv and send, and each change of it
-    is a system call of its own: three calls for one recv. The kernel's timeouts
-    cost nothing per call. A recv that times out raises BlockingIOError (or, through
+    is a system call of its own: three calls for one recv. The kernel's timeout
+    costs nothing per call. A recv that times out raises BlockingIOError (or, through
     an unbuffered socket file, returns None). `arm` re-arms only when the timeout is
     off by over SLACK_S: a deadline may pass by that much before it is noticed, or a
     wait may end that much early, so callers check the clock and wait again.
     """
 
-    def __init__(self, sock: socket.socket, send_timeout_s: float) -> None:
+    def __init__(self, sock: socket.socket) -> None:
         sock.settimeout(None)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval(send_timeout_s))
         self.sock, self.armed = sock, -1.0
 
     def arm(self, deadline: float) -> None:
@@ -83,15 +83,14 @@ def admit(sock: socket.socket, open_now: int, options) -> bool:
     return False
 
 
-def serve_connection(sock: socket.socket, recv: Callable[[], bytes | None], send: Callable[[bytes], object],
-                     session: Session) -> None:
+def serve_connection(sock: socket.socket, recv: Callable[[], bytes | None], session: Session) -> None:
     """Serve one connection to its end; a vanished peer ends it quietly.
 
     `recv` returns bytes, b'' once the peer closed, or None (or raises BlockingIOError) when the wait timed out.
-    `send` blocks until the kernel took every byte: the Session's next batch is asked for only then, so no more
-    than its output budget waits here (SPEC §4); a send that makes no progress for --send-timeout ends it.
+    Each batch is sent whole before the Session's next is asked for, so no more than its output budget waits
+    here (SPEC §4); a send that makes no progress for --send-timeout ends the connection.
     """
-    timeouts = KernelTimeouts(sock, session.options.send_timeout)
+    timeouts, send = KernelTimeouts(sock), Sender(sock, session.options.send_timeout).write
     with session.lifecycle.track(sock, session.is_idle):
         try:
             out = b""

@@ -17,6 +17,7 @@ from http11.limits import FILE_PIECE, OUTPUT_BUDGET
 from webapp.cgi import Deferred
 
 from .access_log import log_request
+from .sending import SendClock
 
 
 IDLE, HEAD, BODY = "idle", "head", "body"  # where a connection is between two requests, for its deadline
@@ -107,7 +108,7 @@ class Session:
         self.closing = False
         self.continued: Request | None = None
         self.waiting_since = self.last_data = time.monotonic()
-        self.unsent, self.unsent_since = 0, self.waiting_since  # the layer's count of bytes waiting, and since when
+        self.send_clock = SendClock(options.send_timeout)  # for a layer that sends without blocking (SPEC §4)
 
     def receive(self, data: bytes) -> bytes:
         """Take received bytes (b'' = the peer closed); return the first responses now due, in order."""
@@ -220,11 +221,3 @@ class Session:
             self.closing = True
             return b""
         return self.error(HTTPStatus.REQUEST_TIMEOUT)
-
-    def send_stalled(self, unsent: int, now: float) -> bool:
-        """SPEC §4, for a layer that sends without blocking: True once the `unsent` bytes it counts (what waits in
-        its buffer) have stood still for --send-timeout. A layer that blocks in send leaves this to the kernel."""
-        if unsent != self.unsent:
-            self.unsent, self.unsent_since = unsent, now
-            return False
-        return unsent > 0 and now - self.unsent_since >= self.options.send_timeout

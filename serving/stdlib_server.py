@@ -10,6 +10,7 @@ import threading
 from .blocking import admit
 from .lifecycle import stop_children
 from .runner import family
+from .sending import cap_send_buffer
 
 MAX_CHILDREN = 1_000_000  # ForkingMixIn blocks accepting at 40 children; Capped answers 503 at --max-connections
 
@@ -24,6 +25,7 @@ class ManagedServer:
         self.request_queue_size = options.backlog  # socketserver's default is 5; every layer uses --backlog
         self.app, self.options, self.lifecycle = app, options, lifecycle
         super().__init__((options.host, options.port), handler)
+        cap_send_buffer(self.socket)  # before the first accept: every connection inherits it
         self.address = self.socket.getsockname()
         lifecycle.on_stop(lambda: threading.Thread(target=self.shutdown, daemon=True).start())
 

@@ -28,7 +28,7 @@ class Handler(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         server = self.server
         session = Session(server.app, server.options, server.lifecycle, self.client_address, self.connection.getsockname)
-        serve_connection(self.connection, lambda: self.rfile.read(READ_SIZE), self.wfile.write, session)
+        serve_connection(self.connection, lambda: self.rfile.read(READ_SIZE), session)
 
 
 # --- server class ---------------------------------------------------------------
