@@ -23,7 +23,7 @@ DRAIN_POLL_S = 0.02
 
 
 async def serve_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: "Server") -> None:
-    """The `streams` model's connection: await bytes, feed the Session, write what it answers, batch by batch."""
+    """The `streams` model's connection: await bytes, feed the Session, write what it answers, one by one."""
     session = server.open(writer.transport)
     if session is None:
         return await refuse_stream(reader, writer, server.options.layer)
@@ -35,7 +35,7 @@ async def serve_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
                 if writer.transport.get_write_buffer_size():  # wait until the kernel took it all (the sweep ends a
                     await writer.drain()  # send stalled past --send-timeout)
                 out = session.more()
-                if out:  # one batch per turn of the loop: a client that pipelines thousands cannot starve the others
+                if out:  # one answer per turn of the loop: a client that pipelines thousands cannot starve the others
                     await asyncio.sleep(0)
             elif session.pending:  # a CGI script: its answer is made off the loop
                 out = session.resume(await server.off_loop(session.pending.run))
@@ -108,7 +108,7 @@ class Connection(asyncio.Protocol):
             self.send(self.session.more())
 
     def send(self, out: bytes) -> None:
-        """Write `out`; once the kernel took it, write the Session's next batch on the loop's next turn (one batch
+        """Write `out`; once the kernel took it, write the Session's next answer on the loop's next turn (one answer
         per connection per turn); when it has none, run a CGI script off the loop, read, or close, as it needs."""
         session, transport = self.session, self.transport
         if transport.is_closing():  # aborted (a stalled send) before this turn came

@@ -40,6 +40,7 @@ from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import quote
 
+from http11.limits import OUTPUT_BUDGET
 from serving.options import OneLineParser, seconds
 
 from . import measure
@@ -53,7 +54,7 @@ PIPELINED = b"GET /test.jpg HTTP/1.1\r\nHost: a\r\n\r\n"
 PIPELINE_BYTES = 65536
 PIPELINE = PIPELINED * (PIPELINE_BYTES // len(PIPELINED))  # as many whole requests as fit in 64 KiB: 1872
 CLIENT_RCVBUF = 4096  # set before connect, so the window the server sees stays small
-BUDGET_BYTES = 64 * 1024  # SPEC §4: what may wait on one connection beyond the answer being sent
+
 CLOSE_MARGIN_S = 2.0  # "closed in time": within --send-timeout + this of the stall
 KEEPALIVE_S = 5.0  # passed to every server explicitly: an idle connection's end (SPEC §4's default)
 CLIENT_TIMEOUT_S = 5.0  # a normal client's request that takes longer is a failure
@@ -788,7 +789,7 @@ def environment(args: argparse.Namespace) -> dict:
             "connections": args.connections, "slow_readers": args.slow, "mix_clients": args.clients,
             "watch_margin_s": args.margin, "close_margin_s": CLOSE_MARGIN_S, "client_rcvbuf": CLIENT_RCVBUF,
             "pipeline_bytes": len(PIPELINE), "pipelined_requests": len(PIPELINE) // len(PIPELINED),
-            "budget_bytes": BUDGET_BYTES, "largest_static": dict(zip(("path", "bytes"), largest_static()))}
+            "budget_bytes": OUTPUT_BUDGET, "largest_static": dict(zip(("path", "bytes"), largest_static()))}
 
 
 def git_changed() -> list[str] | None:

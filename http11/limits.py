@@ -12,7 +12,7 @@ MAX_BODY = 1024 * 1024  # decoded body bytes, declared or reached -> 413
 MAX_CHUNK_LINE = 4096  # bytes of a chunk-size line with its extensions -> 400
 MAX_CHUNK_SIZE_DIGITS = 16  # hex digits of a chunk size -> 400
 
-# SPEC §4: what may wait to be sent on one connection, beyond the answer being sent; a file larger than one
-# piece is read and sent a piece at a time, as the client takes them.
+# SPEC §4: what may wait to be sent on one connection beyond the answer being sent; a file larger than one
+# piece is read and sent a piece at a time, as the client takes them (the Session holds one answer or piece).
 OUTPUT_BUDGET = 64 * 1024
-FILE_PIECE = 64 * 1024
+FILE_PIECE = OUTPUT_BUDGET

@@ -216,9 +216,9 @@ class SelectorServer(Server):
                 self.flush(conn)
 
     def flush(self, conn: Pending) -> None:
-        """Send what is pending; once all is sent, take the Session's next batch, sent on the loop's next turn: one
-        batch per connection per turn, so a client that pipelines thousands of requests cannot starve the others.
-        No more than the Session's output budget waits here, and nothing is read while some does (SPEC §4)."""
+        """Send what is pending; once all is sent, take the Session's next answer, sent on the loop's next turn: one
+        answer per connection per turn, so a client that pipelines thousands of requests cannot starve the others.
+        Nothing beyond that answer waits here, and nothing is read while it does (SPEC §4)."""
         out = conn.out
         if out:
             try:

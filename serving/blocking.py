@@ -87,7 +87,7 @@ def serve_connection(sock: socket.socket, recv: Callable[[], bytes | None], sess
     """Serve one connection to its end; a vanished peer ends it quietly.
 
     `recv` returns bytes, b'' once the peer closed, or None (or raises BlockingIOError) when the wait timed out.
-    Each batch is sent whole before the Session's next is asked for, so no more than its output budget waits
+    Each answer is sent whole before the Session's next is asked for, so nothing beyond it waits
     here (SPEC §4); a send that makes no progress for --send-timeout ends the connection.
     """
     timeouts, send = KernelTimeouts(sock), Sender(sock, session.options.send_timeout).write

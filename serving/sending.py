@@ -17,7 +17,7 @@ STALL_POLL_S = 0.25  # how often a blocked sender looks at the clock (the event 
 # The kernel's send buffer of each connection (it doubles the figure asked for). Left to autotuning, Linux
 # grows it to about 3 MiB on loopback (its MSS is 64 KiB), and a client that never reads would hold that much
 # kernel memory, and the server's time to fill it, for free. Accepted sockets inherit it from the listener.
-SEND_BUFFER = 64 * 1024
+SEND_BUFFER = 32 * 1024
 
 
 def cap_send_buffer(listener: socket.socket) -> None:

@@ -1,8 +1,8 @@
 """One connection's HTTP/1.1 exchange, sans-IO: bytes received in, bytes to send out.
 
 Used by the layers that have no HTTP of their own (raw_socket, socketserver_impl, asyncio_impl):
-it drives http11's parser, the app, keep-alive, 100-continue, the timeouts and the output budget
-(SPEC §4: it answers no further request while an output budget's worth waits to be sent).
+it drives http11's parser, the app, keep-alive, 100-continue, the timeouts and back-pressure
+(SPEC §4: it answers no further request while an answer waits to be sent).
 It never touches a socket: the layer does the recv and the send.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from http11 import CONTINUE, Origin, ProtocolError, Request, RequestParser, Response, error_response, http_date, serialize
-from http11.limits import FILE_PIECE, OUTPUT_BUDGET
+from http11.limits import FILE_PIECE
 from webapp.cgi import Deferred
 
 from .access_log import log_request
@@ -82,9 +82,10 @@ class Session:
     """Feed `receive` what arrives and send what it returns; then send what `more` returns until it returns b''.
     Read again only then; once `closing` is set and `more` returns b'', close.
 
-    `more` answers while less than OUTPUT_BUDGET waits to be sent: a layer that sends one batch before asking for the
-    next never holds more than the budget beyond the answer being sent, and reads nothing while a batch waits
-    (SPEC §4). A large file's body comes a piece at a time, as `more` is asked.
+    Each call gives one answer, or one piece of a large file's: a layer that sends it before asking for the next
+    holds no answer beyond the one being sent (SPEC §4 allows 64 KiB), reads nothing while it waits, and on an
+    event loop serves its connections one answer each in turn, so a client that pipelines thousands of requests
+    delays the others by no more than one answer per turn.
 
     With `defer` (a layer with an event loop), a request whose answer takes time (a CGI script) is not run here:
     `pending` holds it, the Session reads no further, and the layer runs `pending.run()` off its loop, then sends
@@ -126,11 +127,9 @@ class Session:
         return self.finished(request, response)
 
     def more(self) -> bytes:
-        """The next bytes to send: the rest of a file answer, then the answers to the requests the parser holds,
-        until OUTPUT_BUDGET is reached; b'' when nothing is due before more bytes arrive (or a pending answer)."""
-        out: list[bytes] = []
-        size = 0
-        while size < OUTPUT_BUDGET and not self.closing:
+        """The next bytes to send: the next piece of a file answer, else the answer to the next whole request the
+        parser holds; b'' when nothing is due before more bytes arrive (or while a pending answer runs)."""
+        while not self.closing:
             if self.streaming is not None:
                 piece = self.next_piece()
             elif self.starved or self.pending is not None:
@@ -138,9 +137,8 @@ class Session:
             else:
                 piece = self.next_answer()
             if piece:
-                out.append(piece)
-                size += len(piece)
-        return out[0] if len(out) == 1 else b"".join(out)
+                return piece
+        return b""
 
     def next_answer(self) -> bytes:
         """The answer to the next whole request the parser holds (with its 100 Continue), else what is due before
