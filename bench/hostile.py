@@ -41,7 +41,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from http11.limits import OUTPUT_BUDGET
-from serving.options import OneLineParser, seconds
+from serving.options import OneLineParser, bounded, seconds
 
 from . import measure
 from .catalog import MODELS
@@ -84,26 +84,32 @@ def largest_static() -> tuple[str, int]:
 # --- what the server holds: memory, and its end of each connection -------------------------------------------
 
 
+def process_tree(pid: int) -> list[int]:
+    """`pid` and every live process under it (a forking server's connection processes): what bench.soak samples
+    and the memory here is summed over."""
+    return [pid, *measure.descendants(pid)]
+
+
+def proc_fields(pid: int, name: str) -> dict[str, str]:
+    """/proc/PID/NAME as `Key: value` lines (status, smaps_rollup): key -> value, unstripped; OSError once the
+    process is gone."""
+    return {key: value for key, _, value in (line.partition(":") for line in
+                                             Path(f"/proc/{pid}/{name}").read_text().splitlines())}
+
+
 def process_memory_kib(pid: int) -> int:
     """One process's PSS (KiB), or its VmRSS where smaps_rollup is missing; 0 once it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
+    for name, key in (("smaps_rollup", "Pss"), ("status", "VmRSS")):
+        try:
+            return int(proc_fields(pid, name)[key].split()[0])
+        except (OSError, KeyError):
+            continue
     return 0
 
 
 def tree_memory_mib(pid: int) -> float:
-    """MEMORY_MEASURE of `pid` and every live process under it (a forking server's connection processes), MiB."""
-    return sum(process_memory_kib(member) for member in [pid, *measure.descendants(pid)]) / 1024
+    """MEMORY_MEASURE of process_tree(pid), MiB."""
+    return sum(process_memory_kib(member) for member in process_tree(pid)) / 1024
 
 
 @dataclass(frozen=True)
@@ -727,14 +733,7 @@ def case_list(text: str) -> list[str]:
 case_list.__name__ = f"list of {', '.join(CASES)}"
 
 
-def count(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 2000:
-        raise ValueError(text)
-    return value
-
-
-count.__name__ = "connection count (1..2000)"
+count = bounded(int, 1, 2000, "connection count (1..2000)")
 
 EXAMPLES = """examples:
   server-layers hostile                                             # every concurrent variant, every case
@@ -778,11 +777,16 @@ def selected(p: OneLineParser, args: argparse.Namespace) -> list[tuple[str, str]
     return chosen
 
 
+def host() -> dict:
+    """The machine, the Python and the code a run measures: the first keys of hostile.json's and soaks.json's
+    environment."""
+    return {"python": platform.python_version(), "platform": platform.platform(), "cpu_model": cpu_model(),
+            "cpus": os.cpu_count(), "git_commit": git_commit(), "git_changed": git_changed()}
+
+
 def environment(args: argparse.Namespace) -> dict:
     """The host and the settings of the run."""
-    return {"python": platform.python_version(), "platform": platform.platform(), "cpu_model": cpu_model(),
-            "cpus": os.cpu_count(), "git_commit": git_commit(), "git_changed": git_changed(),
-            "started": utc_now(), "finished": None,
+    return {**host(), "started": utc_now(), "finished": None,
             "tcp_wmem": read_text("/proc/sys/net/ipv4/tcp_wmem"),
             "tcp_rmem": read_text("/proc/sys/net/ipv4/tcp_rmem"),
             "memory_measure": MEMORY_MEASURE, "send_timeout_s": args.send_timeout, "keepalive_timeout_s": KEEPALIVE_S,

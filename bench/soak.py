@@ -18,12 +18,12 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from serving.options import OneLineParser, fail, seconds
+from serving.options import OneLineParser, bounded, fail, seconds
 
 from .catalog import DEFAULT_MODEL
 from .catalog import SERVER_MODULES as LAYERS
 from .cli import MODELS, duration
-from .hostile import KEEPALIVE_S, Churn, Target, server_flags
+from .hostile import KEEPALIVE_S, Churn, Target, proc_fields, process_tree, server_flags
 from .runner import Server
 
 MAX_RSS_GROWTH = 0.10
@@ -31,26 +31,12 @@ FD_SLACK = 2  # the floor may rise by an fd or two (a WAL file opened late) with
 STUCK_MARGIN_S = 10.0  # a hostile client open this long past --send-timeout and the keep-alive timeout is stuck
 
 
-def process_tree(pid: int) -> list[int]:
-    """`pid` and its children (the forking model's connection processes)."""
-    children = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rpartition(")")[2].split()[1]) == pid:
-                children.append(int(entry.name))
-    return [pid, *children]
-
-
 def sample(pid: int) -> dict:
     """RSS (MB), open fds and threads, summed over the server's process tree."""
     rss_kb = fds = threads = 0
     for member in process_tree(pid):
         try:
-            status = dict(line.split(":", 1) for line in Path(f"/proc/{member}/status").read_text().splitlines())
+            status = proc_fields(member, "status")
             rss_kb += int(status["VmRSS"].split()[0])
             threads += int(status["Threads"])
             fds += len(list(Path(f"/proc/{member}/fd").iterdir()))
@@ -131,14 +117,7 @@ def verdict(samples: list[dict]) -> dict:
     }
 
 
-def hostile_count(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 256:
-        raise ValueError(text)
-    return value
-
-
-hostile_count.__name__ = "hostile client count (0..256)"
+hostile_count = bounded(int, 0, 256, "hostile client count (0..256)")
 
 
 def spread(samples: list[dict], name: str) -> dict:
