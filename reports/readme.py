@@ -5,6 +5,8 @@
     python -m reports.readme --cgi CGI_DIR         # a `make bench-cgi` run to commit as the CGI block
     python -m reports.readme --conformance PROBE_DIR   # a `server-layers probe --reference` run: the conformance block
     python -m reports.readme --sweep SWEEP_DIR     # a `server-layers sweep` run: the cost-against-load block
+    python -m reports.readme --hostile DIR   # a `server-layers hostile` run: the hostile-client block
+    python -m reports.readme --soak DIR      # a `server-layers soak --variants all` run: the soak block
     python -m reports.readme --check       # exit 1 when the README's blocks are not what the data renders
 
 RUN_DIR's results.json is copied to docs/results/compare/; the charts are drawn from that copy into
@@ -23,7 +25,7 @@ from bench import reference as wrk_reference
 from bench import sweep
 from serving.options import OneLineParser
 
-from . import cli, data, tables, verdict
+from . import cli, data, reliability, tables, verdict
 from . import sweep as load_words
 from . import gaps as stock_gaps
 from . import matrix as matrix_report
@@ -56,6 +58,11 @@ SWEEP_DIR = ROOT / "docs" / "results" / "sweep"
 SWEEP_BEGIN, SWEEP_END = markers("sweep", "`python -m reports.readme --sweep` from docs/results/sweep/sweep.json")
 CELL_KEYS = ("outcome", "problems", "substance", "diverges")  # what the block reads of a cell; the rest is dropped
 LINES_BEGIN, LINES_END = markers("lines", "`python -m reports.readme` from the code as it stands")
+HOSTILE_DIR = ROOT / "docs" / "results" / "hostile"
+HOSTILE_BEGIN, HOSTILE_END = markers("hostile", "`python -m reports.readme --hostile` from "
+                                                "docs/results/hostile/hostile.json")
+SOAK_DIR = ROOT / "docs" / "results" / "soak"
+SOAK_BEGIN, SOAK_END = markers("soak", "`python -m reports.readme --soak` from docs/results/soak/soaks.json")
 REFERENCE = "uvicorn"  # the column every row is a multiple of: the production server on the same loop API
 
 
@@ -216,6 +223,10 @@ def draw_sweep() -> list[Path]:
         return [Path(shutil.copy(drawn.png, IMG_DIR / drawn.png.name))] if drawn else []
 
 
+def load_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def load_reference() -> dict:
     return json.loads((REFERENCE_DIR / "reference.json").read_text(encoding="utf-8"))
 
@@ -230,6 +241,10 @@ def main(argv: list[str] | None = None) -> int:
                    "run to commit (compacted) as the README's conformance block")
     p.add_argument("--sweep", type=Path, metavar="SWEEP_DIR", help="a `server-layers sweep` run to commit as the "
                    "README's cost-against-load block")
+    p.add_argument("--hostile", type=Path, metavar="DIR", help="a `server-layers hostile` run to commit as the "
+                   "README's hostile-client block")
+    p.add_argument("--soak", type=Path, metavar="DIR", help="a `server-layers soak --variants all` run to commit as "
+                   "the README's soak block")
     p.add_argument("--check", action="store_true", help="only check that the README's blocks match the data")
     args = p.parse_args(argv)
     given = [entry for entry in [
@@ -239,6 +254,10 @@ def main(argv: list[str] | None = None) -> int:
             (args.conformance, "conformance.json", CONFORMANCE_DIR, "a `server-layers probe --reference` run's folder",
              compact, lambda matrix: render_conformance(compact(matrix))),
             (args.sweep, sweep.SWEEP_FILE, SWEEP_DIR, "a `server-layers sweep` run's folder", None, render_sweep),
+            (args.hostile, "hostile.json", HOSTILE_DIR, "a `server-layers hostile` run's folder", None,
+             reliability.render_hostile),
+            (args.soak, "soaks.json", SOAK_DIR, "a `server-layers soak --variants all` run's folder", None,
+             reliability.render_soak),
             (args.run_dir, "results.json", DATA_DIR, "a compare run's folder", None, render)] if entry[0] is not None]
     for folder, name, _, what, _, renders in given:  # every folder checked before anything is copied
         if problem := refusal(folder, name, renders):
@@ -249,7 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     blocks = [(ONELINE_BEGIN, ONELINE_END, render_oneline(compared)), (BEGIN, END, render(compared)), (REF_BEGIN, REF_END, render_reference(load_reference())),
               (CGI_BEGIN, CGI_END, render_cgi(data.load(CGI_DIR))), (LINES_BEGIN, LINES_END, render_lines()),
               (CONF_BEGIN, CONF_END, render_conformance(load_conformance())),
-              (SWEEP_BEGIN, SWEEP_END, render_sweep(load_sweep()))]
+              (SWEEP_BEGIN, SWEEP_END, render_sweep(load_sweep())),
+              (HOSTILE_BEGIN, HOSTILE_END, reliability.render_hostile(load_json(HOSTILE_DIR / "hostile.json"))),
+              (SOAK_BEGIN, SOAK_END, reliability.render_soak(load_json(SOAK_DIR / "soaks.json")))]
     text = README.read_text(encoding="utf-8")
     if args.check:
         same = all(block(text, begin, end) == rendered for begin, end, rendered in blocks)

@@ -10,8 +10,9 @@ import re
 
 from PIL import Image
 
+from bench import catalog
 from bench.catalog import STORY
-from reports import readme, sweep, tables
+from reports import readme, reliability, sweep, tables
 from reports.data import load, provenance
 
 
@@ -114,3 +115,18 @@ def test_every_local_link_of_the_readme_resolves():
     text = readme.README.read_text(encoding="utf-8")
     local = [link for link in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", text) if "://" not in link]
     assert local and [link for link in local if not (readme.ROOT / link).exists()] == []
+
+
+def test_the_hostile_and_soak_blocks_show_every_committed_row_and_every_concurrent_variant():
+    text = readme.README.read_text(encoding="utf-8")
+    hostile = readme.load_json(readme.HOSTILE_DIR / "hostile.json")
+    soaks = readme.load_json(readme.SOAK_DIR / "soaks.json")
+    shown_hostile = readme.block(text, readme.HOSTILE_BEGIN, readme.HOSTILE_END)
+    shown_soak = readme.block(text, readme.SOAK_BEGIN, readme.SOAK_END)
+    assert shown_hostile == reliability.render_hostile(hostile) and shown_soak == reliability.render_soak(soaks)
+    concurrent = {f"{layer}/{model}" for layer, models in catalog.MODELS.items() for model in models
+                  if model != "iterative"}
+    rows = [line for line in shown_hostile.splitlines() if line.startswith("| ") and line.split("|")[1].strip() != "variant"]
+    assert len(rows) == len(hostile["rows"]) and {row.split("|")[1].strip() for row in rows} == concurrent
+    soaked = {line.split("|")[1].strip() for line in shown_soak.splitlines() if line.startswith("| ")} - {"variant"}
+    assert soaked == concurrent and {run["minutes"] for run in soaks["runs"]} == {20}
