@@ -114,17 +114,23 @@ class Load:
         return good
 
 
+def own_fds(sample: dict) -> int:
+    """A sample's open fds, less the hostile clients' connections open when it was taken."""
+    return sample["fds"] - sample.get("hostile_open", 0)
+
+
 def verdict(samples: list[dict]) -> dict:
     """RSS growth from the first sample after the warm-up (the first 10%) to the last; fd drift as the rise of
     the floor, the fewest open fds in the last third against the fewest in the first third after the warm-up.
 
     In-flight fds come and go (each client's static file being read, a WAL file, an accept): a sample can
-    catch several at once under load. A leak never gives its fds back, so it raises the floor."""
+    catch several at once under load. A leak never gives its fds back, so it raises the floor. The hostile clients' connections open at a sample
+    are not counted: they live for seconds each, so a short soak's thirds would catch different numbers of them."""
     settled = samples[max(1, len(samples) // 10) :] or samples
     base, last = settled[0], settled[-1]
     growth = (last["rss_mb"] - base["rss_mb"]) / base["rss_mb"] if base["rss_mb"] else 0.0
     third = max(1, len(settled) // 3)
-    fd_drift = min(s["fds"] for s in settled[-third:]) - min(s["fds"] for s in settled[:third])
+    fd_drift = min(map(own_fds, settled[-third:])) - min(map(own_fds, settled[:third]))
     return {
         "rss_growth": round(growth, 4),
         "fd_drift": fd_drift,
@@ -274,7 +280,8 @@ def hold(server: Server, args: argparse.Namespace) -> tuple:
     try:
         samples, started = [], time.monotonic()
         while time.monotonic() - started < args.minutes * 60:
-            samples.append({"t": round(time.monotonic() - started, 1), **sample(server.process.pid)})
+            samples.append({"t": round(time.monotonic() - started, 1), **sample(server.process.pid),
+                            "hostile_open": len(churn.live)})
             time.sleep(args.interval)
     finally:
         load.finish()
