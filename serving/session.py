@@ -112,7 +112,7 @@ class Session:
         self.send_clock = SendClock(options.send_timeout)  # for a layer that sends without blocking (SPEC §4)
 
     def receive(self, data: bytes) -> bytes:
-        """Take received bytes (b'' = the peer closed); return the first responses now due, in order."""
+        """Take received bytes (b'' = the peer closed); return the first answer now due (`more` gives the rest)."""
         if not data:
             self.closing = True
             return b""
