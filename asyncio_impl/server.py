@@ -103,8 +103,14 @@ class Connection(asyncio.Protocol):
         self.writing = False
 
     def resume_writing(self) -> None:
+        """The kernel took it all: the next answer on the loop's next turn. Not from here: asyncio calls this from
+        inside its write callback, which would end the connection a second time if `send` closed it now."""
         self.writing = True
         if self.session is not None:
+            self.server.loop.call_soon(self.send_next)
+
+    def send_next(self) -> None:
+        if not self.transport.is_closing():
             self.send(self.session.more())
 
     def send(self, out: bytes) -> None:

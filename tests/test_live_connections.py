@@ -99,6 +99,8 @@ def test_a_large_file_comes_whole_among_pipelined_requests(server):
         assert first.body == large and last.body == large and plain.body == b"Hello, World!"
         assert head.status == 200 and head.body == b"" and header(head, "content-length") == str(len(large))
         assert header(last, "connection") == "close" and closed_by_peer(sock)
+    server.exchange(request("/plaintext"))  # the loop has run what the close scheduled
+    assert "Traceback" not in server.stderr()
 
 
 @pytest.fixture(scope="module")
