@@ -4,9 +4,10 @@ import json
 import signal
 import socket
 import time
+from pathlib import Path
 
 import pytest
-from helpers import ROOT, header
+from helpers import ROOT, header, wait_for
 
 from conformance.corpus import ResponseReader
 from http11.limits import MAX_REQUEST_LINE, OUTPUT_BUDGET
@@ -225,6 +226,25 @@ def test_client_closing_mid_request_stores_nothing(server, partial):
                 assert closed_by_peer(sock)  # nothing sent back
     assert count_messages(server) == before
     assert "Traceback" not in server.stderr()
+
+
+def open_files(server) -> int:
+    return len(list(Path(f"/proc/{server.process.pid}/fd").iterdir()))
+
+
+def test_clients_that_come_and_go_leave_no_open_files_behind(server):
+    """Each client on a connection of its own, writing and reading the guestbook: what the server keeps open
+    (sockets, the SQLite database) does not grow with the number of clients it has served."""
+    def clients(count: int) -> None:
+        for n in range(count):
+            body = json.dumps({"text": f"client {n}"}).encode()
+            assert server.get("/messages", "Content-Type: application/json\r\n", "POST", body).status == 201
+            assert server.get("/messages?limit=5").status == 200
+
+    clients(5)
+    before = open_files(server)
+    clients(60)
+    assert wait_for(lambda: open_files(server) <= before + 2), (before, open_files(server))
 
 
 def test_sigterm_finishes_the_request_in_flight_then_exits_0(variant, start_server):

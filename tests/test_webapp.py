@@ -3,6 +3,7 @@
 import json
 import os
 import sqlite3
+import threading
 from http import HTTPStatus
 
 import pytest
@@ -180,3 +181,26 @@ def test_store_is_wal_and_survives_reopen(tmp_path):
     second = App(tmp_path)
     assert json.loads(call(second, "GET", f"/messages/{created['id']}").body)["text"] == "kept"
     second.close()
+
+
+def test_store_does_not_keep_a_connection_per_thread(tmp_path):
+    """A thread per client (the threaded servers): every message is stored once, and a second crowd of threads
+    opens no more of the database than the first one left open (a connection kept per thread would double it)."""
+    app = App(tmp_path)
+    database = str(tmp_path / "messages.db")
+
+    def crowd(name: str) -> int:
+        threads = [threading.Thread(target=lambda n=n: [post_json(app, {"text": f"{name}{n}-{i}"}) for i in range(5)])
+                   for n in range(40)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return sum(os.path.realpath(f"/proc/self/fd/{fd}") == database for fd in os.listdir("/proc/self/fd"))
+
+    first, second = crowd("a"), crowd("b")
+    listed = json.loads(call(app, "GET", "/messages?limit=500").body)["messages"]
+    assert sorted(m["text"] for m in listed) == sorted(f"{k}{n}-{i}" for k in "ab" for n in range(40) for i in range(5))
+    assert len({m["id"] for m in listed}) == 400
+    assert second <= first
+    app.close()

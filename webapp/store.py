@@ -1,4 +1,4 @@
-"""The guestbook's SQLite store: one connection per thread and per process, never shared.
+"""The guestbook's SQLite store: a pool of connections per process, each used by one thread at a time.
 
 WAL with synchronous=FULL: `add` returns only after the row is durably committed.
 """
@@ -6,6 +6,8 @@ WAL with synchronous=FULL: `add` returns only after the row is durably committed
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -15,6 +17,7 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS messages (
     created TEXT NOT NULL
 )"""
 BUSY_TIMEOUT_S = 5.0
+IDLE_MAX = 16  # connections kept open for the next operations; more at once are opened and closed again
 DB_NAME = "messages.db"  # in the data dir, with SQLite's -wal and -shm beside it
 
 
@@ -23,53 +26,70 @@ def utc_now_iso() -> str:
 
 
 class MessageStore:
-    """Messages in `DATA_DIR/messages.db`. Opening it creates the folder and the table."""
+    """Messages in `DATA_DIR/messages.db`. Opening it creates the folder and the table.
+
+    Connections are pooled: a thread takes one for each operation and gives it back, so a server that starts a
+    thread per client does not open (and keep) a connection per client. At most IDLE_MAX wait in the pool; a
+    forked child never uses its parent's."""
 
     def __init__(self, data_dir: Path) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / DB_NAME
-        self._local = threading.local()
-        self._opened: list[tuple[int, sqlite3.Connection]] = []
         self._lock = threading.Lock()
-        self.connection().execute(SCHEMA)
+        self._pid = os.getpid()
+        self._idle: list[sqlite3.Connection] = []
+        self._inherited: list[sqlite3.Connection] = []  # a parent's, kept unused: closing them here is not ours to do
+        with self.connection() as db:
+            db.execute(SCHEMA)
 
-    def connection(self) -> sqlite3.Connection:
-        """This thread's connection; a forked child opens its own instead of its parent's."""
-        local = self._local
-        if getattr(local, "pid", None) != os.getpid():
-            local.pid, local.db = os.getpid(), self._open()
-        return local.db
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection of this process for the length of one operation."""
+        db = self._take()
+        try:
+            yield db
+        finally:
+            self._give(db)
 
-    def _open(self) -> sqlite3.Connection:
+    def _take(self) -> sqlite3.Connection:
+        with self._lock:
+            if self._pid != os.getpid():  # a forked child: what the pool holds is its parent's
+                self._inherited, self._idle, self._pid = self._inherited + self._idle, [], os.getpid()
+            if self._idle:
+                return self._idle.pop()
         db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
-        with self._lock:
-            self._opened.append((os.getpid(), db))
         return db
+
+    def _give(self, db: sqlite3.Connection) -> None:
+        with self._lock:
+            if self._pid == os.getpid() and len(self._idle) < IDLE_MAX:
+                self._idle.append(db)
+                return
+        db.close()
 
     def add(self, text: str) -> dict:
         """Store one message and return it; committed (autocommit) before returning."""
         created = utc_now_iso()
-        cursor = self.connection().execute("INSERT INTO messages (text, created) VALUES (?, ?)", (text, created))
+        with self.connection() as db:
+            cursor = db.execute("INSERT INTO messages (text, created) VALUES (?, ?)", (text, created))
         return {"id": cursor.lastrowid, "text": text, "created": created}
 
     def latest(self, limit: int) -> list[dict]:
-        rows = self.connection().execute(
-            "SELECT id, text, created FROM messages ORDER BY id DESC LIMIT ?", (limit,)
-        )
+        with self.connection() as db:
+            rows = db.execute("SELECT id, text, created FROM messages ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [{"id": id_, "text": text, "created": created} for id_, text, created in rows]
 
     def get(self, message_id: int) -> dict | None:
-        row = self.connection().execute(
-            "SELECT id, text, created FROM messages WHERE id = ?", (message_id,)
-        ).fetchone()
+        with self.connection() as db:
+            row = db.execute("SELECT id, text, created FROM messages WHERE id = ?", (message_id,)).fetchone()
         return None if row is None else {"id": row[0], "text": row[1], "created": row[2]}
 
     def close(self) -> None:
-        """Close every connection this process opened (never a parent's, inherited by fork)."""
+        """Close the connections this process has in its pool (never a parent's, inherited by fork)."""
         with self._lock:
-            mine = [db for pid, db in self._opened if pid == os.getpid()]
-            self._opened = [entry for entry in self._opened if entry[0] != os.getpid()]
+            mine = self._idle if self._pid == os.getpid() else []
+            self._idle = []
         for db in mine:
             db.close()
