@@ -18,6 +18,8 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS messages (
 )"""
 BUSY_TIMEOUT_S = 5.0
 IDLE_MAX = 16  # connections kept open for the next operations; more at once are opened and closed again
+CACHE_KIB = 256  # each connection's page cache (SQLite's default, 2 MiB, fills as the table grows: a server's
+# memory would creep up for as long as messages are added); the guestbook reads the newest pages only
 DB_NAME = "messages.db"  # in the data dir, with SQLite's -wal and -shm beside it
 
 
@@ -60,6 +62,7 @@ class MessageStore:
         db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
+        db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         return db
 
     def _give(self, db: sqlite3.Connection) -> None:
