@@ -16,7 +16,7 @@ from http11.limits import MAX_FIELDS
 from http11.parser import ChunkedBody
 from serving.access_log import log_request
 from serving.runner import run
-from serving.sending import Sender
+from serving.sending import SendClock, Sender
 from serving.session import answer, file_pieces
 from serving.stdlib_server import Forking, ManagedServer, Threading
 
@@ -49,7 +49,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         # Stock writes with sendall, which waits forever on a client that stops reading.
         # gap: no send timeout [cases: none: the stress tier's hostile clients]
         self.wfile.close()
-        self.wfile = Sender(self.connection, self.server.options.send_timeout)
+        self.wfile = Sender(self.connection, SendClock(self.server.options.send_timeout))
 
     def handle(self) -> None:
         # Stock closes silently on a timeout mid-head and prints a traceback on a reset.

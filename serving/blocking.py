@@ -90,7 +90,7 @@ def serve_connection(sock: socket.socket, recv: Callable[[], bytes | None], sess
     Each answer is sent whole before the Session's next is asked for, so nothing beyond it waits
     here (SPEC §4); a send that makes no progress for --send-timeout ends the connection.
     """
-    timeouts, send = KernelTimeouts(sock), Sender(sock, session.options.send_timeout).write
+    timeouts, send = KernelTimeouts(sock), Sender(sock, session.send_clock).write
     with session.lifecycle.track(sock, session.is_idle):
         try:
             out = b""

@@ -48,13 +48,13 @@ class SendClock:
 
 
 class Sender:
-    """A blocking socket's sendall whose send gives up (TimeoutError) once it made no progress for `timeout`
-    seconds; file-like enough (write, flush, close) to stand in for a handler's wfile."""
+    """A blocking socket's sendall whose send gives up (TimeoutError) once `clock` says it made no progress;
+    file-like enough (write, flush, close) to stand in for a handler's wfile."""
 
     closed = False
 
-    def __init__(self, sock: socket.socket, timeout: float) -> None:
-        self.sock, self.clock = sock, SendClock(timeout)
+    def __init__(self, sock: socket.socket, clock: SendClock) -> None:
+        self.sock, self.clock = sock, clock
 
     def write(self, data: bytes) -> int:
         try:

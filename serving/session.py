@@ -109,7 +109,7 @@ class Session:
         self.closing = False
         self.continued: Request | None = None
         self.waiting_since = self.last_data = time.monotonic()
-        self.send_clock = SendClock(options.send_timeout)  # for a layer that sends without blocking (SPEC §4)
+        self.send_clock = SendClock(options.send_timeout)  # the layer's sends on this connection (SPEC §4)
 
     def receive(self, data: bytes) -> bytes:
         """Take received bytes (b'' = the peer closed); return the first answer now due (`more` gives the rest)."""
