@@ -4,16 +4,18 @@ Only regular files inside the folder are served: no listings, no way out.
 """
 
 import os
-from functools import lru_cache
 from email.utils import formatdate, parsedate_to_datetime
+from functools import lru_cache
 from http import HTTPStatus
 from pathlib import Path
+from stat import S_ISREG
 from urllib.parse import unquote_to_bytes
 
 from http11 import Request, Response, error_response
 from http11.limits import FILE_PIECE
 
 STATIC_DIR = (Path(__file__).parent / "static").resolve()
+SMALL_FILES = 32  # small files kept in memory, each at most FILE_PIECE bytes
 CONTENT_TYPES = {
     ".css": "text/css; charset=utf-8",
     ".html": "text/html; charset=utf-8",
@@ -28,7 +30,7 @@ CONTENT_TYPES = {
 
 
 def resolve(raw_path: str) -> Path | None:
-    """The file `raw_path` (percent-encoded, relative) names inside STATIC_DIR, or None."""
+    """The path `raw_path` (percent-encoded, relative) names inside STATIC_DIR, or None; it may not exist."""
     path = raw_path.partition("?")[0]
     if "%2f" in path.lower() or "%5c" in path.lower():
         return None
@@ -39,8 +41,7 @@ def resolve(raw_path: str) -> Path | None:
     parts = name.split("/")
     if name.startswith("/") or any(part in ("", ".", "..") for part in parts):
         return None
-    candidate = real_path(name)
-    return candidate if candidate is not None and candidate.is_file() else None
+    return real_path(name)
 
 
 @lru_cache(maxsize=1024)
@@ -55,19 +56,34 @@ def real_path(name: str) -> Path | None:
 
 def serve(raw_path: str, request: Request) -> Response:
     path = resolve(raw_path)
-    if path is None:
+    try:
+        stat = os.stat(path) if path is not None else None
+    except OSError:
+        stat = None
+    if stat is None or not S_ISREG(stat.st_mode):
         return error_response(HTTPStatus.NOT_FOUND)
-    stat = os.stat(path)
     mtime = int(stat.st_mtime)
     headers = [
         ("Content-Type", CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")),
-        ("Last-Modified", formatdate(mtime, usegmt=True)),
+        ("Last-Modified", http_date(mtime)),
     ]
     if not_modified_since(request.header("if-modified-since"), mtime):
         return Response(HTTPStatus.NOT_MODIFIED, headers[1:])
     if stat.st_size > FILE_PIECE:  # sent in pieces as the client takes them, never whole in memory (SPEC §4)
         return Response(HTTPStatus.OK, headers, length=stat.st_size, file=path)
-    return Response(HTTPStatus.OK, headers, path.read_bytes())
+    return Response(HTTPStatus.OK, headers, small_file(path, stat.st_mtime_ns, stat.st_size))
+
+
+@lru_cache(maxsize=SMALL_FILES)
+def small_file(path: Path, mtime_ns: int, size: int) -> bytes:
+    """A file of at most FILE_PIECE bytes, read once per version (its modification time and size name it):
+    at most SMALL_FILES * FILE_PIECE bytes in memory, and a file changed on disk is read again."""
+    return path.read_bytes()
+
+
+@lru_cache(maxsize=SMALL_FILES)
+def http_date(mtime: int) -> str:
+    return formatdate(mtime, usegmt=True)
 
 
 def not_modified_since(value: str | None, mtime: int) -> bool:
