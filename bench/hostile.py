@@ -58,7 +58,7 @@ CLIENT_RCVBUF = 4096  # set before connect, so the window the server sees stays 
 CLOSE_MARGIN_S = 2.0  # "closed in time": within --send-timeout + this of the stall
 KEEPALIVE_S = 5.0  # passed to every server explicitly: an idle connection's end (SPEC §4's default)
 CLIENT_TIMEOUT_S = 5.0  # a normal client's request that takes longer is a failure
-PROBES = 20  # normal requests on fresh connections while the hostile ones hold (cases without keep-alive clients)
+PROBES = 20  # normal requests on fresh connections (cases without keep-alive clients): the first amid the burst
 NORMAL_PATHS = ("/plaintext", "/", "/test.jpg")
 CASES = ("pipelining", "slow_readers", "mix")
 ESTABLISHED = 0x01  # the state column of /proc/net/tcp
@@ -501,7 +501,8 @@ class CaseResult:
     static_bytes: int
     memory: Memory
     closes: Closes
-    normal: Latency
+    normal: Latency  # while the hostile clients hold (the mix: its keep-alive clients, all the while)
+    amid_burst_ms: float | None  # a normal request sent as they finished sending (None in the mix, or if it failed)
     kernel: Kernel
     slow_bytes_read: int
     server_alive: bool  # at the end of the watch
@@ -568,21 +569,25 @@ def attack(target: Target, plan: Plan, alive=lambda: True, layer: str = "", mode
             stalled = stall(pipelining, slow, static_path, plan.watch_s)
             watch.stalled(max(stalled.values(), default=time.monotonic()), plan.hold_s, plan.watch_s)
             with NormalClients(target, plan.normal_clients) as normal:
-                probed, read = hold(target, watch, slow, probes=0 if plan.normal_clients else PROBES)
+                probed, amid_burst, read = hold(target, watch, slow, probes=0 if plan.normal_clients else PROBES)
             server_alive = alive()
     finally:
         close_all(pipelining + slow)
     asked = (static_path, static_bytes) if plan.slow_readers else ("", 0)
     return CaseResult(layer, model, plan.case, plan.pipelining, plan.slow_readers, plan.normal_clients,
                       plan.send_timeout_s, *asked, memory_figures(before, idle, watch.peak_mib, plan.hostile),
-                      closes(watch, stalled, plan), normal.latency() if plan.normal_clients else probed,
+                      closes(watch, stalled, plan), normal.latency() if plan.normal_clients else probed, amid_burst,
                       watch.kernel, read, server_alive, watch.over_cap, round(time.monotonic() - started, 2))
 
 
-def hold(target: Target, watch: Watch, slow: list[socket.socket], probes: int) -> tuple[Latency, int]:
+def hold(target: Target, watch: Watch, slow: list[socket.socket], probes: int) -> tuple[Latency, float | None, int]:
     """While the watch runs: the slow readers read a byte a second each, and `probes` normal requests go out on
-    fresh connections, one every POLL_S. Their latency and the bytes the slow readers read."""
+    fresh connections, one every POLL_S. The first goes out as the hostile clients finish sending, while the
+    server still answers what they sent until its send buffers are full: it is timed apart (ms, None if it
+    failed; a failure of any probe counts in the latency's). The latency of the others, sent while the hostile
+    clients hold, and the bytes the slow readers read."""
     times, failures, read, next_read = [], [], 0, time.monotonic()
+    first, sent = None, 0
     reading = list(slow)
     while not watch.done():
         if time.monotonic() >= next_read:
@@ -590,15 +595,18 @@ def hold(target: Target, watch: Watch, slow: list[socket.socket], probes: int) -
             read += sum(n for n in got if n > 0)
             reading = [sock for sock, n in zip(reading, got) if n >= 0]
             next_read += READ_EVERY_S
-        if len(times) + len(failures) < probes:
+        if sent < probes:
             asked = time.monotonic()
             failure = get(target, "/plaintext")
             if failure:
                 failures.append(failure)
+            elif sent == 0:
+                first = round((time.monotonic() - asked) * 1000, 2)
             else:
                 times.append(time.monotonic() - asked)
+            sent += 1
         time.sleep(POLL_S)
-    return latency(times, failures), read
+    return latency(times, failures), first, read
 
 
 # --- soak: hostile connections that come and go --------------------------------------------------------------
@@ -791,7 +799,7 @@ def environment(args: argparse.Namespace) -> dict:
             "tcp_rmem": read_text("/proc/sys/net/ipv4/tcp_rmem"),
             "memory_measure": MEMORY_MEASURE, "send_timeout_s": args.send_timeout, "keepalive_timeout_s": KEEPALIVE_S,
             "connections": args.connections, "slow_readers": args.slow, "mix_clients": args.clients,
-            "watch_margin_s": args.margin, "close_margin_s": CLOSE_MARGIN_S, "client_rcvbuf": CLIENT_RCVBUF,
+            "probes": PROBES, "probe_every_s": POLL_S, "watch_margin_s": args.margin, "close_margin_s": CLOSE_MARGIN_S, "client_rcvbuf": CLIENT_RCVBUF,
             "pipeline_bytes": len(PIPELINE), "pipelined_requests": len(PIPELINE) // len(PIPELINED),
             "budget_bytes": OUTPUT_BUDGET, "largest_static": dict(zip(("path", "bytes"), largest_static()))}
 
@@ -832,7 +840,7 @@ def fmt(value: float | None, digits: int = 1) -> str:
 
 def table(rows: list[CaseResult]) -> str:
     lines = [f"{'variant':<28} {'case':<12} {'conns':>5} {'MiB/conn':>8} {'idle/conn':>9} {'peak MiB':>8} "
-             f"{'closed':>8} {'in time':>8} {'close med/max s':>15} {'normal p50/max ms':>17} {'fail':>4} "
+             f"{'closed':>8} {'in time':>8} {'close med/max s':>15} {'normal p50/max ms':>17} {'burst ms':>8} {'fail':>4} "
              f"{'sendq KiB':>9} {'time s':>6}"]
     for row in rows:
         c, n = row.closes, row.normal
@@ -840,7 +848,7 @@ def table(rows: list[CaseResult]) -> str:
                      f"{row.memory.growth_per_connection_mib:>8.3f} {row.memory.idle_per_connection_mib:>9.3f} "
                      f"{row.memory.peak_mib:>8.1f} {f'{c.closed}/{c.connections}':>8} {f'{c.in_time}/{c.connections}':>8} "
                      f"{fmt(c.median_s) + '/' + fmt(c.max_s):>15} {fmt(n.p50_ms) + '/' + fmt(n.max_ms):>17} "
-                     f"{n.failures:>4} {fmt(row.kernel.send_queue_kib, 0):>9} {row.elapsed_s:>6.1f}"
+                     f"{fmt(row.amid_burst_ms):>8} {n.failures:>4} {fmt(row.kernel.send_queue_kib, 0):>9} {row.elapsed_s:>6.1f}"
                      + (" OVER CAP" if row.over_cap else "") + ("" if row.server_alive else " SERVER GONE"))
     return "\n".join(lines)
 
