@@ -45,31 +45,37 @@ def hostile_summary(doc: dict) -> list[str]:
     worst = max(rows, key=lambda row: row["memory"]["growth_per_connection_mib"])
     in_time = sum(row["closes"]["in_time"] for row in rows)
     connections = sum(row["closes"]["connections"] for row in rows)
-    slowest = max(rows, key=lambda row: row["normal"]["max_ms"] or 0)
     medians = [row["normal"]["p50_ms"] for row in rows if row["normal"]["p50_ms"] is not None]
     failures = sum(row["normal"]["failures"] for row in rows)
     timeout = doc["environment"]["send_timeout_s"]
     below = sum(row["memory"]["growth_per_connection_mib"] < MEMORY_AIM_MIB for row in rows)
+    probed = [row for row in rows if not row["normal_clients"]]
+    mixed = [row for row in rows if row["normal_clients"]]
     return [
         f"- Memory: {below} of {len(rows)} cases stay under {MEMORY_AIM_MIB} MiB per hostile connection; the most is "
         f"{worst['memory']['growth_per_connection_mib']:.2f} MiB ({variant(worst)}, {worst['case']}). "
         f"{in_time} of {connections} hostile connections were closed within --send-timeout + {CLOSE_MARGIN_S:g} s "
         f"({timeout:g} + {CLOSE_MARGIN_S:g} s) of their stall.",
-        f"- Normal clients while they hold: medians {ms(min(medians))}–{ms(max(medians))} ms, {failures} failed; the "
-        f"slowest single request took {ms(slowest['normal']['max_ms'])} ms ({variant(slowest)}, {slowest['case']}). "
-        f"A request sent the moment they finished sending waits behind the server's answers to them until its "
-        f"send buffers are full: {burst_range(rows)} ms.",
+        f"- Normal clients: medians {ms(min(medians))}–{ms(max(medians))} ms, {failures} failed. The slowest single "
+        f"request while the hostile clients hold took {slowest(probed, 'max_ms')}; in the mix, whose keep-alive "
+        f"clients are timed through the burst too, {slowest(mixed, 'max_ms')}. A request sent the moment they "
+        f"finished sending waits behind the server's answers to them until its send buffers are full: "
+        f"{slowest(probed, 'amid_burst_ms', low=True)}.",
     ]
 
 
-def burst_range(rows: list[dict]) -> str:
-    """The fewest and the most ms a request took amid the hostile clients' burst, with the variant of the most."""
-    timed = [row for row in rows if row.get("amid_burst_ms") is not None]
+def slowest(rows: list[dict], figure: str, low: bool = False) -> str:
+    """The most ms of `figure` (a normal-latency figure, or amid_burst_ms) over `rows`, and whose it is; with
+    `low`, the fewest before it."""
+    def value(row: dict) -> float | None:
+        return row.get(figure) if figure == "amid_burst_ms" else row["normal"][figure]
+
+    timed = [row for row in rows if value(row) is not None]
     if not timed:
         return "–"
-    low = min(row["amid_burst_ms"] for row in timed)
-    high = max(timed, key=lambda row: row["amid_burst_ms"])
-    return f"{ms(low)}–{ms(high['amid_burst_ms'])} ({variant(high)}, {high['case']}, the most)"
+    high = max(timed, key=value)
+    fewest = f"{ms(min(map(value, timed)))}–" if low else ""
+    return f"{fewest}{ms(value(high))} ms ({variant(high)}, {high['case']})"
 
 
 def render_hostile(doc: dict) -> str:
