@@ -21,6 +21,7 @@ from pathlib import Path
 from . import measure
 
 ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_CGI_BIN = ROOT / "webapp" / "cgi-bin"  # the shipped CGI scripts, as files: the harness never imports the app
 READY_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
 LISTENING = re.compile(r"listening on (http://(\[[^\]]+\]|[^:/\s]+):(\d+))")

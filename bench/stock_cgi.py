@@ -27,8 +27,7 @@ import warnings
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-from webapp.cgi import PATH as SCRIPT_PATH  # the one thing taken from the gateway: where scripts find programs
-
+from .process import SHIPPED_CGI_BIN
 from .stock_server import serve
 
 with warnings.catch_warnings():  # 3.13 warns that it is deprecated: that is the point of this reference
@@ -38,7 +37,7 @@ with warnings.catch_warnings():  # 3.13 warns that it is deprecated: that is the
 
 http.server.nobody_uid = os.getuid  # run_cgi's setuid target: the server's own user (see above)
 
-SHIPPED = Path(__file__).resolve().parent.parent / "webapp"  # holds cgi-bin/
+SCRIPT_PATH = "/usr/local/bin:/usr/bin:/bin"  # SPEC §7: the PATH the gateway gives every script
 
 
 class Handler(CGIHTTPRequestHandler):
@@ -54,7 +53,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.stock_cgi", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
-    parser.add_argument("--cgi-dir", type=Path, default=SHIPPED / "cgi-bin", help="the scripts' folder, named cgi-bin")
+    parser.add_argument("--cgi-dir", type=Path, default=SHIPPED_CGI_BIN, help="the scripts' folder, named cgi-bin")
     parser.add_argument("--access-log", action="store_true", help="the stock log line per request on stderr")
     parser.add_argument("--model", choices=["threaded"], default="threaded", help="accepted for a uniform command line")
     parser.add_argument("--data-dir", type=Path, help="accepted and ignored: this server stores nothing")

@@ -19,9 +19,8 @@ import tempfile
 from pathlib import Path
 
 from bench.catalog import MODELS
-from bench.process import ROOT, ServerProcess, layer_command
+from bench.process import ROOT, SHIPPED_CGI_BIN, ServerProcess, layer_command
 from serving.options import OneLineParser, fail
-from webapp.cgi import CGI_DIR
 
 from .corpus import ResponseReader, check, load_cases, run_case
 
@@ -39,7 +38,7 @@ def make_folder(parent: Path) -> Path:
     folder = parent / "cgi-bin"
     folder.mkdir()
     for name in ("hello.sh", "env.py"):
-        shutil.copy2(CGI_DIR / name, folder / name)
+        shutil.copy2(SHIPPED_CGI_BIN / name, folder / name)
     for name, body in FAILING.items():
         (folder / name).write_text(f"#!/bin/sh\n{body}\n")
         (folder / name).chmod(0o755)

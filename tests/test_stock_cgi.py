@@ -4,6 +4,7 @@ Live: stock serves the shipped scripts through bench/stock_cgi.py, and tools/cgi
 it and one of our servers the same questions.
 """
 
+import json
 import re
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from bench.knobs import PSEUDO, STOCK_CGI_LAYER
 from bench.process import ServerProcess
 from bench.scenarios import CGI_SCENARIOS
 from server_layers.cgi_cost import SCENARIOS, bench_args, merged, variants
+from webapp.cgi import PATH as GATEWAY_PATH
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +34,12 @@ def test_stock_runs_the_shipped_scripts(stock):
     with urllib.request.urlopen(f"{stock.url}/cgi-bin/hello.sh", timeout=10) as answer:
         assert answer.status == 200 and answer.read() == b"Hello, World!"
         assert answer.headers["Content-Type"] == "text/plain; charset=utf-8"
+
+
+def test_stock_gives_the_scripts_the_gateways_path(stock):
+    """The rows compare the same script only if `#!/usr/bin/env python3` finds the same interpreter."""
+    with urllib.request.urlopen(f"{stock.url}/cgi-bin/env.py", timeout=10) as answer:
+        assert json.loads(answer.read())["env"]["PATH"] == GATEWAY_PATH
 
 
 def test_the_differences_tool_finds_what_stock_does_otherwise():
