@@ -7,8 +7,9 @@ status lines (or nothing: "closed", "timed out"), the state afterwards, /echo's
 view of the request, the problems against the contract (corpus.check) and
 whether the answer differs from the other servers (corpus.normalise). The
 command starts the layers itself (`python -m LAYER --port 0`, as the tests do),
-stops them with SIGTERM, and writes conformance.json, conformance.md and
-conformance.html. Client side only: it never imports a server package or locust.
+stops them with SIGTERM, and writes conformance.json: data only; reports.matrix
+renders it (server_layers.probe is the command that does both). Client side
+only: it never imports a server package, a report or locust.
 """
 
 import argparse
@@ -28,11 +29,17 @@ from pathlib import Path
 from bench.catalog import MODELS
 from bench.process import ServerProcess, layer_command
 from bench.reference_servers import Target, ensure_venv, production, start, stock
-from serving.options import OneLineParser, fail
+from serving.options import OneLineParser
 
 from .corpus import Case, Observation, check, load_cases, normalise, run_case
 
 ECHO_KEYS = ("method", "target", "version", "headers", "body_base64")
+
+
+class ProbeError(ValueError):
+    """What cannot be probed as asked (an unknown layer or case, a bad --server); the command says it in one line."""
+
+
 THEN_WORDS = {"closed": "closed", "open": "open", "timeout": "timed out"}
 REQUEST_SHOWN = 400  # characters of a case's request kept in conformance.json
 
@@ -300,27 +307,27 @@ def parser() -> OneLineParser:
 def every_layer(scratch: Path, layers: list[str] | None = None, models: list[str] | None = None,
                 others: bool = False) -> dict[str, list[str]]:
     """The command of each chosen layer x model (default: every one; none when `others` are probed instead), its
-    data in `scratch`; a layer or model that does not exist is one line and exit 2."""
+    data in `scratch`; ProbeError for a layer or model that does not exist."""
     layers = layers or ([] if others else list(MODELS))
     unknown = [layer for layer in layers if layer not in MODELS]
     if unknown:
-        fail(f"server-layers probe: unknown layer {unknown[0]!r} (choose from {', '.join(MODELS)})")
+        raise ProbeError(f"unknown layer {unknown[0]!r} (choose from {', '.join(MODELS)})")
     pairs = [(layer, model) for layer in layers for model in MODELS[layer] if not models or model in models]
     if layers and not pairs:
-        fail(f"server-layers probe: no layer among {','.join(layers)} has model {','.join(models)}")
+        raise ProbeError(f"no layer among {','.join(layers)} has model {','.join(models)}")
     return {f"{layer}/{model}": layer_command(layer, model, scratch / f"{layer}-{model}") for layer, model in pairs}
 
 
 def reference_targets(wanted: bool, required: bool = True) -> list[Target]:
     """Stock http.server, uvicorn and gunicorn serving the app, when `wanted` (installing their environment). When
-    it cannot be installed: one line and exit 2, or (not `required`) a warning and stock http.server alone."""
+    it cannot be installed: ProbeError, or (not `required`) a warning and stock http.server alone."""
     if not wanted:
         return []
     try:
         ensure_venv(log=lambda line: print(line, file=sys.stderr))
     except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
         if required:
-            fail(f"server-layers probe: the reference environment could not be installed: {exc}")
+            raise ProbeError(f"the reference environment could not be installed: {exc}") from exc
         print(f"warning: no uvicorn or gunicorn column: the reference environment could not be installed ({exc})",
               file=sys.stderr)
         return [stock()]
@@ -332,7 +339,7 @@ def named(items: list[str], what: str) -> dict[str, str]:
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip() or not value.strip():
-            fail(f"server-layers probe: {what} needs NAME=VALUE, got {item!r}")
+            raise ProbeError(f"{what} needs NAME=VALUE, got {item!r}")
         result[name.strip()] = value.strip()
     return result
 
@@ -342,7 +349,7 @@ def addresses(args: argparse.Namespace) -> dict[str, tuple[str, int]]:
     for name, value in named(args.server, "--server").items():
         match = re.fullmatch(r"\[?([^\]]+?)\]?:(\d{1,5})", value)
         if not match:
-            fail(f"server-layers probe: --server {name}: {value!r} is not HOST:PORT")
+            raise ProbeError(f"--server {name}: {value!r} is not HOST:PORT")
         result[name] = (match[1], int(match[2]))
     return result
 
@@ -354,29 +361,23 @@ def pick_cases(ids: list[str] | None) -> list[Case]:
     known = {case.id: case for case in cases}
     missing = [i for i in ids if i not in known]
     if missing:
-        fail(f"server-layers probe: no case {missing[0]!r} in conformance/cases")
+        raise ProbeError(f"no case {missing[0]!r} in conformance/cases")
     return [known[i] for i in ids]
 
 
-def write_outputs(matrix: dict, out: Path) -> list[Path]:
-    """conformance.json, and the matrix as Markdown and as a self-contained page."""
-    from reports.matrix import markdown_matrix, matrix_page  # only to render: the probe needs no report
-
+def write_data(matrix: dict, out: Path) -> Path:
+    """conformance.json in `out`: the matrix as data (reports.matrix renders it)."""
     out.mkdir(parents=True, exist_ok=True)
-    files = [out / "conformance.json", out / "conformance.md", out / "conformance.html"]
-    files[0].write_text(json.dumps(matrix, indent=1) + "\n", encoding="utf-8")
-    files[1].write_text(markdown_matrix(matrix), encoding="utf-8")
-    files[2].write_text(matrix_page(matrix), encoding="utf-8")
-    return files
+    path = out / "conformance.json"
+    path.write_text(json.dumps(matrix, indent=1) + "\n", encoding="utf-8")
+    return path
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def probe_command(args: argparse.Namespace) -> tuple[dict, float]:
+    """What `server-layers probe` (parser()'s arguments) measures: the matrix, and the seconds it took. Raises
+    ProbeError for what cannot be probed as asked."""
     if args.timeout <= 0:
-        fail("server-layers probe: --timeout must be above 0")
-    out = args.out or Path("results") / f"probe-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}"
-    if (out / "conformance.json").exists() and not args.force:
-        fail(f"server-layers probe: {out / 'conformance.json'} exists (use --force or another --out)")
+        raise ProbeError("--timeout must be above 0")
     cases = pick_cases(args.cases)
     launches = {name: shlex.split(command) for name, command in named(args.launch, "--launch").items()}
     references = reference_targets(args.reference)
@@ -384,21 +385,18 @@ def main(argv: list[str] | None = None) -> int:
         commands = every_layer(Path(scratch), args.layers, args.models, bool(args.server or args.launch)) | launches
         running = addresses(args)
         if not commands and not running:
-            fail("server-layers probe: nothing to probe")
+            raise ProbeError("nothing to probe")
         if taken := sorted({t.name for t in references} & {*launches, *running}):
-            fail(f"server-layers probe: {taken[0]!r} names a reference column; give your server another name")
+            raise ProbeError(f"{taken[0]!r} names a reference column; give your server another name")
         started = time.monotonic()
         try:
             matrix = run(commands, running, cases, args.timeout, references=references)
         except RuntimeError as exc:
-            fail(f"server-layers probe: {exc}")
-    files = write_outputs(matrix, out)
-    t = matrix["totals"]
-    print(f"{t['cases']} cases x {t['servers']} servers in {time.monotonic() - started:.0f} s: "
-          f"{t['contract']} cells differ from the contract, {t['diverging']} from the other servers")
-    print("\n".join(map(str, files)))
-    return 1 if t["contract"] or t["diverging"] else 0
+            raise ProbeError(str(exc)) from exc
+    return matrix, time.monotonic() - started
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def default_out() -> Path:
+    return Path("results") / f"probe-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}"
+
+

@@ -7,6 +7,7 @@ reads the matrix only: it never sends a request. Every string is escaped.
 """
 
 import json
+from pathlib import Path
 
 from .html import document, esc, key_values
 from .html import table as table_html
@@ -235,3 +236,11 @@ def markdown_matrix(matrix: dict) -> str:
                   "by topic (reference columns are never counted as the project's failures):", "",
                   markdown_table(*reference_rows(matrix))]
     return "\n".join(lines) + "\n"
+
+
+def write_pages(matrix: dict, out: Path) -> list[Path]:
+    """conformance.md and conformance.html beside the probe's conformance.json."""
+    pages = [out / "conformance.md", out / "conformance.html"]
+    pages[0].write_text(markdown_matrix(matrix), encoding="utf-8")
+    pages[1].write_text(matrix_page(matrix), encoding="utf-8")
+    return pages

@@ -22,11 +22,12 @@ from pathlib import Path
 from bench import rounds, wrk
 from bench.cli import Progress, duration, names
 from conformance.corpus import load_cases
-from conformance.probe import MODELS, every_layer, reference_targets, run, write_outputs
+from conformance.probe import MODELS, every_layer, reference_targets, run, write_data
 from serving.options import EVENT_LOOP_MODELS, OneLineParser, fail  # measured beside threaded wherever a layer has them
 
 from reports import cli as report_cli
 from reports.data import ReportError
+from reports.matrix import write_pages
 
 MIN_WINDOW_S = 0.5  # a round of the Locust pass: long enough for a few hundred requests per server
 MIN_TURN_S = 0.02  # a turn on the core in the wrk rounds: longer than a signal's round trip by far
@@ -121,4 +122,5 @@ def probe_all(out: Path, references: list = ()) -> None:
             matrix = run(every_layer(Path(scratch)), {}, load_cases(), references=references)
         except RuntimeError as exc:
             fail(f"server-layers compare: {exc}")
-    write_outputs(matrix, out)
+    write_data(matrix, out)
+    write_pages(matrix, out)

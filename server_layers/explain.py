@@ -26,9 +26,10 @@ from pathlib import Path
 
 from bench import cpu_profile, syscalls
 from conformance.corpus import load_cases
-from conformance.probe import every_layer, reference_targets, run, write_outputs
+from conformance.probe import ProbeError, every_layer, reference_targets, run, write_data
 from reports import cli as report_cli
 from reports.data import ReportError
+from reports.matrix import write_pages
 from serving.options import OneLineParser, fail
 
 
@@ -61,8 +62,12 @@ def has_references(run_dir: Path) -> bool:
 def probe_with_references(run_dir: Path) -> None:
     """The whole corpus on every layer and model, and the reference columns, into RUN_DIR/conformance.*."""
     with tempfile.TemporaryDirectory(prefix="explain-probe-") as scratch:
-        matrix = run(every_layer(Path(scratch)), {}, load_cases(), references=reference_targets(True))
-    write_outputs(matrix, run_dir)
+        try:
+            matrix = run(every_layer(Path(scratch)), {}, load_cases(), references=reference_targets(True))
+        except (ProbeError, RuntimeError) as exc:
+            fail(f"server-layers explain: {exc}")
+    write_data(matrix, run_dir)
+    write_pages(matrix, run_dir)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,7 +14,7 @@ LAYERS = SERVER_MODULES  # layer -> module with main(argv)
 TOOLS = {  # subcommand -> (module with main(argv), help); each has its own --help
     "bench": ("bench.cli", "measure the layers with Locust (BENCH.md §2)"),
     "report": ("reports.cli", "charts, report.html and summary.md from a bench run (BENCH.md §3)"),
-    "probe": ("conformance.probe", "the conformance matrix: the corpus on every layer and model (BENCH.md §4)"),
+    "probe": ("server_layers.probe", "the conformance matrix: the corpus on every layer and model (BENCH.md §4)"),
     "compare": ("server_layers.compare", "probe, the layers in interleaved rounds, the report: the main job (BENCH.md §5)"),
     "explain": ("server_layers.explain", "system calls, where the CPU goes, flame graphs, reference columns: "
                 "measured into a run's folder, then its report"),

@@ -19,7 +19,7 @@ from helpers import LAYERS, ROOT
 from bench.catalog import DEFAULT_MODEL
 from bench.process import ServerProcess
 from conformance.corpus import load_cases
-from conformance.probe import in_substance, mark_divergence, probe, totals
+from conformance.probe import ProbeError, every_layer, in_substance, mark_divergence, pick_cases, probe, totals
 
 PROXY = Path(__file__).resolve().parent / "data" / "obsfold_proxy.py"
 ALL_CASES = {case.id: case for case in load_cases()}
@@ -171,3 +171,14 @@ def test_existing_matrix_needs_force(tmp_path):
     (tmp_path / "conformance.json").write_text("{}")
     result = probe_cli("--out", str(tmp_path), timeout=60)
     assert result.returncode == 2 and "--force" in result.stderr
+
+
+@pytest.mark.parametrize("call", [
+    lambda tmp: every_layer(tmp, ["no_such_layer"]),
+    lambda tmp: every_layer(tmp, [next(iter(LAYERS))], ["no_such_model"]),
+    lambda tmp: pick_cases(["no-such-case"]),
+])
+def test_the_probes_library_raises_where_its_command_exits(call, tmp_path):
+    """compare and explain call the same functions: a refusal is theirs to word, never a 'server-layers probe:' exit."""
+    with pytest.raises(ProbeError):
+        call(tmp_path)
