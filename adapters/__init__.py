@@ -35,10 +35,11 @@ def declared_length(value: str | None) -> int:
 
 def refused(length: int) -> tuple[HTTPStatus, list[tuple[str, str]], bytes] | None:
     """413 for a body past the contract's limit (never read into memory), else None."""
-    return answer_of(error_response(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)) if length > MAX_BODY else None
+    return parts(error_response(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)) if length > MAX_BODY else None
 
 
-def answer_of(response: Response) -> tuple[HTTPStatus, list[tuple[str, str]], bytes]:
+def parts(response: Response) -> tuple[HTTPStatus, list[tuple[str, str]], bytes]:
+    """A Response as a host server takes it: the status, the fields with Content-Length, and the whole body."""
     fields = [*response.headers, *([("Content-Length", str(response.length))] if response.has_length else [])]
     # a large file whole: the host server has its own flow control, which is what the reference rows measure
     return response.status, fields, b"".join(file_pieces(response.file, response.length)) if response.file else response.body
@@ -51,12 +52,12 @@ def request(method: str, target: str, version: str, headers: list[tuple[str, str
     return Request(method, target, version, headers, body, grammar.expectation(version, fields), fields, origin)
 
 
-def finished(request: Request, response: Response) -> tuple[HTTPStatus, list[tuple[str, str]], bytes]:
+def parts_for(request: Request, response: Response) -> tuple[HTTPStatus, list[tuple[str, str]], bytes]:
     """The status, the fields with Content-Length, and the body (none for HEAD)."""
-    status, fields, body = answer_of(response)
+    status, fields, body = parts(response)
     return status, fields, b"" if request.method == "HEAD" else body
 
 
-def answer(app: App, request: Request) -> tuple[HTTPStatus, list[tuple[str, str]], bytes]:
-    """The app's answer to `request`, a Deferred run here (a blocking host: its worker thread waits), finished."""
-    return finished(request, decide_now(app, request))
+def app_parts(app: App, request: Request) -> tuple[HTTPStatus, list[tuple[str, str]], bytes]:
+    """The app's answer to `request`, a Deferred run here (a blocking host: its worker thread waits), as parts_for gives it."""
+    return parts_for(request, decide_now(app, request))

@@ -12,7 +12,7 @@ from http11.limits import MAX_BODY
 from serving.session import decide
 from webapp.cgi import Deferred
 
-from . import finished, make_app, refused, request
+from . import make_app, parts_for, refused, request
 
 
 def target(scope: dict) -> str:
@@ -80,7 +80,7 @@ class Application:
         response = decide(self.app, parsed)
         if isinstance(response, Deferred):
             response = await asyncio.to_thread(response.run)
-        await self.send_answer(send, *finished(parsed, response))
+        await self.send_answer(send, *parts_for(parsed, response))
 
     @staticmethod
     async def send_answer(send, status, fields: list[tuple[str, str]], body: bytes) -> None:

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler
 from http11 import Origin
 from webapp.app import KNOWN_METHODS
 
-from . import answer, declared_length, refused, request
+from . import app_parts, declared_length, refused, request
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -33,7 +33,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         parsed = request(self.command, self.path, self.request_version, list(self.headers.items()), content,
                          Origin(self.version_string(), self.client_address, self.connection.getsockname))
-        self.reply(*answer(self.server.app, parsed), close=not self.keepalive)
+        self.reply(*app_parts(self.server.app, parsed), close=not self.keepalive)
 
     def reply(self, status, fields: list[tuple[str, str]], body: bytes, close: bool = False) -> None:
         """The stock calls: status line, fields, end_headers (a send), the body (a second send)."""

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from http11 import Origin, error_response
 
-from . import answer, answer_of, declared_length, make_app, refused, request
+from . import app_parts, declared_length, make_app, parts, refused, request
 
 SPECIAL = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}  # the fields WSGI keeps without HTTP_
 
@@ -63,11 +63,11 @@ class Application:
         refusal = refused(declared_length(environ.get("CONTENT_LENGTH")))
         content = None if refusal else body(environ)
         if content is None:  # past the limit, or cut short: the app never sees it
-            status, headers, content = refusal or answer_of(error_response(HTTPStatus.BAD_REQUEST))
+            status, headers, content = refusal or parts(error_response(HTTPStatus.BAD_REQUEST))
         else:
             parsed = request(environ["REQUEST_METHOD"], target(environ), environ.get("SERVER_PROTOCOL", "HTTP/1.0"),
                              fields(environ), content, origin(environ))
-            status, headers, content = answer(self.app, parsed)
+            status, headers, content = app_parts(self.app, parsed)
         start_response(f"{status.value} {status.phrase}", headers)
         return [content]
 

@@ -248,10 +248,10 @@ class Server:
 
     def drain(self, deadline: float) -> None:
         """Close the idle connections, let the others finish their request until `deadline`, then end the loop."""
-        self.loop.run_until_complete(self.finish(deadline))
+        self.loop.run_until_complete(self.close_all(deadline))
         self.loop.close()
 
-    async def finish(self, deadline: float) -> None:
+    async def close_all(self, deadline: float) -> None:
         while self.connections and time.monotonic() < deadline:
             for transport, session in list(self.connections.items()):
                 if session.is_idle() and not transport.get_write_buffer_size():

@@ -17,7 +17,7 @@ from http11.parser import ChunkedBody
 from serving.access_log import log_request
 from serving.runner import run
 from serving.sending import SendClock, Sender
-from serving.session import answer, file_pieces
+from serving.session import answer_with_connection, file_pieces
 from serving.stdlib_server import Forking, ManagedServer, Threading
 
 from .reader import ConnectionClosed, HeadTimeout, RequestReader
@@ -116,7 +116,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         # gap: a leading '//' rewritten [cases: target-double-slash]
         request = Request(self.command, self.target, self.request_version, self.fields, body, self.expect, self.index,
                           Origin(self.version_string(), self.client_address, self.connection.getsockname))
-        self.write(*answer(self.server.app, self.server.options, self.server.lifecycle, request), request.request_line)
+        self.write(*answer_with_connection(self.server.app, self.server.options, self.server.lifecycle, request), request.request_line)
 
     def read_body(self) -> bytes:
         # Stock has no body framing at all; chunked bodies are decoded by http11's decoder.

@@ -127,7 +127,7 @@ class SelectorServer(Server):
     def serve(self) -> None:
         self.selector = selectors.DefaultSelector()
         self.conns: dict[socket.socket, Pending] = {}
-        self.finished: deque[tuple[Pending, object]] = deque()  # answers made off the loop, to send
+        self.off_loop_answers: deque[tuple[Pending, object]] = deque()  # answers made off the loop, to send
         self.wake_in, self.wake_out = socket.socketpair()
         self.wake_in.setblocking(False)
         self.wake_out.setblocking(False)
@@ -153,7 +153,7 @@ class SelectorServer(Server):
                 if key.data is None:  # the listener
                     self.accept_all()
                 elif key.data is WAKE:
-                    self.resume_finished()
+                    self.resume_off_loop()
                 elif events & selectors.EVENT_WRITE:
                     self.flush(key.data)
                 else:
@@ -193,24 +193,24 @@ class SelectorServer(Server):
         pending = conn.session.pending
         if pending is not None and pending is not conn.running:
             conn.running = pending
-            in_thread(pending.run, lambda response: self.finish(conn, response))
+            in_thread(pending.run, lambda response: self.made_off_loop(conn, response))
 
-    def finish(self, conn: Pending, response) -> None:
+    def made_off_loop(self, conn: Pending, response) -> None:
         """From the thread: queue the answer and wake the loop."""
-        self.finished.append((conn, response))
+        self.off_loop_answers.append((conn, response))
         try:
             self.wake_out.send(b"\0")
         except OSError:  # the wake-up socket is full (the loop wakes anyway) or gone (stopped)
             pass
 
-    def resume_finished(self) -> None:
+    def resume_off_loop(self) -> None:
         try:
             while self.wake_in.recv(4096):
                 pass
         except BlockingIOError:
             pass
-        while self.finished:
-            conn, response = self.finished.popleft()
+        while self.off_loop_answers:
+            conn, response = self.off_loop_answers.popleft()
             if self.conns.get(conn.sock) is conn:  # not closed meanwhile
                 conn.out += conn.session.resume(response)
                 self.flush(conn)

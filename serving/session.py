@@ -53,12 +53,12 @@ def decide_now(app, request: Request) -> Response:
     return response.run() if isinstance(response, Deferred) else response
 
 
-def answer(app, options, lifecycle, request: Request) -> tuple[Response, str | None]:
+def answer_with_connection(app, options, lifecycle, request: Request) -> tuple[Response, str | None]:
     """The response to a whole request (run here, blocking, if the app deferred it), and its Connection field."""
-    return finish(options, lifecycle, request, decide_now(app, request))
+    return fit(options, lifecycle, request, decide_now(app, request))
 
 
-def finish(options, lifecycle, request: Request, response: Response) -> tuple[Response, str | None]:
+def fit(options, lifecycle, request: Request, response: Response) -> tuple[Response, str | None]:
     """HEAD without a body, and the Connection field the response needs (None, keep-alive, close)."""
     if request.method == "HEAD":  # GET's status and fields, never a body (RFC 9110 §9.3.2), errors included
         response.body, response.file = b"", None
@@ -124,7 +124,7 @@ class Session:
     def resume(self, response: Response) -> bytes:
         """The pending request's answer (what follows it comes from `more`)."""
         request, self.pending, self.deferred_request = self.deferred_request, None, None
-        return self.finished(request, response)
+        return self.framed_answer(request, response)
 
     def more(self) -> bytes:
         """The next bytes to send: the next piece of a file answer, else the answer to the next whole request the
@@ -179,10 +179,10 @@ class Session:
                 self.pending, self.deferred_request = response, request
                 return b""
             response = response.run()
-        return self.finished(request, response)
+        return self.framed_answer(request, response)
 
-    def finished(self, request: Request, response: Response) -> bytes:
-        response, connection = finish(self.options, self.lifecycle, request, response)
+    def framed_answer(self, request: Request, response: Response) -> bytes:
+        response, connection = fit(self.options, self.lifecycle, request, response)
         return self.frame(response, request.request_line, connection)
 
     def error(self, status: HTTPStatus) -> bytes:
