@@ -328,6 +328,9 @@ def unprofiled(which: list[tuple[str, str]]) -> str:
             "nor py-spy's samples of it see whole") if forked else ""
 
 
+DEFAULT_PATHS = ["/plaintext", "/"]
+
+
 def request_paths(text: str) -> list[str]:
     """An argparse type: a comma list of request paths (bench.syscalls.request_path)."""
     return [request_path(item.strip()) for item in text.split(",")]
@@ -339,8 +342,8 @@ request_paths.__name__ = "comma list of request paths (/..., no spaces)"  # name
 def main(argv: list[str] | None = None) -> int:
     p = OneLineParser(prog="python -m bench.cpu_profile", description=__doc__.split("\n\n")[0])
     add_common(p, 20000, "per window")
-    p.add_argument("--paths", type=request_paths, default="/plaintext,/",
-                   help="the GETs, comma-separated (default /plaintext,/)")
+    p.add_argument("--paths", type=request_paths, default=DEFAULT_PATHS,
+                   help=f"the GETs, comma-separated (default {','.join(DEFAULT_PATHS)})")
     p.add_argument("--repeat", type=int, default=3, help="rounds, the order rotated each round (default 3)")
     options = p.parse_args(argv)
     if options.repeat < 1:
@@ -350,8 +353,12 @@ def main(argv: list[str] | None = None) -> int:
         p.error(refusal)
     if not py_spy():
         p.error("py-spy is not installed (pip install py-spy; the bench extra has it)")
-    out = output(options, "cpu")
-    rows = measure_all(which, options.paths, options.requests, out, options.repeat)
+    return run(which, options.paths, options.requests, options.repeat, output(options, "cpu"))
+
+
+def run(which: list[tuple[str, str]], paths: list[str], requests: int, repeat: int, out: Path) -> int:
+    """Profile each variant on `paths`, `repeat` rounds, into OUT/cpu.json (printed as a table too)."""
+    rows = measure_all(which, paths, requests, out, repeat)
     return save(out, "cpu.json", rows, table(rows))
 
 

@@ -36,6 +36,9 @@ def variants() -> list[tuple[str, str]]:
     return list(MEASURED_VARIANTS)
 
 
+DEFAULT_PATH = "/plaintext"
+
+
 def chosen(text: str | None) -> list[tuple[str, str]]:
     """bench.syscalls.variants(), or those of a `LAYER/MODEL,...` list; ValueError naming the unknown ones."""
     if not text:
@@ -223,16 +226,21 @@ def save(out: Path, name: str, rows: list[dict], text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     p = OneLineParser(prog="python -m bench.syscalls", description=__doc__.split("\n\n")[0])
     add_common(p, 2000, "traced per variant")
-    p.add_argument("--path", type=request_path, default="/plaintext",
+    p.add_argument("--path", type=request_path, default=DEFAULT_PATH,
                    help="the GET each request makes (default /plaintext)")
     options = p.parse_args(argv)
     which = resolve(p, options, "syscalls")
     if not shutil.which("strace"):
         p.error("strace is not installed (apt-get install strace)")
-    out, steps, rows = output(options, "syscalls"), Steps("syscalls", len(which)), []
+    return run(which, options.requests, options.path, output(options, "syscalls"))
+
+
+def run(which: list[tuple[str, str]], requests: int, path: str, out: Path) -> int:
+    """strace each variant over `requests` GETs of `path`, into OUT/syscalls.json (printed as a table too)."""
+    steps, rows = Steps("syscalls", len(which)), []
     for layer, model in which:
-        steps.step(f"{layer}/{model}, strace over {options.requests} keep-alive requests, then as long idle")
-        rows.append(measure(layer, model, options.requests, options.path, out / f"{layer}-{model}"))
+        steps.step(f"{layer}/{model}, strace over {requests} keep-alive requests, then as long idle")
+        rows.append(measure(layer, model, requests, path, out / f"{layer}-{model}"))
     steps.finish()
     return save(out, "syscalls.json", rows, table(rows))
 

@@ -104,13 +104,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def plan(args: argparse.Namespace) -> list[tuple[str, Callable[[], object]]]:
     """The measuring steps, each (what it does, a call): strace, the CPU profile, the probe unless not needed."""
-    picked = ["--variants", args.variants] if args.variants else []
-    count = len(syscalls.chosen(args.variants))
-    steps = [(f"system calls, strace on {count} variants (bench.syscalls)",
-              lambda: syscalls.main(["--requests", str(args.syscall_requests), "--out", str(args.run_dir), *picked])),
-             (f"where the CPU goes, {args.cpu_rounds} rounds of {count} variants (bench.cpu_profile)",
-              lambda: cpu_profile.main(["--requests", str(args.cpu_requests), "--repeat", str(args.cpu_rounds),
-                                        "--out", str(args.run_dir), *picked]))]
+    which = syscalls.chosen(args.variants)
+    steps = [(f"system calls, strace on {len(which)} variants (bench.syscalls)",
+              lambda: syscalls.run(which, args.syscall_requests, syscalls.DEFAULT_PATH, args.run_dir)),
+             (f"where the CPU goes, {args.cpu_rounds} rounds of {len(which)} variants (bench.cpu_profile)",
+              lambda: cpu_profile.run(which, cpu_profile.DEFAULT_PATHS, args.cpu_requests, args.cpu_rounds,
+                                      args.run_dir))]
     if not args.no_reference and not has_references(args.run_dir):
         steps.append(("the probe with the reference columns (conformance.probe)",
                       lambda: probe_with_references(args.run_dir)))
