@@ -10,6 +10,7 @@ import socket
 import time
 
 from serving.blocking import REFUSE_DRAIN_S
+from serving.contract import App, Lifecycle, ServerOptions
 from serving.offload import in_thread
 from serving.runner import family, run
 from serving.sending import cap_send_buffer, kernel_unsent
@@ -168,7 +169,7 @@ class Server:
 
     Methods a model overrides: `start(listener)` (a coroutine returning the asyncio.Server) and `check`."""
 
-    def __init__(self, app, options, lifecycle) -> None:
+    def __init__(self, app: App, options: ServerOptions, lifecycle: Lifecycle) -> None:
         self.app, self.options, self.lifecycle = app, options, lifecycle
         self.connections: dict[asyncio.BaseTransport, Session] = {}
         self.loop = new_loop(options.loop)
@@ -292,7 +293,7 @@ MODELS = {"streams": StreamsServer, "protocol": ProtocolServer}
 # --- make_server and main --------------------------------------------------------
 
 
-def make_server(app, options, lifecycle) -> Server:
+def make_server(app: App, options: ServerOptions, lifecycle: Lifecycle) -> Server:
     return MODELS[options.model](app, options, lifecycle)
 
 

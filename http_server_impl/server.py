@@ -15,6 +15,7 @@ from http11 import Origin, ProtocolError, Request, Response, error_response, gra
 from http11.limits import MAX_FIELDS
 from http11.parser import ChunkedBody
 from serving.access_log import log_request
+from serving.contract import App, Lifecycle, ServerOptions
 from serving.runner import run
 from serving.sending import SendClock, Sender
 from serving.session import answer_with_connection, file_pieces
@@ -211,7 +212,7 @@ MODELS = {"iterative": Server, "threaded": ThreadingServer, "forking": ForkingSe
 # --- make_server and main --------------------------------------------------------
 
 
-def make_server(app, options, lifecycle) -> Server:
+def make_server(app: App, options: ServerOptions, lifecycle: Lifecycle) -> Server:
     return MODELS[options.model](app, options, lifecycle, Handler)
 
 

@@ -11,6 +11,7 @@ import time
 from collections import deque
 
 from serving.blocking import admit, serve_connection
+from serving.contract import App, Lifecycle, ServerOptions
 from serving.lifecycle import reap, stop_children
 from serving.offload import in_thread
 from serving.runner import family, run
@@ -39,7 +40,7 @@ class Server:
     Each other model is a small subclass below, as socketserver's own mixins are: it overrides `process`
     (threaded, forking) or the whole loop (selectors)."""
 
-    def __init__(self, app, options, lifecycle) -> None:
+    def __init__(self, app: App, options: ServerOptions, lifecycle: Lifecycle) -> None:
         self.app, self.options, self.lifecycle = app, options, lifecycle
         self.children: set[int] = set()
         self.listener = socket.socket(family(options.host), socket.SOCK_STREAM)
@@ -272,7 +273,7 @@ MODELS = {"iterative": Server, "threaded": ThreadingServer, "forking": ForkingSe
 # --- make_server and main --------------------------------------------------------
 
 
-def make_server(app, options, lifecycle) -> Server:
+def make_server(app: App, options: ServerOptions, lifecycle: Lifecycle) -> Server:
     return MODELS[options.model](app, options, lifecycle)
 
 

@@ -8,7 +8,6 @@ import socket
 import sqlite3
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from webapp import App
@@ -16,6 +15,7 @@ from webapp.cgi import CGI_DIR, Gateway
 from webapp.store import DB_NAME
 
 from . import options as cli
+from .contract import MakeServer
 from .lifecycle import GRACE_S, Lifecycle
 
 
@@ -71,7 +71,7 @@ def url(address: tuple) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def run(layer: str, models: list[str], make_server: Callable, argv: list[str] | None = None,
+def run(layer: str, models: list[str], make_server: MakeServer, argv: list[str] | None = None,
         prog: str | None = None, loops: bool = False) -> int:
     options = cli.parse(layer, models, argv, prog, loops)
     created = open_data_dir(layer, options.data_dir)

@@ -7,9 +7,8 @@ It never touches a socket: the layer does the recv and the send.
 """
 
 import time
-from http import HTTPStatus
-
 from collections.abc import Iterator
+from http import HTTPStatus
 from pathlib import Path
 
 from http11 import CONTINUE, Origin, ProtocolError, Request, RequestParser, Response, error_response, http_date, serialize
@@ -17,13 +16,14 @@ from http11.limits import FILE_PIECE
 from webapp.cgi import Deferred
 
 from .access_log import log_request
+from .contract import App, Lifecycle, ServerOptions
 from .sending import SendClock
 
 
 IDLE, HEAD, BODY = "idle", "head", "body"  # where a connection is between two requests, for its deadline
 
 
-def deadline(phase: str, waiting_since: float, last_data: float, options) -> float:
+def deadline(phase: str, waiting_since: float, last_data: float, options: ServerOptions) -> float:
     """SPEC §4, the one rule for every layer: idle -> --keepalive-timeout after the last answer; a head ->
     --header-timeout from its first byte's wait (more bytes buy no time: slowloris); a body -> --header-timeout
     since the last byte arrived."""
@@ -40,25 +40,25 @@ def overloaded(layer: str) -> bytes:
     return serialize(response, server=f"server-layers ({layer})", date=http_date(time.time()), connection="close")
 
 
-def decide(app, request: Request) -> Response | Deferred:
+def decide(app: App, request: Request) -> Response | Deferred:
     """The app's answer to a whole request; a Deferred (a CGI script) is still to be run."""
     if request.expect == "unmet":
         return error_response(HTTPStatus.EXPECTATION_FAILED)
     return app.handle(request)
 
 
-def decide_now(app, request: Request) -> Response:
+def decide_now(app: App, request: Request) -> Response:
     """The app's answer, run here (blocking) if it deferred it: for a caller that can wait (a thread, a process)."""
     response = decide(app, request)
     return response.run() if isinstance(response, Deferred) else response
 
 
-def answer_with_connection(app, options, lifecycle, request: Request) -> tuple[Response, str | None]:
+def answer_with_connection(app: App, options: ServerOptions, lifecycle: Lifecycle, request: Request) -> tuple[Response, str | None]:
     """The response to a whole request (run here, blocking, if the app deferred it), and its Connection field."""
     return fit(options, lifecycle, request, decide_now(app, request))
 
 
-def fit(options, lifecycle, request: Request, response: Response) -> tuple[Response, str | None]:
+def fit(options: ServerOptions, lifecycle: Lifecycle, request: Request, response: Response) -> tuple[Response, str | None]:
     """HEAD without a body, and the Connection field the response needs (None, keep-alive, close)."""
     if request.method == "HEAD":  # GET's status and fields, never a body (RFC 9110 §9.3.2), errors included
         response.body, response.file = b"", None
@@ -91,7 +91,8 @@ class Session:
     `pending` holds it, the Session reads no further, and the layer runs `pending.run()` off its loop, then sends
     what `resume(response)` returns. Without `defer`, it runs in place (the layer's thread or process waits)."""
 
-    def __init__(self, app, options, lifecycle, client: tuple, local=None, defer: bool = False) -> None:
+    def __init__(self, app: App, options: ServerOptions, lifecycle: Lifecycle, client: tuple, local=None,
+                 defer: bool = False) -> None:
         self.app = app
         self.server_header = f"server-layers ({options.layer})"  # the Server field of every response
         self.options = options

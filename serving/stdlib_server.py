@@ -8,6 +8,7 @@ import socketserver
 import threading
 
 from .blocking import admit
+from .contract import App, Lifecycle, ServerOptions
 from .lifecycle import stop_children
 from .runner import family
 from .sending import cap_send_buffer
@@ -20,7 +21,7 @@ class ManagedServer:
 
     allow_reuse_address = True  # restart on the same port at once (TCPServer's default is off)
 
-    def __init__(self, app, options, lifecycle, handler) -> None:
+    def __init__(self, app: App, options: ServerOptions, lifecycle: Lifecycle, handler: type) -> None:
         self.address_family = family(options.host)
         self.request_queue_size = options.backlog  # socketserver's default is 5; every layer uses --backlog
         self.app, self.options, self.lifecycle = app, options, lifecycle

@@ -6,6 +6,7 @@ http11 parses what rfile yields, webapp answers; this module must not import ano
 import socketserver
 
 from serving.blocking import serve_connection
+from serving.contract import App, Lifecycle, ServerOptions
 from serving.runner import run
 from serving.session import Session
 from serving.stdlib_server import Forking, ManagedServer, Threading
@@ -52,7 +53,7 @@ MODELS = {"iterative": Server, "threaded": ThreadingServer, "forking": ForkingSe
 # --- make_server and main --------------------------------------------------------
 
 
-def make_server(app, options, lifecycle) -> Server:
+def make_server(app: App, options: ServerOptions, lifecycle: Lifecycle) -> Server:
     return MODELS[options.model](app, options, lifecycle, Handler)
 
 
