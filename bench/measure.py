@@ -1,13 +1,16 @@
-"""Process measurements from the OS: CPU seconds, peak RSS, CPU pinning. No locust here."""
+"""Process measurements from the OS: CPU seconds, peak RSS, CPU pinning. No locust here.
+
+Other processes are read through psutil (their tree, CPU times, state). It is imported inside the functions
+that need it, never at the top: bench.stock_cgi, a server, imports this module through bench.process, and no
+process that serves imports psutil (tests/test_bench.py holds that)."""
 
 import bisect
+import errno
 import os
 import subprocess
 import threading
 import time
 from dataclasses import dataclass
-
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -23,7 +26,8 @@ def cpu_so_far(pid: int) -> float:
     """CPU seconds of a live process (every thread, exited ones too) and of the children it reaped.
 
     Its own share comes from the kernel's per-process CPU clock (nanoseconds, user + sys); the reaped
-    children's from /proc (10 ms ticks: only forking servers have any)."""
+    children's from psutil's cpu_times (/proc/PID/stat's cutime + cstime, 10 ms ticks: only forking servers
+    have any)."""
     return process_clock(pid) + reaped(pid)
 
 
@@ -40,9 +44,25 @@ def tree_cpu_so_far(pid: int, tries: int = 5) -> float:
     return own + after + children
 
 
+def cpu_times(pid: int) -> tuple[float, float, float, float]:
+    """User, system, reaped children's user and system CPU seconds of `pid`: psutil's cpu_times, from
+    /proc/PID/stat's utime, stime, cutime and cstime (10 ms ticks); a zombie has them too. psutil's errors become
+    the OSErrors a read of /proc raised, which the callers catch: ProcessLookupError once `pid` is gone."""
+    import psutil
+
+    try:
+        times = psutil.Process(pid).cpu_times()
+        return times.user, times.system, times.children_user, times.children_system
+    except psutil.AccessDenied as error:
+        raise PermissionError(errno.EACCES, f"process {pid}: {error}") from error
+    except psutil.NoSuchProcess as error:
+        raise ProcessLookupError(errno.ESRCH, f"no process {pid}") from error
+
+
 def reaped(pid: int) -> float:
     """CPU seconds of the children `pid` has reaped (cutime + cstime, 10 ms ticks)."""
-    return sum(int(value) for value in stat_fields(pid)[13:15]) / TICKS
+    _, _, children_user, children_system = cpu_times(pid)
+    return children_user + children_system
 
 
 def child_cpu(pid: int) -> float:
@@ -51,40 +71,40 @@ def child_cpu(pid: int) -> float:
         return cpu_so_far(pid)
     except OSError:
         try:
-            return sum(int(value) for value in stat_fields(pid)[11:15]) / TICKS  # a zombie: no CPU clock, its stat
+            return sum(cpu_times(pid))  # a zombie: no CPU clock, its stat's four times
         except OSError:
             return 0.0
 
 
 def descendants(pid: int) -> list[int]:
-    """The live processes under `pid` (from every /proc/N/stat's parent field)."""
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                parents[int(entry)] = int(stat_fields(int(entry))[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        children = [child for child, parent in parents.items() if parent == current]
-        found += children
-        todo += children
-    return found
+    """The live processes under `pid`, zombies not yet reaped included (psutil: every process's parent field,
+    /proc/N/stat); none once `pid` is gone."""
+    import psutil
+
+    try:
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:  # NoSuchProcess: `pid` ended; AccessDenied cannot come from reading stat files
+        return []
 
 
 def user_and_system(pid: int) -> tuple[float, float]:
     """User and system CPU seconds of a live process (every thread) and of the children it reaped, from
-    /proc/PID/stat: utime + cutime, stime + cstime (10 ms ticks; the kernel scales their sum to its exact clock)."""
-    utime, stime, cutime, cstime = (int(value) / TICKS for value in stat_fields(pid)[11:15])
-    return utime + cutime, stime + cstime
+    /proc/PID/stat through psutil: utime + cutime, stime + cstime (10 ms ticks; the kernel scales their sum to
+    its exact clock)."""
+    user, system, children_user, children_system = cpu_times(pid)
+    return user + children_user, system + children_system
 
 
-def stat_fields(pid: int) -> list[str]:
-    """The fields of /proc/PID/stat after the command name: [0] is the state (field 3 of proc(5))."""
-    with open(f"/proc/{pid}/stat") as file:
-        return file.read().rpartition(")")[2].split()
+def stopped(pid: int) -> bool:
+    """Is `pid` stopped (SIGSTOP or a tracer), or ended (a zombie, or gone)? Its state through psutil
+    (/proc/PID/stat's state field: t, T, X or Z)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP,
+                                                psutil.STATUS_DEAD, psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return True
 
 
 def process_clock(pid: int) -> float:

@@ -38,7 +38,7 @@ class Turns:
         for pid in self.pids:
             signal_process(pid, signal.SIGSTOP)
         deadline = time.monotonic() + STOP_WAIT_S  # the signals are delivered asynchronously: see them taken
-        while not all(map(stopped, self.pids)) and time.monotonic() < deadline:
+        while not all(map(measure.stopped, self.pids)) and time.monotonic() < deadline:
             time.sleep(0.001)
         return self
 
@@ -60,14 +60,6 @@ class Turns:
         time.sleep(self.turn_s)
         signal_process(pid, signal.SIGSTOP)
         self.active[pid] += time.monotonic() - started
-
-
-def stopped(pid: int) -> bool:
-    """Is `pid` stopped (or gone)? From /proc/PID/stat's state field."""
-    try:
-        return measure.stat_fields(pid)[0] in "tTXZ"
-    except OSError:
-        return True
 
 
 def signal_process(pid: int, signum: int) -> None:

@@ -7,11 +7,13 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 
 from bench import measure
 from bench.turns import Turns
 
+RUNNABLE = (psutil.STATUS_RUNNING, psutil.STATUS_SLEEPING)
 BURN = "import time\nend = time.time() + 30\nwhile time.time() < end: pass"
 
 
@@ -25,13 +27,13 @@ def burners():
 
 
 def state(pid: int) -> str:
-    return measure.stat_fields(pid)[0]
+    return psutil.Process(pid).status()
 
 
 def test_a_process_spends_cpu_only_in_its_turns_and_every_one_runs_again_afterwards(burners):
     pids = [process.pid for process in burners]
     with Turns(pids, 0.05) as turns:
-        assert {state(pid) for pid in pids} == {"T"}  # stopped on entry
+        assert {state(pid) for pid in pids} == {psutil.STATUS_STOPPED}  # stopped on entry
         before = [measure.cpu_so_far(pid) for pid in pids]
         deadline = time.monotonic() + 1.0
         active = turns.run(lambda: time.monotonic() > deadline)
@@ -40,7 +42,7 @@ def test_a_process_spends_cpu_only_in_its_turns_and_every_one_runs_again_afterwa
         assert active[pid] > 0.3  # the rotation gave each about half of the second
         assert cpu <= active[pid] + 0.05  # no CPU outside its turns (a signal's delivery is the slack)
     time.sleep(0.1)
-    assert all(state(pid) in "RS" for pid in pids)  # continued on the way out
+    assert all(state(pid) in RUNNABLE for pid in pids)  # continued on the way out
 
 
 def test_a_process_that_ended_during_the_turns_is_no_error(burners):
@@ -50,7 +52,7 @@ def test_a_process_that_ended_during_the_turns_is_no_error(burners):
         first.wait()
         ends = iter(range(20))
         active = turns.run(lambda: next(ends) == 19)
-    assert active[second.pid] > 0 and state(second.pid) in "RS"
+    assert active[second.pid] > 0 and state(second.pid) in RUNNABLE
 
 
 def test_turns_refuse_nothing_to_turn():
