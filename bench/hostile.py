@@ -40,6 +40,8 @@ from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import quote
 
+import psutil
+
 from http11.limits import OUTPUT_BUDGET
 from serving.options import OneLineParser, bounded, seconds
 
@@ -64,7 +66,8 @@ CASES = ("pipelining", "slow_readers", "mix")
 ESTABLISHED = 0x01  # the state column of /proc/net/tcp
 POLL_S, MEMORY_EVERY_S, READ_EVERY_S = 0.1, 0.25, 1.0
 UNSEEN_GIVE_UP_S = 2.0  # a connection the server's kernel never showed as established (a full accept queue)
-MEMORY_MEASURE = "PSS summed over the server's process tree (/proc/PID/smaps_rollup; VmRSS where it is missing)"
+MEMORY_MEASURE = ("PSS summed over the server's process tree (/proc/PID/smaps_rollup, or smaps; VmRSS where neither "
+                  "can be read)")
 
 
 def concurrent_variants() -> list[tuple[str, str]]:
@@ -90,19 +93,18 @@ def process_tree(pid: int) -> list[int]:
     return [pid, *measure.descendants(pid)]
 
 
-def proc_fields(pid: int, name: str) -> dict[str, str]:
-    """/proc/PID/NAME as `Key: value` lines (status, smaps_rollup): key -> value, unstripped; OSError once the
-    process is gone."""
-    return {key: value for key, _, value in (line.partition(":") for line in
-                                             Path(f"/proc/{pid}/{name}").read_text().splitlines())}
-
-
 def process_memory_kib(pid: int) -> int:
-    """One process's PSS (KiB), or its VmRSS where smaps_rollup is missing; 0 once it is gone."""
-    for name, key in (("smaps_rollup", "Pss"), ("status", "VmRSS")):
+    """One process's PSS (KiB), or its RSS (VmRSS) where smaps_rollup and smaps cannot be read; 0 once it is gone
+    (a zombie has no memory). psutil: memory_full_info().pss reads /proc/PID/smaps_rollup (smaps where that is
+    missing), memory_info().rss /proc/PID/statm, the same counters as status's VmRSS."""
+    try:
+        process = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return 0
+    for read in (lambda: process.memory_full_info().pss, lambda: process.memory_info().rss):
         try:
-            return int(proc_fields(pid, name)[key].split()[0])
-        except (OSError, KeyError):
+            return read() // 1024  # whole KiB: the kernel counts in kB (pss) or pages (rss)
+        except (psutil.Error, OSError):  # AccessDenied, NoSuchProcess; an unreadable smaps file
             continue
     return 0
 
@@ -123,7 +125,10 @@ class ServerEnd:
 
 def server_ends(port: int) -> dict[int, ServerEnd]:
     """The server's end of each connection to local `port`, by the client's port (IPv4 and IPv6 tables); where
-    one client port has several entries (an old one in TIME_WAIT), the established one."""
+    one client port has several entries (an old one in TIME_WAIT), the established one.
+
+    Read from /proc/net/tcp itself, not psutil: psutil.net_connections gives each socket's state and addresses
+    but not its send and receive queues (tx_queue, rx_queue), which are the figures here."""
     ends: dict[int, ServerEnd] = {}
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:

@@ -27,12 +27,14 @@ from dataclasses import asdict
 from decimal import Decimal
 from pathlib import Path
 
+import psutil
+
 from serving.options import OneLineParser, bounded, fail, seconds
 
 from .catalog import DEFAULT_MODEL
 from .catalog import SERVER_MODULES as LAYERS
 from .cli import MODELS, duration
-from .hostile import KEEPALIVE_S, Churn, Target, concurrent_variants, host, process_tree, proc_fields, server_flags
+from .hostile import KEEPALIVE_S, Churn, Target, concurrent_variants, host, process_tree, server_flags
 from .hostile import variant_list
 from .results import ROOT, utc_now
 from .measure import tail
@@ -47,17 +49,21 @@ SCHEMA = 1
 
 
 def sample(pid: int) -> dict:
-    """RSS (MB), open fds and threads, summed over the server's process tree."""
-    rss_kb = fds = threads = 0
+    """RSS (MB), open fds and threads, summed over the server's live process tree (psutil: VmRSS from
+    /proc/PID/statm, the fds in /proc/PID/fd, Threads from /proc/PID/status); a member that ended while it was
+    read, or a zombie (no memory, no fds), adds nothing."""
+    rss = fds = threads = 0
     for member in process_tree(pid):
         try:
-            status = proc_fields(member, "status")
-            rss_kb += int(status["VmRSS"].split()[0])
-            threads += int(status["Threads"])
-            fds += len(list(Path(f"/proc/{member}/fd").iterdir()))
-        except (OSError, KeyError):
+            process = psutil.Process(member)
+            with process.oneshot():
+                if process.status() == psutil.STATUS_ZOMBIE:
+                    continue
+                one = process.memory_info().rss, process.num_fds(), process.num_threads()
+        except (psutil.Error, OSError):  # NoSuchProcess (ZombieProcess among them), AccessDenied; a file unread
             continue
-    return {"rss_mb": round(rss_kb / 1024, 1), "fds": fds, "threads": threads}
+        rss, fds, threads = rss + one[0], fds + one[1], threads + one[2]
+    return {"rss_mb": round(rss / 1024**2, 1), "fds": fds, "threads": threads}
 
 
 class Load:

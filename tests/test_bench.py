@@ -326,6 +326,55 @@ def test_the_cpu_sampler_reads_any_window_inside_its_reads_and_none_outside():
     assert sampler.at(first) == sampler.cpu[0] and sampler.at(last) == sampler.cpu[-1]
 
 
+# --- the process tree through psutil: what the soak samples and hostile sums ----------------------------------
+
+
+def test_a_tree_is_sampled_whole_and_a_zombie_adds_nothing():
+    from bench import hostile, soak
+
+    code = ("import os, subprocess, sys, threading, time\n"
+            "threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"
+            "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+            "quick = subprocess.Popen([sys.executable, '-c', 'pass'])\n"
+            "print(child.pid, quick.pid, flush=True)\n"
+            "time.sleep(60)\n")
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        child, zombie = map(int, parent.stdout.readline().split())
+        assert wait_for(lambda: measure.stopped(zombie), timeout=30)  # exited, never reaped: a zombie
+        assert sorted(hostile.process_tree(parent.pid)) == sorted([parent.pid, child, zombie])
+        alone = soak.sample(child)
+        whole = soak.sample(parent.pid)
+        assert alone["threads"] == 1 and alone["fds"] >= 3 and alone["rss_mb"] > 1
+        assert whole["threads"] == alone["threads"] + 2  # the parent's two threads and the child's one; none of the zombie's
+        assert whole["fds"] > alone["fds"] and whole["rss_mb"] > alone["rss_mb"]
+        assert hostile.process_memory_kib(zombie) == 0 and hostile.process_memory_kib(child) > 0
+        assert measure.descendants(2**22 + 1) == [] and measure.stopped(2**22 + 1)  # beyond pid_max: gone
+        with pytest.raises(ProcessLookupError):
+            measure.user_and_system(2**22 + 1)
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+def test_no_serving_module_imports_psutil_or_locust():
+    """psutil and locust are the harness's: a server, bench.stock_cgi among them (it imports bench.process and so
+    bench.measure), loads neither."""
+    serving = ["raw_socket", "socketserver_impl", "http_server_impl", "asyncio_impl", "serving", "webapp", "http11",
+               "adapters"]
+    code = ("import importlib, pkgutil, sys\n"
+            f"for package in {serving!r}:\n"
+            "    module = importlib.import_module(package)\n"
+            "    for info in pkgutil.iter_modules(module.__path__):\n"
+            "        if info.name != '__main__':\n"
+            "            importlib.import_module(f'{package}.{info.name}')\n"
+            "import bench.stock_server, bench.stock_cgi\n"
+            "print(sorted(name for name in sys.modules if name.split('.')[0] in ('psutil', 'locust')))\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 # --- the one launcher ---------------------------------------------------------------------------------
 
 
