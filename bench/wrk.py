@@ -1,8 +1,13 @@
-"""wrk as a second load generator: run it pinned, parse its text, and the server's CPU per request.
+"""wrk as a second load generator: run it pinned, read its report, and the server's CPU per request.
 
 wrk (C, epoll, one thread drives 100k+ requests/s) is the cross-check on Locust:
 it tells whether a figure measures the server or the load generator. Nothing here
-imports locust. `parse_wrk` is pure (unit-tested on captured output).
+imports locust.
+
+wrk's figures are read from the JSON line that wrk_report.lua's done() hook prints
+(its Lua script API: the summary, the latency statistics), not from its text: every
+wrk run here has that script, alone or loaded by the scenario's (wrk_page.lua).
+`parse_wrk` is pure (unit-tested on captured output).
 
 The server's CPU is read (measure.tree_cpu_so_far) before and after the run: the
 process's own CPU clock, the children it has *reaped*, and every live process under
@@ -12,7 +17,7 @@ figure can be a lower bound; stopping the server and reading wait4 (measure.wait
 catches them, as the Locust runner does.
 """
 
-import re
+import json
 import shutil
 import subprocess
 import time
@@ -22,66 +27,67 @@ from pathlib import Path
 from . import measure
 
 WRK = "wrk"
+HERE = Path(__file__).resolve().parent
+REPORT_SCRIPT = HERE / "wrk_report.lua"  # done(): the JSON line; every scenario script loads it
+REPORT_KEY = "wrk_report"  # the line's first key
 PATHS = {  # scenario (BENCH §1) -> (the path wrk asks for, or the Lua script that picks the paths)
     "plaintext": ("/plaintext", None),
-    "page": ("/", Path(__file__).resolve().parent / "wrk_page.lua"),  # GET / then GET /test.jpg
+    "page": ("/", HERE / "wrk_page.lua"),  # GET / then GET /test.jpg
 }
-TIME_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}  # to milliseconds
-SI = {"": 1, "k": 1e3, "M": 1e6, "G": 1e9}
-SIZE = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
-
-_TIME = r"([\d.]+)(us|ms|s|m|h)"
-_REQUESTS = re.compile(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m|h), ([\d.]+)([KMGT]?B) read", re.M)
-_RPS = re.compile(r"^Requests/sec:\s+([\d.]+)", re.M)
-_TRANSFER = re.compile(r"^Transfer/sec:\s+([\d.]+)([KMGT]?B)", re.M)
-_PERCENTILE = re.compile(rf"^\s+(50|75|90|99)%\s+{_TIME}\s*$", re.M)
-_LATENCY = re.compile(rf"^\s+Latency\s+{_TIME}\s+{_TIME}\s+{_TIME}", re.M)
-_SOCKET_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
-_NON_2XX = re.compile(r"Non-2xx or 3xx responses: (\d+)")
+PERCENTILES = (50, 75, 90, 99)
 
 
-def ms(value: str, unit: str) -> float:
-    return float(value) * TIME_UNITS[unit]
+class WrkError(RuntimeError):
+    """wrk could not be started, failed, or printed no report line."""
 
 
 def parse_wrk(text: str) -> dict:
-    """wrk's report (with --latency) as numbers: latencies in ms, counts as ints. ValueError if it is not one."""
-    requests, rps = _REQUESTS.search(text), _RPS.search(text)
-    if not requests or not rps:
-        raise ValueError(f"not a wrk report: {text.strip()[-300:]!r}")
-    result = {
-        "requests": int(requests[1]),
-        "duration_s": round(ms(requests[2], requests[3]) / 1e3, 3),
-        "bytes_read": round(float(requests[4]) * SIZE[requests[5]]),
-        "rps": float(rps[1]),
-        "transfer_bytes_per_s": None,
-        "latency_avg_ms": None, "latency_stdev_ms": None, "latency_max_ms": None,
-        "p50_ms": None, "p75_ms": None, "p90_ms": None, "p99_ms": None,
-        "socket_errors": {"connect": 0, "read": 0, "write": 0, "timeout": 0},
-        "non_2xx": 0,
+    """wrk's output with wrk_report.lua's JSON line as numbers: latencies in ms (wrk keeps µs), counts as ints.
+
+    Each figure means what wrk's text showed: requests completed, the run's duration, bytes read and their
+    rate, requests per second (requests / duration), the latency's mean, stdev, max and percentiles, the
+    socket errors and the answers that were not 2xx or 3xx. ValueError if there is no such line."""
+    line = next((line for line in reversed(text.splitlines()) if line.startswith(f'{{"{REPORT_KEY}"')), None)
+    if line is None:
+        raise ValueError(f"no {REPORT_KEY} line (the JSON of {REPORT_SCRIPT.name}'s done()): {text.strip()[-300:]!r}")
+    try:
+        return report_figures(json.loads(line))
+    except (ValueError, KeyError, TypeError, AttributeError) as error:  # json.JSONDecodeError is a ValueError
+        raise ValueError(f"a bad {REPORT_KEY} line ({error!r}): {line[:300]!r}") from None
+
+
+def report_figures(report: dict) -> dict:
+    """The figures of one report line (wrk_report.lua's JSON, parsed)."""
+    errors, latency = report["errors"], report["latency_us"]
+    requests, read, seconds = int(report["requests"]), int(report["bytes"]), float(report["duration_us"]) / 1e6
+    socket_errors = {kind: int(errors[kind]) for kind in ("connect", "read", "write", "timeout")}
+    non_2xx = int(errors["status"])
+
+    def ms(key: str) -> float | None:
+        value = latency[key]
+        return None if value is None else round(float(value) / 1e3, 6)  # null: wrk had no sample (NaN)
+
+    return {
+        "requests": requests,
+        "duration_s": round(seconds, 3),
+        "bytes_read": read,
+        "rps": round(requests / seconds, 2) if seconds > 0 else None,  # wrk's Requests/sec
+        "transfer_bytes_per_s": round(read / seconds) if seconds > 0 else None,
+        "latency_avg_ms": ms("mean"), "latency_stdev_ms": ms("stdev"), "latency_max_ms": ms("max"),
+        **{f"p{p}_ms": ms(f"p{p}") for p in PERCENTILES},
+        "socket_errors": socket_errors,
+        "non_2xx": non_2xx,
+        "errors": sum(socket_errors.values()),
+        "ok_requests": requests - non_2xx,  # a wrong answer is no throughput
     }
-    if transfer := _TRANSFER.search(text):
-        result["transfer_bytes_per_s"] = round(float(transfer[1]) * SIZE[transfer[2]])
-    if latency := _LATENCY.search(text):
-        result["latency_avg_ms"], result["latency_stdev_ms"], result["latency_max_ms"] = (
-            round(ms(latency[i], latency[i + 1]), 6) for i in (1, 3, 5))
-    for percentile, value, unit in _PERCENTILE.findall(text):
-        result[f"p{percentile}_ms"] = round(ms(value, unit), 6)
-    if errors := _SOCKET_ERRORS.search(text):
-        result["socket_errors"] = dict(zip(("connect", "read", "write", "timeout"), map(int, errors.groups())))
-    if non_2xx := _NON_2XX.search(text):
-        result["non_2xx"] = int(non_2xx[1])
-    result["errors"] = sum(result["socket_errors"].values())
-    result["ok_requests"] = result["requests"] - result["non_2xx"]  # a wrong answer is no throughput
-    return result
 
 
 def wrk_command(url: str, path: str = "/plaintext", seconds: float = 10, connections: int = 50, threads: int = 1,
                 headers: Sequence[str] = (), timeout_s: float | None = None, script: Path | None = None) -> list[str]:
-    """wrk's command line; a `script` (Lua) chooses the paths itself (SCRIPTS: the page scenario)."""
-    command = [WRK, "--latency", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s"]
-    if script:
-        command += ["-s", str(script)]
+    """wrk's command line, with wrk_report.lua or a `script` (Lua) that loads it and chooses the paths itself
+    (PATHS: the page scenario)."""
+    command = [WRK, "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
+               "-s", str(script or REPORT_SCRIPT)]
     if timeout_s:
         command += ["--timeout", f"{max(1, round(timeout_s))}s"]  # wrk takes whole s/m/h only
     for header in headers:
@@ -96,10 +102,16 @@ def available() -> bool:
 def start_wrk(url: str, path: str = "/plaintext", seconds: float = 10, connections: int = 50, threads: int = 1,
               cpus: set[int] | None = None, headers: Sequence[str] = (), script: Path | None = None,
               timeout_s: float | None = None) -> "WrkProcess":
-    """wrk started pinned to `cpus`; collect() waits for its report."""
+    """wrk started pinned to `cpus`; collect() waits for its report. WrkError if wrk is not installed, or if
+    `script` does not load wrk_report.lua (wrk would print no report line)."""
     command = wrk_command(url, path, seconds, connections, threads, headers, timeout_s, script)
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                               preexec_fn=measure.pinned(cpus))
+    if script and REPORT_SCRIPT.name not in Path(script).read_text():
+        raise WrkError(f"{script} does not load {REPORT_SCRIPT.name}: wrk would print no report line")
+    try:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   stdin=subprocess.DEVNULL, preexec_fn=measure.pinned(cpus))
+    except FileNotFoundError as error:
+        raise WrkError(f"{WRK} is not installed (not on PATH): {error}") from None
     return WrkProcess(process, command, time.monotonic())
 
 
@@ -119,16 +131,21 @@ class WrkProcess:
             measure.wait(self.process)
 
     def collect(self) -> dict:
-        """Its parsed report plus wrk's own CPU (seconds, and % of its wall time). RuntimeError if it reports nothing."""
+        """Its parsed report plus wrk's own CPU (seconds, and % of its wall time). WrkError if it failed or
+        printed no report line."""
         stdout, stderr = self.process.stdout.read(), self.process.stderr.read()  # wrk prints only at the end
         usage = measure.wait(self.process)
         wall = time.monotonic() - self.started
         text = stdout.decode(errors="replace")
         try:
             result = parse_wrk(text)
-        except ValueError:
-            raise RuntimeError(f"wrk failed (exit {usage.status}): "
-                               f"{(text + stderr.decode(errors='replace')).strip()[-500:]}") from None
+        except ValueError as error:
+            errors = stderr.decode(errors="replace").strip()
+            if usage.status != 0:
+                output = "\n".join(part for part in (text.strip(), errors) if part)
+                raise WrkError(f"wrk failed (exit {usage.status}): {output[-500:]}") from None
+            raise WrkError(f"wrk printed no report (exit 0): {error}"
+                           + (f"; stderr: {errors[-300:]}" if errors else "")) from None
         result.update(command=self.command, wall_s=round(wall, 3), wrk_cpu_s=round(usage.cpu_s, 4),
                       wrk_cpu_pct=round(100 * usage.cpu_s / wall, 1), wrk_exit=usage.status)
         return result
@@ -136,7 +153,7 @@ class WrkProcess:
 
 def run_wrk(url: str, path: str = "/plaintext", seconds: float = 10, connections: int = 50, threads: int = 1,
             cpus: set[int] | None = None, headers: Sequence[str] = (), script: Path | None = None) -> dict:
-    """Run wrk pinned to `cpus`; its parsed report plus wrk's own CPU use. RuntimeError if it reports nothing."""
+    """Run wrk pinned to `cpus`; its parsed report plus wrk's own CPU use. WrkError if it reports nothing."""
     return start_wrk(url, path, seconds, connections, threads, cpus, headers, script).collect()
 
 

@@ -1,4 +1,7 @@
 -- The page scenario (BENCH §1) for wrk: what a browser asks for, GET / then GET /test.jpg, in turn.
+-- wrk_report.lua, beside this file, adds done(): wrk's report as the JSON line bench/wrk.py reads.
+dofile((debug.getinfo(1, "S").source:match("^@(.*[/\\])") or "") .. "wrk_report.lua")
+
 local paths = {"/", "/test.jpg"}
 local sent = 0
 

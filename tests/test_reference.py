@@ -20,112 +20,107 @@ from helpers import ROOT
 from bench import reference, wrk
 from bench.process import ServerProcess
 
-# wrk 4.1.0, captured against bench.stock_server (200s) and its 404 path
+# wrk 4.1.0 with bench/wrk_report.lua, captured against bench.stock_server (200s) and its 404 path: its text, then
+# the report line parse_wrk reads; the tests hold the figures read from the line to what the text shows
 OK = """\
-Running 2s test @ http://127.0.0.1:46589/plaintext
+Running 2s test @ http://127.0.0.1:18977/plaintext
   1 threads and 50 connections
   Thread Stats   Avg      Stdev     Max   +/- Stdev
-    Latency    28.40ms  110.95ms 860.10ms   93.98%
-    Req/Sec     6.50k     1.34k    9.31k    65.00%
-  Latency Distribution
-     50%    1.19ms
-     75%    3.16ms
-     90%    8.73ms
-     99%  672.07ms
-  12935 requests in 2.00s, 2.05MB read
-Requests/sec:   6464.63
-Transfer/sec:      1.02MB
+    Latency    31.77ms  118.77ms 933.42ms   94.04%
+    Req/Sec     3.92k     1.90k    7.26k    65.00%
+  8050 requests in 2.08s, 1.27MB read
+Requests/sec:   3875.16
+Transfer/sec:    628.20KB
+{"wrk_report": 1, "requests": 8050, "duration_us": 2077331, "bytes": 1336300, "errors": {"connect": 0, "read": 0, \
+"write": 0, "timeout": 0, "status": 0}, "latency_us": {"mean": 31769.074887892377, "stdev": 118771.5265924555, \
+"max": 933419, "p50": 1686, "p75": 4404, "p90": 24571, "p99": 722323}}
 """
 NON_2XX = """\
-Running 1s test @ http://127.0.0.1:46589/nope
+Running 1s test @ http://127.0.0.1:18977/nope
   1 threads and 10 connections
   Thread Stats   Avg      Stdev     Max   +/- Stdev
-    Latency     4.04ms    3.92ms  33.78ms   88.56%
-    Req/Sec     1.50k   641.75     2.54k    63.64%
-  Latency Distribution
-     50%    2.54ms
-     75%    3.77ms
-     90%    8.51ms
-     99%   21.43ms
-  1648 requests in 1.10s, 817.74KB read
-  Non-2xx or 3xx responses: 1648
-Requests/sec:   1498.48
-Transfer/sec:    743.54KB
+    Latency     4.53ms    6.15ms  47.46ms   88.95%
+    Req/Sec     1.27k   835.85     2.88k    80.00%
+  1296 requests in 1.04s, 220.22KB read
+  Non-2xx or 3xx responses: 1296
+Requests/sec:   1251.84
+Transfer/sec:    212.71KB
+{"wrk_report": 1, "requests": 1296, "duration_us": 1035277, "bytes": 225504, "errors": {"connect": 0, "read": 0, \
+"write": 0, "timeout": 0, "status": 1296}, "latency_us": {"mean": 4534.4369933677226, "stdev": 6146.4698411973413, \
+"max": 47462, "p50": 2013, "p75": 6280, "p90": 11073, "p99": 31406}}
 """
-# captured against a server that answered 500s and dropped some connections
+# captured against a server that answered 500s and closed every connection after its 50th answer
 SOCKET_ERRORS = """\
-Running 3s test @ http://127.0.0.1:34029/plaintext
+Running 2s test @ http://127.0.0.1:18983/plaintext
   1 threads and 20 connections
   Thread Stats   Avg      Stdev     Max   +/- Stdev
-    Latency   402.99us    2.01ms  38.79ms   97.38%
-    Req/Sec    49.73k    10.23k   77.91k    83.33%
-  Latency Distribution
-     50%  120.00us
-     75%  163.00us
-     90%  214.00us
-     99%    8.91ms
-  149094 requests in 3.02s, 5.97MB read
-  Socket errors: connect 0, read 25, write 0, timeout 0
-  Non-2xx or 3xx responses: 149094
-Requests/sec:  49407.93
-Transfer/sec:      1.98MB
+    Latency     5.18ms    9.74ms  59.17ms   88.12%
+    Req/Sec    13.16k     7.26k   27.91k    68.42%
+  26023 requests in 2.02s, 1.46MB read
+  Socket errors: connect 0, read 520, write 0, timeout 0
+  Non-2xx or 3xx responses: 26023
+Requests/sec:  12867.40
+Transfer/sec:    741.38KB
+{"wrk_report": 1, "requests": 26023, "duration_us": 2022397, "bytes": 1535357, "errors": {"connect": 0, \
+"read": 520, "write": 0, "timeout": 0, "status": 26023}, "latency_us": {"mean": 5180.3845703644583, \
+"stdev": 9742.152514927564, "max": 59171, "p50": 502, "p75": 5374, "p90": 17262, "p99": 46661}}
 """
-# OK's layout with whole-second latencies and timeouts (wrk's "%.2f%s" with unit "s")
-SECONDS = """\
-Running 10s test @ http://127.0.0.1:8000/plaintext
-  1 threads and 50 connections
+# captured against a server that read the first request of each connection and never answered
+NOTHING = """\
+Running 5s test @ http://127.0.0.1:18985/plaintext
+  1 threads and 5 connections
   Thread Stats   Avg      Stdev     Max   +/- Stdev
-    Latency   512.30ms  401.22ms   1.99s    71.00%
-    Req/Sec    97.31     40.12   210.00     66.00%
-  Latency Distribution
-     50%  401.00ms
-     75%  802.11ms
-     90%    1.20s
-     99%    1.98s
-  970 requests in 10.01s, 153.44KB read
-  Socket errors: connect 0, read 0, write 0, timeout 12
-Requests/sec:     96.90
-Transfer/sec:     15.33KB
+    Latency     0.00us    0.00us   0.00us    -nan%
+    Req/Sec     0.00      0.00     0.00      -nan%
+  0 requests in 5.09s, 0.00B read
+  Socket errors: connect 0, read 5, write 730, timeout 0
+Requests/sec:      0.00
+Transfer/sec:       0.00B
+{"wrk_report": 1, "requests": 0, "duration_us": 5089175, "bytes": 0, "errors": {"connect": 0, "read": 5, \
+"write": 730, "timeout": 0, "status": 0}, "latency_us": {"mean": 0, "stdev": 0, "max": 0, "p50": 0, "p75": 0, \
+"p90": 0, "p99": 0}}
 """
 
 
 def test_parse_ok():
     result = wrk.parse_wrk(OK)
-    assert result["requests"] == 12935 and result["ok_requests"] == 12935
-    assert result["rps"] == 6464.63
-    assert result["duration_s"] == 2.0
-    assert (result["p50_ms"], result["p75_ms"], result["p90_ms"], result["p99_ms"]) == (1.19, 3.16, 8.73, 672.07)
-    assert (result["latency_avg_ms"], result["latency_max_ms"]) == (28.4, 860.1)
+    assert result["requests"] == 8050 and result["ok_requests"] == 8050
+    assert result["rps"] == 3875.16  # wrk's Requests/sec: requests over the run's duration
+    assert result["duration_s"] == 2.077 and round(result["duration_s"], 2) == 2.08
+    assert (result["p50_ms"], result["p75_ms"], result["p90_ms"], result["p99_ms"]) == (1.686, 4.404, 24.571, 722.323)
+    assert (result["latency_avg_ms"], result["latency_stdev_ms"], result["latency_max_ms"]) == (31.769075, 118.771527,
+                                                                                                933.419)
     assert result["non_2xx"] == 0 and result["errors"] == 0
     assert result["socket_errors"] == {"connect": 0, "read": 0, "write": 0, "timeout": 0}
-    assert result["bytes_read"] == round(2.05 * 1024**2)
-    assert result["transfer_bytes_per_s"] == round(1.02 * 1024**2)
+    assert result["bytes_read"] == 1336300 and round(result["bytes_read"] / 1024**2, 2) == 1.27
+    assert round(result["transfer_bytes_per_s"] / 1024, 2) == 628.20
 
 
 def test_parse_non_2xx():
     result = wrk.parse_wrk(NON_2XX)
-    assert result["requests"] == 1648 and result["non_2xx"] == 1648 and result["ok_requests"] == 0
-    assert result["duration_s"] == 1.1 and result["errors"] == 0
-    assert result["bytes_read"] == round(817.74 * 1024)
+    assert result["requests"] == 1296 and result["non_2xx"] == 1296 and result["ok_requests"] == 0
+    assert result["duration_s"] == 1.035 and result["errors"] == 0 and result["rps"] == 1251.84
+    assert round(result["bytes_read"] / 1024, 2) == 220.22
 
 
 def test_parse_socket_errors_and_microseconds():
     result = wrk.parse_wrk(SOCKET_ERRORS)
-    assert result["socket_errors"] == {"connect": 0, "read": 25, "write": 0, "timeout": 0}
-    assert result["errors"] == 25 and result["non_2xx"] == 149094
-    assert result["p50_ms"] == pytest.approx(0.12) and result["p90_ms"] == pytest.approx(0.214)
-    assert result["p99_ms"] == 8.91
-    assert result["latency_avg_ms"] == pytest.approx(0.40299)
+    assert result["socket_errors"] == {"connect": 0, "read": 520, "write": 0, "timeout": 0}
+    assert result["errors"] == 520 and result["non_2xx"] == 26023 and result["rps"] == 12867.40
+    assert result["p50_ms"] == pytest.approx(0.502) and result["p99_ms"] == pytest.approx(46.661)
+    assert result["latency_avg_ms"] == pytest.approx(5.18, abs=0.005)
 
 
-def test_parse_seconds():
-    result = wrk.parse_wrk(SECONDS)
-    assert result["p90_ms"] == 1200.0 and result["p99_ms"] == 1980.0 and result["latency_max_ms"] == 1990.0
-    assert result["socket_errors"]["timeout"] == 12 and result["errors"] == 12
-    assert result["duration_s"] == 10.01 and result["rps"] == 96.9
+def test_parse_a_run_with_no_answer():
+    result = wrk.parse_wrk(NOTHING)
+    assert result["requests"] == 0 and result["rps"] == 0.0 and result["bytes_read"] == 0
+    assert result["socket_errors"] == {"connect": 0, "read": 5, "write": 730, "timeout": 0} and result["errors"] == 735
+    assert result["duration_s"] == 5.089 and result["p99_ms"] == 0.0
 
 
-@pytest.mark.parametrize("text", ["", "unable to connect to 127.0.0.1:1 Connection refused\n", OK.split("Requests/sec")[0]])
+@pytest.mark.parametrize("text", ["", "unable to connect to 127.0.0.1:1 Connection refused\n",
+                                  OK.split("{")[0], OK.replace('"requests": 8050, ', ""),
+                                  OK.replace('"p99": 722323}}', '"p99": 722323}')])
 def test_parse_rejects_what_is_not_a_report(text):
     with pytest.raises(ValueError):
         wrk.parse_wrk(text)
@@ -133,8 +128,10 @@ def test_parse_rejects_what_is_not_a_report(text):
 
 def test_wrk_command():
     command = wrk.wrk_command("http://127.0.0.1:8000/", seconds=10, connections=50, threads=1, headers=["Connection: keep-alive"])
-    assert command == ["wrk", "--latency", "-t", "1", "-c", "50", "-d", "10s", "-H", "Connection: keep-alive",
-                       "http://127.0.0.1:8000/plaintext"]
+    assert command == ["wrk", "-t", "1", "-c", "50", "-d", "10s", "-s", str(wrk.REPORT_SCRIPT),
+                       "-H", "Connection: keep-alive", "http://127.0.0.1:8000/plaintext"]
+    page = wrk.wrk_command("http://127.0.0.1:8000", "/", 1, 4, script=wrk.PATHS["page"][1])
+    assert page[page.index("-s") + 1] == str(wrk.PATHS["page"][1]) and page.count("-s") == 1
 
 
 def test_cpu_us_per_request_reads_proc_around_the_run(monkeypatch):
@@ -142,7 +139,7 @@ def test_cpu_us_per_request_reads_proc_around_the_run(monkeypatch):
     monkeypatch.setattr(wrk.measure, "tree_cpu_so_far", lambda pid: next(reads))
     result = wrk.cpu_us_per_request(1234, lambda: wrk.parse_wrk(OK))
     assert result["server_cpu_s"] == 0.5
-    assert result["cpu_us_per_req"] == round(0.5e6 / 12935, 2)
+    assert result["cpu_us_per_req"] == round(0.5e6 / 8050, 2)
 
 
 def run(target: str, repeat: int, cpu_us: float) -> dict:
@@ -207,6 +204,21 @@ def test_run_wrk_live(stock_server):
     result = wrk.cpu_us_per_request(stock_server.pid, lambda: wrk.run_wrk(stock_server.url, seconds=1, connections=4))
     assert result["requests"] > 0 and result["non_2xx"] == 0 and result["p99_ms"] is not None
     assert result["server_cpu_s"] >= 0 and result["wrk_exit"] == 0
+    page = wrk.run_wrk(stock_server.url, "/", seconds=1, connections=2, script=wrk.PATHS["page"][1])
+    assert page["requests"] > 0 and page["p50_ms"] is not None  # the scenario's script loads the report's done()
+
+
+def test_wrk_missing_or_failing_or_silent_raises(tmp_path, monkeypatch):
+    silent = tmp_path / "silent.lua"
+    silent.write_text('request = function() return wrk.format("GET", "/") end\n')
+    with pytest.raises(wrk.WrkError, match="does not load wrk_report.lua"):
+        wrk.start_wrk("http://127.0.0.1:1", script=silent)
+    if shutil.which("wrk"):
+        with pytest.raises(wrk.WrkError, match=r"wrk failed \(exit [1-9]"):  # nothing listens on port 1
+            wrk.run_wrk("http://127.0.0.1:1", seconds=1, connections=1)
+    monkeypatch.setattr(wrk, "WRK", str(tmp_path / "no-wrk"))
+    with pytest.raises(wrk.WrkError, match="not installed"):
+        wrk.start_wrk("http://127.0.0.1:1")
 
 
 def test_a_baseline_adds_its_servers_and_ratios(tmp_path, capsys):
