@@ -14,6 +14,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import psutil
 import pytest
 from helpers import ROOT, header, wait_for
 
@@ -224,14 +225,10 @@ def test_wrong_answers_count_as_failures_not_throughput(tmp_path):
 def server_pids(out: Path) -> list[int]:
     """Our bench's server processes: their command line names its output folder."""
     pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"--data-dir" in cmdline and str(out / "servers").encode() in b" ".join(cmdline) and b"-m" in cmdline:
-                pids.append(int(entry.name))
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info["cmdline"] or []  # None where it cannot be read
+        if "--data-dir" in cmdline and str(out / "servers") in " ".join(cmdline) and "-m" in cmdline:
+            pids.append(process.pid)
     return pids
 
 
@@ -241,7 +238,7 @@ def test_a_server_that_dies_mid_run_is_recorded_and_the_rest_goes_on(tmp_path):
                "--duration", "4s", "--warmup", "0.2s", "--users", "2", "--out", str(out)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     first = f"{out}/servers/raw_socket-threaded"
-    victims = wait_for(lambda: [p for p in server_pids(out) if first.encode() in Path(f"/proc/{p}/cmdline").read_bytes()],
+    victims = wait_for(lambda: [p for p in server_pids(out) if first in " ".join(psutil.Process(p).cmdline())],
                        timeout=120)
     assert victims
     wait_for(lambda: list((out / "locust").glob("raw_socket*")), timeout=60)  # Locust is running against it
@@ -379,15 +376,14 @@ def test_no_serving_module_imports_psutil_or_locust():
 
 
 def session_members(session: int) -> list[int]:
-    """Live processes (not zombies) of a session, from /proc."""
+    """Live processes (not zombies) of a session."""
     members = []
-    for entry in Path("/proc").iterdir():
+    for process in psutil.process_iter(["status"]):
         try:
-            fields = (entry / "stat").read_text().rpartition(")")[2].split()
-        except (OSError, ValueError):
+            if process.info["status"] != psutil.STATUS_ZOMBIE and os.getsid(process.pid) == session:
+                members.append(process.pid)
+        except OSError:  # gone since it was listed
             continue
-        if entry.name.isdigit() and fields[0] != "Z" and int(fields[3]) == session:
-            members.append(int(entry.name))
     return members
 
 

@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from helpers import ROOT, VARIANTS, kill_group, wait_for
 
@@ -46,8 +47,7 @@ def open_connections(server, count: int) -> list[socket.socket]:
 
 
 def rss_mb(pid: int) -> float:
-    status = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status").read().splitlines())
-    return int(status["VmRSS"].split()[0]) / 1024
+    return psutil.Process(pid).memory_info().rss / 1024**2  # VmRSS
 
 
 @pytest.mark.parametrize("variant", CONCURRENT, ids=IDS)
