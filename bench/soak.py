@@ -51,7 +51,9 @@ SCHEMA = 1
 def sample(pid: int) -> dict:
     """RSS (MB), open fds and threads, summed over the server's live process tree (psutil: VmRSS from
     /proc/PID/statm, the fds in /proc/PID/fd, Threads from /proc/PID/status); a member that ended while it was
-    read, or a zombie (no memory, no fds), adds nothing."""
+    read, or a zombie (no memory, no fds), adds nothing. Then the main process alone (see `verdict`): its RSS,
+    and its fds less the TCP connections it is serving at that moment (ESTABLISHED; a socket it failed to close
+    is CLOSE_WAIT, and counts)."""
     rss = fds = threads = 0
     for member in process_tree(pid):
         try:
@@ -63,7 +65,13 @@ def sample(pid: int) -> dict:
         except (psutil.Error, OSError):  # NoSuchProcess (ZombieProcess among them), AccessDenied; a file unread
             continue
         rss, fds, threads = rss + one[0], fds + one[1], threads + one[2]
-    return {"rss_mb": round(rss / 1024**2, 1), "fds": fds, "threads": threads}
+    tree = {"rss_mb": round(rss / 1024**2, 1), "fds": fds, "threads": threads}
+    try:
+        main = psutil.Process(pid)
+        serving = sum(c.status == psutil.CONN_ESTABLISHED for c in main.net_connections("tcp"))
+        return {**tree, "main_rss_mb": round(main.memory_info().rss / 1024**2, 1), "main_fds": main.num_fds() - serving}
+    except (psutil.Error, OSError):  # the server is gone: the soak fails on its exit status
+        return tree
 
 
 class Load:
@@ -122,20 +130,29 @@ class Load:
 
 
 def own_fds(sample: dict) -> int:
-    """A sample's open fds, less the hostile clients' connections open when it was taken."""
-    return sample["fds"] - sample.get("hostile_open", 0)
+    """The main process's fds, less the connections it was serving (a sample of a soak before main_fds was
+    recorded: the tree's fds less the hostile clients' connections)."""
+    return sample["main_fds"] if "main_fds" in sample else sample["fds"] - sample.get("hostile_open", 0)
+
+
+def own_rss(sample: dict) -> float:
+    """The main process's RSS, MB (a sample of a soak before it was recorded: the tree's)."""
+    return sample.get("main_rss_mb", sample["rss_mb"])
 
 
 def verdict(samples: list[dict]) -> dict:
     """RSS growth from the first sample after the warm-up (the first 10%) to the last; fd drift as the rise of
     the floor, the fewest open fds in the last third against the fewest in the first third after the warm-up.
 
-    In-flight fds come and go (each client's static file being read, a WAL file, an accept): a sample can
-    catch several at once under load. A leak never gives its fds back, so it raises the floor. The hostile clients' connections open at a sample
-    are not counted: they live for seconds each, so a short soak's thirds would catch different numbers of them."""
+    Both read the server's main process: what outlives a connection lives there. A forking model's children
+    end with their connection, so how many are alive at a sample says how many clients were being served, not
+    what leaked. The connections being served at a sample are not counted either: clients come and go (each
+    normal client takes a new connection after a round of the mix, each hostile one lives for seconds), so the
+    thirds would catch different numbers of them. Other in-flight fds come and go too (a static file being
+    read, an accept): a leak never gives its fds back, so it raises the floor."""
     settled = samples[max(1, len(samples) // 10) :] or samples
-    base, last = settled[0], settled[-1]
-    growth = (last["rss_mb"] - base["rss_mb"]) / base["rss_mb"] if base["rss_mb"] else 0.0
+    base, last = own_rss(settled[0]), own_rss(settled[-1])
+    growth = (last - base) / base if base else 0.0
     third = max(1, len(settled) // 3)
     fd_drift = min(map(own_fds, settled[-third:])) - min(map(own_fds, settled[:third]))
     return {
@@ -300,7 +317,7 @@ def figures(result: dict) -> str:
     """The key figures of a soak.json, as one line says them."""
     samples, hostile = result["samples"], result["hostile"]
     return (f"{result['requests']} requests, {result['errors']} errors, "
-            f"RSS {samples[0]['rss_mb']} -> {samples[-1]['rss_mb']} MB "
+            f"RSS {own_rss(samples[0])} -> {own_rss(samples[-1])} MB "
             f"({100 * result['rss_growth']:+.1f}% after warm-up), "
             f"fds drift {result['fd_drift']}, threads {result['threads']['min']}..{result['threads']['max']}; "
             f"hostile opened {hostile['opened']}, closed by the server {hostile['closed_by_server']}, "

@@ -15,7 +15,7 @@ from helpers import ROOT
 
 from bench.catalog import MODELS
 from bench.hostile import concurrent_variants
-from bench.soak import gather
+from bench.soak import FD_SLACK, MAX_RSS_GROWTH, gather, verdict
 
 TWO = [concurrent_variants()[-1], concurrent_variants()[0]]  # given out of the catalog's order on purpose
 ITERATIVE = next(f"{layer}/{model}" for layer, models in MODELS.items() for model in models if model == "iterative")
@@ -84,3 +84,22 @@ def test_bad_combinations_are_one_line_and_exit_2(arguments, tmp_path):
 def test_gather_says_when_there_is_nothing_to_gather(tmp_path):
     with pytest.raises(FileNotFoundError):
         gather(tmp_path)
+
+
+def samples_of(main_fds: list[int], tree_fds: list[int], main_rss: list[float], tree_rss: list[float]) -> list[dict]:
+    return [{"t": 2.0 * n, "fds": tree, "main_fds": main, "rss_mb": tree_mb, "main_rss_mb": main_mb, "threads": 1}
+            for n, (main, tree, main_mb, tree_mb) in enumerate(zip(main_fds, tree_fds, main_rss, tree_rss))]
+
+
+def test_the_verdict_reads_the_main_process_not_how_many_children_were_alive():
+    """A forking server's tree swings with the clients it serves; its main process is where a leak would stay."""
+    swinging = [20 + 15 * (n % 3) for n in range(30)]
+    flat = samples_of([12] * 30, swinging, [20.0] * 30, [20.0 + 30 * (n % 2) for n in range(30)])
+    assert verdict(flat)["passed"] and verdict(flat)["fd_drift"] == 0 and verdict(flat)["rss_growth"] == 0
+
+
+def test_a_main_process_that_keeps_fds_or_memory_fails_the_verdict():
+    leaking_fds = samples_of([12 + n for n in range(30)], [40] * 30, [20.0] * 30, [20.0] * 30)
+    growing = samples_of([12] * 30, [40] * 30, [20.0 + 0.2 * n for n in range(30)], [20.0] * 30)
+    assert not verdict(leaking_fds)["passed"] and verdict(leaking_fds)["fd_drift"] > FD_SLACK
+    assert not verdict(growing)["passed"] and verdict(growing)["rss_growth"] >= MAX_RSS_GROWTH
