@@ -1,10 +1,12 @@
 """The reference servers: the project's one app on uvicorn, on gunicorn and on stock http.server.
 
 The same app on every row (through the thin adapters of adapters/), so a comparison measures the
-server, not two different answers. uvicorn and gunicorn live in a separate environment,
-.venv-reference, installed on first use: never a requirement of the servers or of `make test`.
+server, not two different answers. Beside them, frameworks(): the tutorial's last rung, the guestbook
+written for Flask (on gunicorn) and for FastAPI (on uvicorn), frameworks/. uvicorn, gunicorn and the
+frameworks live in a separate environment, .venv-reference, installed on first use: never a requirement
+of the servers or of `make test`.
 Used by bench.reference (wrk, CPU per request) and by the conformance probe (reference columns).
-Starts processes and installs packages; never imports uvicorn, gunicorn or locust itself.
+Starts processes and installs packages; never imports uvicorn, gunicorn, a framework or locust itself.
 """
 
 import json
@@ -20,8 +22,10 @@ from .process import ServerProcess, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv-reference"
-REQUIREMENTS = ["uvicorn[standard]", "gunicorn"]  # uvicorn with uvloop + httptools, as it is deployed
-PACKAGES = ("uvicorn", "uvloop", "httptools", "gunicorn")
+REQUIREMENTS = ["uvicorn[standard]", "gunicorn",  # uvicorn with uvloop + httptools, as it is deployed
+                "flask", "fastapi", "python-multipart"]  # the frameworks' rung (frameworks/); FastAPI's forms need multipart
+PACKAGES = ("uvicorn", "uvloop", "httptools", "gunicorn",  # import names (importlib.metadata takes them too)
+            "flask", "werkzeug", "fastapi", "starlette", "pydantic", "python_multipart")
 READY_TIMEOUT_S = 30.0  # uvicorn's start-up in its own venv is the slowest
 GUNICORN_THREADS = 8  # one worker process (one core, as our servers), gthread: keep-alive and 8 requests at once
 
@@ -35,15 +39,35 @@ class Target:
     production: bool = False  # needs the reference environment
 
 
+def uvicorn(venv: Path, app: str, *options: str) -> tuple[str, ...]:
+    """uvicorn serving ASGI `app` as the reference row does: uvloop, httptools, one process, no access log."""
+    return (str(venv / "bin" / "uvicorn"), app, "--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning",
+            "--no-access-log", "--loop", "uvloop", "--http", "httptools", *options)
+
+
+def gunicorn(venv: Path, app: str, *options: str) -> tuple[str, ...]:
+    """gunicorn serving WSGI `app` as the reference row does: one gthread worker of GUNICORN_THREADS threads."""
+    return (str(venv / "bin" / "gunicorn"), app, "--bind", "127.0.0.1:{port}", "--workers", "1", "--worker-class",
+            "gthread", "--threads", str(GUNICORN_THREADS), "--log-level", "warning", *options)
+
+
 def production(venv: Path = VENV) -> list[Target]:
     """uvicorn (uvloop + httptools, the ASGI adapter) and gunicorn (gthread, the WSGI adapter)."""
     return [
-        Target("uvicorn", (str(venv / "bin" / "uvicorn"), "adapters.asgi:app", "--host", "127.0.0.1",
-                           "--port", "{port}", "--log-level", "warning", "--no-access-log", "--loop", "uvloop",
-                           "--http", "httptools"), prints_line=False, production=True),
-        Target("gunicorn", (str(venv / "bin" / "gunicorn"), "adapters.wsgi:app", "--bind", "127.0.0.1:{port}",
-                            "--workers", "1", "--worker-class", "gthread", "--threads", str(GUNICORN_THREADS),
-                            "--log-level", "warning"), prints_line=False, production=True),
+        Target("uvicorn", uvicorn(venv, "adapters.asgi:app"), prints_line=False, production=True),
+        Target("gunicorn", gunicorn(venv, "adapters.wsgi:app"), prints_line=False, production=True),
+    ]
+
+
+def frameworks(venv: Path = VENV) -> list[Target]:
+    """The guestbook written for a framework (frameworks/), each on the server of its reference row: Flask on
+    gunicorn, FastAPI on uvicorn. Each answers `Server: server-layers (NAME)` (SPEC §3), set where its server
+    takes it: uvicorn's --header, gunicorn's config file (frameworks/gunicorn_conf.py)."""
+    return [
+        Target("flask", gunicorn(venv, "frameworks.flask_app:app", "--config", "python:frameworks.gunicorn_conf"),
+               prints_line=False, production=True),
+        Target("fastapi", uvicorn(venv, "frameworks.fastapi_app:app", "--header", "server:server-layers (fastapi)"),
+               prints_line=False, production=True),
     ]
 
 
