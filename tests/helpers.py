@@ -7,8 +7,10 @@ import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
+from bench import reference_servers
 from bench.process import ServerProcess, layer_command
 from conformance.corpus import Answer, ResponseReader
 from bench.catalog import MODELS
@@ -106,3 +108,28 @@ def header(answer: Answer, name: str) -> str | None:
 
 def header_names(answer: Answer) -> list[str]:
     return [key.lower() for key, _ in answer.headers]
+
+
+# The framework apps (frameworks/: Flask on gunicorn, FastAPI on uvicorn), run from .venv-reference as the
+# reference rows are; a route test takes them through the same RunningServer, layer = the framework's name.
+FRAMEWORKS = reference_servers.frameworks()
+FRAMEWORK_IDS = [target.name for target in FRAMEWORKS]
+NO_FRAMEWORKS = ".venv-reference lacks the frameworks (make reference-env installs Flask, FastAPI and their servers)"
+
+
+@cache
+def frameworks_ready() -> bool:
+    """Whether .venv-reference holds every reference package, the frameworks' included (asked once per process)."""
+    return reference_servers.versions() is not None
+
+
+def launch_framework(target: reference_servers.Target, folder: Path) -> RunningServer:
+    """Start a framework's app on its server (bench.reference_servers.start: data in folder/data, stderr in
+    folder/server.stderr) and wait until its port accepts."""
+    started = reference_servers.start(target, folder)
+    return RunningServer(target.name, Path(target.command[0]).name, started, folder / "data")
+
+
+def framework_test_id(name: str, framework: str) -> str:
+    """A test's id without the framework's part: test_errors[fastapi-/nowhere--GET--404] -> test_errors[/nowhere--GET--404]."""
+    return name.replace(f"[{framework}-", "[").replace(f"[{framework}]", "")
