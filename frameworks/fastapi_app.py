@@ -36,7 +36,7 @@ async def lifespan(app: FastAPI):
     app.state.store.close()
 
 
-app = FastAPI(lifespan=lifespan, openapi_url=None)  # no /docs: the SPEC's routes only
+app = FastAPI(lifespan=lifespan, openapi_url=None)  # no /docs, /redoc, /openapi.json: the SPEC's routes only
 app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
 
@@ -44,7 +44,7 @@ class NewMessage(BaseModel):
     text: str
 
 
-@app.api_route("/", methods=GET, response_class=HTMLResponse)
+@app.api_route("/", methods=GET)
 def home(request: Request):
     return HTMLResponse(render(request.app.state.store.latest(DEFAULT_LIMIT)))
 

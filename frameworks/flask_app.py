@@ -44,10 +44,10 @@ def time_now():
 
 @app.get("/messages")
 def list_messages():
-    limit = request.args.get("limit", str(DEFAULT_LIMIT))
-    if not (limit.isascii() and limit.isdigit() and 1 <= int(limit) <= MAX_LIMIT):
+    limits = request.args.getlist("limit") or [str(DEFAULT_LIMIT)]
+    if len(limits) != 1 or not (limits[0].isascii() and limits[0].isdigit() and 1 <= int(limits[0]) <= MAX_LIMIT):
         raise Refused(LIMIT_RULE)
-    return jsonify(messages=store.latest(int(limit)))
+    return jsonify(messages=store.latest(int(limits[0])))
 
 
 @app.post("/messages")
