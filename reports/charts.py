@@ -27,7 +27,7 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator  # noqa: E402
 
 from bench.cpu_profile import GROUPS  # noqa: E402
-from bench.knobs import knob_of  # noqa: E402
+from bench.results import Entry  # noqa: E402
 from bench.syscalls import frequent  # noqa: E402
 
 from . import data, verdict  # noqa: E402
@@ -68,7 +68,7 @@ class Source:
 class Context:
     """What every chart of one run shares."""
 
-    entries: list[dict]
+    entries: list[Entry]
     axis: data.Axis
     scenarios: list[str]
 
@@ -76,8 +76,8 @@ class Context:
         return look(layer, model)
 
 
-def context(entries: list[dict]) -> Context:
-    drawable = [e for e in entries if e.get("ok")]
+def context(entries: list[Entry]) -> Context:
+    drawable = [e for e in entries if e.ok]
     return Context(drawable, data.axis(drawable), data.scenarios(drawable))
 
 
@@ -91,7 +91,7 @@ def line_panel(ax, ctx: Context, scenario: str, key: str, scale: float = 1.0) ->
     found_lg = False
     groups = data.series(ctx.entries, scenario, ctx.axis)
     for index, ((layer, model), group) in enumerate(groups.items()):
-        points = [(ctx.axis.x(e), data.bounds(e, key, scale), e) for e in group if data.stat(e, key) is not None]
+        points = [(ctx.axis.x(e), e.bounds(key, scale), e) for e in group if e.stat(key) is not None]
         if not points:
             continue
         lk = ctx.look(layer, model)
@@ -101,7 +101,7 @@ def line_panel(ax, ctx: Context, scenario: str, key: str, scale: float = 1.0) ->
         ax.errorbar(xs, ys, yerr=whiskers, color=lk.colour, linestyle=lk.linestyle, linewidth=1.8,
                     elinewidth=1.1, capsize=3, zorder=2)
         for x, y, (_, _, entry) in zip(xs, ys, points):
-            hollow = data.bound_by_lg(entry)
+            hollow = entry.bound_by_lg()
             found_lg |= hollow
             ax.plot([x], [y], marker=lk.marker, markersize=7.5, markeredgewidth=1.8, color=lk.colour,
                     markerfacecolor="white" if hollow else lk.colour, markeredgecolor=lk.colour, zorder=3)
@@ -196,7 +196,7 @@ def offered_rate(ax, ctx: Context) -> Line2D:
 
 def finish_y(ax, key: str, ctx: Context, scale: float) -> None:
     """The y axis: log for latencies spanning 30x, else from 0; percentages as plain numbers."""
-    values = [data.stat(e, key, w) for e in ctx.entries for w in ("min", "max")]
+    values = [e.stat(key, w) for e in ctx.entries for w in ("min", "max")]
     values = [v * scale for v in values if v is not None]
     if key.endswith("_ms"):
         y_log_if_wide(ax, values)
@@ -218,11 +218,11 @@ def bar_panel(ax, ctx: Context, scenario: str, key: str = "cpu_us_per_req", text
     for index, ((layer, model), group) in enumerate(groups.items()):
         lk = ctx.look(layer, model)
         for entry in group:
-            median = data.stat(entry, key)
+            median = entry.stat(key)
             if median is None:
                 continue
             x = levels.index(ctx.axis.x(entry)) + (index - (len(groups) - 1) / 2) * width
-            hollow = data.bound_by_lg(entry)
+            hollow = entry.bound_by_lg()
             found_lg |= hollow
             draw_bar(ax, x, width, entry, lk, hollow, key, text)
     ax.set_xticks(range(len(levels)), [ctx.axis.tick(v) for v in levels])
@@ -231,10 +231,10 @@ def bar_panel(ax, ctx: Context, scenario: str, key: str = "cpu_us_per_req", text
     return found_lg
 
 
-def draw_bar(ax, x: float, width: float, entry: dict, lk, hollow: bool, key: str = "cpu_us_per_req",
+def draw_bar(ax, x: float, width: float, entry: Entry, lk, hollow: bool, key: str = "cpu_us_per_req",
              text=lambda value: f"{value:.0f}") -> None:
     """A bar of `key` (median, min-max whisker, its value above), hollow and marked LG when bound by Locust."""
-    median, low, high = data.bounds(entry, key)
+    median, low, high = entry.bounds(key)
     ax.bar(x, median, width * 0.92, color="white" if hollow else lk.colour, hatch=lk.hatch,
            edgecolor=lk.colour if hollow else HATCH_COLOUR, linewidth=1.4 if hollow else 0.6,
            linestyle="--" if hollow else "-", zorder=2)
@@ -254,7 +254,7 @@ def bar_chart(ctx: Context, key: str, title: str, y_label: str, text=lambda valu
         ax.set_ylabel(y_label)
         ax.set_xlabel(ctx.axis.label)
         ax.set_title(scenario)
-        top = [data.stat(e, key, "max") for e in ctx.entries]
+        top = [e.stat(key, "max") for e in ctx.entries]
         ax.set_ylim(0, max([v for v in top if v is not None] + [1]) * 1.2)
     legend(body, ctx, any_lg, bars=True)
     return fig
@@ -274,7 +274,7 @@ KNOB_ROWS = [  # (figure key, panel title, y label, log axis, the value written 
 
 def knob_columns(ctx: Context) -> list[tuple[str, float]]:
     """(scenario, load level) for each column of the knob matrix, scenarios in order, then by level."""
-    pairs = {(entry["scenario"], ctx.axis.x(entry)) for entry in ctx.entries}
+    pairs = {(entry.scenario, ctx.axis.x(entry)) for entry in ctx.entries}
     return sorted(pairs, key=lambda pair: (ctx.scenarios.index(pair[0]), pair[1]))
 
 
@@ -285,22 +285,22 @@ def knob_panel(ax, ctx: Context, column: tuple[str, float], row: tuple) -> bool:
     width = 0.8 / max(1, len(combos))
     found_lg = False
     for entry in ctx.entries:
-        if (entry["scenario"], ctx.axis.x(entry)) != column or data.stat(entry, key) is None:
+        if (entry.scenario, ctx.axis.x(entry)) != column or entry.stat(key) is None:
             continue
-        index = combos.index((entry["layer"], entry["model"]))
-        x = knobs.index(knob_of(entry)) + (index - (len(combos) - 1) / 2) * width
-        hollow = data.bound_by_lg(entry)
+        index = combos.index((entry.layer, entry.model))
+        x = knobs.index(entry.knob) + (index - (len(combos) - 1) / 2) * width
+        hollow = entry.bound_by_lg()
         found_lg |= hollow
-        draw_bar(ax, x, width, entry, ctx.look(entry["layer"], entry["model"]), hollow, key, text)
+        draw_bar(ax, x, width, entry, ctx.look(entry.layer, entry.model), hollow, key, text)
     ax.set_xticks(range(len(knobs)), knobs)
     ax.set_xlim(-0.6, len(knobs) - 0.4)
     ax.grid(axis="x", visible=False)
     return found_lg
 
 
-def knob_y(ax, entries: list[dict], key: str, log: bool) -> None:
+def knob_y(ax, entries: list[Entry], key: str, log: bool) -> None:
     """From 0 for CPU; for latency a log axis from half the least to well above the most (room for the labels)."""
-    values = [v for e in entries for w in ("min", "max") if (v := data.stat(e, key, w)) is not None and v > 0]
+    values = [v for e in entries for w in ("min", "max") if (v := e.stat(key, w)) is not None and v > 0]
     if not log:
         ax.set_ylim(0, max(values + [1]) * 1.2)
         return
@@ -323,7 +323,7 @@ def knob_chart(ctx: Context) -> Figure:
             scenario, level = column
             ax.set_title(title if len(columns) == 1 else f"{title}: {scenario}, {ctx.axis.tick(level)}")
             ax.set_ylabel(label)
-            knob_y(ax, [e for e in ctx.entries if (e["scenario"], ctx.axis.x(e)) == column], key, log)
+            knob_y(ax, [e for e in ctx.entries if (e.scenario, ctx.axis.x(e)) == column], key, log)
             if r == len(KNOB_ROWS) - 1:
                 ax.set_xlabel("knob (the server flags it adds: see the knob table)")
     legend(body, ctx, any_lg, bars=True)
@@ -340,7 +340,7 @@ KNOB_CAPTION = ("Grouped by knob, a bar per layer/model: the median server CPU (
 
 
 def has_cpu(ctx: Context) -> bool:
-    return any(data.stat(e, "cpu_us_per_req") is not None for e in ctx.entries)  # none against --target
+    return any(e.stat("cpu_us_per_req") is not None for e in ctx.entries)  # none against --target
 
 
 def against_load(ctx: Context) -> bool:
@@ -349,7 +349,7 @@ def against_load(ctx: Context) -> bool:
 
 
 def any_failure(ctx: Context) -> bool:
-    return any(data.stat(e, "fail_ratio", which) for e in ctx.entries for which in ("median", "max"))
+    return any(e.stat("fail_ratio", which) for e in ctx.entries for which in ("median", "max"))
 
 
 def figures(ctx: Context) -> list[tuple[str, str, str, Figure]]:
@@ -373,7 +373,7 @@ def figures(ctx: Context) -> list[tuple[str, str, str, Figure]]:
     return cpu + lines + failures
 
 
-def not_drawn(entries: list[dict]) -> list[str]:
+def not_drawn(entries: list[Entry]) -> list[str]:
     """In words, what figures() left out of Locust's completed runs and why: the lines against load with one
     level, the failure chart with no failure."""
     ctx = context(entries)
@@ -408,7 +408,7 @@ def save(fig: Figure, name: str, title: str, caption: str, out: Path, source: So
     return Chart(name, title, f"{caption} {source.note}", png, svg)
 
 
-def write_charts(entries: list[dict], out: Path, source: Source) -> list[Chart]:
+def write_charts(entries: list[Entry], out: Path, source: Source) -> list[Chart]:
     """Draw every chart of Locust's runs into `out` as NAME.png and NAME.svg; [] when nothing completed."""
     ctx = context(entries)
     if not ctx.entries:
@@ -417,9 +417,9 @@ def write_charts(entries: list[dict], out: Path, source: Source) -> list[Chart]:
         return [save(fig, name, title, caption, out, source) for name, title, caption, fig in figures(ctx)]
 
 
-def write_capacity_chart(entries: list[dict], out: Path, source: Source) -> list[Chart]:
+def write_capacity_chart(entries: list[Entry], out: Path, source: Source) -> list[Chart]:
     """wrk's runs (compare's capacity pass): requests per server CPU-second; [] when there are none."""
-    ctx = context([entry for entry in entries if entry.get("req_per_cpu_s")])
+    ctx = context([entry for entry in entries if entry.has("req_per_cpu_s")])
     if not ctx.entries:
         return []
     with matplotlib.rc_context(PLOT_RC):
@@ -483,7 +483,7 @@ def ratio_panel(ax, found: "verdict.Finding") -> None:
     ax.set_xlabel(f"× {base} (its median: {found.measure.show(found.figure(base).median)})")
 
 
-def write_knob_chart(entries: list[dict], out: Path, source: Source) -> Chart | None:
+def write_knob_chart(entries: list[Entry], out: Path, source: Source) -> Chart | None:
     """The knob matrix as knob_matrix.png and .svg; None unless completed runs hold more than one knob."""
     ctx = context(entries)
     if not data.several_knobs(ctx.entries):

@@ -15,8 +15,8 @@ import json
 import shutil
 from pathlib import Path
 
-from bench.knobs import DEFAULT
-from bench.results import LOCUST, WRK
+from bench.knobs import DEFAULT, in_order, knob_of
+from bench.results import LOCUST, WRK, Entry
 from serving.options import OneLineParser, fail
 
 from . import data, html, tables
@@ -159,18 +159,20 @@ def measured_environment(found: list[data.Measurement]) -> list[tuple[str, objec
     return pairs
 
 
-def locust_shown(entries: list[dict]) -> list[dict]:
+def locust_shown(entries: list[Entry]) -> list[Entry]:
     """Locust's entries the charts of BENCH §3 draw: those of the first knob when there is a knob matrix."""
     locust = data.by_load(entries, LOCUST)
     return data.baseline(locust) if data.several_knobs(locust) else locust
 
 
-def draw_charts(results: dict, entries: list[dict], out: Path, source: Source) -> list[Chart]:
+def draw_charts(results: dict, entries: list[Entry], out: Path, source: Source) -> list[Chart]:
     """The charts of BENCH §3 for one knob (the first, with a knob matrix): the paired ratios, Locust's figures,
     and compare's wrk passes in a chart of their own."""
-    knobbed = data.several_knobs(data.by_load(entries, LOCUST))
     runs = [run for run in results["runs"] if "layer" in run]
-    return (write_ratio_chart(data.baseline(runs) if knobbed else runs, data.scenarios(entries), out, source)
+    if data.several_knobs(data.by_load(entries, LOCUST)):
+        first = in_order([knob_of(run) for run in runs])[0]
+        runs = [run for run in runs if knob_of(run) == first]
+    return (write_ratio_chart(runs, data.scenarios(entries), out, source)
             + write_charts(locust_shown(entries), out, source)
             + write_capacity_chart(data.by_load(entries, WRK), out, source))
 
@@ -185,13 +187,13 @@ def file_source(path: Path, results: dict) -> Source:
     return Source(data.provenance(results), f"{path.name} sha256:{hashlib.sha256(path.read_bytes()).hexdigest()}")
 
 
-def knob_matrix(entries: list[dict], out: Path, source: Source) -> tuple:
+def knob_matrix(entries: list[Entry], out: Path, source: Source) -> tuple:
     """(chart or None, note, headers, rows) of the knob matrix; the chart written into `out`."""
     chart = write_knob_chart(entries, out, source)
     return chart, tables.knob_note(entries), tables.knob_headers(), tables.knob_rows(entries)
 
 
-def meta(results: dict, entries: list[dict]) -> str:
+def meta(results: dict, entries: list[Entry]) -> str:
     """One line: scenarios, load levels, repeats, duration, when."""
     plan, env = results.get("plan") or {}, results.get("environment") or {}
     span = f"{len(results['runs'])} runs from {env.get('started', '?')} to {env.get('finished') or '(unfinished)'}."
@@ -291,8 +293,8 @@ def differences_markdown(results: dict) -> list[str]:
             *["- " + tables.md_cell(line.removeprefix("- ")) for line in found[1]], ""]
 
 
-def cgi_note(entries: list[dict]) -> str:
-    rates = sorted({entry["rate"] for entry in entries if entry.get("rate")})
+def cgi_note(entries: list[Entry]) -> str:
+    rates = sorted({entry.rate for entry in entries if entry.rate})
     at = f"at {', '.join(map(str, rates))} req/s" if rates else "at the run's load"
     return (f"GET /plaintext (the app, in the server's process) beside GET /cgi-bin/hello.sh (fork and exec of "
             f"/bin/sh) and /cgi-bin/env.py (plus a Python interpreter's start-up), {at}, every server alike. CPU per "
@@ -334,7 +336,7 @@ def explain_markdown(title: str, meta_line: str, syscalls: data.Measurement | No
 
 
 def markdown(title: str, text: str, figure_table: tuple, failed_table: tuple, conformance: dict | None,
-             results: dict, knobs: tuple | None = None, entries: list[dict] = (), why: list = ()) -> str:
+             results: dict, knobs: tuple | None = None, entries: list[Entry] = (), why: list = ()) -> str:
     """summary.md: the verdict, the knob matrix (`knobs`, as knob_matrix() gives it, when there is one), the
     table of every figure, failed runs, conformance totals, environment."""
     lines = [f"# {title}", "", text, "", *layers_markdown(conformance), *why_markdown(why)]

@@ -1,7 +1,7 @@
 """results.json, and the measurements beside it (syscalls.json, cpu.json), as the report needs them: load and
-check them, group the summary, format figures, say where the figures came from.
+check them, group the summary entries (bench.results.Entry), format figures, say where the figures came from.
 
-Pure functions over the parsed JSON: no drawing, no HTML, no files written.
+Pure functions: no drawing, no HTML, no files written; the schema of an entry is bench.results' alone.
 A figure may be missing (None) anywhere; every function here copes with that.
 """
 
@@ -10,33 +10,16 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.knobs import in_order, knob_of
-from bench.results import WRK, load_of, summarise
+from bench.knobs import in_order
+from bench.results import FIGURES, LG, WRK, Entry, Figure, load_of, read_summary  # noqa: F401 - LG for the verdict
 
-LG = "load-generator"
-FIGURES = [  # (key, column title, unit, kind for formatting)
-    ("rps", "throughput", "req/s", "rate"),
-    ("req_per_cpu_s", "requests per CPU-second", "req/CPU-s", "rate"),
-    ("fail_ratio", "failures", "%", "percent"),
-    ("p50_ms", "p50", "ms", "ms"),
-    ("p90_ms", "p90", "ms", "ms"),
-    ("p99_ms", "p99", "ms", "ms"),
-    ("max_ms", "max", "ms", "ms"),
-    ("cpu_us_per_req", "CPU per request", "µs", "us"),
-    ("server_cpu_pct", "server CPU", "%", "pct"),
-    ("server_peak_rss_mb", "peak RSS", "MB", "mb"),
-    ("locust_cpu_pct", "Locust CPU", "%", "pct"),
-]
-CROSS_CHECK_FIGURES = [  # only in runs made with --cross-check wrk
-    ("wrk_rps", "wrk throughput", "req/s", "rate"),
-    ("wrk_cpu_us_per_req", "CPU per request under wrk", "µs", "us"),
-]
+TABLE = [figure for figure in FIGURES if figure.shown == "always"]  # the table's columns in every run
 
 
-def figures(entries: list[dict]) -> list[tuple]:
-    """The figures to tabulate: every standard one, and wrk's when any entry has them."""
-    extra = [f for f in CROSS_CHECK_FIGURES if any(entry.get(f[0]) for entry in entries)]
-    return FIGURES + extra
+def figures(entries: list[Entry]) -> list[Figure]:
+    """The figures to tabulate: every standard one, and wrk's cross-check when any entry has them."""
+    extra = [f for f in FIGURES if f.shown == "cross-check" and any(entry.has(f.key) for entry in entries)]
+    return TABLE + extra
 
 
 class ReportError(Exception):
@@ -51,8 +34,8 @@ class Axis:
     label: str
     noun: str = "user"  # what the users count is: Locust's users, or wrk's connections
 
-    def x(self, entry: dict) -> float:
-        return entry.get(self.key) or entry["users"]
+    def x(self, entry: Entry) -> float:
+        return getattr(entry, self.key) or entry.users
 
     def tick(self, value: float) -> str:
         return f"{value:g} req/s" if self.key == "rate" else f"{value:g} {self.noun}" + ("" if value == 1 else "s")
@@ -84,9 +67,9 @@ def load_conformance(run_dir: Path) -> dict | None:
     return data if isinstance(data, dict) and isinstance(data.get("cases"), list) else None
 
 
-def summary(results: dict) -> list[dict]:
+def summary(results: dict) -> list[Entry]:
     """The per-level summary; computed from the runs when results.json has none (a run cut short)."""
-    return results.get("summary") or summarise([run for run in results["runs"] if "layer" in run])
+    return read_summary(results)
 
 
 def ok_runs(results: dict) -> list[dict]:
@@ -97,17 +80,17 @@ def failed_runs(results: dict) -> list[dict]:
     return [run for run in results["runs"] if run.get("status") != "ok"]
 
 
-def axis(entries: list[dict]) -> Axis:
-    if entries and all(entry.get("rate") for entry in entries):
+def axis(entries: list[Entry]) -> Axis:
+    if entries and all(entry.rate for entry in entries):
         return Axis("rate", "target rate (requests/s, fixed-rate runs)")
-    if entries and all(load_of(entry) == WRK for entry in entries):
+    if entries and all(entry.load == WRK for entry in entries):
         return Axis("users", "wrk keep-alive connections (closed loop, no wait)", "connection")
     return Axis("users", "concurrent users (closed loop, no wait)")
 
 
-def by_load(entries: list[dict], load: str) -> list[dict]:
-    """The runs or summary entries of one load generator (LOCUST or WRK)."""
-    return [entry for entry in entries if load_of(entry) == load]
+def by_load(entries: list[Entry], load: str) -> list[Entry]:
+    """The summary entries of one load generator (LOCUST or WRK)."""
+    return [entry for entry in entries if entry.load == load]
 
 
 def measured_on(env: dict) -> str:
@@ -193,62 +176,42 @@ def capacity_method(plan: dict) -> str:
             f"core serves when kept busy.")
 
 
-def scenarios(entries: list[dict]) -> list[str]:
+def scenarios(entries: list[Entry]) -> list[str]:
     """Scenario names in the order they first appear."""
-    return list(dict.fromkeys(entry["scenario"] for entry in entries))
+    return list(dict.fromkeys(entry.scenario for entry in entries))
 
 
-def combos(entries: list[dict]) -> list[tuple[str, str]]:
+def combos(entries: list[Entry]) -> list[tuple[str, str]]:
     """(layer, model) pairs in the order they first appear."""
-    return list(dict.fromkeys((entry["layer"], entry["model"]) for entry in entries))
+    return list(dict.fromkeys((entry.layer, entry.model) for entry in entries))
 
 
-def knobs(entries: list[dict]) -> list[str]:
+def knobs(entries: list[Entry]) -> list[str]:
     """The knobs of these entries in the matrix's order; ["default"] for results from before the matrix."""
-    return in_order([knob_of(entry) for entry in entries])
+    return in_order([entry.knob for entry in entries])
 
 
-def several_knobs(entries: list[dict]) -> bool:
+def several_knobs(entries: list[Entry]) -> bool:
     return len(knobs(entries)) > 1
 
 
-def baseline(entries: list[dict]) -> list[dict]:
+def baseline(entries: list[Entry]) -> list[Entry]:
     """The entries of the first knob (default when it ran): what the charts of BENCH §3 and the verdict show."""
     first = knobs(entries)[0] if entries else None
-    return [entry for entry in entries if knob_of(entry) == first]
+    return [entry for entry in entries if entry.knob == first]
 
 
-def series(entries: list[dict], scenario: str, load_axis: Axis) -> dict[tuple[str, str], list[dict]]:
+def series(entries: list[Entry], scenario: str, load_axis: Axis) -> dict[tuple[str, str], list[Entry]]:
     """For one scenario: (layer, model) -> its summary entries sorted by load."""
-    result: dict[tuple[str, str], list[dict]] = {}
+    result: dict[tuple[str, str], list[Entry]] = {}
     for entry in entries:
-        if entry["scenario"] == scenario:
-            result.setdefault((entry["layer"], entry["model"]), []).append(entry)
+        if entry.scenario == scenario:
+            result.setdefault((entry.layer, entry.model), []).append(entry)
     return {key: sorted(group, key=load_axis.x) for key, group in result.items()}
 
 
-def levels(entries: list[dict], load_axis: Axis) -> list[float]:
+def levels(entries: list[Entry], load_axis: Axis) -> list[float]:
     return sorted({load_axis.x(entry) for entry in entries})
-
-
-def stat(entry: dict, key: str, which: str = "median") -> float | None:
-    """One statistic of a summary figure ({median, min, max}), None when missing."""
-    figure = entry.get(key)
-    return figure.get(which) if isinstance(figure, dict) else None
-
-
-def bounds(entry: dict, key: str, scale: float = 1.0) -> tuple[float, float, float] | None:
-    """(median, min, max) of a figure times `scale`; min and max fall back to the median; None if missing."""
-    median = stat(entry, key)
-    if median is None:
-        return None
-    low, high = stat(entry, key, "min"), stat(entry, key, "max")
-    return median * scale, (median if low is None else low) * scale, (median if high is None else high) * scale
-
-
-def bound_by_lg(entry: dict) -> bool:
-    """Was any completed repeat of this level bound by the load generator?"""
-    return LG in (entry.get("bound_by") or [])
 
 
 def number(value: float | None, kind: str) -> str:
@@ -264,9 +227,9 @@ def number(value: float | None, kind: str) -> str:
     return f"{value:,.0f}".replace(",", " ")
 
 
-def spread(entry: dict, key: str, kind: str) -> str:
-    """"median (min–max)", or just the median when the repeats agree or there is one."""
-    median, low, high = (stat(entry, key, which) for which in ("median", "min", "max"))
+def spread(entry: Entry | None, key: str, kind: str) -> str:
+    """"median (min–max)", or just the median when the repeats agree or there is one; a dash without the entry."""
+    median, low, high = (entry.stat(key, which) if entry else None for which in ("median", "min", "max"))
     text = number(median, kind)
     if median is None or low == high or low is None:
         return text

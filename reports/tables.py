@@ -8,14 +8,14 @@ from bench.catalog import MODELS, STORY
 from bench.knobs import DEFAULT, KNOBS, ONLY, STOCK_LAYER, knob_of
 from bench.scenarios import CGI_SCENARIOS
 from bench.syscalls import frequent
-from bench.results import WRK, load_of
+from bench.results import FIGURE, WRK, Entry, Figure, load_of
 
 from . import data
 
 LOAD_HEADERS = ["layer/model", "scenario", "load", "runs ok", "bound by"]
 FAILED_HEADERS = ["layer", "model", "scenario", "load", "repeat", "error", "server stderr (last line)"]
 KNOB_HEADERS = ["layer/model", "knob", "scenario", "load", "runs ok", "bound by"]
-KNOB_FIGURES = ["rps", "cpu_us_per_req", "p50_ms", "p99_ms"]  # the knob matrix's columns, as in data.FIGURES
+KNOB_FIGURES = ["rps", "cpu_us_per_req", "p50_ms", "p99_ms"]  # the knob matrix's columns, of bench.results.FIGURES
 SPEC_ORDER = {**{layer: number for number, layer in enumerate(MODELS)}, STOCK_LAYER: len(MODELS)}
 LAYER_HEADERS = ["layer", "built on", "the layer gives", "we add", "models"]
 
@@ -26,11 +26,11 @@ def layer_rows() -> list[list[str]]:
             for layer, (built_on, gives, add) in STORY.items()]
 
 
-def figure_headers(entries: list[dict] | None = None) -> list[str]:
+def figure_headers(entries: list[Entry] | None = None) -> list[str]:
     """With several knobs, a knob column after layer/model."""
-    shown = data.figures(entries) if entries else data.FIGURES
+    shown = data.figures(entries) if entries else data.TABLE
     load = LOAD_HEADERS[:1] + ["knob"] + LOAD_HEADERS[1:] if entries and data.several_knobs(entries) else LOAD_HEADERS
-    return load + [f"{title} ({unit})" for _, title, unit, _ in shown]
+    return load + [f"{figure.title} ({figure.unit})" for figure in shown]
 
 
 def failed_headers(with_knob: bool) -> list[str]:
@@ -38,62 +38,62 @@ def failed_headers(with_knob: bool) -> list[str]:
     return FAILED_HEADERS[:5] + ["knob"] + FAILED_HEADERS[5:] if with_knob else FAILED_HEADERS
 
 
-def load_text(entry: dict) -> str:
-    if load_of(entry) == WRK:
-        return f"wrk, {entry['users']} connections"
-    users = f"{entry['users']} user" + ("" if entry["users"] == 1 else "s")
-    return f"{entry['rate']} req/s ({users})" if entry.get("rate") else users
+def load_text(load: str, users: int, rate: int | None) -> str:
+    """A level in words: "wrk, 50 connections", "1000 req/s (20 users)", "8 users"."""
+    if load == WRK:
+        return f"wrk, {users} connections"
+    said = f"{users} user" + ("" if users == 1 else "s")
+    return f"{rate} req/s ({said})" if rate else said
 
 
-def sort_key(entry: dict, scenarios: list[str]) -> tuple:
-    scenario = scenarios.index(entry["scenario"]) if entry["scenario"] in scenarios else len(scenarios)
-    return (scenario, SPEC_ORDER.get(entry["layer"], 9), entry["layer"], entry["model"], load_of(entry) == WRK,
-            entry["users"], entry.get("rate") or 0)
+def entry_load(entry: Entry) -> str:
+    return load_text(entry.load, entry.users, entry.rate)
 
 
-def bound_text(entry: dict) -> str:
-    return ", ".join(entry.get("bound_by") or []) or "—"
+def sort_key(entry: Entry, scenarios: list[str]) -> tuple:
+    scenario = scenarios.index(entry.scenario) if entry.scenario in scenarios else len(scenarios)
+    return (scenario, SPEC_ORDER.get(entry.layer, 9), entry.layer, entry.model, entry.load == WRK, entry.users,
+            entry.rate or 0)
 
 
-def figure_rows(entries: list[dict]) -> list[list[str]]:
+def entry_head(entry: Entry, knob: list[str]) -> list[str]:
+    """The text columns of an entry's row: layer/model, the knob when given, scenario, load, runs ok, bound by."""
+    return [entry.variant, *knob, entry.scenario, entry_load(entry), f"{entry.ok}/{entry.repeats}",
+            ", ".join(entry.bound_by) or "—"]
+
+
+def figure_cells(entry: Entry, shown: list[Figure]) -> list[str]:
+    return [data.spread(entry, figure.key, figure.kind) for figure in shown]
+
+
+def figure_rows(entries: list[Entry]) -> list[list[str]]:
     """One row per layer/model/(knob)/scenario/level: each figure as "median (min–max)"."""
-    scenarios, knobs = data.scenarios(entries), data.knobs(entries)
-    rows = []
-    for entry in sorted(entries, key=lambda e: (*sort_key(e, scenarios), knobs.index(knob_of(e)))):
-        knob = [knob_of(entry)] if len(knobs) > 1 else []
-        head = [f"{entry['layer']}/{entry['model']}", *knob, entry["scenario"], load_text(entry),
-                f"{entry.get('ok', 0)}/{entry.get('repeats', 0)}", bound_text(entry)]
-        rows.append(head + [data.spread(entry, key, kind) for key, _, _, kind in data.figures(entries)])
-    return rows
+    scenarios, knobs, shown = data.scenarios(entries), data.knobs(entries), data.figures(entries)
+    return [entry_head(entry, [entry.knob] if len(knobs) > 1 else []) + figure_cells(entry, shown)
+            for entry in sorted(entries, key=lambda e: (*sort_key(e, scenarios), knobs.index(e.knob)))]
 
 
 def knob_headers() -> list[str]:
-    return KNOB_HEADERS + [f"{title} ({unit})" for _, title, unit, _ in knob_figures()]
+    return KNOB_HEADERS + [f"{figure.title} ({figure.unit})" for figure in knob_figures()]
 
 
-def knob_figures() -> list[tuple]:
-    """data.FIGURES' rows for the knob matrix's columns, in KNOB_FIGURES' order."""
-    return [next(figure for figure in data.FIGURES if figure[0] == key) for key in KNOB_FIGURES]
+def knob_figures() -> list[Figure]:
+    """The knob matrix's columns, in KNOB_FIGURES' order."""
+    return [FIGURE[key] for key in KNOB_FIGURES]
 
 
-def knob_rows(entries: list[dict]) -> list[list[str]]:
+def knob_rows(entries: list[Entry]) -> list[list[str]]:
     """The knob matrix: for each layer/model (then scenario and level), a row per knob in the matrix's order."""
     scenarios, knobs = data.scenarios(entries), data.knobs(entries)
-    shown = knob_figures()
 
-    def order(entry: dict) -> tuple:
+    def order(entry: Entry) -> tuple:
         scenario, layer_rank, layer, model, *load = sort_key(entry, scenarios)
-        return layer_rank, layer, model, scenario, *load, knobs.index(knob_of(entry))
+        return layer_rank, layer, model, scenario, *load, knobs.index(entry.knob)
 
-    rows = []
-    for entry in sorted(entries, key=order):
-        head = [f"{entry['layer']}/{entry['model']}", knob_of(entry), entry["scenario"], load_text(entry),
-                f"{entry.get('ok', 0)}/{entry.get('repeats', 0)}", bound_text(entry)]
-        rows.append(head + [data.spread(entry, key, kind) for key, _, _, kind in shown])
-    return rows
+    return [entry_head(entry, [entry.knob]) + figure_cells(entry, knob_figures()) for entry in sorted(entries, key=order)]
 
 
-def knob_note(entries: list[dict]) -> str:
+def knob_note(entries: list[Entry]) -> str:
     """What each knob of these entries adds to the servers' command line, from bench's one table of knobs."""
     knobs = data.knobs(entries)
     added = [f"{knob}: {' '.join(KNOBS[knob]) or 'no flag'}" if knob in KNOBS else f"{knob}: unknown"
@@ -112,7 +112,7 @@ def failed_rows(runs: list[dict], with_knob: bool = False) -> list[list[str]]:
         tail = (run.get("stderr_tail") or run.get("locust_stderr") or "").strip().splitlines()
         knob = [knob_of(run)] if with_knob else []
         rows.append([str(run.get("layer", "?")), str(run.get("model", "?")), str(run.get("scenario", "?")),
-                     load_text(run) if "users" in run else "?", str(run.get("repeat", "?")), *knob,
+                     load_text(load_of(run), run["users"], run.get("rate")) if "users" in run else "?", str(run.get("repeat", "?")), *knob,
                      str(run.get("error") or run.get("status") or "unknown"), tail[-1] if tail else "—"])
     return rows
 
@@ -142,28 +142,31 @@ def cgi_headers() -> list[str]:
     return heads
 
 
-def cgi_rows(entries: list[dict]) -> list[list[str]]:
+def cgi_rows(entries: list[Entry]) -> list[list[str]]:
     """Per layer/model: /plaintext in-process beside each CGI script, CPU per request (the script's included)
     and latency, at the run's one fixed rate; "×" is the script's CPU per request over plaintext's (medians)."""
-    chosen = [e for e in entries if knob_of(e) == DEFAULT and load_of(e) != WRK]
-    by = {(f"{e['layer']}/{e['model']}", e["scenario"]): e for e in chosen}
-    names = [f"{e['layer']}/{e['model']}" for e in sorted(chosen, key=lambda e: sort_key(e, []))]
+    chosen = [e for e in entries if e.knob == DEFAULT and e.load != WRK]
+    by = {(e.variant, e.scenario): e for e in chosen}
     rows = []
-    for name in dict.fromkeys(names):
-        row, base = [name], data.stat(by.get((name, IN_PROCESS), {}), "cpu_us_per_req", "median")
+    for name in dict.fromkeys(e.variant for e in sorted(chosen, key=lambda e: sort_key(e, []))):
+        row, base = [name], cpu_median(by.get((name, IN_PROCESS)))
         for scenario in [IN_PROCESS, *CGI_SCENARIOS]:
-            entry = by.get((name, scenario), {})
+            entry = by.get((name, scenario))
             row += [data.spread(entry, key, kind) for key, kind in (("cpu_us_per_req", "us"), ("p50_ms", "ms"),
                                                                    ("p99_ms", "ms"))]
             if scenario != IN_PROCESS:
-                cpu = data.stat(entry, "cpu_us_per_req", "median")
+                cpu = cpu_median(entry)
                 row.append(f"{cpu / base:.0f}×" if cpu and base else "—")
         rows.append(row)
     return rows
 
 
-def has_cgi(entries: list[dict]) -> bool:
-    return any(entry["scenario"] in CGI_SCENARIOS for entry in entries)
+def cpu_median(entry: Entry | None) -> float | None:
+    return entry.stat("cpu_us_per_req") if entry else None
+
+
+def has_cgi(entries: list[Entry]) -> bool:
+    return any(entry.scenario in CGI_SCENARIOS for entry in entries)
 
 
 def syscall_headers(rows: list[dict]) -> list[str]:

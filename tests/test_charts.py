@@ -13,7 +13,7 @@ here: they come from bench.catalog and the data.
 import itertools
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import matplotlib.colors
@@ -26,7 +26,7 @@ from matplotlib.text import Text
 
 from bench.catalog import MODELS
 from bench.knobs import PSEUDO
-from bench.results import LOCUST
+from bench.results import LOCUST, Entry, Stat
 from reports import charts, cli, data, style
 from reports.html import esc
 
@@ -85,7 +85,7 @@ def test_the_system_call_colours_are_no_layer_colour():
     assert not layer_colours & {colour.lower() for colour in charts.SYSCALL_COLOURS}
 
 
-def fixture_entries(folder: Path) -> list[dict]:
+def fixture_entries(folder: Path) -> list[Entry]:
     return data.summary(json.loads((folder / "results.json").read_text()))
 
 
@@ -128,18 +128,18 @@ def test_the_lines_and_the_legend_tell_each_variant_by_colour_and_marker():
 # --- what is drawn, and what is said instead ---------------------------------------------------
 
 
-def one_level(entries: list[dict]) -> list[dict]:
+def one_level(entries: list[Entry]) -> list[Entry]:
     """The entries of the lowest load level only."""
     load_axis = data.axis(entries)
     lowest = min(data.levels(entries, load_axis))
     return [entry for entry in entries if load_axis.x(entry) == lowest]
 
 
-def without_failures(entries: list[dict]) -> list[dict]:
-    return [{**entry, "fail_ratio": {"median": 0.0, "min": 0.0, "max": 0.0}} for entry in entries]
+def without_failures(entries: list[Entry]) -> list[Entry]:
+    return [replace(entry, figures={**entry.figures, "fail_ratio": Stat(0.0, 0.0, 0.0)}) for entry in entries]
 
 
-def names(entries: list[dict]) -> list[str]:
+def names(entries: list[Entry]) -> list[str]:
     with matplotlib.rc_context(charts.PLOT_RC):
         return [name for name, _, _, _ in charts.figures(charts.context(entries))]
 
@@ -154,7 +154,7 @@ def test_lines_against_load_need_two_levels():
 
 def test_the_failure_chart_only_when_a_request_failed():
     entries = fixture_entries(FIXTURES[0])
-    assert any(data.stat(e, "fail_ratio") for e in entries) and "failures" in names(entries)
+    assert any(e.stat("fail_ratio") for e in entries) and "failures" in names(entries)
     assert "failures" not in names(without_failures(entries))
     assert any(note.startswith("No failures") for note in charts.not_drawn(without_failures(entries)))
     assert not any(note.startswith("No failures") for note in charts.not_drawn(entries))

@@ -12,7 +12,7 @@ from PIL import Image
 
 from bench import catalog
 from bench.catalog import STORY
-from reports import readme, reliability, sweep, tables
+from reports import data, readme, reliability, sweep, tables
 from reports.data import load, provenance
 
 
@@ -85,7 +85,7 @@ def test_the_cgi_block_is_what_the_committed_run_renders():
     assert all(run["status"] == "ok" and run["bound_by"] == "pacing" for run in results["runs"])
     rows = [line for line in shown.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert [row.split(" | ")[0].removeprefix("| ") for row in rows] == list(dict.fromkeys(
-        f"{r['layer']}/{r['model']}" for r in sorted(results["summary"], key=lambda e: tables.sort_key(e, []))))
+        e.variant for e in sorted(data.summary(results), key=lambda e: tables.sort_key(e, []))))
 
 
 def test_the_first_screen_says_what_this_is_the_answer_in_one_line_and_the_two_commands():

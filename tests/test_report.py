@@ -30,7 +30,7 @@ from helpers import ROOT
 
 from bench.catalog import STORY
 from bench.knobs import DEFAULT, flags
-from bench.results import summarise
+from bench.results import Entry, summarise
 from reports import charts, cli, data, gaps, tables
 from reports.matrix import matrix_html
 from reports.verdict import BASELINE, MEASURES, answer, finding, order_text, sentences, table, word
@@ -114,7 +114,7 @@ def test_failed_run_listed_and_escaped(built):
 
 def test_summary_md_has_a_row_per_level(built):
     summary = (built / "summary.md").read_text()
-    entries = fixture_results()["summary"]
+    entries = data.summary(fixture_results())
     rows = [line for line in summary.splitlines() if line.startswith("| ") and "|---" not in line]
     # the verdict table, the layer table, the lines table, the stock gaps, the figures, the failed run: each with
     # its header
@@ -173,13 +173,13 @@ def test_knob_matrix_section_chart_and_table(knob_built):
     pixels = matplotlib.image.imread(knob_built / "knob_matrix.png")
     assert pixels.ndim == 3 and pixels.shape[0] > 300 and pixels.reshape(-1, pixels.shape[2]).std(axis=0).max() > 0.05
     assert len(list(ET.parse(knob_built / "knob_matrix.svg").getroot().iter())) > 50
-    entries = knob_results()["summary"]
+    entries = data.summary(knob_results())
     rows = md_section(summary, "Knob matrix")
     assert rows[0].startswith("| layer/model | knob |") and len(rows) == 1 + len(entries)
     for entry in entries:  # a row per layer/model x knob, in the page and in summary.md
-        cells = f"| {entry['layer']}/{entry['model']} | {entry['knob']} |"
+        cells = f"| {entry.variant} | {entry.knob} |"
         assert sum(row.startswith(cells) for row in rows) == 1
-        assert page.count(f"<td>{entry['layer']}/{entry['model']}</td><td>{entry['knob']}</td>") == 2  # and figures
+        assert page.count(f"<td>{entry.variant}</td><td>{entry.knob}</td>") == 2  # and figures
     for pattern in EXTERNAL:
         assert not pattern.search(page), pattern.pattern
 
@@ -193,7 +193,7 @@ def test_knob_matrix_shows_ranges_and_the_failed_runs_knob(knob_built):
 
 
 def test_knob_chart_groups_bars_by_knob_with_latency_on_a_log_axis():
-    entries = [e for e in data.summary(knob_results()) if e["ok"]]
+    entries = [e for e in data.summary(knob_results()) if e.ok]
     with matplotlib.rc_context(charts.PLOT_RC):
         fig = charts.knob_chart(charts.context(entries))
     cpu, latency = fig.axes  # one scenario and level: a row each
@@ -202,18 +202,18 @@ def test_knob_chart_groups_bars_by_knob_with_latency_on_a_log_axis():
     for ax in (cpu, latency):
         bars = [bar for bar in ax.patches if bar.get_height() > 0]
         hollow = [bar for bar in bars if bar.get_facecolor()[:3] == (1.0, 1.0, 1.0)]
-        assert len(bars) == len(entries) and len(hollow) == sum(map(data.bound_by_lg, entries)) > 0
-    stalled = max(entries, key=lambda e: data.stat(e, "p50_ms"))  # the Nagle/delayed-ACK stall, tens of ms
-    assert data.stat(stalled, "p50_ms") > 20 * min(data.stat(e, "p50_ms") for e in entries)
+        assert len(bars) == len(entries) and len(hollow) == sum(e.bound_by_lg() for e in entries) > 0
+    stalled = max(entries, key=lambda e: e.stat("p50_ms"))  # the Nagle/delayed-ACK stall, tens of ms
+    assert stalled.stat("p50_ms") > 20 * min(e.stat("p50_ms") for e in entries)
 
 
 def test_knobs_are_never_merged_and_old_runs_are_default():
     runs = knob_results()["runs"]
-    entries = summarise(runs)
+    entries = summarise(runs)  # as results.json keeps it
     assert len(entries) == len({(r["layer"], r["model"], r["knob"], r["users"]) for r in runs})
     old = [{key: value for key, value in run.items() if key != "knob"} for run in fixture_results()["runs"]]
     assert {entry["knob"] for entry in summarise(old)} == {DEFAULT}
-    assert data.knobs(fixture_results()["summary"]) == [DEFAULT]  # a summary from before the matrix
+    assert data.knobs(data.summary(fixture_results())) == [DEFAULT]  # a summary from before the matrix
 
 
 def test_one_knob_means_no_knob_section(built, tmp_path):
@@ -239,7 +239,7 @@ def drawn(entries: list[dict]) -> dict:
 
 def test_load_generator_levels_are_hollow():
     entries = data.summary(fixture_results())
-    lg_levels = sum(data.bound_by_lg(e) for e in entries if e["ok"])
+    lg_levels = sum(e.bound_by_lg() for e in entries if e.ok)
     figures = drawn(entries)
     hollow_markers = [line for ax in figures["throughput"].axes for line in ax.get_lines()
                       if line.get_markerfacecolor() == "white"]
@@ -525,7 +525,8 @@ def test_the_knob_note_says_which_layers_take_a_knob_only_some_take():
     from reports import tables
 
     for knob, takers in ONLY.items():
-        note = tables.knob_note([{"knob": DEFAULT}, {"knob": knob}])
+        note = tables.knob_note([Entry.from_json({"layer": "raw_socket", "model": "threaded", "scenario": "plaintext",
+                                                  "knob": name}) for name in (DEFAULT, knob)])
         assert f"{knob}: {' '.join(flags(knob))}, on {', '.join(sorted(takers))} only" in note
 
 
