@@ -4,7 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-LAYER ?= raw_socket
+# the catalog's layers, comma-separated (bench/catalog.py, read when a recipe needs it); make serve's default LAYER is
+# the first of them
+LAYERS = $(shell $(BIN)/python -m bench.catalog)
+comma := ,
+LAYER ?= $(firstword $(subst $(comma), ,$(LAYERS)))
 MODEL ?=
 PORT ?= 8000
 
@@ -21,7 +25,7 @@ $(STAMP): pyproject.toml tools/system_deps.sh
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:[^#]*## /\t/' | expand -t 18
 
-test: $(STAMP)  ## set-up, then the whole suite on both cores: unit, live on all 12 variants, corpus, browser, stress
+test: $(STAMP)  ## set-up, then the whole suite on both cores: unit, live on every layer and model, corpus, browser, stress
 	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 check: $(STAMP)  ## the quick check: the raw-request corpus on every layer and model, side by side (seconds)
@@ -35,7 +39,7 @@ compare: $(STAMP)  ## the main job: conformance matrix, the layers measured in i
 
 knobs: $(STAMP)  ## the knob matrix on every layer (its default model) and stock http.server, then its report: results/knobs-<UTC stamp>/
 	out=results/knobs-$$(date -u +%Y%m%dT%H%M%SZ) && \
-	$(BIN)/server-layers bench --layers raw_socket,socketserver_impl,http_server_impl,asyncio_impl,stock_http_server \
+	$(BIN)/server-layers bench --layers $(LAYERS),stock_http_server \
 		--scenario plaintext --users 8 --duration 5s --repeat 3 --knobs all --out $$out && \
 	$(BIN)/server-layers report $$out
 

@@ -1,31 +1,49 @@
-"""Which layers exist and which models each offers: the one list the CLI, bench, probe and tests share.
+"""Which layers exist and which models each offers: the one list the CLI, bench, probe, reports and tests share.
 
-It lives with the harness, not in serving/: no layer reads it (a layer knows only its own MODELS).
+A layer is named in two places only: its own package and its entry in `LAYERS` below. Everything
+else (the models, the CLI's choices, the colours, the reference rows, the Makefile's knob matrix,
+the tests' parameters) is derived from here. Each layer's own `MODELS` table is the truth: it is
+read, never restated. This module lives with the harness, not in serving/: no layer reads it, and
+it must not import anything of a layer but its `server` module's `MODELS`.
 
-Each layer's own `MODELS` table is the truth; tests/test_cli.py checks that this list matches it.
+    python -m bench.catalog        # the layers, comma-separated (what the Makefile reads)
 """
 
-from serving.options import EVENT_LOOP_MODELS, LOOPS as LOOP_NAMES, default_model
+import sys
+from dataclasses import dataclass
+from importlib import import_module
 
-MODELS = {
-    "raw_socket": ["iterative", "threaded", "forking", "selectors"],
-    "socketserver_impl": ["iterative", "threaded", "forking"],
-    "http_server_impl": ["iterative", "threaded", "forking"],
-    "asyncio_impl": ["streams", "protocol"],
+from serving.options import EVENT_LOOP_MODELS, LOOPS as LOOP_NAMES, OneLineParser, default_model
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer's catalog entry: its row of the layer table (README and report), and whether it takes --loop."""
+
+    built_on: str  # the standard-library module it is built on
+    gives: str  # what that module gives
+    we_add: str  # what the layer adds
+    loops: bool = False  # it takes --loop (serving.options.LOOPS): its event loop is a choice
+    aims: tuple = ()  # (model, or model+loop; reference server; at most): the issues' aims, CPU per request (bench.reference)
+
+
+LAYERS = {  # layer package -> its entry; the order is the order of every table, chart and colour
+    "raw_socket": Layer("socket", "nothing: bind, listen, accept, recv, send",
+                        "the accept loop, four concurrency models, the recv loop", aims=(("selectors", "uvicorn", 0.75),)),
+    "socketserver_impl": Layer("socketserver", "the accept loop and the concurrency mixins",
+                               "the recv loop (shared with raw_socket)", aims=(("threaded", "uvicorn", 1.0),)),
+    "http_server_impl": Layer("http.server", "the loop, the mixins, request parsing",
+                              "the gaps between stock http.server and RFC 9112",
+                              aims=(("threaded", "http.server+nodelay", 1.1),)),
+    "asyncio_impl": Layer("asyncio", "the event loop and transports",
+                          "the protocol and the parser (the Session raw_socket's selectors model drives)",
+                          loops=True, aims=(("protocol+uvloop", "uvicorn", 1.0),)),
 }
-SERVER_MODULES = {layer: f"{layer}.server" for layer in MODELS}
-STORY = {  # layer -> (built on, what the layer gives, what we add): the layer table of the README and the report
-    "raw_socket": ("socket", "nothing: bind, listen, accept, recv, send",
-                   "the accept loop, four concurrency models, the recv loop"),
-    "socketserver_impl": ("socketserver", "the accept loop and the concurrency mixins",
-                          "the recv loop (shared with raw_socket)"),
-    "http_server_impl": ("http.server", "the loop, the mixins, request parsing",
-                         "the gaps between stock http.server and RFC 9112"),
-    "asyncio_impl": ("asyncio", "the event loop and transports",
-                     "the protocol and the parser (the Session raw_socket's selectors model drives)"),
-}
-DEFAULT_MODEL = {layer: default_model(models) for layer, models in MODELS.items()}  # threaded, or asyncio's streams
-LOOPS = {"asyncio_impl": list(LOOP_NAMES)}  # the layers with --loop, and its choices (the first is the default)
+SERVER_MODULES = {layer: f"{layer}.server" for layer in LAYERS}
+MODELS = {layer: list(import_module(module).MODELS) for layer, module in SERVER_MODULES.items()}  # the layer's own
+STORY = {layer: (entry.built_on, entry.gives, entry.we_add) for layer, entry in LAYERS.items()}  # the layer table
+DEFAULT_MODEL = {layer: default_model(models) for layer, models in MODELS.items()}  # threaded, or the first model
+LOOPS = {layer: list(LOOP_NAMES) for layer, entry in LAYERS.items() if entry.loops}  # its choices, the first the default
 EVENT_LOOP_VARIANTS = [(layer, model) for layer, models in MODELS.items() for model in models if model in EVENT_LOOP_MODELS]
 # each layer's default model and every event-loop model, once each: what syscalls, cpu_profile, cgi_cost and sweep measure
 MEASURED_VARIANTS = list(dict.fromkeys([*DEFAULT_MODEL.items(), *EVENT_LOOP_VARIANTS]))
@@ -34,3 +52,15 @@ MEASURED_VARIANTS = list(dict.fromkeys([*DEFAULT_MODEL.items(), *EVENT_LOOP_VARI
 def stand_in(layer: str, model: str) -> str:
     """`model` where `layer` has it, else the layer's default: a group of one model, side by side on every layer."""
     return model if model in MODELS[layer] else DEFAULT_MODEL[layer]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the layers, comma-separated: the Makefile's list (its knob matrix, `make serve`'s default)."""
+    OneLineParser(prog="python -m bench.catalog", description="Print the catalog's layers, comma-separated, in "
+                  "their order (what the Makefile reads).").parse_args(argv)
+    print(",".join(LAYERS))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

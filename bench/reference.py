@@ -12,11 +12,11 @@ are measured side by side under the same machine load): start the server pinned
 to the first CPU, warm it up with wrk for 1 s, run wrk (1 thread, 50 keep-alive
 connections, GET /plaintext) pinned to the other CPU, read the server's CPU from
 /proc before and after, stop it with SIGTERM. Writes reference.json and prints
-median [min-max] per target and the issue's three ratios with PASS/FAIL.
+median [min-max] per target and the issues' ratios (PASS/FAIL where there is an aim).
 
---baseline DIR adds our three servers as they are in DIR (a checkout of an
+--baseline DIR adds our servers as they are in DIR (a checkout of an
 earlier commit: `git worktree add /tmp/before <commit>`), named `before:...`,
-to the same rounds, with their three ratios: before and after measured side by
+to the same rounds, with their ratios: before and after measured side by
 side under the same machine load.
 
 The ratios are reported, never asserted: they depend on the machine and its load.
@@ -37,14 +37,21 @@ from serving.options import OneLineParser, fail
 
 from . import measure, wrk
 from .process import layer_command
-from .catalog import LOOPS, MODELS
+from .catalog import DEFAULT_MODEL, EVENT_LOOP_VARIANTS, LAYERS, LOOPS
 from .reference_servers import VENV, Target, ensure_venv, production, start, stock
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-OURS = [("raw_socket", "selectors", ""), ("socketserver_impl", "threaded", ""), ("http_server_impl", "threaded", ""),
-        *((layer, model, loop) for layer, loops in LOOPS.items() for loop in ["", *loops[1:]] for model in MODELS[layer])]
+
+
+def reference_models(layer: str) -> list[str]:
+    """The models of `layer` that meet the reference servers: its event-loop models, else its default model."""
+    return [model for each, model in EVENT_LOOP_VARIANTS if each == layer] or [DEFAULT_MODEL[layer]]
+
+
+OURS = [(layer, model, loop) for layer in LAYERS for loop in ["", *LOOPS.get(layer, [])[1:]]
+        for model in reference_models(layer)]  # every catalog layer, each loop after the default, e.g. +uvloop
 BEFORE = "before:"  # the prefix of a --baseline checkout's targets
 
 
@@ -66,19 +73,13 @@ def targets(venv: Path = VENV, baseline: Path | None = None) -> list[Target]:
             *(ours(BEFORE, baseline) if baseline else [])]
 
 
-# (measured, reference, at most): the issues' targets, as ratios of CPU microseconds per request; at most None:
-# how far it is, with no target (the asyncio models beside uvicorn, which runs the same loop API with a C parser)
-RATIOS = [
-    ("raw_socket/selectors", "uvicorn", 0.75),
-    ("socketserver_impl/threaded", "uvicorn", 1.0),
-    ("http_server_impl/threaded", "http.server+nodelay", 1.1),
-    ("asyncio_impl/protocol+uvloop", "uvicorn", 1.0),
-    ("asyncio_impl/streams+uvloop", "uvicorn", None),
-    ("asyncio_impl/protocol", "uvicorn", None),
-    ("asyncio_impl/streams", "uvicorn", None),
-    ("socketserver_impl/threaded", "gunicorn", None),
-    ("http_server_impl/threaded", "gunicorn", None),
-]
+# (measured, reference, at most): the issues' aims (each layer's catalog entry), as ratios of CPU microseconds per
+# request; then every other row of ours beside its kind, at most None, how far it is with no aim: an event loop
+# beside uvicorn (the same loop API with a C parser), a blocking model beside gunicorn (gthread)
+AIMS = [(f"{layer}/{variant}", reference, at_most) for layer, entry in LAYERS.items()
+        for variant, reference, at_most in entry.aims]
+RATIOS = AIMS + [pair for pair in ((our_name(*row), "uvicorn" if (row[0], row[1]) in EVENT_LOOP_VARIANTS else "gunicorn",
+                                    None) for row in OURS) if pair[:2] not in {aim[:2] for aim in AIMS}]
 RATIOS += [(BEFORE + measured, reference, at_most) for measured, reference, at_most in RATIOS]  # n/a without --baseline
 FIGURES = ["cpu_us_per_req", "rps", "p50_ms", "p99_ms", "server_cpu_pct", "wrk_cpu_pct", "errors"]
 

@@ -13,10 +13,12 @@ import re
 import tokenize
 from pathlib import Path
 
+from bench.catalog import LAYERS
 from bench.reference_servers import stock
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYER = "http_server_impl"  # the layer built on the stock one, whose comments name the gaps
+LAYER = next(layer for layer, entry in LAYERS.items() if entry.built_on == "http.server")  # the layer built on
+# the stock server, whose comments name the gaps (the catalog's entry says which)
 TAG = re.compile(r"#\s*gap:\s*(?P<what>.+?)\s*\[cases:\s*(?P<cases>[^\]]*)\]")
 STOCK = stock().name  # the reference column of the matrix
 

@@ -7,10 +7,11 @@ import argparse
 import importlib
 import sys
 
-from bench.catalog import SERVER_MODULES
+from bench.catalog import SERVER_MODULES, STORY
 from serving.options import OneLineParser, fail
 
 LAYERS = SERVER_MODULES  # layer -> module with main(argv)
+BUILT_ON = ", ".join(built_on for built_on, *_ in STORY.values())  # the catalog's standard-library layers, in order
 TOOLS = {  # subcommand -> (module with main(argv), help); each has its own --help
     "bench": ("bench.cli", "measure the layers with Locust (BENCH.md §2)"),
     "report": ("reports.cli", "charts, report.html and summary.md from a bench run (BENCH.md §3)"),
@@ -38,7 +39,7 @@ EPILOG = """examples:
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(
         prog="server-layers",
-        description="One HTTP/1.1 server on socket, socketserver and http.server, side by side.",
+        description=f"One HTTP/1.1 server on each standard-library layer ({BUILT_ON}), side by side.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -42,7 +42,8 @@ def named_in_docs() -> list[str]:
 
 
 SERVER_LAYERS = ["-m server_layers", *(f"-m server_layers {tool}" for tool in TOOLS), "-m server_layers serve",
-                 *(f"-m server_layers serve {layer}" for layer in SERVER_MODULES)]
+                 *(f"-m server_layers serve {layer}" for layer in SERVER_MODULES),
+                 *(f"-m {layer}" for layer in SERVER_MODULES)]  # every layer's own `python -m LAYER`, named or not
 COMMANDS = list(dict.fromkeys([*SERVER_LAYERS, *named_in_docs()]))
 FORKING_VARIANT = next(f"{layer}/{model}" for layer, models in MODELS.items() for model in models if model == "forking")
 BAD_INPUT = [  # (command, its arguments): {empty} an empty folder, {missing} no such path, {file} a file,

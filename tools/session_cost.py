@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.count < 1 or args.rounds < 1:
         p.error("--count and --rounds must be >= 1")
-    options = parse("raw_socket", ["selectors"], ["--port", "0", "--model", "selectors"])
+    options = parse("session_cost", ["selectors"], ["--port", "0", "--model", "selectors"])  # no layer: the Session alone
     with tempfile.TemporaryDirectory() as data:
         app = App(Path(data))
         for name, request in REQUESTS.items():
