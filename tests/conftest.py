@@ -1,7 +1,7 @@
 """Live servers as fixtures: every layer x model, each a real process on a loopback port.
 
-Test bodies never name a layer: they take `server` (parametrised over all 10
-variants) or start their own through `start_server(variant, ...)`. Helpers live in helpers.py.
+Test bodies never name a layer: they take `server` (parametrised over every variant of
+bench.catalog) or start their own through `start_server(variant, ...)`. Helpers live in helpers.py.
 """
 
 import os
