@@ -13,6 +13,7 @@ import argparse
 import hashlib
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.knobs import DEFAULT, in_order, knob_of
@@ -84,18 +85,14 @@ def build(run_dir: Path, out: Path | None = None, sweep: Path | None = None) -> 
     conformance = data.load_conformance(run_dir)
     reasons = why_paragraphs(cpu, syscalls, conformance, run_dir)
     title = f"server-layers report: {run_dir.resolve().name}"
-    run_env = results.get("environment")
-    page = html.report_page(
-        title=title, meta=meta(results, entries), charts=charts,
-        verdict=html.verdict_section(answer, glance, said, [] if knobbed else verdict.orders(results, scenarios)),
-        figure_table=figure_table, sweep=sweep_part(sweep or run_dir / load_words.SWEEP_FILE, out),
-        failed=html.failed_section(*failed_table, failed), conformance=matrix_html(conformance),
-        environment=environment(results), knobs=html.knob_section(*knobs) if knobs else "",
-        layers=(tables.LAYER_HEADERS, tables.layer_rows()), lines=code_lines.table(),
-        gaps=(stock_gaps.LAYER, *stock_gaps.table(conformance)), notes=not_drawn(locust_shown(entries)),
-        syscalls=syscall_part(syscalls, out, run_env), cpu=cpu_part(cpu, run_dir, out, run_env), why=reasons,
+    shared = explaining(Folder(run_dir, out, syscalls, cpu, conformance, results.get("environment")), title,
+                        meta(results, entries), environment(results), reasons)
+    page = html.report_page(html.ReportPage(
+        shared, html.verdict_section(answer, glance, said, [] if knobbed else verdict.orders(results, scenarios)),
+        charts, not_drawn(locust_shown(entries)), figure_table, html.failed_section(*failed_table, failed),
+        knobs=html.knob_section(*knobs) if knobs else "", sweep=sweep_part(sweep or run_dir / load_words.SWEEP_FILE, out),
         cgi=html.cgi_section(cgi_note(entries), tables.cgi_headers(), tables.cgi_rows(entries), differences(results))
-        if tables.has_cgi(entries) else "")
+        if tables.has_cgi(entries) else ""))
     text = "\n".join([answer, "", tables.markdown_table(*glance), ""] if glance and glance[1] else []) + \
         "\n".join(f"- {sentence}" for sentence in said)
     html.write(out / "summary.md", markdown(title, text, figure_table, failed_table, conformance, results, knobs,
@@ -132,14 +129,32 @@ def build_explain(run_dir: Path, out: Path, syscalls: data.Measurement | None, c
     reasons = why_paragraphs(cpu, syscalls, conformance, run_dir)
     title = f"server-layers report: {run_dir.resolve().name}"
     found = [m for m in (syscalls, cpu) if m]
-    page = html.explain_page(
-        title=title, meta=explain_meta(found), layers=(tables.LAYER_HEADERS, tables.layer_rows()),
-        lines=code_lines.table(), gaps=(stock_gaps.LAYER, *stock_gaps.table(conformance)),
-        syscalls=syscall_part(syscalls, out, None), cpu=cpu_part(cpu, run_dir, out, None), why=reasons,
-        conformance=matrix_html(conformance), environment=measured_environment(found))
+    page = html.explain_page(explaining(Folder(run_dir, out, syscalls, cpu, conformance, None), title,
+                                        explain_meta(found), measured_environment(found), reasons))
     html.write(out / "summary.md", explain_markdown(title, explain_meta(found), syscalls, cpu, conformance, reasons,
                                                     found))
     return html.write(out / "report.html", page)
+
+
+@dataclass(frozen=True)
+class Folder:
+    """What a run folder holds beside results.json, and where the report goes."""
+
+    run_dir: Path
+    out: Path
+    syscalls: data.Measurement | None
+    cpu: data.Measurement | None
+    conformance: dict | None
+    run_env: dict | None  # results.json's environment block, None without results.json
+
+
+def explaining(found: Folder, title: str, meta_line: str, pairs: list[tuple[str, object]],
+               reasons: list[tuple[str, str]]) -> html.Explaining:
+    """The sections both pages show, made from the folder: layers, lines, gaps, system calls, CPU, conformance."""
+    return html.Explaining(
+        title, meta_line, (tables.LAYER_HEADERS, tables.layer_rows()), code_lines.table(),
+        (stock_gaps.LAYER, *stock_gaps.table(found.conformance)), syscall_part(found.syscalls, found.out, found.run_env),
+        cpu_part(found.cpu, found.run_dir, found.out, found.run_env), reasons, matrix_html(found.conformance), pairs)
 
 
 def explain_meta(found: list[data.Measurement]) -> str:

@@ -11,6 +11,7 @@ measurements without results.json, their explaining sections alone (explain_page
 import base64
 import html
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from .charts import Chart
@@ -215,43 +216,77 @@ def sweep_section(chart: Chart | None, said: list[str], why: str) -> str:
                       f"<ul>{items}</ul>" if items else "", f"<p>{esc(why)}</p>", "</section>"])
 
 
-def report_page(*, title: str, meta: str, verdict: str, charts: list[Chart], figure_table: tuple, failed: str,
-                conformance: str, environment: list[tuple[str, object]], knobs: str = "", sweep: str = "",
-                layers: tuple = ([], []), cgi: str = "", syscalls: str = "", cpu: str = "",
-                lines: tuple = ([], []), gaps: tuple = ("", [], []), why: list[tuple[str, str]] = (),
-                notes: list[str] = ()) -> str:
-    """The report: verdict (verdict_section()), the layer table, charts (and `notes`: what was not drawn), cost
-    against load (when a sweep lies beside the run), the knob matrix (when there
-    is one), every figure, failed runs, conformance (already HTML), environment."""
-    headers, rows = figure_table
+@dataclass(frozen=True)
+class Explaining:
+    """The sections both pages show, each made already: the layers (layers_section's three tables), the system
+    calls and the CPU split (HTML, '' without their file), the why paragraphs, conformance (HTML), environment."""
+
+    title: str
+    meta: str
+    layers: tuple
+    lines: tuple
+    gaps: tuple
+    syscalls: str
+    cpu: str
+    why: list[tuple[str, str]]
+    conformance: str
+    environment: list[tuple[str, object]]
+
+
+@dataclass(frozen=True)
+class ReportPage:
+    """A run's report: the explaining sections, and what results.json gives (each section made already; the
+    figure table as its headers and rows; `notes`: what the charts left out)."""
+
+    explaining: Explaining
+    verdict: str
+    charts: list[Chart]
+    notes: list[str]
+    figure_table: tuple[list[str], list[list[str]]]
+    failed: str
+    knobs: str = ""
+    sweep: str = ""
+    cgi: str = ""
+
+
+def report_page(page: ReportPage) -> str:
+    """The report: verdict (verdict_section()), the layer table, charts (and what was not drawn), cost against load
+    (when a sweep lies beside the run), CGI, system calls, CPU, why, the knob matrix (when there is one), every
+    figure, failed runs, conformance, environment."""
+    shared = page.explaining
     body = [
-        f"<h1>{esc(title)}</h1>", f'<p class="meta">{esc(meta)}</p>',
-        verdict, layers_section(layers, lines, gaps), charts_section(charts, list(notes)), *([sweep] if sweep else []),
-        *([cgi] if cgi else []),
-        *([syscalls] if syscalls else []), *([cpu] if cpu else []), why_section(why),
-        *([knobs] if knobs else []),
+        f"<h1>{esc(shared.title)}</h1>", f'<p class="meta">{esc(shared.meta)}</p>', page.verdict,
+        layers_section(shared.layers, shared.lines, shared.gaps), charts_section(page.charts, page.notes),
+        *present(page.sweep, page.cgi, shared.syscalls, shared.cpu), why_section(shared.why), *present(page.knobs),
         '<section id="figures"><h2>Every figure</h2>',
         '<p class="note">Each figure is the median over the repeats that completed, with the range '
         "(min–max) in brackets when the repeats differ; — is a figure the run did not record. Grey rows: at least "
         "one repeat was bound by the load generator (its throughput measures Locust, not the server).</p>",
-        figure_table_html(headers, rows),
-        "<h3>Failed runs</h3>", '<p class="note">Left out of the charts and of the medians above.</p>', failed,
-        "</section>",
-        '<section id="conformance"><h2>Conformance</h2>', conformance, "</section>",
-        '<section id="environment"><h2>Environment</h2>', key_values(environment), "</section>",
+        figure_table_html(*page.figure_table),
+        "<h3>Failed runs</h3>", '<p class="note">Left out of the charts and of the medians above.</p>', page.failed,
+        "</section>", *closing(shared),
     ]
-    return document(title, "\n".join(body))
+    return document(shared.title, "\n".join(body))
 
 
-def explain_page(*, title: str, meta: str, layers: tuple, lines: tuple, gaps: tuple, syscalls: str, cpu: str,
-                 why: list[tuple[str, str]], conformance: str, environment: list[tuple[str, object]]) -> str:
+def present(*parts: str) -> list[str]:
+    """The optional sections that were made ('' is one the data does not allow)."""
+    return [part for part in parts if part]
+
+
+def closing(shared: Explaining) -> list[str]:
+    """The last two sections of either page: conformance and environment."""
+    return ['<section id="conformance"><h2>Conformance</h2>', shared.conformance, "</section>",
+            '<section id="environment"><h2>Environment</h2>', key_values(shared.environment), "</section>"]
+
+
+def explain_page(shared: Explaining) -> str:
     """The explaining sections alone (a folder without results.json): the layers, the system calls, where the CPU
     goes, why each layer costs what it costs, conformance, environment."""
-    body = [f"<h1>{esc(title)}</h1>", f'<p class="meta">{esc(meta)}</p>', layers_section(layers, lines, gaps),
-            *([syscalls] if syscalls else []), *([cpu] if cpu else []), why_section(why),
-            '<section id="conformance"><h2>Conformance</h2>', conformance, "</section>",
-            '<section id="environment"><h2>Environment</h2>', key_values(environment), "</section>"]
-    return document(title, "\n".join(part for part in body if part))
+    body = [f"<h1>{esc(shared.title)}</h1>", f'<p class="meta">{esc(shared.meta)}</p>',
+            layers_section(shared.layers, shared.lines, shared.gaps), shared.syscalls, shared.cpu,
+            why_section(shared.why), *closing(shared)]
+    return document(shared.title, "\n".join(part for part in body if part))
 
 
 def write(path: Path, text: str) -> Path:
