@@ -13,7 +13,8 @@ import sys
 from dataclasses import dataclass
 from importlib import import_module
 
-from serving.options import EVENT_LOOP_MODELS, LOOPS as LOOP_NAMES, OneLineParser, default_model
+from oneline import OneLineParser
+from serving.options import EVENT_LOOP_MODELS, LOOP_MODULES, default_model
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class Layer:
     built_on: str  # the standard-library module it is built on
     gives: str  # what that module gives
     we_add: str  # what the layer adds
-    loops: bool = False  # it takes --loop (serving.options.LOOPS): its event loop is a choice
+    loops: bool = False  # it takes --loop (serving.options.LOOP_MODULES): its event loop is a choice
     aims: tuple = ()  # (model, or model+loop; reference server; at most): the issues' aims, CPU per request (bench.reference)
 
 
@@ -43,7 +44,7 @@ SERVER_MODULES = {layer: f"{layer}.server" for layer in LAYERS}
 MODELS = {layer: list(import_module(module).MODELS) for layer, module in SERVER_MODULES.items()}  # the layer's own
 STORY = {layer: (entry.built_on, entry.gives, entry.we_add) for layer, entry in LAYERS.items()}  # the layer table
 DEFAULT_MODEL = {layer: default_model(models) for layer, models in MODELS.items()}  # threaded, or the first model
-LOOPS = {layer: list(LOOP_NAMES) for layer, entry in LAYERS.items() if entry.loops}  # its choices, the first the default
+LOOPS = {layer: list(LOOP_MODULES) for layer, entry in LAYERS.items() if entry.loops}  # its choices, the first the default
 EVENT_LOOP_VARIANTS = [(layer, model) for layer, models in MODELS.items() for model in models if model in EVENT_LOOP_MODELS]
 # each layer's default model and every event-loop model, once each: what syscalls, cpu_profile, cgi_cost and sweep measure
 MEASURED_VARIANTS = list(dict.fromkeys([*DEFAULT_MODEL.items(), *EVENT_LOOP_VARIANTS]))

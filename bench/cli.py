@@ -11,7 +11,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from serving.options import OneLineParser, fail
+from oneline import OneLineParser, fail
 
 from .catalog import DEFAULT_MODEL, MODELS
 from .catalog import SERVER_MODULES as LAYERS

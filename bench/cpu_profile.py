@@ -69,7 +69,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from serving.options import OneLineParser
+from oneline import OneLineParser
 
 from . import flamegraph, measure
 from .catalog import MODELS

@@ -43,7 +43,7 @@ from urllib.parse import quote
 import psutil
 
 from http11.limits import OUTPUT_BUDGET
-from serving.options import OneLineParser, bounded, seconds
+from oneline import OneLineParser, bounded, seconds
 
 from . import measure
 from .catalog import MODELS

@@ -33,7 +33,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from serving.options import OneLineParser, fail
+from oneline import OneLineParser, fail
 
 from . import measure, wrk
 from .process import layer_command

@@ -22,6 +22,7 @@ from pathlib import Path
 from hdrh.histogram import HdrHistogram
 
 from . import measure, wrk
+from .catalog import EVENT_LOOP_VARIANTS
 from .classify import bound_by
 from .knobs import DEFAULT, applies, flags, module
 from .process import ServerProcess, free_port, layer_command
@@ -31,7 +32,7 @@ from .scenarios import RATE_ENV, RECORD_ENV, SCENARIOS
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 ROOT = LOCUSTFILE.parent.parent
 PER_USER_RPS = 50  # fixed-rate runs: one Locust user paces itself to at most this many requests/s
-CALIBRATION_TARGET = ("raw_socket", "selectors")  # the cheapest target this project has
+CALIBRATION_TARGET = EVENT_LOOP_VARIANTS[0]  # the catalog's first event-loop variant: the cheapest target it has
 WARMUP_PATHS = ["/plaintext", "/", "/test.jpg", "/messages?limit=20"]
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import psutil
 
-from serving.options import OneLineParser, bounded, fail, seconds
+from oneline import OneLineParser, bounded, fail, seconds
 
 from .catalog import DEFAULT_MODEL
 from .catalog import SERVER_MODULES as LAYERS

@@ -35,7 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from adapters import make_app, stock_http
-from serving.options import OneLineParser
+from oneline import OneLineParser
 
 class Handler(stock_http.Handler):
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - stock signature

@@ -18,7 +18,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from serving.options import OneLineParser, fail
+from oneline import OneLineParser, fail
 
 from . import wrk
 from .catalog import MEASURED_VARIANTS

@@ -23,7 +23,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from serving.options import OneLineParser
+from oneline import OneLineParser
 
 from .catalog import MEASURED_VARIANTS, MODELS
 from .process import ServerProcess, layer_command

@@ -18,11 +18,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.catalog import MODELS
+from bench.catalog import DEFAULT_MODEL, MODELS
 from bench.process import ROOT, SHIPPED_CGI_BIN, ServerProcess, layer_command
-from serving.options import OneLineParser, fail
+from oneline import OneLineParser, fail
 
 from .corpus import ResponseReader, check, load_cases, run_case
+
+FIRST_LAYER = next(iter(MODELS))  # our side by default: the catalog's first layer, its default model
 
 FAILING = {
     "exits-1.sh": "echo 'Content-Type: text/plain'; echo; echo partial; exit 1",
@@ -106,7 +108,7 @@ def failing_lines(ours: ServerProcess, stock: ServerProcess) -> list[str]:
     return lines
 
 
-def differences(layer: str = "raw_socket", model: str = "threaded") -> list[str]:
+def differences(layer: str = FIRST_LAYER, model: str = DEFAULT_MODEL[FIRST_LAYER]) -> list[str]:
     """Every difference found, one Markdown list item each; ValueError for a layer or model that does not exist,
     RuntimeError when a server does not start."""
     if layer not in MODELS:
@@ -128,8 +130,8 @@ def differences(layer: str = "raw_socket", model: str = "threaded") -> list[str]
 
 def main(argv: list[str] | None = None) -> int:
     p = OneLineParser(prog="python -m conformance.cgi_differences", description=__doc__.split("\n\n")[0])
-    p.add_argument("--layer", default="raw_socket", help=f"our side: one of {', '.join(MODELS)} (default %(default)s)")
-    p.add_argument("--model", default="threaded", help="its model (default %(default)s)")
+    p.add_argument("--layer", default=FIRST_LAYER, help=f"our side: one of {', '.join(MODELS)} (default %(default)s)")
+    p.add_argument("--model", default=DEFAULT_MODEL[FIRST_LAYER], help="its model (default %(default)s)")
     args = p.parse_args(argv)
     try:
         lines = differences(args.layer, args.model)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from serving.options import OneLineParser
+from oneline import OneLineParser
 
 CASES_DIR = Path(__file__).with_name("cases")
 THEN_VALUES = ("closed", "open")

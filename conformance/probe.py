@@ -29,7 +29,7 @@ from pathlib import Path
 from bench.catalog import MODELS
 from bench.process import ServerProcess, layer_command
 from bench.reference_servers import Target, ensure_venv, production, start, stock
-from serving.options import OneLineParser
+from oneline import OneLineParser
 
 from .corpus import Case, Observation, check, load_cases, normalise, run_case
 

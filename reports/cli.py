@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench.knobs import DEFAULT, in_order, knob_of
 from bench.results import LOCUST, WRK, Entry
-from serving.options import OneLineParser, fail
+from oneline import OneLineParser, fail
 
 from . import data, html, tables
 from . import gaps as stock_gaps

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bench import reference as wrk_reference
 from bench import sweep
-from serving.options import OneLineParser
+from oneline import OneLineParser
 
 from . import cli, data, reliability, tables, verdict
 from . import sweep as load_words

@@ -23,6 +23,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.catalog import DEFAULT_MODEL
 from bench.knobs import knob_of
 from bench.results import LOCUST, WRK, load_of
 
@@ -36,7 +37,8 @@ TRIM_FROM = 5  # per this many paired rounds, the most extreme round on each sid
 # The standard error of a median paired ratio (from the rounds' median absolute deviation) beyond which the
 # verdict says the rounds scattered; two runs with errors that size differ by more than 10% about once in twenty.
 MAX_SCATTER = 0.035
-BASELINE = "raw_socket/threaded"  # the tutorial's floor: a socket and a thread per connection
+BASELINE = "/".join(next(iter(DEFAULT_MODEL.items())))  # the catalog's first layer, its default model: the
+# tutorial's floor, a socket and a thread per connection
 
 
 @functools.cache

@@ -23,7 +23,7 @@ from bench.results import summarise
 from bench.runner import execute
 from bench.scenarios import CGI_SCENARIOS
 from conformance.cgi_differences import differences
-from serving.options import OneLineParser
+from oneline import OneLineParser
 
 SCENARIOS = ["plaintext", *CGI_SCENARIOS]
 

@@ -23,7 +23,8 @@ from bench import rounds, wrk
 from bench.cli import Progress, duration, names
 from conformance.corpus import load_cases
 from conformance.probe import MODELS, every_layer, reference_targets, run, write_data
-from serving.options import EVENT_LOOP_MODELS, OneLineParser, fail  # measured beside threaded wherever a layer has them
+from oneline import OneLineParser, fail
+from serving.options import EVENT_LOOP_MODELS  # measured beside threaded wherever a layer has them
 
 from reports import cli as report_cli
 from reports.data import ReportError

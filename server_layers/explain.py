@@ -30,7 +30,7 @@ from conformance.probe import ProbeError, every_layer, reference_targets, run, w
 from reports import cli as report_cli
 from reports.data import ReportError
 from reports.matrix import write_pages
-from serving.options import OneLineParser, fail
+from oneline import OneLineParser, fail
 
 
 def parser() -> OneLineParser:

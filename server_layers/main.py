@@ -8,7 +8,7 @@ import importlib
 import sys
 
 from bench.catalog import SERVER_MODULES, STORY
-from serving.options import OneLineParser, fail
+from oneline import OneLineParser, fail
 
 LAYERS = SERVER_MODULES  # layer -> module with main(argv)
 BUILT_ON = ", ".join(built_on for built_on, *_ in STORY.values())  # the catalog's standard-library layers, in order

@@ -7,7 +7,7 @@ import sys
 
 from conformance.probe import ProbeError, default_out, parser, probe_command, write_data
 from reports.matrix import write_pages
-from serving.options import fail
+from oneline import fail
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,47 +4,21 @@ Bad input ends the process with one line on stderr and exit 2, never a traceback
 """
 
 import argparse
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+
+from oneline import OneLineParser, bounded, fail, seconds
 
 DEFAULTS = {"host": "127.0.0.1", "port": 8000, "model": "threaded", "data_dir": "var"}
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but an error is one line (no usage dump) and exit 2."""
-
-    def error(self, message: str) -> NoReturn:
-        fail(f"{self.prog}: {message} (see --help)")
-
-
-def fail(message: str) -> NoReturn:
-    print(message, file=sys.stderr, flush=True)
-    raise SystemExit(2)
-
-
-def bounded(kind: type, low: float, high: float, name: str):
-    """An argparse type: a `kind` number in [low, high] (float: above `low`)."""
-
-    def convert(text: str):
-        value = kind(text)
-        if not (low < value if kind is float else low <= value) or value > high:
-            raise ValueError(text)
-        return value
-
-    convert.__name__ = name  # argparse names the type in its one-line error
-    return convert
-
-
-seconds = bounded(float, 0, 3600, "number of seconds (0 < S <= 3600)")
 port = bounded(int, 0, 65535, "port (0..65535)")
 backlog = bounded(int, 1, 65535, "listen backlog (1..65535)")
 connections = bounded(int, 1, 1_000_000, "connection count (1..1000000)")
 EVENT_LOOP_MODELS = ("selectors", "streams", "protocol")  # one thread serves every connection
 MAX_CONNECTIONS = dict.fromkeys(EVENT_LOOP_MODELS, 100_000)  # one socket each; a thread or a process costs far more
 DEFAULT_MAX_CONNECTIONS = 1024
-LOOPS = {"asyncio": None, "uvloop": "uvloop"}  # --loop NAME -> the module it needs beyond the standard library
+LOOP_MODULES = {"asyncio": None, "uvloop": "uvloop"}  # --loop NAME -> the module it needs beyond the standard library
 
 
 def default_model(models: list[str]) -> str:
@@ -75,7 +49,7 @@ def add_server_options(parser: argparse.ArgumentParser, models: list[str], loops
                         help="open connections served at once; past it a 503 (default: 1024 threads or processes, "
                              "100000 on an event loop)")
     if loops:
-        parser.add_argument("--loop", choices=list(LOOPS), default="asyncio",
+        parser.add_argument("--loop", choices=list(LOOP_MODULES), default="asyncio",
                             help="the event loop (default %(default)s; uvloop, a benchmark knob, needs the uvloop extra)")
 
 
@@ -103,7 +77,7 @@ class ServerOptions:
 
 def require_loop(prog: str, loop: str | None) -> None:
     """A --loop whose module is missing is a bad option: one line, exit 2, before anything is created."""
-    needed = LOOPS.get(loop)
+    needed = LOOP_MODULES.get(loop)
     if needed is None:
         return
     try:

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from oneline import fail
 from webapp import App
 from webapp.cgi import CGI_DIR, Gateway
 from webapp.store import DB_NAME
@@ -48,7 +49,7 @@ def open_data_dir(layer: str, data_dir: Path) -> Created:
     nearest = ([data_dir, *data_dir.parents])[len(missing)]  # the deepest folder (or file) that exists
     if not nearest.is_dir():
         what = f"--data-dir {data_dir}" + (f": {nearest}" if nearest != data_dir else "")
-        cli.fail(f"{layer}: {what} is a file, not a folder (give a folder; a missing one is created)")
+        fail(f"{layer}: {what} is a file, not a folder (give a folder; a missing one is created)")
     files = [data_dir / f"{DB_NAME}{suffix}" for suffix in ("", "-wal", "-shm")]
     return Created(missing, [path for path in files if not path.exists()])
 
@@ -79,14 +80,14 @@ def run(layer: str, models: list[str], make_server: MakeServer, argv: list[str] 
         app = App(options.data_dir, Gateway(options.cgi_dir.resolve() if options.cgi_dir else CGI_DIR, options.cgi_timeout))
     except (OSError, sqlite3.Error) as exc:
         created.undo()
-        cli.fail(f"{layer}: cannot use data dir {options.data_dir}: {exc} (give a writable --data-dir)")
+        fail(f"{layer}: cannot use data dir {options.data_dir}: {exc} (give a writable --data-dir)")
     lifecycle = Lifecycle()
     try:
         server = make_server(app, options, lifecycle)
     except OSError as exc:
         app.close()
         created.undo()  # a start that failed leaves nothing behind
-        cli.fail(f"{layer}: {listen_error(options, exc)}")
+        fail(f"{layer}: {listen_error(options, exc)}")
     lifecycle.install_signal_handlers()
     print(f"listening on {url(server.address)}", flush=True)  # the one stdout line tests and bench wait for
     if sys.stderr.isatty():  # a person at a terminal, not a test or the bench

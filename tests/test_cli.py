@@ -11,7 +11,7 @@ from helpers import LAYERS, ROOT, launch, stop
 
 from bench.catalog import DEFAULT_MODEL, LOOPS
 from bench.process import ServerProcess
-from serving.options import LOOPS as MODULE_OF_LOOP
+from serving.options import LOOP_MODULES as MODULE_OF_LOOP
 
 BAD_OPTIONS = [
     ["--model", "nonesuch"],

@@ -14,7 +14,7 @@ from helpers import LAYERS
 
 from bench.catalog import DEFAULT_MODEL, LOOPS, stand_in
 from conformance.corpus import check, load_cases, normalise, run_case
-from serving.options import LOOPS as MODULE_OF_LOOP
+from serving.options import LOOP_MODULES as MODULE_OF_LOOP
 
 CASES = load_cases()
 GROUPS = {model: [((layer, stand_in(layer, model)), []) for layer in LAYERS]

@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from http11 import Request  # noqa: E402
 from http11.limits import MAX_CHUNK_SIZE_DIGITS  # noqa: E402
 from http11.parser import parse_chunks  # noqa: E402
-from serving.options import OneLineParser  # noqa: E402
+from oneline import OneLineParser  # noqa: E402
 
 PARSER_STATUSES = {400, 413, 414, 431, 501, 505}
 BATCH = 2000

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from reports import data, verdict  # noqa: E402
-from serving.options import OneLineParser, fail  # noqa: E402
+from oneline import OneLineParser, fail  # noqa: E402
 
 
 def findings(results: dict) -> list[verdict.Finding]:

@@ -19,7 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from serving.lifecycle import Lifecycle  # noqa: E402  (after the path: runnable from anywhere)
-from serving.options import OneLineParser, parse  # noqa: E402
+from oneline import OneLineParser  # noqa: E402
+from serving.options import parse  # noqa: E402
 from serving.session import Session  # noqa: E402
 from webapp.app import App  # noqa: E402
 
