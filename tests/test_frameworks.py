@@ -12,8 +12,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import FRAMEWORK_IDS, ROOT, header
-from conformance.corpus import ResponseReader
+from helpers import FRAMEWORK_IDS, ROOT
 
 import frameworks
 from bench.reference_servers import GUNICORN_THREADS, PACKAGES, REQUIREMENTS, production
@@ -86,17 +85,3 @@ def test_the_framework_servers_run_as_the_reference_rows():
     assert ("--threads", str(GUNICORN_THREADS)) in zip(flask.command, flask.command[1:])
     assert {"flask", "fastapi", "python-multipart"} <= set(REQUIREMENTS) and {"flask", "fastapi"} <= set(PACKAGES)
 
-
-def test_head_answers_as_get(framework_server):
-    """HEAD, which test_options_and_head checks after OPTIONS (a listed difference on both frameworks): the
-    same status and fields as GET, Content-Length of GET's body, and no body (the next answer is not garbled)."""
-    for path in ("/", "/test.jpg", "/plaintext", "/time", "/messages", "/messages/1", "/static/style.css", "/nowhere"):
-        get = framework_server.get(path)
-        with framework_server.connect() as sock:
-            sock.sendall(f"HEAD {path} HTTP/1.1\r\nHost: a\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: a\r\n\r\n".encode())
-            reader = ResponseReader(sock.recv)
-            head, after = reader.read_response(head=True), reader.read_response()
-        assert (after.status, after.body) == (200, b"Hello, World!")
-        assert head.status == get.status, path
-        assert header(head, "content-length") == header(get, "content-length") == str(len(get.body)), path
-        assert header(head, "content-type") == header(get, "content-type"), path
