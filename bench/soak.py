@@ -42,6 +42,7 @@ from .runner import Server
 from .syscalls import detach
 
 MAX_RSS_GROWTH = 0.10
+WARM_UP_MIN_S = 10.0  # a short soak's first tenth is a second or two: the load is still arriving
 FD_SLACK = 2  # the floor may rise by an fd or two (a WAL file opened late) without a leak
 STUCK_MARGIN_S = 10.0  # a hostile client open this long past --send-timeout and the keep-alive timeout is stuck
 CHILD_MARGIN_S = 600.0  # a soak process still running this long past its --minutes is stopped (SIGINT, then SIGKILL)
@@ -68,10 +69,21 @@ def sample(pid: int) -> dict:
     tree = {"rss_mb": round(rss / 1024**2, 1), "fds": fds, "threads": threads}
     try:
         main = psutil.Process(pid)
-        serving = sum(c.status == psutil.CONN_ESTABLISHED for c in main.net_connections("tcp"))
-        return {**tree, "main_rss_mb": round(main.memory_info().rss / 1024**2, 1), "main_fds": main.num_fds() - serving}
+        return {**tree, "main_rss_mb": round(main.memory_info().rss / 1024**2, 1), "main_fds": own_fds_now(main)}
     except (psutil.Error, OSError):  # the server is gone: the soak fails on its exit status
         return tree
+
+
+def own_fds_now(main: psutil.Process, reads: int = 3) -> int:
+    """The main process's fds less the connections it is serving, the most of a few reads in a row. The fd count
+    and the connection table are two reads: a connection that closes or opens between them is counted in one
+    and not the other, so a single read can come out a few fds low while clients come and go. A low read would
+    lower a third's floor; the most of a few cannot be low unless every read was."""
+    def once() -> int:
+        serving = sum(c.status == psutil.CONN_ESTABLISHED for c in main.net_connections("tcp"))
+        return main.num_fds() - serving
+
+    return max(once() for _ in range(reads))
 
 
 class Load:
@@ -141,7 +153,8 @@ def own_rss(sample: dict) -> float:
 
 
 def verdict(samples: list[dict]) -> dict:
-    """RSS growth from the first sample after the warm-up (the first 10%) to the last; fd drift as the rise of
+    """RSS growth from the first sample after the warm-up (the first tenth, and at least WARM_UP_MIN_S: the
+    clients' own start, the first hostile ones, the first slow reader's file) to the last; fd drift as the rise of
     the floor, the fewest open fds in the last third against the fewest in the first third after the warm-up.
 
     Both read the server's main process: what outlives a connection lives there. A forking model's children
@@ -150,7 +163,9 @@ def verdict(samples: list[dict]) -> dict:
     normal client takes a new connection after a round of the mix, each hostile one lives for seconds), so the
     thirds would catch different numbers of them. Other in-flight fds come and go too (a static file being
     read, an accept): a leak never gives its fds back, so it raises the floor."""
-    settled = samples[max(1, len(samples) // 10) :] or samples
+    warm_up_s = max(WARM_UP_MIN_S, 0.1 * samples[-1].get("t", 0.0))
+    settled = [one for one in samples if one.get("t", 0.0) >= warm_up_s]
+    settled = settled if len(settled) >= 3 else samples[max(1, len(samples) // 10) :] or samples
     base, last = own_rss(settled[0]), own_rss(settled[-1])
     growth = (last - base) / base if base else 0.0
     third = max(1, len(settled) // 3)
