@@ -5,6 +5,8 @@ Every message is HTML-escaped here; nothing else renders user text.
 
 from html import escape
 
+from .store import Message
+
 TEMPLATE = """<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -28,7 +30,7 @@ TEMPLATE = """<!DOCTYPE html>
 ITEM = '<li id="message-{id}"><time datetime="{created}">{created}</time> <span class="text">{text}</span></li>\n'
 
 
-def render(messages: list[dict]) -> bytes:
+def render(messages: list[Message]) -> bytes:
     """The page with `messages` (newest first), as UTF-8 bytes."""
     items = "".join(
         ITEM.format(id=m["id"], created=escape(m["created"]), text=escape(m["text"])) for m in messages

@@ -8,8 +8,9 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypedDict, cast
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -23,8 +24,16 @@ CACHE_KIB = 256  # each connection's page cache (SQLite's default, 2 MiB, fills 
 DB_NAME = "messages.db"  # in the data dir, with SQLite's -wal and -shm beside it
 
 
+class Message(TypedDict):
+    """One stored message, as the routes answer it in JSON and the page renders it."""
+
+    id: int
+    text: str
+    created: str  # UTC, ISO 8601 to the second (utc_now_iso)
+
+
 def utc_now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class MessageStore:
@@ -72,19 +81,20 @@ class MessageStore:
                 return
         db.close()
 
-    def add(self, text: str) -> dict:
+    def add(self, text: str) -> Message:
         """Store one message and return it; committed (autocommit) before returning."""
         created = utc_now_iso()
         with self.connection() as db:
             cursor = db.execute("INSERT INTO messages (text, created) VALUES (?, ?)", (text, created))
-        return {"id": cursor.lastrowid, "text": text, "created": created}
+        row_id = cast(int, cursor.lastrowid)  # an INSERT's: never None after it
+        return {"id": row_id, "text": text, "created": created}
 
-    def latest(self, limit: int) -> list[dict]:
+    def latest(self, limit: int) -> list[Message]:
         with self.connection() as db:
             rows = db.execute("SELECT id, text, created FROM messages ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [{"id": id_, "text": text, "created": created} for id_, text, created in rows]
 
-    def get(self, message_id: int) -> dict | None:
+    def get(self, message_id: int) -> Message | None:
         with self.connection() as db:
             row = db.execute("SELECT id, text, created FROM messages WHERE id = ?", (message_id,)).fetchone()
         return None if row is None else {"id": row[0], "text": row[1], "created": row[2]}
