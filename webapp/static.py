@@ -60,7 +60,7 @@ def serve(raw_path: str, request: Request) -> Response:
         stat = os.stat(path) if path is not None else None
     except OSError:
         stat = None
-    if stat is None or not S_ISREG(stat.st_mode):
+    if path is None or stat is None or not S_ISREG(stat.st_mode):
         return error_response(HTTPStatus.NOT_FOUND)
     mtime = int(stat.st_mtime)
     headers = [
