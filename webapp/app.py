@@ -6,20 +6,21 @@ It turns its own exceptions into 500 in one place; it never touches a socket.
 import re
 import sys
 import traceback
+from collections.abc import Callable
 from http import HTTPStatus
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from http11 import Request, Response, error_response
 
 from .cgi import Deferred, Gateway
-from .routes import ROUTES, BadInput
+from .routes import ROUTES, BadInput, Methods
 from .store import MessageStore
 
 KNOWN_METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
 
 
-def allowed(methods: dict) -> list[str]:
+def allowed(methods: Methods) -> list[str]:
     """The methods a path answers: its handlers, HEAD with GET, and OPTIONS (unless the table maps it to None)."""
     names = {name for name, handler in methods.items() if handler} | ({"HEAD"} if "GET" in methods else set())
     return sorted(names | ({"OPTIONS"} if "OPTIONS" not in methods else set()))
@@ -29,29 +30,36 @@ SERVED = sorted({name for _, methods in ROUTES for name in allowed(methods)})
 
 
 class Route(NamedTuple):
-    pattern: re.Pattern
-    methods: dict
+    pattern: re.Pattern[str]
+    methods: Methods
     allow: tuple[str, str]  # the Allow field of 405 and OPTIONS
 
 
-def literal(pattern: re.Pattern) -> str | None:
+def literal(pattern: re.Pattern[str]) -> str | None:
     """The one path a pattern without metacharacters matches, or None."""
     text = pattern.pattern.replace("\\", "")
     return text if re.escape(text) == pattern.pattern else None
 
 
-def exact_paths(routes: list[Route]) -> dict[str, tuple[Route, re.Match]]:
+def exact_paths(routes: list[Route]) -> dict[str, tuple[Route, re.Match[str]]]:
     """Literal paths answered by one dict lookup: only where the table scan would pick the same route."""
     exact = {}
     for position, route in enumerate(routes):
         path = literal(route.pattern)
-        if path is not None and not any(earlier.pattern.fullmatch(path) for earlier in routes[:position]):
-            exact[path] = (route, route.pattern.fullmatch(path))
+        if (
+            path is not None
+            and not any(earlier.pattern.fullmatch(path) for earlier in routes[:position])
+            and (match := route.pattern.fullmatch(path)) is not None  # always, for a literal path
+        ):
+            exact[path] = (route, match)
     return exact
 
 
 TABLE = [Route(pattern, methods, ("Allow", ", ".join(allowed(methods)))) for pattern, methods in ROUTES]
 EXACT = exact_paths(TABLE)
+
+
+Answer = TypeVar("Answer", Response, Response | Deferred)
 
 
 class App:
@@ -66,7 +74,7 @@ class App:
         traceback on stderr. HEAD gets GET's answer; serving.session drops the body for every layer."""
         return self.guarded(lambda: self.dispatch(request))
 
-    def guarded(self, work) -> Response | Deferred:
+    def guarded(self, work: Callable[[], Answer]) -> Answer:
         try:
             response = work()
         except BadInput as exc:
@@ -79,30 +87,31 @@ class App:
             return Deferred(lambda: self.guarded(response.work))
         return response
 
-    def dispatch(self, request: Request) -> Response:
+    def dispatch(self, request: Request) -> Response | Deferred:
         method = request.method
         if method not in KNOWN_METHODS or method == "CONNECT":
             return error_response(HTTPStatus.NOT_IMPLEMENTED)
         if request.target == "*":
             return Response(HTTPStatus.OK, [("Allow", ", ".join(SERVED))])
         path = request.path.partition("?")[0]
-        route, match = EXACT.get(path) or self.scan(path)
-        if route is not None:
+        found = EXACT.get(path) or self.scan(path)
+        if found is not None:
+            route, match = found
             return self.call(route, request, match)
         if method == "TRACE":
             return error_response(HTTPStatus.METHOD_NOT_ALLOWED, [("Allow", ", ".join(SERVED))])
         return error_response(HTTPStatus.NOT_FOUND)
 
     @staticmethod
-    def scan(path: str) -> tuple[Route | None, re.Match | None]:
-        """The first route of the table whose pattern matches `path`."""
+    def scan(path: str) -> tuple[Route, re.Match[str]] | None:
+        """The first route of the table whose pattern matches `path` (with its match), or None."""
         for route in TABLE:
             match = route.pattern.fullmatch(path)
             if match:
                 return route, match
-        return None, None
+        return None
 
-    def call(self, route: Route, request: Request, match: re.Match) -> Response | Deferred:
+    def call(self, route: Route, request: Request, match: re.Match[str]) -> Response | Deferred:
         if request.method == "OPTIONS" and "OPTIONS" not in route.methods:
             return Response(HTTPStatus.OK, [route.allow])
         handler = route.methods.get("GET" if request.method == "HEAD" else request.method)

@@ -1,18 +1,23 @@
 """The route table, once for every layer: path -> {method: handler}.
 
-Handlers take (app, request, match) and return a Response. No layer, no socket.
+Handlers take (app, request, match) and return a Response (the CGI route's: a Deferred one). No layer, no socket.
 """
 
 import base64
 import json
 import re
+from collections.abc import Callable
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
-from http11 import Request, Response, error_response
+from http11 import Headers, Request, Response, error_response
 
 from . import cgi, page, static
 from .store import utc_now_iso
+
+if TYPE_CHECKING:  # app.py imports this table: the App type only, for the checker
+    from .app import App
 
 JSON = ("Content-Type", "application/json")
 TEXT = ("Content-Type", "text/plain; charset=utf-8")
@@ -32,30 +37,33 @@ class BadInput(Exception):
 FORM, JSON_TYPE = "application/x-www-form-urlencoded", "application/json"
 TEXT_RULE = f"text must be 1 to {MAX_TEXT} characters"
 
+Handler = Callable[["App", Request, re.Match[str]], "Response | cgi.Deferred"]
+Methods = dict[str, Handler | None]  # a method mapped to None is not answered, not even by the app's defaults
 
-def json_response(status: HTTPStatus, value: object, headers: list | None = None) -> Response:
+
+def json_response(status: HTTPStatus, value: object, headers: Headers | None = None) -> Response:
     body = json.dumps(value, separators=(",", ":")).encode()
     return Response(status, [JSON, *(headers or [])], body)
 
 
-def home(app, request: Request, match: re.Match) -> Response:
+def home(app: "App", request: Request, match: re.Match[str]) -> Response:
     body = page.render(app.store.latest(DEFAULT_LIMIT))
     return Response(HTTPStatus.OK, [("Content-Type", "text/html; charset=utf-8")], body)
 
 
-def jpeg_image(app, request: Request, match: re.Match) -> Response:
+def jpeg_image(app: "App", request: Request, match: re.Match[str]) -> Response:
     return static.serve("test.jpg", request)
 
 
-def plaintext(app, request: Request, match: re.Match) -> Response:
+def plaintext(app: "App", request: Request, match: re.Match[str]) -> Response:
     return Response(HTTPStatus.OK, [TEXT], b"Hello, World!")
 
 
-def time_now(app, request: Request, match: re.Match) -> Response:
+def time_now(app: "App", request: Request, match: re.Match[str]) -> Response:
     return Response(HTTPStatus.OK, [TEXT], utc_now_iso().encode())
 
 
-def list_messages(app, request: Request, match: re.Match) -> Response:
+def list_messages(app: "App", request: Request, match: re.Match[str]) -> Response:
     query = parse_qs(urlsplit(request.path).query, keep_blank_values=True)
     limits = query.get("limit", [str(DEFAULT_LIMIT)])
     if len(limits) != 1 or not re.fullmatch(r"[0-9]{1,3}", limits[0]) or not 1 <= int(limits[0]) <= MAX_LIMIT:
@@ -63,7 +71,7 @@ def list_messages(app, request: Request, match: re.Match) -> Response:
     return json_response(HTTPStatus.OK, {"messages": app.store.latest(int(limits[0]))})
 
 
-def post_message(app, request: Request, match: re.Match) -> Response:
+def post_message(app: "App", request: Request, match: re.Match[str]) -> Response:
     media_type = (request.header("content-type") or "").partition(";")[0].strip(" \t").lower()
     readers = {FORM: form_text, JSON_TYPE: json_text}
     if media_type not in readers:
@@ -90,9 +98,10 @@ def json_text(body: bytes) -> str:
         value = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise BadInput('the body must be JSON in UTF-8, e.g. {"text": "Hello"}') from None
-    if not isinstance(value, dict) or not isinstance(value.get("text"), str):
+    text = value.get("text") if isinstance(value, dict) else None
+    if not isinstance(text, str):
         raise BadInput('the JSON must be an object with a string "text", e.g. {"text": "Hello"}')
-    return value["text"]
+    return text
 
 
 def check_text(text: str) -> str:
@@ -107,18 +116,18 @@ def check_text(text: str) -> str:
     return text
 
 
-def one_message(app, request: Request, match: re.Match) -> Response:
+def one_message(app: "App", request: Request, match: re.Match[str]) -> Response:
     message = app.store.get(int(match["id"])) if len(match["id"]) <= 18 else None
     if message is None:
         return error_response(HTTPStatus.NOT_FOUND)
     return json_response(HTTPStatus.OK, message)
 
 
-def static_file(app, request: Request, match: re.Match) -> Response:
+def static_file(app: "App", request: Request, match: re.Match[str]) -> Response:
     return static.serve(match["path"], request)
 
 
-def echo(app, request: Request, match: re.Match) -> Response:
+def echo(app: "App", request: Request, match: re.Match[str]) -> Response:
     return json_response(
         HTTPStatus.OK,
         {
@@ -131,11 +140,11 @@ def echo(app, request: Request, match: re.Match) -> Response:
     )
 
 
-def cgi_script(app, request: Request, match: re.Match) -> "Response | cgi.Deferred":
+def cgi_script(app: "App", request: Request, match: re.Match[str]) -> Response | cgi.Deferred:
     return cgi.answer(app.gateway, request)
 
 
-ROUTES = [
+ROUTES: list[tuple[re.Pattern[str], Methods]] = [
     (re.compile(r"/"), {"GET": home}),
     (re.compile(r"/test\.jpg"), {"GET": jpeg_image}),
     (re.compile(r"/plaintext"), {"GET": plaintext}),
@@ -143,6 +152,6 @@ ROUTES = [
     (re.compile(r"/messages"), {"GET": list_messages, "POST": post_message}),
     (re.compile(r"/messages/(?P<id>[1-9][0-9]*)"), {"GET": one_message}),
     (re.compile(r"/static/(?P<path>.*)"), {"GET": static_file}),
-    (re.compile(r"/echo"), {m: echo for m in ("GET", "POST", "PUT", "PATCH", "DELETE")}),
+    (re.compile(r"/echo"), dict.fromkeys(("GET", "POST", "PUT", "PATCH", "DELETE"), echo)),
     (re.compile(r"/cgi-bin/.*", re.S), {"GET": cgi_script, "POST": cgi_script, "OPTIONS": None}),  # SPEC §7: no OPTIONS
 ]
