@@ -10,12 +10,14 @@ import selectors
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
+from typing import IO, cast
 from urllib.parse import unquote_to_bytes
 
-from http11 import Request, Response, error_response
+from http11 import Headers, Origin, Request, Response, error_response
 from http11.grammar import is_token
 
 CGI_DIR = (Path(__file__).parent / "cgi-bin").resolve()
@@ -54,7 +56,7 @@ class Deferred:
 
     __slots__ = ("work",)
 
-    def __init__(self, work) -> None:
+    def __init__(self, work: Callable[[], Response]) -> None:
         self.work = work
 
     def run(self) -> Response:
@@ -78,10 +80,10 @@ def target_parts(request: Request) -> tuple[str, str, str] | None:
 
 def meta_variables(request: Request, name: str, extra: str, query: str) -> dict[str, str]:
     """RFC 3875 §4.1, and nothing inherited from the server: SPEC §7's list."""
-    origin = request.origin
+    origin = cast(Origin, request.origin)  # set by every layer before the app sees the request
     local_host, local_port = origin.local()[:2]
     remote_host, remote_port = origin.remote[:2]
-    env = {
+    env: dict[str, str] = {
         "GATEWAY_INTERFACE": "CGI/1.1", "SERVER_SOFTWARE": origin.software,
         "SERVER_NAME": host_name(request.header("host")) or local_host,
         "SERVER_PORT": str(local_port), "SERVER_PROTOCOL": request.version, "REQUEST_METHOD": request.method,
@@ -90,8 +92,9 @@ def meta_variables(request: Request, name: str, extra: str, query: str) -> dict[
     }
     if request.body or request.header("content-length") or request.header("transfer-encoding"):
         env["CONTENT_LENGTH"] = str(len(request.body))
-        if request.header("content-type") is not None:
-            env["CONTENT_TYPE"] = request.header("content-type")
+        content_type = request.header("content-type")
+        if content_type is not None:
+            env["CONTENT_TYPE"] = content_type
     for field, values in request.fields.items():
         if field in NEVER_PASSED or "_" in field:
             continue
@@ -126,27 +129,28 @@ def run_script(path: Path, env: dict[str, str], body: bytes, timeout_s: float) -
     return parse_output(output)
 
 
-def exchange(process: subprocess.Popen, body: bytes, deadline: float) -> tuple[bytes, HTTPStatus | None]:
+def exchange(process: subprocess.Popen[bytes], body: bytes, deadline: float) -> tuple[bytes, HTTPStatus | None]:
     """Feed stdin and collect stdout until EOF: (stdout, None), or (partial, 502 too much / 504 too late)."""
     output, pending = bytearray(), memoryview(body)
+    stdin, stdout = cast(IO[bytes], process.stdin), cast(IO[bytes], process.stdout)  # both PIPE (run_script)
     with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
+        selector.register(stdout, selectors.EVENT_READ)
         if pending:
-            os.set_blocking(process.stdin.fileno(), False)
-            selector.register(process.stdin, selectors.EVENT_WRITE)
+            os.set_blocking(stdin.fileno(), False)
+            selector.register(stdin, selectors.EVENT_WRITE)
         else:
-            process.stdin.close()
+            stdin.close()
         while selector.get_map():
             left = deadline - time.monotonic()
             if left <= 0:
                 return bytes(output), HTTPStatus.GATEWAY_TIMEOUT
             for key, _ in selector.select(left):
-                if key.fileobj is process.stdin:
-                    pending = feed(process.stdin, pending, selector)
+                if key.fileobj is stdin:
+                    pending = feed(stdin, pending, selector)
                     continue
-                data = os.read(process.stdout.fileno(), READ_SIZE)
+                data = os.read(stdout.fileno(), READ_SIZE)
                 if not data:
-                    selector.unregister(process.stdout)
+                    selector.unregister(stdout)
                 output += data
                 if len(output) > MAX_OUTPUT:
                     return bytes(output), HTTPStatus.BAD_GATEWAY
@@ -157,7 +161,7 @@ def exchange(process: subprocess.Popen, body: bytes, deadline: float) -> tuple[b
     return bytes(output), None
 
 
-def feed(stdin, pending: memoryview, selector: selectors.BaseSelector) -> memoryview:
+def feed(stdin: IO[bytes], pending: memoryview, selector: selectors.BaseSelector) -> memoryview:
     """Write what the pipe takes; close stdin once the body is all written (or the script stopped reading)."""
     try:
         pending = pending[os.write(stdin.fileno(), pending):]
@@ -171,7 +175,7 @@ def feed(stdin, pending: memoryview, selector: selectors.BaseSelector) -> memory
     return pending
 
 
-def kill_group(process: subprocess.Popen) -> None:
+def kill_group(process: subprocess.Popen[bytes]) -> None:
     """The script's whole process group goes, finished or not: no process is left behind."""
     try:
         os.killpg(process.pid, signal.SIGKILL)
@@ -188,7 +192,8 @@ def parse_output(output: bytes) -> Response:
     head, separator, body = split_head(output)
     if not separator:
         return error_response(HTTPStatus.BAD_GATEWAY)
-    fields, status = [], None
+    fields: Headers = []
+    status: HTTPStatus | None = None
     for line in head.split(b"\n"):
         name, colon, value = line.removesuffix(b"\r").partition(b":")
         text_name = name.decode("latin-1")
@@ -231,8 +236,7 @@ def status_of(text: str) -> HTTPStatus | None:
 def answer(gateway: Gateway, request: Request) -> Response | Deferred:
     """SPEC §7: 404 for anything but a script of the folder; else the script's run, deferred."""
     parts = target_parts(request)
-    path = gateway.script(parts[0]) if parts else None
-    if path is None:
+    if parts is None or (path := gateway.script(parts[0])) is None:
         return error_response(HTTPStatus.NOT_FOUND)
     env = meta_variables(request, *parts)
     return Deferred(lambda: run_script(path, env, request.body, gateway.timeout_s))
