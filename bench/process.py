@@ -16,7 +16,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import IO, cast
 
 from . import measure
 
@@ -27,8 +29,9 @@ STOP_TIMEOUT_S = 10.0
 LISTENING = re.compile(r"listening on (http://(\[[^\]]+\]|[^:/\s]+):(\d+))")
 
 
-def layer_command(layer: str, model: str, data_dir: Path, extra: list[str] = ()) -> list[str]:
-    """`python -m LAYER` on a free port (the server picks it and prints it)."""
+def layer_command(layer: str, model: str, data_dir: Path | str, extra: Sequence[str] = ()) -> list[str]:
+    """`python -m LAYER` on a free port (the server picks it and prints it); `data_dir` may be a placeholder
+    such as "{data}", filled in at start."""
     return [sys.executable, "-m", layer, "--port", "0", "--model", model, "--data-dir", str(data_dir), *extra]
 
 
@@ -52,6 +55,7 @@ class ServerProcess:
                                             env={**os.environ, **env} if env else None,
                                             stdin=subprocess.DEVNULL, preexec_fn=measure.pinned(cpus),
                                             start_new_session=True)
+        self.stdout = cast(IO[bytes], self.process.stdout)  # stdout=PIPE: never None
         self.pid = self.process.pid
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S, port: int | None = None) -> "ServerProcess":
@@ -66,10 +70,10 @@ class ServerProcess:
         """Its URL, from the stdout line that names it ('' when none came; `line` keeps the last line read).
         poll(), not select(): a stress test may hold more than 1024 fds."""
         poller = select.poll()
-        poller.register(self.process.stdout, select.POLLIN)
+        poller.register(self.stdout, select.POLLIN)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and poller.poll(max(0.0, deadline - time.monotonic()) * 1000):
-            line = self.process.stdout.readline().decode(errors="replace")
+            line = self.stdout.readline().decode(errors="replace")
             if not line:
                 break
             self.line = line
@@ -114,7 +118,7 @@ class ServerProcess:
         except (ProcessLookupError, PermissionError):
             pass
         usage = measure.wait(self.process)
-        self.process.stdout.close()
+        self.stdout.close()
         return usage
 
     def stderr(self) -> str:
