@@ -30,19 +30,19 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from oneline import OneLineParser, fail
 
 from . import measure, wrk
-from .process import layer_command
 from .catalog import DEFAULT_MODEL, EVENT_LOOP_VARIANTS, LAYERS, LOOPS
+from .process import layer_command
 from .reference_servers import VENV, Target, ensure_venv, production, start, stock
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
+Record = dict[str, Any]  # one run, one summary entry or one ratio, as reference.json holds it
 
 
 def reference_models(layer: str) -> list[str]:
@@ -78,18 +78,19 @@ def targets(venv: Path = VENV, baseline: Path | None = None) -> list[Target]:
 # beside uvicorn (the same loop API with a C parser), a blocking model beside gunicorn (gthread)
 AIMS = [(f"{layer}/{variant}", reference, at_most) for layer, entry in LAYERS.items()
         for variant, reference, at_most in entry.aims]
-RATIOS = AIMS + [pair for pair in ((our_name(*row), "uvicorn" if (row[0], row[1]) in EVENT_LOOP_VARIANTS else "gunicorn",
-                                    None) for row in OURS) if pair[:2] not in {aim[:2] for aim in AIMS}]
+RATIOS: list[tuple[str, str, float | None]] = AIMS + [
+    pair for pair in ((our_name(*row), "uvicorn" if (row[0], row[1]) in EVENT_LOOP_VARIANTS else "gunicorn", None)
+                      for row in OURS) if pair[:2] not in {aim[:2] for aim in AIMS}]
 RATIOS += [(BEFORE + measured, reference, at_most) for measured, reference, at_most in RATIOS]  # n/a without --baseline
 FIGURES = ["cpu_us_per_req", "rps", "p50_ms", "p99_ms", "server_cpu_pct", "wrk_cpu_pct", "errors"]
 
 
 # -- one server ---------------------------------------------------------------------------------
 
-def measure_target(target: Target, repeat: int, options, folder: Path) -> dict:
+def measure_target(target: Target, repeat: int, options: argparse.Namespace, folder: Path) -> Record:
     """One run; a failure is recorded, not raised."""
     server_cpus, load_cpus = measure.cpu_split()
-    record = {"target": target.name, "repeat": repeat, "status": "ok"}
+    record: Record = {"target": target.name, "repeat": repeat, "status": "ok"}
     server = None
     try:
         server = start(target, folder, server_cpus)
@@ -114,13 +115,14 @@ def measure_target(target: Target, repeat: int, options, folder: Path) -> dict:
 
 # -- summary ------------------------------------------------------------------------------------
 
-def spread(values: list[float]) -> dict | None:
-    values = [v for v in values if v is not None]
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)} if values else None
+def spread(values: list[float | None]) -> Record | None:
+    """{"median", "min", "max"} of the values that are there; None when none is."""
+    present = [v for v in values if v is not None]
+    return {"median": statistics.median(present), "min": min(present), "max": max(present)} if present else None
 
 
-def summarise(runs: list[dict]) -> dict:
-    summary = {}
+def summarise(runs: list[Record]) -> Record:
+    summary: Record = {}
     for run in runs:
         summary.setdefault(run["target"], {"runs": 0, "ok": 0})
         summary[run["target"]]["runs"] += 1
@@ -131,37 +133,46 @@ def summarise(runs: list[dict]) -> dict:
     return summary
 
 
-def ratios(runs: list[dict], summary: dict) -> list[dict]:
-    """Each issue ratio: of the medians (the verdict), and its range over the rounds (same-round pairs)."""
+def ratios(runs: list[Record], summary: Record) -> list[Record]:
+    """Each issue ratio: of the medians (the verdict), and the median and range of its same-round pairs."""
     return [ratio(runs, summary, measured, reference, at_most) for measured, reference, at_most in RATIOS
             if not (measured.startswith(BEFORE) and measured not in summary)]  # no --baseline, or no such layer then
 
 
-def ratio(runs: list[dict], summary: dict, measured: str, reference: str, at_most: float | None = None) -> dict:
-    """measured / reference in CPU us per request: of the medians, and its range over same-round pairs."""
-    entry = {"measured": measured, "reference": reference, "at_most": at_most, "ratio": None,
-             "rounds": None, "verdict": "n/a"}
+def ratio(runs: list[Record], summary: Record, measured: str, reference: str,
+          at_most: float | None = None) -> Record:
+    """measured / reference in CPU us per request. "ratio": of the medians (what the verdict judges against
+    `at_most`); "paired": the median of the same-round ratios, each round's measured over that round's reference
+    (what a "× reference" column shows), with "rounds" their median, min and max (None when no round has both)."""
+    entry: Record = {"measured": measured, "reference": reference, "at_most": at_most, "ratio": None,
+                     "paired": None, "rounds": None, "verdict": "n/a"}
     a, b = (summary.get(name, {}).get("cpu_us_per_req") for name in (measured, reference))
     if a and b:
-        entry["ratio"] = round(a["median"] / b["median"], 3)
-        entry["verdict"] = "-" if at_most is None else "PASS" if entry["ratio"] <= at_most else "FAIL"
-        per_round = {}
-        for run in runs:
-            if run["status"] == "ok" and run["target"] in (measured, reference):
-                per_round.setdefault(run["repeat"], {})[run["target"]] = run["cpu_us_per_req"]
-        pairs = [r[measured] / r[reference] for r in per_round.values() if len(r) == 2]
-        entry["rounds"] = spread([round(p, 3) for p in pairs])
+        entry["ratio"] = of_medians = round(a["median"] / b["median"], 3)
+        entry["verdict"] = "-" if at_most is None else "PASS" if of_medians <= at_most else "FAIL"
+        entry["rounds"] = rounds = spread([round(p, 3) for p in paired_ratios(runs, measured, reference)])
+        entry["paired"] = rounds["median"] if rounds else None
     return entry
 
 
-def cell(entry: dict | None, fmt: str) -> str:
+def paired_ratios(runs: list[Record], measured: str, reference: str) -> list[float]:
+    """measured / reference of every round in which both ran ok, in round order."""
+    per_round: dict[int, dict[str, float]] = {}
+    for run in runs:
+        if run["status"] == "ok" and run["target"] in (measured, reference):
+            per_round.setdefault(run["repeat"], {})[run["target"]] = run["cpu_us_per_req"]
+    return [r[measured] / r[reference] for _, r in sorted(per_round.items()) if len(r) == 2]
+
+
+def cell(entry: Record | None, fmt: str) -> str:
     if not entry:
         return "-"
     return f"{entry['median']:{fmt}} [{entry['min']:{fmt}}-{entry['max']:{fmt}}]"
 
 
-def table(summary: dict, verdicts: list[dict]) -> str:
-    head = f"{'target':<36} {'CPU us/req':>22} {'requests/s':>24} {'p99 ms':>20} {'srv CPU%':>7} {'wrk CPU%':>8} {'ok':>4}"
+def table(summary: Record, verdicts: list[Record]) -> str:
+    head = (f"{'target':<36} {'CPU us/req':>22} {'requests/s':>24} {'p99 ms':>20} {'srv CPU%':>7} {'wrk CPU%':>8} "
+            f"{'ok':>4}")
     lines = [head, "-" * len(head)]
     for name, entry in summary.items():
         srv, load = entry["server_cpu_pct"], entry["wrk_cpu_pct"]
@@ -169,25 +180,30 @@ def table(summary: dict, verdicts: list[dict]) -> str:
                      f"{cell(entry['p99_ms'], '.2f'):>20} {srv['median'] if srv else '-':>7} "
                      f"{load['median'] if load else '-':>8} {entry['ok']}/{entry['runs']:<2}")
     lines.append("")
-    lines.append("CPU us/req ratio (median of medians; range over same-round pairs)   target")
+    lines.append(f"{'CPU us/req ratio':<52} {'paired, per round':<17} {'of medians':<10} target")
     for v in verdicts:
         label = f"{v['measured']} / {v['reference']}"
         if v["ratio"] is None:
             lines.append(f"  {label:<50} n/a")
             continue
-        rounds = f"[{v['rounds']['min']:.2f}-{v['rounds']['max']:.2f}]" if v["rounds"] else ""
+        paired = f"{v['paired']:.2f} [{v['rounds']['min']:.2f}-{v['rounds']['max']:.2f}]" if v["rounds"] else "n/a"
         aim = f"<= {v['at_most']:<5}" if v["at_most"] is not None else " " * 8
-        lines.append(f"  {label:<50} {v['ratio']:.2f} {rounds:<12} {aim} {v['verdict']}")
+        lines.append(f"  {label:<50} {paired:<17} {v['ratio']:<10.2f} {aim} {v['verdict']}")
     return "\n".join(lines)
 
 
 # -- main ---------------------------------------------------------------------------------------
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def environment(versions: dict | None) -> dict:
+def load_1min() -> float:
+    """The machine's 1-minute load average, as a caption shows it."""
+    return round(os.getloadavg()[0], 2)
+
+
+def environment(versions: dict[str, str] | None) -> Record:
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     wrk_version = subprocess.run([wrk.WRK, "-v"], capture_output=True, text=True)
     return {
@@ -195,7 +211,8 @@ def environment(versions: dict | None) -> dict:
         "server_cpus": sorted(measure.cpu_split()[0] or []), "wrk_cpus": sorted(measure.cpu_split()[1] or []),
         "wrk": (wrk_version.stdout + wrk_version.stderr).split("Copyright")[0].strip(),
         "reference": versions, "git_commit": commit or None, "started": utc_now(), "finished": None,
-        "loadavg_before": os.getloadavg(), "loadavg_after": None, "baseline": None,
+        "loadavg_before": os.getloadavg(), "loadavg_after": None, "load_before": load_1min(), "load_after": None,
+        "baseline": None,
     }
 
 
@@ -204,7 +221,7 @@ PROG = "python -m bench.reference"
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     names = [t.name for t in targets(baseline=Path("."))]
-    p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p = OneLineParser(prog=PROG, description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--seconds", type=int, default=10, help="wrk duration per run (whole seconds, default 10)")
     p.add_argument("--repeat", type=int, default=3, help="rounds over all targets (default 3)")
     p.add_argument("--connections", type=int, default=50, help="wrk keep-alive connections (default 50)")
@@ -239,17 +256,19 @@ def main(argv: list[str] | None = None) -> int:
         fail(f"{PROG}: wrk is not installed (apt-get install wrk)")
     chosen = [t for t in targets(baseline=options.baseline) if t.name in options.targets]
     versions = ensure_venv() if any(t.production for t in chosen) else None
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = options.out or ROOT / "results" / f"reference-{stamp}"
     out.mkdir(parents=True, exist_ok=True)
-    results = {"schema": 1, "environment": environment(versions),
+    environ = environment(versions)
+    run_list: list[Record] = []
+    results: Record = {"schema": 1, "environment": environ,
                "plan": {"seconds": options.seconds, "repeat": options.repeat, "connections": options.connections,
                         "wrk_threads": 1, "warmup_s": options.warmup, "path": "/plaintext", "app": "webapp.App",
                         "targets": [t.name for t in chosen]},
-               "runs": []}
+               "runs": run_list}
     if options.baseline is not None:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=options.baseline, capture_output=True, text=True)
-        results["environment"]["baseline"] = {"path": str(options.baseline.resolve()),
+        environ["baseline"] = {"path": str(options.baseline.resolve()),
                                               "git_commit": commit.stdout.strip() or None}
     started = time.monotonic()
     for repeat in range(1, options.repeat + 1):
@@ -258,21 +277,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"round {repeat}/{options.repeat}: {target.name} ...", end=" ", flush=True)
             slug = target.name.replace("/", "-").replace("+", "-")
             run = measure_target(target, repeat, options, out / "servers" / f"{slug}-{repeat}")
-            results["runs"].append(run)
+            run_list.append(run)
             print(f"{run['cpu_us_per_req']} us/req, {run['rps']:.0f} req/s" if run["status"] == "ok"
                   else f"FAILED: {run['error'][:200]}", flush=True)
             (out / "reference.json").write_text(json.dumps(results, indent=2))
-    results["summary"] = summarise(results["runs"])
-    results["ratios"] = ratios(results["runs"], results["summary"])
-    results["environment"].update(finished=utc_now(), loadavg_after=os.getloadavg(),
-                                  elapsed_s=round(time.monotonic() - started, 1))
+    results["summary"] = summary = summarise(run_list)
+    results["ratios"] = verdicts = ratios(run_list, summary)
+    environ.update(finished=utc_now(), loadavg_after=os.getloadavg(), load_after=load_1min(),
+                   elapsed_s=round(time.monotonic() - started, 1))
     (out / "reference.json").write_text(json.dumps(results, indent=2))
-    text = table(results["summary"], results["ratios"])
+    text = table(summary, verdicts)
     (out / "reference.txt").write_text(text + "\n")
-    before, after = results["environment"]["loadavg_before"], results["environment"]["loadavg_after"]
-    print(f"\n{text}\n\nload average before {before[0]:.2f}, after {after[0]:.2f} (1 min); "
-          f"{results['environment']['elapsed_s']:.0f} s; {out / 'reference.json'}")
-    return 0 if all(run["status"] == "ok" for run in results["runs"]) else 1
+    print(f"\n{text}\n\nload average before {environ['load_before']:.2f}, after {environ['load_after']:.2f} "
+          f"(1 min); {environ['elapsed_s']:.0f} s; {out / 'reference.json'}")
+    return 0 if all(run["status"] == "ok" for run in run_list) else 1
 
 
 if __name__ == "__main__":

@@ -1,19 +1,23 @@
-"""What the tests share besides fixtures: the variants, a live server process, polling, header lookups.
+"""What the tests share besides fixtures: the variants, a live server process, a process tree, polling, header
+lookups.
 
 Tests import these from here (`from helpers import ...`), never from conftest; conftest holds the fixtures.
 """
 
+import os
+import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 from bench import reference_servers
+from bench.catalog import MODELS
 from bench.process import ServerProcess, layer_command
 from conformance.corpus import Answer, ResponseReader
-from bench.catalog import MODELS
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = MODELS  # every layer and its models (bench/catalog.py)
@@ -91,6 +95,23 @@ def kill_group(server: RunningServer) -> None:
     server.started.kill()
 
 
+def python_tree(code: str, text: bool = False) -> subprocess.Popen:
+    """`python -c CODE` in a session of its own, its stdout piped: a process tree (the children CODE forks or
+    spawns) for a test to measure; end it with end_tree()."""
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=text, start_new_session=True)
+
+
+def end_tree(parent: subprocess.Popen) -> None:
+    """SIGKILL a python_tree's whole session (its children too), reap its parent, close its stdout."""
+    try:
+        os.killpg(parent.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    parent.wait()
+    if parent.stdout is not None:
+        parent.stdout.close()
+
+
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):
     """Poll `predicate` until true or timeout; returns its last value (no fixed sleeps)."""
     deadline = time.monotonic() + timeout
@@ -131,5 +152,6 @@ def launch_framework(target: reference_servers.Target, folder: Path) -> RunningS
 
 
 def framework_test_id(name: str, framework: str) -> str:
-    """A test's id without the framework's part: test_errors[fastapi-/nowhere--GET--404] -> test_errors[/nowhere--GET--404]."""
+    """A test's id without the framework's part: test_errors[fastapi-/nowhere--GET--404] ->
+    test_errors[/nowhere--GET--404]."""
     return name.replace(f"[{framework}-", "[").replace(f"[{framework}]", "")

@@ -6,16 +6,13 @@ against it when wrk is installed. No speed is asserted and uvicorn is never need
 """
 
 import json
-import os
 import shutil
-import signal
-import subprocess
 import sys
 import urllib.error
 import urllib.request
 
 import pytest
-from helpers import ROOT
+from helpers import ROOT, end_tree, python_tree
 
 from bench import reference, wrk
 from bench.process import ServerProcess
@@ -127,7 +124,8 @@ def test_parse_rejects_what_is_not_a_report(text):
 
 
 def test_wrk_command():
-    command = wrk.wrk_command("http://127.0.0.1:8000/", seconds=10, connections=50, threads=1, headers=["Connection: keep-alive"])
+    command = wrk.wrk_command("http://127.0.0.1:8000/", seconds=10, connections=50, threads=1,
+                              headers=["Connection: keep-alive"])
     assert command == ["wrk", "-t", "1", "-c", "50", "-d", "10s", "-s", str(wrk.REPORT_SCRIPT),
                        "-H", "Connection: keep-alive", "http://127.0.0.1:8000/plaintext"]
     page = wrk.wrk_command("http://127.0.0.1:8000", "/", 1, 4, script=wrk.PATHS["page"][1])
@@ -171,6 +169,25 @@ def test_ratios_of_medians_with_verdicts():
     assert "PASS" in reference.table(summary, list(verdicts.values()))
 
 
+def test_the_times_column_is_the_median_of_the_paired_ratios():
+    """× uvicorn is the median of the per-round ratios (4.10, 4.52, 5.10: 4.52) with their range, not the ratio
+    of the medians (41.0 / 10.0 = 4.10, kept as "ratio", what an aim is judged on)."""
+    base = [run("uvicorn", r, us) for r, us in [(1, 12.0), (2, 10.0), (3, 8.0)]]
+    other = [run("gunicorn", r, us) for r, us in [(1, 12.0 * 4.52), (2, 10.0 * 4.10), (3, 8.0 * 5.10)]]
+    runs = base + other + [{"target": "gunicorn", "repeat": 4, "status": "failed", "error": "x"}]
+    times = reference.ratio(runs, reference.summarise(runs), "gunicorn", "uvicorn")
+    assert times["paired"] == 4.52 and times["rounds"] == {"median": 4.52, "min": 4.1, "max": 5.1}
+    assert times["ratio"] == 4.1  # of the medians
+    assert reference.paired_ratios(runs, "gunicorn", "uvicorn") == pytest.approx([4.52, 4.10, 5.10])
+    assert "4.52 [4.10-5.10]" in reference.table(reference.summarise(runs), [times])
+
+
+def test_the_load_average_is_recorded_before_and_after(monkeypatch):
+    monkeypatch.setattr(reference.os, "getloadavg", lambda: (1.234, 0.5, 0.25))
+    environment = reference.environment(None)
+    assert environment["load_before"] == 1.23 and environment["load_after"] is None
+
+
 def test_reference_rejects_bad_flags(capsys):
     with pytest.raises(SystemExit) as exit_info:
         reference.parse_args(["--targets", "nginx"])
@@ -211,7 +228,7 @@ def test_run_wrk_live(stock_server):
 def test_wrk_missing_or_failing_or_silent_raises(tmp_path, monkeypatch):
     silent = tmp_path / "silent.lua"
     silent.write_text('request = function() return wrk.format("GET", "/") end\n')
-    with pytest.raises(wrk.WrkError, match="does not load wrk_report.lua"):
+    with pytest.raises(wrk.WrkError, match=r"does not load wrk_report\.lua"):
         wrk.start_wrk("http://127.0.0.1:1", script=silent)
     if shutil.which("wrk"):
         with pytest.raises(wrk.WrkError, match=r"wrk failed \(exit [1-9]"):  # nothing listens on port 1
@@ -270,12 +287,10 @@ def test_the_cpu_of_a_process_tree_counts_its_live_children(tmp_path):
             "    while time.process_time() < end: pass\n"
             "    print('spent', flush=True); time.sleep(30); os._exit(0)\n"
             "time.sleep(30)\n")
-    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, start_new_session=True)
+    parent = python_tree(code)
     try:
         assert parent.stdout.readline().strip() == b"spent"
         assert len(measure.descendants(parent.pid)) == 1
         assert measure.tree_cpu_so_far(parent.pid) - measure.cpu_so_far(parent.pid) >= 0.25
     finally:
-        os.killpg(parent.pid, signal.SIGKILL)
-        parent.wait()
-        parent.stdout.close()
+        end_tree(parent)
