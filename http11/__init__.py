@@ -4,12 +4,13 @@ No socket, no file, no thread, no clock of its own: layers do the I/O.
 """
 
 from .errors import ProtocolError
-from .messages import Headers, Origin, Request, Response, error_response
+from .messages import Address, Headers, Origin, Request, Response, error_response
 from .parser import RequestParser
 from .serialize import CONTINUE, http_date, serialize
 
 __all__ = [
     "CONTINUE",
+    "Address",
     "Headers",
     "Origin",
     "ProtocolError",

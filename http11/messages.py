@@ -11,6 +11,7 @@ from pathlib import Path
 from .grammar import Fields, index, keep_alive, origin_path
 
 Headers = list[tuple[str, str]]
+Address = tuple[str, int] | tuple[str, int, int, int]  # a socket's address: IPv4 (host, port), IPv6 with flow and scope
 
 
 @dataclass(slots=True, frozen=True)
@@ -19,8 +20,8 @@ class Origin:
     client's address, and how to learn the local one (a layer's getsockname, called only when a script runs)."""
 
     software: str
-    remote: tuple
-    local: Callable[[], tuple]
+    remote: Address
+    local: Callable[[], Address]
 
 
 @dataclass(slots=True)
@@ -33,11 +34,11 @@ class Request:
     headers: Headers
     body: bytes = b""
     expect: str | None = None  # "continue", "unmet" or None (see grammar.expectation)
-    fields: Fields | None = field(default=None, compare=False, repr=False)  # `headers` by lower-case name
+    fields: Fields = field(default_factory=dict, compare=False, repr=False)  # `headers` by lower-case name
     origin: Origin | None = field(default=None, compare=False, repr=False)  # set by the layer that received it
 
     def __post_init__(self) -> None:
-        if self.fields is None:
+        if not self.fields:  # not given: index `headers` (none given, or no headers: the same empty index)
             self.fields = index(self.headers)
 
     @property
@@ -72,11 +73,11 @@ class Response:
     status: HTTPStatus
     headers: Headers = field(default_factory=list)
     body: bytes = b""
-    length: int | None = None
+    length: int = -1  # -1: not given, len(body) (set by __post_init__)
     file: Path | None = None
 
     def __post_init__(self) -> None:
-        if self.length is None:
+        if self.length < 0:
             self.length = len(self.body)
 
     @property

@@ -4,7 +4,10 @@ Sans-IO: no socket, no clock. Limits are checked on every feed, so a request
 that passes one is refused before the rest of it arrives.
 """
 
+import re
+from collections.abc import Iterable, Sequence
 from http import HTTPStatus
+from typing import cast
 
 from . import grammar
 from .errors import ProtocolError
@@ -22,7 +25,7 @@ from .messages import Request
 
 BAD = HTTPStatus.BAD_REQUEST
 TOO_LARGE_FIELDS = HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
-_chunk_line = grammar.re.compile(
+_chunk_line = re.compile(
     rb"([0-9A-Fa-f]+)((?:[ \t]*;[ \t]*" + grammar._TOKEN + rb'(?:[ \t]*=[ \t]*(?:'
     + grammar._TOKEN + rb'|"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"))?)*)'
 )
@@ -44,10 +47,11 @@ def split_head(buffer: bytes | bytearray) -> int:
 # only (a value's characters include its white space), so a near miss costs no backtracking.
 _TCHAR, _TOKEN, _VALUE = (p.decode("latin-1") for p in (grammar._TCHAR, grammar._TOKEN, grammar._VALUE_CHAR))
 _PATH = grammar._PATH_CHAR.decode("latin-1").replace("%", "")
-_FAST_HEAD = grammar.re.compile(
-    f"(?!CONNECT )({_TCHAR}{{1,{MAX_METHOD}}}) (/{_PATH}*) (HTTP/1\\.[01])\r\n((?:{_TOKEN}:{_VALUE}*\r\n){{0,{MAX_FIELDS}}})"
+_FAST_HEAD = re.compile(
+    f"(?!CONNECT )({_TCHAR}{{1,{MAX_METHOD}}}) (/{_PATH}*) (HTTP/1\\.[01])\r\n"
+    f"((?:{_TOKEN}:{_VALUE}*\r\n){{0,{MAX_FIELDS}}})"
 )
-_FAST_FIELD = grammar.re.compile("([^:]+):[\t ]*+((?:[^\t \r\n]++|[\t ]++(?![\r\n]))*)[\t ]*\r\n")
+_FAST_FIELD = re.compile("([^:]+):[\t ]*+((?:[^\t \r\n]++|[\t ]++(?![\r\n]))*)[\t ]*\r\n")
 _FAST_MAX = min(MAX_REQUEST_LINE, MAX_FIELD_LINE, MAX_HEADER_SECTION)
 
 
@@ -83,7 +87,7 @@ def checked_request(method: str, target: str, version: str, headers: list[tuple[
     return Request(method, target, version, headers, expect=grammar.expectation(version, fields), fields=fields)
 
 
-def check_section_size(section: bytes | bytearray, lines: list) -> None:
+def check_section_size(section: bytes | bytearray, lines: Sequence[bytes | bytearray]) -> None:
     """431 for a field line, a field count or a header section over its limit."""
     if len(lines) > MAX_FIELDS or len(section) > MAX_HEADER_SECTION:
         raise ProtocolError(TOO_LARGE_FIELDS, "too many header fields or section too large")
@@ -202,13 +206,13 @@ class ChunkedBody:
         return None
 
 
-def parse_chunks(chunks) -> tuple[list[Request], int | bool]:
+def parse_chunks(chunks: Iterable[bytes]) -> tuple[list[Request], int | bool]:
     """Every request out of `chunks` fed in order, then the refusal's status or whether the parser ended idle.
 
     For tests and fuzzers: the same bytes, whole or split anywhere, must give the same result.
     """
     parser = RequestParser()
-    requests = []
+    requests: list[Request] = []
     try:
         for chunk in chunks:
             parser.feed(chunk)
@@ -245,7 +249,7 @@ class RequestParser:
             return None
         if self.body is not None and not self.body.feed(self.buffer):
             return None
-        request, self.head = self.head, None
+        request, self.head = cast(Request, self.head), None  # read_head() set it, now or on an earlier call
         if self.body is not None:
             request.body = bytes(self.body.body)
         return request
