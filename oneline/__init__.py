@@ -6,9 +6,12 @@ It imports nothing of the project: every package may use it.
 
 import argparse
 import sys
-from typing import NoReturn
+from collections.abc import Callable
+from typing import NoReturn, TypeVar
 
 __all__ = ["OneLineParser", "bounded", "fail", "seconds"]
+
+Number = TypeVar("Number", int, float)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -23,10 +26,10 @@ def fail(message: str) -> NoReturn:
     raise SystemExit(2)
 
 
-def bounded(kind: type, low: float, high: float, name: str):
+def bounded(kind: Callable[[str], Number], low: float, high: float, name: str) -> Callable[[str], Number]:
     """An argparse type: a `kind` number in [low, high] (float: above `low`)."""
 
-    def convert(text: str):
+    def convert(text: str) -> Number:
         value = kind(text)
         if not (low < value if kind is float else low <= value) or value > high:
             raise ValueError(text)
