@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from .contract import ServerOptions
 from .sending import Sender
 from .session import Session, overloaded
 
@@ -74,7 +75,7 @@ def refuse_in_background(sock: socket.socket, layer: str) -> None:
     threading.Thread(target=refuse, args=(sock, layer), daemon=True).start()
 
 
-def admit(sock: socket.socket, open_now: int, options) -> bool:
+def admit(sock: socket.socket, open_now: int, options: ServerOptions) -> bool:
     """The connection cap, for every layer: past --max-connections the socket gets a 503 (from a thread of its
     own, so the accept loop goes on) and False; else True."""
     if open_now < options.max_connections:

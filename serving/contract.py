@@ -5,6 +5,7 @@ Types only, no behaviour: a layer annotates with them, serving.runner relies on 
 
 from typing import Protocol
 
+from http11 import Address
 from webapp import App
 
 from .lifecycle import Lifecycle
@@ -17,7 +18,7 @@ class Server(Protocol):
     """A layer's server, listening once made: `address` is what it is bound to (announced as `listening on`);
     `serve()` answers until a stop signal; `drain(deadline)` lets the requests in flight finish until then."""
 
-    address: tuple
+    address: Address
 
     def serve(self) -> None: ...
 

@@ -6,8 +6,11 @@ to their loop. Nothing here touches a socket.
 
 import threading
 from collections.abc import Callable
+from typing import TypeVar
+
+Result = TypeVar("Result")
 
 
-def in_thread(work: Callable[[], object], done: Callable[[object], None]) -> None:
+def in_thread(work: Callable[[], Result], done: Callable[[Result], None]) -> None:
     """Run `work()` in a new daemon thread, then `done(result)` in that thread (it must wake the loop)."""
     threading.Thread(target=lambda: done(work()), daemon=True).start()

@@ -9,7 +9,18 @@ from pathlib import Path
 
 from oneline import OneLineParser, bounded, fail, seconds
 
-DEFAULTS = {"host": "127.0.0.1", "port": 8000, "model": "threaded", "data_dir": "var"}
+
+@dataclass(frozen=True)
+class Defaults:
+    """SPEC §1's defaults of the options every server has."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    model: str = "threaded"
+    data_dir: Path = Path("var")
+
+
+DEFAULTS = Defaults()
 
 
 port = bounded(int, 0, 65535, "port (0..65535)")
@@ -23,19 +34,25 @@ LOOP_MODULES = {"asyncio": None, "uvloop": "uvloop"}  # --loop NAME -> the modul
 
 def default_model(models: list[str]) -> str:
     """`threaded` where a layer has it (SPEC §1), else the layer's first model (asyncio_impl: streams)."""
-    return DEFAULTS["model"] if DEFAULTS["model"] in models else models[0]
+    return DEFAULTS.model if DEFAULTS.model in models else models[0]
 
 
 def add_server_options(parser: argparse.ArgumentParser, models: list[str], loops: bool = False) -> None:
-    parser.add_argument("--host", default=DEFAULTS["host"], help="address to bind (default %(default)s; ::1 for IPv6)")
-    parser.add_argument("--port", type=port, default=DEFAULTS["port"], help="port (default %(default)s; 0 picks a free one)")
-    parser.add_argument("--model", choices=models, default=default_model(models), help="concurrency model (default %(default)s)")
-    parser.add_argument("--data-dir", type=Path, default=Path(DEFAULTS["data_dir"]), help="folder of messages.db (default ./var)")
-    parser.add_argument("--keepalive-timeout", type=seconds, default=5.0, metavar="S", help="close an idle connection after S seconds (default 5)")
-    parser.add_argument("--header-timeout", type=seconds, default=10.0, metavar="S", help="408 when a request head takes over S seconds (default 10)")
+    parser.add_argument("--host", default=DEFAULTS.host, help="address to bind (default %(default)s; ::1 for IPv6)")
+    parser.add_argument("--port", type=port, default=DEFAULTS.port,
+                        help="port (default %(default)s; 0 picks a free one)")
+    parser.add_argument("--model", choices=models, default=default_model(models),
+                        help="concurrency model (default %(default)s)")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULTS.data_dir,
+                        help="folder of messages.db (default ./var)")
+    parser.add_argument("--keepalive-timeout", type=seconds, default=5.0, metavar="S",
+                        help="close an idle connection after S seconds (default 5)")
+    parser.add_argument("--header-timeout", type=seconds, default=10.0, metavar="S",
+                        help="408 when a request head takes over S seconds (default 10)")
     parser.add_argument("--send-timeout", type=seconds, default=10.0, metavar="S",
                         help="close a connection whose send makes no progress for S seconds (default 10)")
-    parser.add_argument("--backlog", type=backlog, default=128, help="listen backlog, the same on every layer (default 128)")
+    parser.add_argument("--backlog", type=backlog, default=128,
+                        help="listen backlog, the same on every layer (default 128)")
     parser.add_argument("--cgi-dir", type=Path, default=None, metavar="D",
                         help="the folder of CGI scripts, /cgi-bin/NAME (default: the shipped cgi-bin/)")
     parser.add_argument("--cgi-timeout", type=seconds, default=10.0, metavar="S",
@@ -50,12 +67,14 @@ def add_server_options(parser: argparse.ArgumentParser, models: list[str], loops
                              "100000 on an event loop)")
     if loops:
         parser.add_argument("--loop", choices=list(LOOP_MODULES), default="asyncio",
-                            help="the event loop (default %(default)s; uvloop, a benchmark knob, needs the uvloop extra)")
+                            help="the event loop (default %(default)s; uvloop, a benchmark knob, "
+                                 "needs the uvloop extra)")
 
 
 @dataclass(frozen=True)
 class ServerOptions:
-    """A server's options (SPEC §1 and the benchmark's knobs), parsed once; every layer reads them, none changes them."""
+    """A server's options (SPEC §1 and the benchmark's knobs), parsed once; every layer reads them, none changes
+    them."""
 
     layer: str
     host: str
@@ -77,7 +96,7 @@ class ServerOptions:
 
 def require_loop(prog: str, loop: str | None) -> None:
     """A --loop whose module is missing is a bad option: one line, exit 2, before anything is created."""
-    needed = LOOP_MODULES.get(loop)
+    needed = LOOP_MODULES.get(loop) if loop is not None else None  # None: a layer without --loop
     if needed is None:
         return
     try:

@@ -10,13 +10,14 @@ import sys
 import time
 from pathlib import Path
 
+from http11 import Address
 from oneline import fail
 from webapp import App
 from webapp.cgi import CGI_DIR, Gateway
 from webapp.store import DB_NAME
 
 from . import options as cli
-from .contract import MakeServer
+from .contract import MakeServer, ServerOptions
 from .lifecycle import GRACE_S, Lifecycle
 
 
@@ -54,7 +55,7 @@ def open_data_dir(layer: str, data_dir: Path) -> Created:
     return Created(missing, [path for path in files if not path.exists()])
 
 
-def listen_error(options, exc: OSError) -> str:
+def listen_error(options: ServerOptions, exc: OSError) -> str:
     """Why the socket could not listen, and what to do: the words depend on the cause."""
     where = f"{options.host} port {options.port}"
     if isinstance(exc, socket.gaierror):
@@ -67,7 +68,7 @@ def listen_error(options, exc: OSError) -> str:
     return f"cannot listen on {where}: {exc.strerror or exc}"
 
 
-def url(address: tuple) -> str:
+def url(address: Address) -> str:
     host, port = address[0], address[1]
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
@@ -77,7 +78,8 @@ def run(layer: str, models: list[str], make_server: MakeServer, argv: list[str] 
     options = cli.parse(layer, models, argv, prog, loops)
     created = open_data_dir(layer, options.data_dir)
     try:
-        app = App(options.data_dir, Gateway(options.cgi_dir.resolve() if options.cgi_dir else CGI_DIR, options.cgi_timeout))
+        cgi_dir = options.cgi_dir.resolve() if options.cgi_dir else CGI_DIR
+        app = App(options.data_dir, Gateway(cgi_dir, options.cgi_timeout))
     except (OSError, sqlite3.Error) as exc:
         created.undo()
         fail(f"{layer}: cannot use data dir {options.data_dir}: {exc} (give a writable --data-dir)")

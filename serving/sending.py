@@ -12,6 +12,7 @@ import socket
 import struct
 import termios
 import time
+from typing import Protocol
 
 STALL_POLL_S = 0.25  # how often a blocked sender looks at the clock (the event loops sweep alike)
 # The kernel's send buffer of each connection (it doubles the figure asked for). Left to autotuning, Linux
@@ -25,10 +26,17 @@ def cap_send_buffer(listener: socket.socket) -> None:
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
 
 
-def kernel_unsent(sock) -> int:
+class HasFileno(Protocol):
+    """A socket, or what stands for one (asyncio's TransportSocket)."""
+
+    def fileno(self) -> int: ...
+
+
+def kernel_unsent(sock: HasFileno) -> int:
     """Bytes the kernel holds for `sock` that the peer has not acknowledged (SIOCOUTQ)."""
     try:
-        return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+        unsent: int = struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+        return unsent
     except OSError:
         return 0
 

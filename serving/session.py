@@ -7,18 +7,29 @@ It never touches a socket: the layer does the recv and the send.
 """
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from pathlib import Path
+from typing import cast
 
-from http11 import CONTINUE, Origin, ProtocolError, Request, RequestParser, Response, error_response, http_date, serialize
+from http11 import (
+    CONTINUE,
+    Address,
+    Origin,
+    ProtocolError,
+    Request,
+    RequestParser,
+    Response,
+    error_response,
+    http_date,
+    serialize,
+)
 from http11.limits import FILE_PIECE
 from webapp.cgi import Deferred
 
 from .access_log import log_request
 from .contract import App, Lifecycle, ServerOptions
 from .sending import SendClock
-
 
 IDLE, HEAD, BODY = "idle", "head", "body"  # where a connection is between two requests, for its deadline
 
@@ -53,12 +64,14 @@ def decide_now(app: App, request: Request) -> Response:
     return response.run() if isinstance(response, Deferred) else response
 
 
-def answer_with_connection(app: App, options: ServerOptions, lifecycle: Lifecycle, request: Request) -> tuple[Response, str | None]:
+def answer_with_connection(app: App, options: ServerOptions, lifecycle: Lifecycle,
+                           request: Request) -> tuple[Response, str | None]:
     """The response to a whole request (run here, blocking, if the app deferred it), and its Connection field."""
     return fit(options, lifecycle, request, decide_now(app, request))
 
 
-def fit(options: ServerOptions, lifecycle: Lifecycle, request: Request, response: Response) -> tuple[Response, str | None]:
+def fit(options: ServerOptions, lifecycle: Lifecycle, request: Request,
+        response: Response) -> tuple[Response, str | None]:
     """HEAD without a body, and the Connection field the response needs (None, keep-alive, close)."""
     if request.method == "HEAD":  # GET's status and fields, never a body (RFC 9110 §9.3.2), errors included
         response.body, response.file = b"", None
@@ -91,8 +104,8 @@ class Session:
     `pending` holds it, the Session reads no further, and the layer runs `pending.run()` off its loop, then sends
     what `resume(response)` returns. Without `defer`, it runs in place (the layer's thread or process waits)."""
 
-    def __init__(self, app: App, options: ServerOptions, lifecycle: Lifecycle, client: tuple, local=None,
-                 defer: bool = False) -> None:
+    def __init__(self, app: App, options: ServerOptions, lifecycle: Lifecycle, client: Address,
+                 local: Callable[[], Address] | None = None, defer: bool = False) -> None:
         self.app = app
         self.server_header = f"server-layers ({options.layer})"  # the Server field of every response
         self.options = options
@@ -124,7 +137,8 @@ class Session:
 
     def resume(self, response: Response) -> bytes:
         """The pending request's answer (what follows it comes from `more`)."""
-        request, self.pending, self.deferred_request = self.deferred_request, None, None
+        # respond() set deferred_request with pending, and a layer resumes only a pending answer
+        request, self.pending, self.deferred_request = cast(Request, self.deferred_request), None, None
         return self.framed_answer(request, response)
 
     def more(self) -> bytes:
@@ -132,7 +146,7 @@ class Session:
         parser holds; b'' when nothing is due before more bytes arrive (or while a pending answer runs)."""
         while not self.closing:
             if self.streaming is not None:
-                piece = self.next_piece()
+                piece = self.next_piece(self.streaming)
             elif self.starved or self.pending is not None:
                 break
             else:
@@ -154,10 +168,11 @@ class Session:
             return self.continue_for(parser.head)
         return self.continue_for(request) + self.respond(request)
 
-    def next_piece(self) -> bytes:
-        """The next piece of the file being sent; at its end, the connection closes if the answer said so."""
+    def next_piece(self, streaming: Iterator[bytes]) -> bytes:
+        """The next piece of the file being sent (`streaming`); at its end, the connection closes if the answer
+        said so."""
         try:
-            return next(self.streaming)
+            return next(streaming)
         except StopIteration:
             self.closing = self.close_after
         except (OSError, EOFError):  # the file went or shrank under us: the answer cannot be completed
@@ -199,7 +214,8 @@ class Session:
             self.streaming, self.close_after = file_pieces(response.file, response.length), connection == "close"
         self.waiting_since = time.monotonic()
         if self.access_log:
-            log_request(self.client, request_line, response.status, response.length if response.file else len(response.body))
+            size = response.length if response.file else len(response.body)
+            log_request(self.client, request_line, response.status, size)
         return serialize(response, server=self.server_header, date=http_date(time.time()), connection=connection)
 
     def is_idle(self) -> bool:

@@ -4,8 +4,12 @@ The contract's equal-footing defaults and the graceful stop; no request handling
 """
 
 import os
+import socket
 import socketserver
 import threading
+from typing import TYPE_CHECKING, cast
+
+from http11 import Address
 
 from .blocking import admit
 from .contract import App, Lifecycle, ServerOptions
@@ -15,19 +19,28 @@ from .sending import cap_send_buffer
 
 MAX_CHILDREN = 1_000_000  # ForkingMixIn blocks accepting at 40 children; Capped answers 503 at --max-connections
 
+# what socketserver hands a server's hooks as `request` (a TCP server's is the accepted socket)
+SocketRequest = socket.socket | tuple[bytes, socket.socket]
 
-class ManagedServer:
+if TYPE_CHECKING:  # for mypy, each mixin is what it is mixed into; at run time it is a plain class before it in the MRO
+    _TCPServer = socketserver.TCPServer
+else:
+    _TCPServer = object
+
+
+class ManagedServer(_TCPServer):
     """Mixed in before a socketserver.TCPServer subclass (and its Threading/Forking mixin)."""
 
     allow_reuse_address = True  # restart on the same port at once (TCPServer's default is off)
 
-    def __init__(self, app: App, options: ServerOptions, lifecycle: Lifecycle, handler: type) -> None:
+    def __init__(self, app: App, options: ServerOptions, lifecycle: Lifecycle,
+                 handler: type[socketserver.BaseRequestHandler]) -> None:
         self.address_family = family(options.host)
         self.request_queue_size = options.backlog  # socketserver's default is 5; every layer uses --backlog
         self.app, self.options, self.lifecycle = app, options, lifecycle
         super().__init__((options.host, options.port), handler)
         cap_send_buffer(self.socket)  # before the first accept: every connection inherits it
-        self.address = self.socket.getsockname()
+        self.address: Address = self.socket.getsockname()
         lifecycle.on_stop(lambda: threading.Thread(target=self.shutdown, daemon=True).start())
 
     def serve(self) -> None:
@@ -41,7 +54,7 @@ class ManagedServer:
             stop_children(children, deadline)
         self.lifecycle.wait_drained(deadline)
 
-    def finish_request(self, request, client_address) -> None:
+    def finish_request(self, request: SocketRequest, client_address: Address) -> None:
         child = os.getpid() != self.lifecycle.pid
         if child:  # a forked child: let go of the listener at once, so a stop refuses new clients
             self.socket.close()
@@ -50,17 +63,20 @@ class ManagedServer:
             self.app.close()
 
 
-class Capped:
+if TYPE_CHECKING:
+    _ManagedServer = ManagedServer
+else:
+    _ManagedServer = object
+
+
+class Capped(_ManagedServer):
     """Before the Threading/Forking mixin: past --max-connections, answer 503 instead of a thread or process."""
 
-    def process_request(self, request, client_address) -> None:
-        if admit(request, self.open_connections(), self.options):
+    def process_request(self, request: SocketRequest, client_address: Address) -> None:
+        if admit(cast(socket.socket, request), self.open_connections(), self.options):  # TCP: the accepted socket
             super().process_request(request, client_address)
 
     def open_connections(self) -> int:
-        if getattr(self, "active_children", None) is not None:
-            self.collect_children()
-            return len(self.active_children)
         return self.lifecycle.open_connections()
 
 
@@ -76,3 +92,10 @@ class Forking(Capped, socketserver.ForkingMixIn):
 
     block_on_close = False  # drain() waits for the children with a deadline
     max_children = MAX_CHILDREN
+
+    def open_connections(self) -> int:
+        """The live children, once there are any (ForkingMixIn's set starts as None); until then, as Capped."""
+        if self.active_children is not None:
+            self.collect_children()
+            return len(self.active_children)
+        return super().open_connections()
