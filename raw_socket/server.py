@@ -9,7 +9,9 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
+from http11 import Address, Response
 from serving.blocking import admit, serve_connection
 from serving.contract import App, Lifecycle, ServerOptions
 from serving.lifecycle import reap, stop_children
@@ -17,6 +19,7 @@ from serving.offload import in_thread
 from serving.runner import family, run
 from serving.sending import cap_send_buffer, kernel_unsent
 from serving.session import Session
+from webapp.cgi import Deferred
 
 ACCEPT_POLL_S = 0.5  # how soon the accept loop notices a stop (socketserver polls alike)
 RECV_SIZE = 65536
@@ -24,7 +27,7 @@ RECV_SIZE = 65536
 # --- connection loop -----------------------------------------------------------
 
 
-def handle(conn: socket.socket, client: tuple, server: "Server") -> None:
+def handle(conn: socket.socket, client: Address, server: "Server") -> None:
     """One blocking connection: the shared recv/Session/send loop over the bare socket."""
     with conn:
         session = Session(server.app, server.options, server.lifecycle, client, conn.getsockname)
@@ -48,7 +51,7 @@ class Server:
         cap_send_buffer(self.listener)
         self.listener.bind((options.host, options.port))
         self.listener.listen(options.backlog)  # the same backlog on every layer
-        self.address = self.listener.getsockname()
+        self.address: Address = self.listener.getsockname()
 
     def serve(self) -> None:
         """Accept until a stop; then close the listener so new connections are refused."""
@@ -68,7 +71,7 @@ class Server:
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, self.options.nodelay)  # no Nagle stall
         return admit(conn, self.open_connections(), self.options)
 
-    def process(self, conn: socket.socket, client: tuple) -> None:
+    def process(self, conn: socket.socket, client: Address) -> None:
         handle(conn, client, self)
 
     def open_connections(self) -> int:
@@ -82,14 +85,14 @@ class Server:
 class ThreadingServer(Server):
     """The `threaded` model: a thread per connection."""
 
-    def process(self, conn: socket.socket, client: tuple) -> None:
+    def process(self, conn: socket.socket, client: Address) -> None:
         threading.Thread(target=handle, args=(conn, client, self), daemon=True).start()
 
 
 class ForkingServer(Server):
     """The `forking` model: a process per connection."""
 
-    def process(self, conn: socket.socket, client: tuple) -> None:
+    def process(self, conn: socket.socket, client: Address) -> None:
         pid = os.fork()
         if pid == 0:  # the child serves this one connection, then exits
             self.listener.close()
@@ -110,11 +113,11 @@ class ForkingServer(Server):
 class Pending:
     """A selectors connection: its Session, the bytes not yet sent, and the events it is registered for."""
 
-    __slots__ = ("sock", "session", "out", "events", "running")
+    __slots__ = ("events", "out", "running", "session", "sock")
 
     def __init__(self, sock: socket.socket, session: Session) -> None:
         self.sock, self.session, self.out, self.events = sock, session, bytearray(), 0
-        self.running = None  # the Session's pending answer once a thread runs it
+        self.running: Deferred | None = None  # the Session's pending answer once a thread runs it
 
 
 WAKE = object()  # the selector key's data of the socket a finished CGI run writes to
@@ -128,7 +131,7 @@ class SelectorServer(Server):
     def serve(self) -> None:
         self.selector = selectors.DefaultSelector()
         self.conns: dict[socket.socket, Pending] = {}
-        self.off_loop_answers: deque[tuple[Pending, object]] = deque()  # answers made off the loop, to send
+        self.off_loop_answers: deque[tuple[Pending, Response]] = deque()  # answers made off the loop, to send
         self.wake_in, self.wake_out = socket.socketpair()
         self.wake_in.setblocking(False)
         self.wake_out.setblocking(False)
@@ -147,7 +150,7 @@ class SelectorServer(Server):
         for conn in list(self.conns.values()):
             self.close(conn)
 
-    def loop(self, done) -> None:
+    def loop(self, done: Callable[[], bool]) -> None:
         next_sweep = time.monotonic()
         while not done():
             for key, events in self.selector.select(self.SWEEP_S):
@@ -196,7 +199,7 @@ class SelectorServer(Server):
             conn.running = pending
             in_thread(pending.run, lambda response: self.made_off_loop(conn, response))
 
-    def made_off_loop(self, conn: Pending, response) -> None:
+    def made_off_loop(self, conn: Pending, response: Response) -> None:
         """From the thread: queue the answer and wake the loop."""
         self.off_loop_answers.append((conn, response))
         try:

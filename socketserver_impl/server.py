@@ -21,14 +21,17 @@ class Handler(socketserver.StreamRequestHandler):
 
     disable_nagle_algorithm = True  # TCP_NODELAY, as on every layer
     rbufsize = 0  # an unbuffered rfile: read() returns one recv's bytes, or None when the kernel timeout passes
+    server: "Server"  # the server below that made this handler (socketserver types it BaseServer)
 
     def setup(self) -> None:
-        self.disable_nagle_algorithm = self.server.options.nodelay  # --no-nodelay, a benchmark knob
+        # --no-nodelay, a benchmark knob; typeshed types the flag ClassVar, but setup() reads it per instance
+        self.disable_nagle_algorithm = self.server.options.nodelay  # type: ignore[misc]
         super().setup()
 
     def handle(self) -> None:
         server = self.server
-        session = Session(server.app, server.options, server.lifecycle, self.client_address, self.connection.getsockname)
+        session = Session(server.app, server.options, server.lifecycle, self.client_address,
+                          self.connection.getsockname)
         serve_connection(self.connection, lambda: self.rfile.read(READ_SIZE), session)
 
 
