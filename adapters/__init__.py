@@ -42,7 +42,8 @@ def parts(response: Response) -> tuple[HTTPStatus, list[tuple[str, str]], bytes]
     """A Response as a host server takes it: the status, the fields with Content-Length, and the whole body."""
     fields = [*response.headers, *([("Content-Length", str(response.length))] if response.has_length else [])]
     # a large file whole: the host server has its own flow control, which is what the reference rows measure
-    return response.status, fields, b"".join(file_pieces(response.file, response.length)) if response.file else response.body
+    body = b"".join(file_pieces(response.file, response.length)) if response.file else response.body
+    return response.status, fields, body
 
 
 def request(method: str, target: str, version: str, headers: list[tuple[str, str]], body: bytes,
@@ -59,5 +60,6 @@ def parts_for(request: Request, response: Response) -> tuple[HTTPStatus, list[tu
 
 
 def app_parts(app: App, request: Request) -> tuple[HTTPStatus, list[tuple[str, str]], bytes]:
-    """The app's answer to `request`, a Deferred run here (a blocking host: its worker thread waits), as parts_for gives it."""
+    """The app's answer to `request`, a Deferred run here (a blocking host: its worker thread waits), as
+    parts_for gives it."""
     return parts_for(request, decide_now(app, request))

@@ -10,6 +10,7 @@ import asyncio
 from http11 import Origin
 from http11.limits import MAX_BODY
 from serving.session import decide
+from webapp.app import App
 from webapp.cgi import Deferred
 
 from . import make_app, parts_for, refused, request
@@ -43,7 +44,7 @@ class Application:
     """The ASGI app; the app behind it made at lifespan start-up (or the first request) and closed at shutdown."""
 
     def __init__(self) -> None:
-        self.app = None
+        self.app: App | None = None
 
     async def __call__(self, scope: dict, receive, send) -> None:
         if scope["type"] == "lifespan":
@@ -68,7 +69,7 @@ class Application:
                 return
 
     async def http(self, scope: dict, receive, send) -> None:
-        self.app = self.app or make_app()
+        app = self.app = self.app or make_app()
         headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]]
         content = await read_body(receive)
         if content is None:
@@ -77,7 +78,7 @@ class Application:
             return await self.send_answer(send, *refusal)
         parsed = request(scope["method"], target(scope), f"HTTP/{scope['http_version']}", headers, content,
                          origin(scope))
-        response = decide(self.app, parsed)
+        response = decide(app, parsed)
         if isinstance(response, Deferred):
             response = await asyncio.to_thread(response.run)
         await self.send_answer(send, *parts_for(parsed, response))

@@ -9,16 +9,24 @@ lines; the head and the body in two sends), it stays short: this is the referenc
 project's http_server_impl is compared with. bench/stock_server.py serves it.
 """
 
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from http11 import Origin
-from webapp.app import KNOWN_METHODS
+from webapp.app import KNOWN_METHODS, App
 
 from . import app_parts, declared_length, refused, request
 
 
+class AppServer(ThreadingHTTPServer):
+    """A stock threading server that holds the app its handlers hand requests to (set before it serves)."""
+
+    app: App
+
+
 class Handler(BaseHTTPRequestHandler):
     """Stock parsing and framing; the app (`server.app`) answers."""
+
+    server: AppServer  # the server it was made for: stock_server's, an AppServer
 
     protocol_version = "HTTP/1.1"  # keep-alive; the stock HTTP/1.0 closes after every response
     keepalive = True  # False: `Connection: close` on every response (a benchmark knob)

@@ -10,6 +10,7 @@ from http import HTTPStatus
 from urllib.parse import quote
 
 from http11 import Origin, error_response
+from webapp.app import App
 
 from . import app_parts, declared_length, make_app, parts, refused, request
 
@@ -55,11 +56,12 @@ class Application:
     """The WSGI callable; the app behind it made once, on first use."""
 
     def __init__(self) -> None:
-        self.app, self.lock = None, threading.Lock()
+        self.app: App | None = None
+        self.lock = threading.Lock()
 
     def __call__(self, environ: dict, start_response):
         with self.lock:
-            self.app = self.app or make_app()
+            app = self.app = self.app or make_app()
         refusal = refused(declared_length(environ.get("CONTENT_LENGTH")))
         content = None if refusal else body(environ)
         if content is None:  # past the limit, or cut short: the app never sees it
@@ -67,7 +69,7 @@ class Application:
         else:
             parsed = request(environ["REQUEST_METHOD"], target(environ), environ.get("SERVER_PROTOCOL", "HTTP/1.0"),
                              fields(environ), content, origin(environ))
-            status, headers, content = app_parts(self.app, parsed)
+            status, headers, content = app_parts(app, parsed)
         start_response(f"{status.value} {status.phrase}", headers)
         return [content]
 

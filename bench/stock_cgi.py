@@ -35,13 +35,14 @@ with warnings.catch_warnings():  # 3.13 warns that it is deprecated: that is the
     import http.server
     from http.server import CGIHTTPRequestHandler
 
-http.server.nobody_uid = os.getuid  # run_cgi's setuid target: the server's own user (see above)
+# run_cgi's setuid target: the server's own user (see above); nobody_uid is undocumented, so typeshed lacks it
+http.server.nobody_uid = os.getuid  # type: ignore[attr-defined]
 
 SCRIPT_PATH = "/usr/local/bin:/usr/bin:/bin"  # SPEC §7: the PATH the gateway gives every script
 
 
 class Handler(CGIHTTPRequestHandler):
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - stock signature
+    def log_message(self, format: str, *args) -> None:  # `format`: the stock signature's name
         """Silenced: one stderr line per request would dominate what is measured."""
 
 
@@ -66,8 +67,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     options = parse(argv)
     os.environ["PATH"] = SCRIPT_PATH  # the scripts' interpreter, as under the gateway (see above)
-    handler = Handler if not options.access_log else type("LoggingHandler", (CGIHTTPRequestHandler,), {})
-    handler = functools.partial(handler, directory=str(options.cgi_dir.resolve().parent))
+    handler_type = Handler if not options.access_log else type("LoggingHandler", (CGIHTTPRequestHandler,), {})
+    handler = functools.partial(handler_type, directory=str(options.cgi_dir.resolve().parent))
     family = socket.AF_INET6 if ":" in options.host else socket.AF_INET
     return serve(type("Server", (Server,), {"address_family": family})((options.host, options.port), handler))
 

@@ -33,24 +33,26 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import cast
 
 from adapters import make_app, stock_http
 from oneline import OneLineParser
 
+
 class Handler(stock_http.Handler):
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - stock signature
+    def log_message(self, format: str, *args) -> None:  # `format`: the stock signature's name
         """Silenced: one stderr line per request would dominate what is measured."""
 
 
 def handler_class(nodelay: bool, keepalive: bool = True, access_log: bool = False) -> type[BaseHTTPRequestHandler]:
     """The handler with the knobs: TCP_NODELAY, keep-alive, and the stock log_message back with --access-log."""
-    attributes = {"disable_nagle_algorithm": nodelay, "keepalive": keepalive}
+    attributes: dict[str, object] = {"disable_nagle_algorithm": nodelay, "keepalive": keepalive}
     if access_log:
         attributes["log_message"] = BaseHTTPRequestHandler.log_message
     return type("NoDelayHandler" if nodelay else "NagleHandler", (Handler,), attributes)
 
 
-class Server(ThreadingHTTPServer):
+class Server(stock_http.AppServer):
     daemon_threads = True
 
 
@@ -93,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve(server: ThreadingHTTPServer) -> int:
     """Announce the address as the project's servers do, serve until SIGTERM or Ctrl-C, exit 0."""
-    host, port = server.server_address[:2]
+    host, port = cast(tuple[str, int], server.server_address[:2])  # an AF_INET or AF_INET6 address
     print(f"listening on http://{f'[{host}]' if ':' in host else host}:{port}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     try:
