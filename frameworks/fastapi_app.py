@@ -23,8 +23,22 @@ from starlette.exceptions import HTTPException
 from webapp.page import render
 from webapp.store import utc_now_iso
 
-from . import (DEFAULT_LIMIT, FORM, FORM_RULE, JSON, JSON_RULE, MAX_ID, MAX_LIMIT, MEDIA_RULE, STATIC_DIR, Refused,
-               checked, error_text, one_line, open_store)
+from . import (
+    DEFAULT_LIMIT,
+    FORM,
+    FORM_RULE,
+    JSON,
+    JSON_RULE,
+    MAX_ID,
+    MAX_LIMIT,
+    MEDIA_RULE,
+    STATIC_DIR,
+    Refused,
+    checked,
+    error_text,
+    one_line,
+    open_store,
+)
 
 GET = ["GET", "HEAD"]
 

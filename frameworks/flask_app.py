@@ -7,6 +7,7 @@ not say as SPEC §3 wants it, its error handlers reword: the plain-text error bo
 """
 
 from base64 import b64encode
+from typing import cast
 
 from flask import Flask, jsonify, request, send_from_directory, url_for
 from werkzeug.exceptions import HTTPException
@@ -14,8 +15,22 @@ from werkzeug.exceptions import HTTPException
 from webapp.page import render
 from webapp.store import utc_now_iso
 
-from . import (DEFAULT_LIMIT, FORM, FORM_RULE, JSON, JSON_RULE, LIMIT_RULE, MAX_ID, MAX_LIMIT, MEDIA_RULE, STATIC_DIR,
-               Refused, checked, error_text, open_store)
+from . import (
+    DEFAULT_LIMIT,
+    FORM,
+    FORM_RULE,
+    JSON,
+    JSON_RULE,
+    LIMIT_RULE,
+    MAX_ID,
+    MAX_LIMIT,
+    MEDIA_RULE,
+    STATIC_DIR,
+    Refused,
+    checked,
+    error_text,
+    open_store,
+)
 
 app = Flask(__name__, static_folder=STATIC_DIR, static_url_path="/static")
 store = open_store()
@@ -29,7 +44,7 @@ def home():
 
 @app.get("/test.jpg")
 def image():
-    return send_from_directory(app.static_folder, "test.jpg")
+    return send_from_directory(STATIC_DIR, "test.jpg")  # app.static_folder: STATIC_DIR, absolute
 
 
 @app.get("/plaintext")
@@ -94,4 +109,4 @@ def refused(exc: Refused):
 @app.errorhandler(HTTPException)
 def http_error(exc: HTTPException):
     """Flask's own 404, 405 (its Allow kept), 500 (Flask logged the traceback), in SPEC §3's words."""
-    return error(exc.code, headers=[(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"])
+    return error(cast(int, exc.code), headers=[(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"])
