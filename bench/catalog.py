@@ -25,12 +25,14 @@ class Layer:
     gives: str  # what that module gives
     we_add: str  # what the layer adds
     loops: bool = False  # it takes --loop (serving.options.LOOP_MODULES): its event loop is a choice
-    aims: tuple = ()  # (model, or model+loop; reference server; at most): the issues' aims, CPU per request (bench.reference)
+    # (model, or model+loop; reference server; at most): the issues' aims, CPU per request (bench.reference)
+    aims: tuple[tuple[str, str, float], ...] = ()
 
 
 LAYERS = {  # layer package -> its entry; the order is the order of every table, chart and colour
     "raw_socket": Layer("socket", "nothing: bind, listen, accept, recv, send",
-                        "the accept loop, four concurrency models, the recv loop", aims=(("selectors", "uvicorn", 0.75),)),
+                        "the accept loop, four concurrency models, the recv loop",
+                        aims=(("selectors", "uvicorn", 0.75),)),
     "socketserver_impl": Layer("socketserver", "the accept loop and the concurrency mixins",
                                "the recv loop (shared with raw_socket)", aims=(("threaded", "uvicorn", 1.0),)),
     "http_server_impl": Layer("http.server", "the loop, the mixins, request parsing",
@@ -44,9 +46,11 @@ SERVER_MODULES = {layer: f"{layer}.server" for layer in LAYERS}
 MODELS = {layer: list(import_module(module).MODELS) for layer, module in SERVER_MODULES.items()}  # the layer's own
 STORY = {layer: (entry.built_on, entry.gives, entry.we_add) for layer, entry in LAYERS.items()}  # the layer table
 DEFAULT_MODEL = {layer: default_model(models) for layer, models in MODELS.items()}  # threaded, or the first model
-LOOPS = {layer: list(LOOP_MODULES) for layer, entry in LAYERS.items() if entry.loops}  # its choices, the first the default
-EVENT_LOOP_VARIANTS = [(layer, model) for layer, models in MODELS.items() for model in models if model in EVENT_LOOP_MODELS]
-# each layer's default model and every event-loop model, once each: what syscalls, cpu_profile, cgi_cost and sweep measure
+# its choices, the first the default
+LOOPS = {layer: list(LOOP_MODULES) for layer, entry in LAYERS.items() if entry.loops}
+EVENT_LOOP_VARIANTS = [(layer, model) for layer, models in MODELS.items() for model in models
+                       if model in EVENT_LOOP_MODELS]
+# each layer's default model and every event-loop model, once each: what syscalls, cpu_profile, cgi_cost, sweep measure
 MEASURED_VARIANTS = list(dict.fromkeys([*DEFAULT_MODEL.items(), *EVENT_LOOP_VARIANTS]))
 
 

@@ -48,8 +48,8 @@ loaded window less its own idle one; every round kept in per_round, the total's 
 split by the samples of every round pooled (more samples than one window gives). Writes cpu.json
 {"schema": 1, "rows": [...]}, a flame graph per row (flame-LAYER-MODEL-PATH.svg, of the pooled samples,
 coloured by group) and, per row, a folder with each round's server stderr and py-spy's raw file
-(round-N/), and stacks.txt, the pooled stacks with the system-call frames added. Prints a table. Reported, never asserted. To put the
-section into a bench run's report: `--out RUN` (the run's folder), then `server-layers report RUN`
+(round-N/), and stacks.txt, the pooled stacks with the system-call frames added. Prints a table. Reported, never
+asserted. To put the section into a bench run's report: `--out RUN` (the run's folder), then `server-layers report RUN`
 (`make cpu-profile RUN=...` does both). It never imports locust and stops each server by its PID. A line on
 stderr as each round of a variant and path starts (the time so far, an estimate of what is left); a bad flag is
 one line, exit 2.
@@ -83,7 +83,7 @@ GROUPS = {  # group -> colour (Paul Tol's light scheme: black text stays readabl
     "kernel": "#77AADD", "layer": "#EE8866", "stdlib layer": "#EEDD88", "serving": "#FFAABB", "http11": "#99DDFF",
     "webapp": "#44BB99", "other stdlib": "#BBCC33", "other": "#DDDDDD"}
 USER_GROUPS = [group for group in GROUPS if group != "kernel"]
-OURS = {"http11": "http11", "webapp": "webapp", "serving": "serving", **{layer: "layer" for layer in MODELS}}
+OURS = {"http11": "http11", "webapp": "webapp", "serving": "serving", **dict.fromkeys(MODELS, "layer")}
 STDLIB_LAYER = {"socket", "selectors", "socketserver", "asyncio", "uvloop"}
 SYSCALL_FRAME = "(in a system call)"
 KERNEL_CALL = re.compile(r"\b(?:recv|recv_into|recvfrom|recvmsg|send|sendall|sendmsg|sendfile|accept|poll|select)\(")
@@ -94,9 +94,9 @@ SOURCE_ROOTS = [ROOT, Path(sysconfig.get_paths()["stdlib"]), Path(sysconfig.get_
 # --- the stacks -----------------------------------------------------------------------------
 
 
-def parse_raw(text: str) -> Counter:
+def parse_raw(text: str) -> Counter[tuple[str, ...]]:
     """py-spy's raw (collapsed) format, `frame;frame;...;leaf count` a line: samples per stack (a tuple, root first)."""
-    stacks = Counter()
+    stacks: Counter[tuple[str, ...]] = Counter()
     for line in text.splitlines():
         stack, _, count = line.rpartition(" ")
         if stack and count.isdigit():
@@ -145,8 +145,8 @@ def group_of_stack(stack: tuple[str, ...]) -> str:
     return next((group for group in map(group_of_frame, reversed(stack)) if group), "other")
 
 
-def samples_by_group(stacks: Counter) -> dict[str, int]:
-    counts = Counter()
+def samples_by_group(stacks: Counter[tuple[str, ...]]) -> dict[str, int]:
+    counts: Counter[str] = Counter()
     for stack, count in stacks.items():
         counts[group_of_stack(stack)] += count
     return {group: counts[group] for group in GROUPS}
@@ -192,8 +192,10 @@ def window(pid: int, work) -> Window:
 def per_request_us(loaded: Window, idle: Window, requests: int) -> tuple[float, float]:
     """(user, system) µs per request: the window's CPU less the idle window's, scaled to the window's length."""
     scale = loaded.seconds / idle.seconds if idle.seconds else 0.0
-    return tuple(round(max(0.0, busy - scale * quiet) / requests * 1e6, 2)
-                 for busy, quiet in ((loaded.user_s, idle.user_s), (loaded.system_s, idle.system_s)))
+    def us(busy: float, quiet: float) -> float:
+        return round(max(0.0, busy - scale * quiet) / requests * 1e6, 2)
+
+    return us(loaded.user_s, idle.user_s), us(loaded.system_s, idle.system_s)
 
 
 def py_spy() -> str | None:
@@ -238,7 +240,8 @@ def slug(path: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", path).strip("-") or "root"
 
 
-def windows_of(layer: str, model: str, path: str, requests: int, folder: Path) -> tuple[Window, Window, Window, Counter]:
+def windows_of(layer: str, model: str, path: str, requests: int,
+               folder: Path) -> tuple[Window, Window, Window, Counter[tuple[str, ...]]]:
     """One round on one server (started here, stopped by its PID): the loaded, idle and sampled windows, the stacks."""
     server_cpus, load_cpus = measure.cpu_split()
     server = ServerProcess(layer_command(layer, model, folder / "data"), folder / "server.stderr",
@@ -246,7 +249,7 @@ def windows_of(layer: str, model: str, path: str, requests: int, folder: Path) -
     try:
         with running_on(load_cpus):
             keep_alive_load(server.host, server.port, WARM_REQUESTS, path)
-            load = lambda: keep_alive_load(server.host, server.port, requests, path)  # noqa: E731
+            load = lambda: keep_alive_load(server.host, server.port, requests, path)
             loaded = window(server.pid, load)
             idle = window(server.pid, lambda: time.sleep(loaded.seconds))
             sampled, stacks = profiled(server.pid, folder, load, load_cpus)
@@ -290,8 +293,8 @@ def row(variant: str, path: str, requests: int, windows: list[tuple[Window, Wind
     themselves, and the user time split by the pooled samples."""
     loaded = [per_request_us(busy, idle, requests) for busy, idle, _ in windows]
     sampled = [per_request_us(spied, idle, requests) for _, idle, spied in windows]
-    user, system = (round(statistics.median(values), 2) for values in zip(*loaded))
-    sampled_user, sampled_system = (round(statistics.median(values), 2) for values in zip(*sampled))
+    user, system = (round(statistics.median(values), 2) for values in zip(*loaded, strict=True))
+    sampled_user, sampled_system = (round(statistics.median(values), 2) for values in zip(*sampled, strict=True))
     totals = [u + s for u, s in loaded]
     samples = samples_by_group(stacks)
     return {"variant": variant, "path": path, "requests": requests, "rounds": len(windows),

@@ -41,7 +41,7 @@ def render(stacks: Counter, title: str, colour) -> str:
     root = tree(stacks)
     rows = depth(root)
     height = PAD * 2 + ROW * (rows + 1)
-    boxes = []
+    boxes: list[str] = []
     if root.samples:
         place(root, "all", 0.0, height - PAD - ROW, WIDTH / root.samples, root.samples, colour, boxes)
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH + 2 * PAD:.0f}" height="{height}" '

@@ -35,7 +35,7 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import quote
@@ -546,7 +546,7 @@ def stall(pipelining: list[socket.socket], slow: list[socket.socket], static_pat
         stalled[sock.getsockname()[1]] = time.monotonic()
     finished = send_all(pipelining, PIPELINE, time.monotonic() + send_bound_s)
     ended = time.monotonic()
-    for sock, at in zip(pipelining, finished):
+    for sock, at in zip(pipelining, finished, strict=True):
         stalled[sock.getsockname()[1]] = at or ended
     return stalled
 
@@ -598,7 +598,7 @@ def hold(target: Target, watch: Watch, slow: list[socket.socket], probes: int) -
         if time.monotonic() >= next_read:
             got = [read_a_byte(sock) for sock in reading]
             read += sum(n for n in got if n > 0)
-            reading = [sock for sock, n in zip(reading, got) if n >= 0]
+            reading = [sock for sock, n in zip(reading, got, strict=True) if n >= 0]
             next_read += READ_EVERY_S
         if sent < probes:
             asked = time.monotonic()
@@ -727,7 +727,7 @@ class Churn:
 def variant_list(text: str) -> list[tuple[str, str]]:
     """An argparse type: LAYER/MODEL,... among the concurrent variants."""
     items = [item.strip() for item in text.split(",") if item.strip()]
-    chosen = [tuple(item.split("/", 1)) for item in items]
+    chosen = [(layer, model) for layer, _, model in (item.partition("/") for item in items)]
     if not chosen or any(variant not in concurrent_variants() for variant in chosen):
         raise ValueError(text)
     return list(dict.fromkeys(chosen))
@@ -804,9 +804,11 @@ def environment(args: argparse.Namespace) -> dict:
             "tcp_rmem": read_text("/proc/sys/net/ipv4/tcp_rmem"),
             "memory_measure": MEMORY_MEASURE, "send_timeout_s": args.send_timeout, "keepalive_timeout_s": KEEPALIVE_S,
             "connections": args.connections, "slow_readers": args.slow, "mix_clients": args.clients,
-            "probes": PROBES, "probe_every_s": POLL_S, "watch_margin_s": args.margin, "close_margin_s": CLOSE_MARGIN_S, "client_rcvbuf": CLIENT_RCVBUF,
+            "probes": PROBES, "probe_every_s": POLL_S, "watch_margin_s": args.margin, "close_margin_s": CLOSE_MARGIN_S,
+            "client_rcvbuf": CLIENT_RCVBUF,
             "pipeline_bytes": len(PIPELINE), "pipelined_requests": len(PIPELINE) // len(PIPELINED),
-            "budget_bytes": OUTPUT_BUDGET, "largest_static": dict(zip(("path", "bytes"), largest_static()))}
+            "budget_bytes": OUTPUT_BUDGET,
+            "largest_static": dict(zip(("path", "bytes"), largest_static(), strict=True))}
 
 
 def git_changed() -> list[str] | None:
@@ -845,22 +847,24 @@ def fmt(value: float | None, digits: int = 1) -> str:
 
 def table(rows: list[CaseResult]) -> str:
     lines = [f"{'variant':<28} {'case':<12} {'conns':>5} {'MiB/conn':>8} {'idle/conn':>9} {'peak MiB':>8} "
-             f"{'closed':>8} {'in time':>8} {'close med/max s':>15} {'normal p50/max ms':>17} {'burst ms':>8} {'fail':>4} "
-             f"{'sendq KiB':>9} {'time s':>6}"]
+             f"{'closed':>8} {'in time':>8} {'close med/max s':>15} {'normal p50/max ms':>17} {'burst ms':>8} "
+             f"{'fail':>4} {'sendq KiB':>9} {'time s':>6}"]
     for row in rows:
         c, n = row.closes, row.normal
         lines.append(f"{row.layer + '/' + row.model:<28} {row.case:<12} {c.connections:>5} "
                      f"{row.memory.growth_per_connection_mib:>8.3f} {row.memory.idle_per_connection_mib:>9.3f} "
-                     f"{row.memory.peak_mib:>8.1f} {f'{c.closed}/{c.connections}':>8} {f'{c.in_time}/{c.connections}':>8} "
+                     f"{row.memory.peak_mib:>8.1f} {f'{c.closed}/{c.connections}':>8} "
+                     f"{f'{c.in_time}/{c.connections}':>8} "
                      f"{fmt(c.median_s) + '/' + fmt(c.max_s):>15} {fmt(n.p50_ms) + '/' + fmt(n.max_ms):>17} "
-                     f"{fmt(row.amid_burst_ms):>8} {n.failures:>4} {fmt(row.kernel.send_queue_kib, 0):>9} {row.elapsed_s:>6.1f}"
+                     f"{fmt(row.amid_burst_ms):>8} {n.failures:>4} {fmt(row.kernel.send_queue_kib, 0):>9} "
+                     f"{row.elapsed_s:>6.1f}"
                      + (" OVER CAP" if row.over_cap else "") + ("" if row.server_alive else " SERVER GONE"))
     return "\n".join(lines)
 
 
 def raise_fd_limit() -> None:
     """Our clients' sockets, and the servers' (they inherit it), up to the hard limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
@@ -868,7 +872,7 @@ def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
     variants = selected(p, args)
-    out = args.out or Path("results") / datetime.now(timezone.utc).strftime("hostile-%Y%m%dT%H%M%SZ")
+    out = args.out or Path("results") / datetime.now(UTC).strftime("hostile-%Y%m%dT%H%M%SZ")
     out.mkdir(parents=True, exist_ok=True)
     raise_fd_limit()
     env, rows, errors = environment(args), [], []

@@ -22,12 +22,13 @@ import os
 import random
 import secrets
 import time
+from typing import TYPE_CHECKING, TypedDict, cast
 
 import gevent
 from hdrh.histogram import HdrHistogram
 from locust import FastHttpUser, constant, events, task
 from locust.contrib.fasthttp import FastHttpSession
-from locust.runners import WorkerRunner
+from locust.runners import Runner, WorkerRunner
 
 from bench.scenarios import RATE_ENV, RECORD_ENV, SCENARIOS, TARGETS_ENV, WINDOWS_ENV
 
@@ -37,7 +38,14 @@ REPORT_KEY = "server_layers"
 SETTLE_S = 0.5  # after the last user is spawned, before window 0
 TARGETS = os.environ.get(TARGETS_ENV, "").split()
 WINDOW_S, WINDOWS = (float(v) for v in os.environ[WINDOWS_ENV].split(",")) if os.environ.get(WINDOWS_ENV) else (0, 0)
-SHARED = {"start": None, "runner": None}  # when window 0 starts (wall clock); the runner, to quit it
+
+
+class Shared(TypedDict):
+    start: float | None  # when window 0 starts (wall clock)
+    runner: Runner | None  # the runner, to quit it (set at init, before any user spawns)
+
+
+SHARED: Shared = {"start": None, "runner": None}
 TURNS = itertools.count()  # the next user's turn: user k paces TARGETS[k % len(TARGETS)]
 WINDOWED: dict[str, dict] = {}  # "target window" -> {"requests", "failures", "histogram"}
 
@@ -78,7 +86,7 @@ def open_windows(**_):
     """Once every user runs: window 0 starts SETTLE_S later; Locust quits after the last window."""
     if TARGETS and SHARED["start"] is None:
         SHARED["start"] = time.time() + SETTLE_S
-        gevent.spawn_later(SETTLE_S + (WINDOWS + 1) * WINDOW_S, SHARED["runner"].quit)
+        gevent.spawn_later(SETTLE_S + (WINDOWS + 1) * WINDOW_S, cast(Runner, SHARED["runner"]).quit)
 
 
 @events.report_to_master.add_listener
@@ -146,7 +154,13 @@ def expect(response, status: int, check) -> None:
         response.success()
 
 
-class Checks:
+if TYPE_CHECKING:
+    CheckedUser = FastHttpUser  # what Checks is mixed into: every user class below is (Checks, FastHttpUser)
+else:
+    CheckedUser = object  # at run time a plain mixin, so that Locust never takes Checks for a user class
+
+
+class Checks(CheckedUser):
     """The scenario steps, each validating its answer."""
 
     def on_start(self) -> None:

@@ -6,11 +6,13 @@ process that serves imports psutil (tests/test_bench.py holds that)."""
 
 import bisect
 import errno
+import math
 import os
 import subprocess
 import threading
 import time
 from dataclasses import dataclass
+from typing import overload
 
 
 @dataclass
@@ -152,7 +154,7 @@ class CpuSampler:
     def at(self, when: float) -> float | None:
         """CPU seconds at wall-clock time `when`, interpolated between two reads; None outside the reads."""
         i = bisect.bisect_left(self.times, when)
-        if not self.times or i == 0 and when < self.times[0] or i == len(self.times):
+        if not self.times or (i == 0 and when < self.times[0]) or i == len(self.times):
             return None
         if self.times[i] == when or i == 0:
             return self.cpu[i]
@@ -160,11 +162,16 @@ class CpuSampler:
         return c0 + (c1 - c0) * (when - t0) / (t1 - t0)
 
 
+@overload
+def wait(process: subprocess.Popen, timeout: None = None) -> Usage: ...
+@overload
+def wait(process: subprocess.Popen, timeout: float) -> Usage | None: ...
 def wait(process: subprocess.Popen, timeout: float | None = None) -> Usage | None:
-    """Reap `process` with wait4: its CPU and peak RSS, its reaped children's included; None on timeout."""
-    deadline = None if timeout is None else time.monotonic() + timeout
+    """Reap `process` with wait4: its CPU and peak RSS, its reaped children's included; None on timeout
+    (without one, wait4 blocks until it ends)."""
+    deadline = time.monotonic() + (math.inf if timeout is None else timeout)
     while True:
-        pid, status, usage = os.wait4(process.pid, 0 if deadline is None else os.WNOHANG)
+        pid, status, usage = os.wait4(process.pid, 0 if timeout is None else os.WNOHANG)
         if pid:
             process.returncode = os.waitstatus_to_exitcode(status)
             return Usage(usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, process.returncode)

@@ -23,7 +23,7 @@ from .process import ServerProcess, free_port
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv-reference"
 REQUIREMENTS = ["uvicorn[standard]", "gunicorn",  # uvicorn with uvloop + httptools, as it is deployed
-                "flask", "fastapi", "python-multipart"]  # the frameworks' rung (frameworks/); FastAPI's forms need multipart
+                "flask", "fastapi", "python-multipart"]  # the frameworks' rung (frameworks/); FastAPI forms: multipart
 PACKAGES = ("uvicorn", "uvloop", "httptools", "gunicorn",  # import names (importlib.metadata takes them too)
             "flask", "werkzeug", "fastapi", "starlette", "pydantic", "python_multipart")
 READY_TIMEOUT_S = 30.0  # uvicorn's start-up in its own venv is the slowest

@@ -34,10 +34,9 @@ from oneline import OneLineParser, bounded, fail, seconds
 from .catalog import DEFAULT_MODEL
 from .catalog import SERVER_MODULES as LAYERS
 from .cli import MODELS, duration
-from .hostile import KEEPALIVE_S, Churn, Target, concurrent_variants, host, process_tree, server_flags
-from .hostile import variant_list
-from .results import ROOT, utc_now
+from .hostile import KEEPALIVE_S, Churn, Target, concurrent_variants, host, process_tree, server_flags, variant_list
 from .measure import tail
+from .results import ROOT, utc_now
 from .runner import Server
 from .syscalls import detach
 
@@ -120,11 +119,12 @@ class Load:
         connection.close()
 
     def call(self, connection, step: str) -> bool:
-        requests = {
+        steps: dict[str, list[tuple[str, str, bytes | None, int]]] = {  # method, path, body, the status it must be
             "plaintext": [("GET", "/plaintext", None, 200)],
             "page": [("GET", "/", None, 200), ("GET", "/test.jpg", None, 200)],
             "guestbook": [("POST", "/messages", b"text=soak", 303), ("GET", "/messages?limit=20", None, 200)],
-        }[step]
+        }
+        requests = steps[step]
         good = True
         for method, path, body, status in requests:
             headers = {"Content-Type": "application/x-www-form-urlencoded"} if body else {}

@@ -20,8 +20,9 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 from oneline import OneLineParser
 
@@ -48,7 +49,7 @@ def chosen(text: str | None) -> list[tuple[str, str]]:
     if unknown or not items:
         raise ValueError(f"unknown variant(s): {', '.join(unknown) or repr(text)} (give LAYER/MODEL,..., "
                          f"e.g. {'/'.join(variants()[0])})")
-    return [tuple(item.split("/", 1)) for item in items]
+    return [(layer, model) for layer, _, model in (item.partition("/") for item in items)]
 
 
 class Steps:
@@ -100,14 +101,14 @@ def wait_attached(log: Path, tracer: subprocess.Popen, marker: str = "attached")
     deadline = time.monotonic() + ATTACH_TIMEOUT_S
     while marker not in log.read_text():
         if tracer.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"{Path(tracer.args[0]).name} did not attach: {log.read_text()[-300:]}")
+            raise RuntimeError(f"{Path(cast(list[str], tracer.args)[0]).name} did not attach: {log.read_text()[-300:]}")
         time.sleep(0.02)
     time.sleep(0.2)  # every thread's attach line comes at once; let the last settle
 
 
 def parse_summary(text: str) -> dict[str, int]:
     """strace -c -U name,calls: `name calls` rows between the dashes, then a total row."""
-    counts = {}
+    counts: dict[str, int] = {}
     for line in text.splitlines():
         match = re.fullmatch(r"([a-z_0-9]+)\s+(\d+)", line.strip())
         if match and match[1] != "total":
@@ -132,7 +133,7 @@ def read_answer(sock: socket.socket, buffer: bytes) -> bytes:
     head, _, rest = buffer.partition(b"\r\n\r\n")
     if not head.startswith(b"HTTP/1.1 200 "):
         raise RuntimeError(f"unexpected answer: {head[:80]!r}")
-    length = int(re.search(rb"(?im)^content-length:\s*(\d+)", head)[1])
+    length = int(cast(re.Match[bytes], re.search(rb"(?im)^content-length:\s*(\d+)", head))[1])  # Content-Length-framed
     while len(rest) < length:
         rest += receive(sock)
     return rest[length:]
@@ -161,7 +162,8 @@ def measure(layer: str, model: str, requests: int, path: str, folder: Path) -> d
     per_request = {name: round(max(0, calls - idle.get(name, 0)) / requests, 3) for name, calls in loaded.items()}
     per_request = {name: value for name, value in sorted(per_request.items(), key=lambda kv: -kv[1]) if value > 0}
     return {"variant": f"{layer}/{model}", "requests": requests, "path": path, "loaded": loaded, "idle": idle,
-            "traced_s": round(took, 2), "per_request": per_request, "total_per_request": round(sum(per_request.values()), 2)}
+            "traced_s": round(took, 2), "per_request": per_request,
+            "total_per_request": round(sum(per_request.values()), 2)}
 
 
 def frequent(rows: list[dict]) -> list[str]:
@@ -183,7 +185,8 @@ def table(rows: list[dict]) -> str:
 def add_common(p: argparse.ArgumentParser, requests: int, what: str) -> None:
     """--requests, --variants and --out, the same on every per-variant measurement (this one, bench.cpu_profile)."""
     p.add_argument("--requests", type=int, default=requests, help=f"keep-alive requests {what} (default {requests})")
-    p.add_argument("--variants", help="LAYER/MODEL,... (default: each layer's default model and every event-loop model)")
+    p.add_argument("--variants",
+                   help="LAYER/MODEL,... (default: each layer's default model and every event-loop model)")
     p.add_argument("--out", type=Path, help="the folder to write into (default results/<name>-<UTC stamp>)")
 
 
@@ -201,7 +204,7 @@ def resolve(p: argparse.ArgumentParser, options: argparse.Namespace, name: str) 
 
 def output(options: argparse.Namespace, name: str) -> Path:
     """--out, or results/NAME-<UTC stamp>; made (once every flag has been checked)."""
-    out = options.out or Path("results") / datetime.now(timezone.utc).strftime(f"{name}-%Y%m%dT%H%M%SZ")
+    out = options.out or Path("results") / datetime.now(UTC).strftime(f"{name}-%Y%m%dT%H%M%SZ")
     out.mkdir(parents=True, exist_ok=True)
     return out
 

@@ -32,7 +32,7 @@ class Turns:
         if not pids or turn_s <= 0:
             raise ValueError("Turns needs at least one process and a turn above 0 s")
         self.pids, self.turn_s = list(pids), turn_s
-        self.active = {pid: 0.0 for pid in self.pids}
+        self.active = dict.fromkeys(self.pids, 0.0)
 
     def __enter__(self) -> "Turns":
         for pid in self.pids:

@@ -23,6 +23,7 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import IO, cast
 
 from . import measure
 
@@ -133,7 +134,8 @@ class WrkProcess:
     def collect(self) -> dict:
         """Its parsed report plus wrk's own CPU (seconds, and % of its wall time). WrkError if it failed or
         printed no report line."""
-        stdout, stderr = self.process.stdout.read(), self.process.stderr.read()  # wrk prints only at the end
+        pipes = cast(tuple[IO[bytes], IO[bytes]], (self.process.stdout, self.process.stderr))  # both PIPE
+        stdout, stderr = pipes[0].read(), pipes[1].read()  # wrk prints only at the end
         usage = measure.wait(self.process)
         wall = time.monotonic() - self.started
         text = stdout.decode(errors="replace")
@@ -187,4 +189,5 @@ def cross_check(url: str, pid: int | None, seconds: float, cpus: set[int] | None
     result = cpu_us_per_request(pid, run) if pid else run()
     keys = ("rps", "requests", "non_2xx", "errors", "p50_ms", "p90_ms", "p99_ms", "wrk_cpu_pct",
             "server_cpu_pct", "cpu_us_per_req")
-    return {("wrk_" + key).replace("wrk_wrk_", "wrk_"): result.get(key) for key in keys} | {"wrk_connections": connections}
+    return ({("wrk_" + key).replace("wrk_wrk_", "wrk_"): result.get(key) for key in keys}
+            | {"wrk_connections": connections})
