@@ -70,12 +70,12 @@ def slowest(rows: list[dict], figure: str, low: bool = False) -> str:
     def value(row: dict) -> float | None:
         return row.get(figure) if figure == "amid_burst_ms" else row["normal"][figure]
 
-    timed = [row for row in rows if value(row) is not None]
+    timed = [(found, row) for row in rows if (found := value(row)) is not None]
     if not timed:
         return "–"
-    high = max(timed, key=value)
-    fewest = f"{ms(min(map(value, timed)))}–" if low else ""
-    return f"{fewest}{ms(value(high))} ms ({variant(high)}, {high['case']})"
+    most, high = max(timed, key=lambda pair: pair[0])
+    fewest = f"{ms(min(found for found, _ in timed))}–" if low else ""
+    return f"{fewest}{ms(most)} ms ({variant(high)}, {high['case']})"
 
 
 def render_hostile(doc: dict) -> str:

@@ -27,10 +27,10 @@ from pathlib import Path
 from bench import cpu_profile, syscalls
 from conformance.corpus import load_cases
 from conformance.probe import ProbeError, every_layer, reference_targets, run, write_data
+from oneline import OneLineParser, fail
 from reports import cli as report_cli
 from reports.data import ReportError
 from reports.matrix import write_pages
-from oneline import OneLineParser, fail
 
 
 def parser() -> OneLineParser:
@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         refusal = str(exc)
     if refusal:
         fail(f"server-layers explain: {refusal}")
-    missing = [tool for tool, found in (("strace", shutil.which("strace")), ("py-spy", cpu_profile.py_spy())) if not found]
+    tools = (("strace", shutil.which("strace")), ("py-spy", cpu_profile.py_spy()))
+    missing = [tool for tool, found in tools if not found]
     if missing:
         fail(f"server-layers explain: {' and '.join(missing)} not installed (strace: apt-get install strace; "
              "py-spy: the bench extra)")
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
 def plan(args: argparse.Namespace) -> list[tuple[str, Callable[[], object]]]:
     """The measuring steps, each (what it does, a call): strace, the CPU profile, the probe unless not needed."""
     which = syscalls.chosen(args.variants)
-    steps = [(f"system calls, strace on {len(which)} variants (bench.syscalls)",
+    steps: list[tuple[str, Callable[[], object]]] = [(f"system calls, strace on {len(which)} variants (bench.syscalls)",
               lambda: syscalls.run(which, args.syscall_requests, syscalls.DEFAULT_PATH, args.run_dir)),
              (f"where the CPU goes, {args.cpu_rounds} rounds of {len(which)} variants (bench.cpu_profile)",
               lambda: cpu_profile.run(which, cpu_profile.DEFAULT_PATHS, args.cpu_requests, args.cpu_rounds,

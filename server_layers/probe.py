@@ -6,8 +6,8 @@ Writes conformance.json, conformance.md and conformance.html into --out. It neve
 import sys
 
 from conformance.probe import ProbeError, default_out, parser, probe_command, write_data
-from reports.matrix import write_pages
 from oneline import fail
+from reports.matrix import write_pages
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,10 +39,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from http11 import Request  # noqa: E402
-from http11.limits import MAX_CHUNK_SIZE_DIGITS  # noqa: E402
-from http11.parser import parse_chunks  # noqa: E402
-from oneline import OneLineParser  # noqa: E402
+from http11 import Request
+from http11.limits import MAX_CHUNK_SIZE_DIGITS
+from http11.parser import parse_chunks
+from oneline import OneLineParser
 
 PARSER_STATUSES = {400, 413, 414, 431, 501, 505}
 BATCH = 2000
@@ -168,7 +168,7 @@ class Generator(random.Random):
             pieces.append(body)
         elif framing == "chunked":
             cuts = sorted(self.sample(range(1, len(body)), min(len(body) - 1, self.randint(0, 3)))) if body else []
-            for part in [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)])] if body else []:
+            for part in [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=True)] if body else []:
                 pieces += [self.size(len(part)) + self.extensions() + b"\r\n", part, b"\r\n"]
             pieces.append(self.size(0) + self.extensions() + b"\r\n")
             pieces += [f"{self.text(TCHAR, 1, 8)}:{self.choice(OWS)}{self.value()}".encode("latin-1") + b"\r\n"
@@ -251,12 +251,12 @@ def violation(data: bytes, cuts: list[int], expected: list[Request] | None) -> t
     """What is wrong with the parser on this input (None: nothing), and a label for the statistics."""
     try:
         whole = outcome([data])
-    except Exception as exc:  # noqa: BLE001 - anything but ProtocolError is the finding
+    except Exception as exc:
         return f"whole input raised {type(exc).__name__}: {exc}", "crash"
-    chunks = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)])]
+    chunks = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
     try:
         pieces = outcome(chunks)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return f"split input raised {type(exc).__name__}: {exc}", "crash"
     state = whole[1]
     label = str(state) if type(state) is int else ("parsed" if state else "incomplete")
@@ -269,11 +269,11 @@ def violation(data: bytes, cuts: list[int], expected: list[Request] | None) -> t
     return None, label
 
 
-def run_batch(task: tuple[int, int, int]) -> tuple[int, Counter, dict | None]:
+def run_batch(task: tuple[int, int, int]) -> tuple[int, Counter[str], dict | None]:
     """`count` inputs of batch `batch` (seeded from `seed`); the first violation stops it."""
     seed, batch, count = task
     generator = Generator(seed * 1_000_003 + batch)
-    labels: Counter = Counter()
+    labels: Counter[str] = Counter()
     for done in range(count):
         data, expected = generator.case()
         cuts = generator.cuts(data)
@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"fuzzing http11.RequestParser: {args.count} inputs, {args.jobs} job(s), seed {seed}", flush=True)
     tasks = [(seed, batch, min(BATCH, args.count - batch * BATCH)) for batch in range(-(-args.count // BATCH))]
     started = last_report = time.monotonic()
-    total, labels = 0, Counter()
+    total, labels = 0, Counter[str]()
     with Pool(args.jobs) as pool:
         for done, batch_labels, failure in pool.imap_unordered(run_batch, tasks):
             total += done

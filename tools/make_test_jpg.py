@@ -5,8 +5,12 @@ Run: .venv/bin/python tools/make_test_jpg.py   (needs the `dev` extra: Pillow)
 """
 
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from PIL import Image, ImageDraw
+
+if TYPE_CHECKING:
+    from PIL._imaging import PixelAccess  # the stub's name for what Image.load() returns
 
 WIDTH, HEIGHT = 320, 240
 STATIC = Path(__file__).resolve().parent.parent / "webapp" / "static"
@@ -16,7 +20,7 @@ LARGE_SIZE = (1024, 768)
 
 def draw() -> Image.Image:
     image = Image.new("RGB", (WIDTH, HEIGHT))
-    pixels = image.load()
+    pixels = cast("PixelAccess", image.load())  # an image made in memory: never None
     for y in range(HEIGHT):
         for x in range(WIDTH):  # a sky-to-sea gradient
             pixels[x, y] = (40 + x * 60 // WIDTH, 90 + y * 100 // HEIGHT, 200 - y * 80 // HEIGHT)

@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from reports import data, verdict  # noqa: E402
 from oneline import OneLineParser, fail  # noqa: E402
+from reports import data, verdict  # noqa: E402
 
 
 def findings(results: dict) -> list[verdict.Finding]:
@@ -37,10 +37,12 @@ def per_round(results: dict) -> None:
     """Every paired ratio to the baseline, a column per round, then the verdict's median [min–max]."""
     for one in findings(results):
         base = one.baseline()
-        print(f"{one.measure.title}, {one.scenario} at {one.level}, ÷ {base} ({one.measure.show(one.figure(base).median)}):")
+        shown = one.measure.show(one.figure(base).median)
+        print(f"{one.measure.title}, {one.scenario} at {one.level}, ÷ {base} ({shown}):")
         for name in (name for name in one.variants() if name != base):
             ratios = one.ratios(name, base)
-            print(f"  {name:<28} {' '.join(f'{r:5.2f}' for r in ratios)}   {verdict.ratio_text(verdict.Spread.of(ratios))}")
+            every = " ".join(f"{r:5.2f}" for r in ratios)
+            print(f"  {name:<28} {every}   {verdict.ratio_text(verdict.Spread.of(ratios))}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     except data.ReportError as exc:
         fail(f"{p.prog}: {exc}")
     if args.rounds:
-        for folder, results in zip(args.runs, runs):
+        for folder, results in zip(args.runs, runs, strict=True):
             print(f"== {folder}")
             per_round(results)
         return 0

@@ -18,11 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from serving.lifecycle import Lifecycle  # noqa: E402  (after the path: runnable from anywhere)
-from oneline import OneLineParser  # noqa: E402
-from serving.options import parse  # noqa: E402
-from serving.session import Session  # noqa: E402
-from webapp.app import App  # noqa: E402
+from oneline import OneLineParser
+from serving.lifecycle import Lifecycle
+from serving.options import parse
+from serving.session import Session
+from webapp.app import App
 
 REQUESTS = {
     "wrk": b"GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n",
@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.count < 1 or args.rounds < 1:
         p.error("--count and --rounds must be >= 1")
-    options = parse("session_cost", ["selectors"], ["--port", "0", "--model", "selectors"])  # no layer: the Session alone
+    # no layer: the Session alone
+    options = parse("session_cost", ["selectors"], ["--port", "0", "--model", "selectors"])
     with tempfile.TemporaryDirectory() as data:
         app = App(Path(data))
         for name, request in REQUESTS.items():
