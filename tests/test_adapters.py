@@ -88,7 +88,7 @@ def test_head_has_gets_length_and_no_body(url):
 
 
 def test_a_post_is_stored_and_listed(url):
-    status, headers, _ = fetch(url, "/messages", "POST", b"text=adapted",
+    status, _, _ = fetch(url, "/messages", "POST", b"text=adapted",
                                {"Content-Type": "application/x-www-form-urlencoded"})
     assert status == 303
     listed = json.loads(fetch(url, "/messages?limit=5")[2])
@@ -178,8 +178,8 @@ def test_wsgi_without_a_terminated_input_never_waits_for_a_chunked_body(tmp_path
     server = wsgiref_url(tmp_path)
     url = next(server)
     try:
-        answer = raw_exchange(url, b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
-                              timeout=5)
+        answer = raw_exchange(url, b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              b"5\r\nhello\r\n", timeout=5)
         assert answer.startswith(b"HTTP/1.0 200 ") or answer.startswith(b"HTTP/1.1 200 ")
     finally:
         next(server, None)

@@ -82,6 +82,6 @@ def test_the_framework_servers_run_as_the_reference_rows():
         assert target.command[2:len(rows[server]) + 2] == rows[server]
     flask, fastapi = framework_targets()
     assert flask.command[1] == "frameworks.flask_app:app" and fastapi.command[1] == "frameworks.fastapi_app:app"
-    assert ("--threads", str(GUNICORN_THREADS)) in zip(flask.command, flask.command[1:])
+    assert ("--threads", str(GUNICORN_THREADS)) in zip(flask.command, flask.command[1:], strict=False)
     assert {"flask", "fastapi", "python-multipart"} <= set(REQUIREMENTS) and {"flask", "fastapi"} <= set(PACKAGES)
 

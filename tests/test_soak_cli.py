@@ -88,7 +88,8 @@ def test_gather_says_when_there_is_nothing_to_gather(tmp_path):
 
 def samples_of(main_fds: list[int], tree_fds: list[int], main_rss: list[float], tree_rss: list[float]) -> list[dict]:
     return [{"t": 2.0 * n, "fds": tree, "main_fds": main, "rss_mb": tree_mb, "main_rss_mb": main_mb, "threads": 1}
-            for n, (main, tree, main_mb, tree_mb) in enumerate(zip(main_fds, tree_fds, main_rss, tree_rss))]
+            for n, (main, tree, main_mb, tree_mb)
+            in enumerate(zip(main_fds, tree_fds, main_rss, tree_rss, strict=True))]
 
 
 def test_the_verdict_reads_the_main_process_not_how_many_children_were_alive():

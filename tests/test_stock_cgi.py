@@ -43,8 +43,8 @@ def test_stock_gives_the_scripts_the_gateways_path(stock):
 
 
 def test_the_differences_tool_finds_what_stock_does_otherwise():
-    result = subprocess.run([sys.executable, "-m", "conformance.cgi_differences"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run([sys.executable, "-m", "conformance.cgi_differences"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     count = int(re.search(r": (\d+) differences", result.stdout)[1])
     assert count == len([line for line in result.stdout.splitlines() if line.startswith("- ")]) > 0

@@ -149,7 +149,8 @@ def post_and_get(server, client: int, acknowledged: list, errors: list, stop: th
             n = 0
             while not stop.is_set():
                 body = json.dumps({"text": f"client {client} message {n}"}).encode()
-                head = b"POST /messages HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                head = (b"POST /messages HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: %d\r\n\r\n")
                 sock.sendall(head % len(body) + body + GET + GET)
                 answers = [reader.read_response() for _ in range(3)]
                 if answers[0].status == 201:
@@ -163,7 +164,8 @@ def post_and_get(server, client: int, acknowledged: list, errors: list, stop: th
 
 def run_clients(server, count: int):
     acknowledged, errors, stop = [], [], threading.Event()
-    threads = [threading.Thread(target=post_and_get, args=(server, c, acknowledged, errors, stop)) for c in range(count)]
+    threads = [threading.Thread(target=post_and_get, args=(server, c, acknowledged, errors, stop))
+               for c in range(count)]
     for thread in threads:
         thread.start()
     return acknowledged, errors, stop, threads

@@ -37,8 +37,8 @@ def test_a_process_spends_cpu_only_in_its_turns_and_every_one_runs_again_afterwa
         before = [measure.cpu_so_far(pid) for pid in pids]
         deadline = time.monotonic() + 1.0
         active = turns.run(lambda: time.monotonic() > deadline)
-        spent = [measure.cpu_so_far(pid) - start for pid, start in zip(pids, before)]
-    for pid, cpu in zip(pids, spent):
+        spent = [measure.cpu_so_far(pid) - start for pid, start in zip(pids, before, strict=True)]
+    for pid, cpu in zip(pids, spent, strict=True):
         assert active[pid] > 0.3  # the rotation gave each about half of the second
         assert cpu <= active[pid] + 0.05  # no CPU outside its turns (a signal's delivery is the slack)
     time.sleep(0.1)
