@@ -1,8 +1,9 @@
-"""A real browser on every layer x model: headless Chromium (Debian's), driven by Playwright.
+"""A real browser on every layer x model and on the framework apps: headless Chromium (Debian's), driven by Playwright.
 
 What a person sees when they open the server: the page, its image, its stylesheet,
 and the guestbook form, whose message comes back HTML-escaped after the redirect.
-The browser's own requests must then show up in --access-log. One browser per
+On a layer, the browser's own requests must then show up in --access-log (the framework
+apps' servers log in their own format, or not at all: theirs is not this project's log). One browser per
 module and worker; a fresh context (no shared cache or cookies) per test; one
 test per variant, its steps in the order a visitor takes them.
 On failure, a screenshot goes to test-artifacts/browser/VARIANT.png.
@@ -47,7 +48,7 @@ def site(variant, start_server):
 
 
 @pytest.fixture
-def page(browser, variant, request):
+def page(browser, request):
     context = browser.new_context()
     context.set_default_timeout(TIMEOUT_MS)
     tab = context.new_page()
@@ -55,33 +56,14 @@ def page(browser, variant, request):
     if failed(request.node):
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         try:
-            tab.screenshot(path=ARTIFACTS / f"{'-'.join(variant)}.png", full_page=True)
+            tab.screenshot(path=ARTIFACTS / f"{request.node.callspec.id}.png", full_page=True)
         except Exception as error:  # a crashed tab: the test's own failure is what matters
             print(f"no screenshot: {error}")
     context.close()
 
 
 def test_a_visit_in_a_real_browser(site, page):
-    # 1. the page loads: title and heading
-    response = page.goto(site.origin + "/")  # waits for `load`: the stylesheet and the image are in
-    assert response is not None and response.status == 200
-    assert page.title() == "Wow, Python Server"
-    heading = page.locator("h1")
-    assert heading.is_visible() and heading.inner_text() == "Wow, Python Server"
-    # 2. the image is fetched and decoded
-    image = page.evaluate("(img => [img.complete, img.naturalWidth, img.src])(document.querySelector('img'))")
-    assert image[0] and image[1] > 0 and image[2] == site.origin + "/test.jpg", f"the image did not render: {image}"
-    # 3. /static/style.css applies
-    assert heading.evaluate("h1 => getComputedStyle(h1).color") == H1_COLOR, "/static/style.css was not applied"
-    # 4. the form: a message comes back after the 303, as text, not as HTML
-    text = f'<b>bold & "quoted"</b> ünïcode {secrets.token_hex(4)}'
-    page.fill("input[name=text]", text)
-    with page.expect_navigation():
-        page.click("form button")
-    assert page.url == site.origin + "/"
-    assert page.locator("ol.messages li .text").first.inner_text() == text, "not the newest message"
-    assert text in page.locator("body").inner_text()
-    assert page.locator("ol.messages b").count() == 0, "the message was rendered as HTML"
+    visit(page, site.origin)
     # 5. the browser's own requests are in --access-log
     expected = {
         ("GET / HTTP/1.1", "200"),
@@ -95,3 +77,32 @@ def test_a_visit_in_a_real_browser(site, page):
 
     wait_for(lambda: not missing())  # a layer may log just after sending
     assert not missing(), f"not logged: {missing()}\n{site.stderr()[-3000:]}"
+
+
+def test_a_visit_on_a_framework(framework_server, page):
+    """The tutorial's last rung in the same browser: the page, its image, the stylesheet and the form."""
+    visit(page, framework_server.origin)
+
+
+def visit(page, origin: str) -> None:
+    """What a visitor does and sees: steps 1 to 4."""
+    # 1. the page loads: title and heading
+    response = page.goto(origin + "/")  # waits for `load`: the stylesheet and the image are in
+    assert response is not None and response.status == 200
+    assert page.title() == "Wow, Python Server"
+    heading = page.locator("h1")
+    assert heading.is_visible() and heading.inner_text() == "Wow, Python Server"
+    # 2. the image is fetched and decoded
+    image = page.evaluate("(img => [img.complete, img.naturalWidth, img.src])(document.querySelector('img'))")
+    assert image[0] and image[1] > 0 and image[2] == origin + "/test.jpg", f"the image did not render: {image}"
+    # 3. /static/style.css applies
+    assert heading.evaluate("h1 => getComputedStyle(h1).color") == H1_COLOR, "/static/style.css was not applied"
+    # 4. the form: a message comes back after the 303, as text, not as HTML
+    text = f'<b>bold & "quoted"</b> ünïcode {secrets.token_hex(4)}'
+    page.fill("input[name=text]", text)
+    with page.expect_navigation():
+        page.click("form button")
+    assert page.url == origin + "/"
+    assert page.locator("ol.messages li .text").first.inner_text() == text, "not the newest message"
+    assert text in page.locator("body").inner_text()
+    assert page.locator("ol.messages b").count() == 0, "the message was rendered as HTML"
