@@ -22,18 +22,18 @@ from oneline import OneLineParser, fail  # noqa: E402
 from reports import data, verdict  # noqa: E402
 
 
-def findings(results: dict) -> list[verdict.Finding]:
+def findings(results: "data.Results") -> list[verdict.Finding]:
     """Every load and scenario of one run that has a level the verdict can speak for (verdict.findings)."""
     return [one for one in verdict.findings(results, data.scenarios(data.summary(results))) if one.level]
 
 
-def medians(results: dict) -> dict[tuple[str, str, str], float]:
+def medians(results: "data.Results") -> dict[tuple[str, str, str], float]:
     """(load, scenario, variant) -> the median of its paired ratios to the baseline, in one run."""
     return {(one.measure.load, one.scenario, name): verdict.Spread.of(one.ratios(name, one.baseline())).median
             for one in findings(results) for name in one.variants() if name != one.baseline()}
 
 
-def per_round(results: dict) -> None:
+def per_round(results: "data.Results") -> None:
     """Every paired ratio to the baseline, a column per round, then the verdict's median [min–max]."""
     for one in findings(results):
         base = one.baseline()
