@@ -9,10 +9,12 @@ short refused. It does not parse: it only measures lines.
 import http.client
 import socket
 import time
+from collections.abc import Callable
 
 from http11 import grammar
 from http11.limits import MAX_FIELD_LINE, MAX_FIELDS, MAX_HEADER_SECTION, MAX_REQUEST_LINE
 from serving.blocking import KernelTimeouts
+from serving.contract import ServerOptions
 from serving.session import BODY, HEAD, IDLE, deadline
 
 RECV_SIZE = 65536
@@ -36,7 +38,7 @@ class HeadTooLarge(http.client.LineTooLong):
 class RequestReader:
     """Lines and bytes from `sock`, in phases: idle -> head -> body -> idle."""
 
-    def __init__(self, sock: socket.socket, options) -> None:
+    def __init__(self, sock: socket.socket, options: ServerOptions) -> None:
         self.sock, self.options = sock, options
         self.timeouts = KernelTimeouts(sock)  # stock polls before every recv
         self.buffer = bytearray()
@@ -81,7 +83,7 @@ class RequestReader:
             raise HeadTooLarge()
         return line
 
-    def take_line(self, cap: int, cut_short=lambda buffer: False) -> bytes:
+    def take_line(self, cap: int, cut_short: Callable[[bytearray], bool] = lambda buffer: False) -> bytes:
         """Up to and with the next LF; or `cap` bytes when no LF comes within them; or what came so far
         as soon as `cut_short(buffer)` says the line is wrong already."""
         while True:

@@ -8,8 +8,13 @@ against http11's grammar, and borrows its chunked decoder, which http.server lac
 
 import http.client
 import http.server
+import socketserver
 import time
+from collections.abc import Callable
 from http import HTTPStatus
+from io import BufferedIOBase
+from pathlib import Path
+from typing import cast
 
 from http11 import Origin, ProtocolError, Request, Response, error_response, grammar, http_date
 from http11.limits import MAX_FIELDS
@@ -26,7 +31,7 @@ from .reader import ConnectionClosed, HeadTimeout, RequestReader
 # Stock http.client counts the empty line that ends a head as a field, so 100 fields get 431;
 # RequestReader enforces MAX_FIELDS itself, so let http.client's own cap sit one above it.
 # gap: 100 fields refused with 431 [cases: header-count-100]
-http.client._MAXHEADERS = MAX_FIELDS + 1
+http.client._MAXHEADERS = MAX_FIELDS + 1  # type: ignore[attr-defined]  # private, absent from typeshed's stub
 
 # --- connection loop -----------------------------------------------------------
 
@@ -40,22 +45,30 @@ class Handler(http.server.BaseHTTPRequestHandler):
     # gap: errors without a status line (HTTP/0.9) [cases: request-line-*, version-*]
     disable_nagle_algorithm = True  # without TCP_NODELAY each keep-alive response stalls ~40 ms
 
+    server: "Server"  # stock types it BaseServer; make_server hands every handler this module's Server
+    reader: RequestReader  # self.rfile, as this layer uses it (stock only calls its readline and close)
+    raw_requestline: bytes  # set by stock's handle_one_request, not in typeshed's stub
+    _headers_buffer: list[bytes]  # stock's send_header collects the head here; likewise not in the stub
+
     def setup(self) -> None:
-        self.disable_nagle_algorithm = self.server.options.nodelay  # --no-nodelay, a benchmark knob
+        # Per instance: stock reads it through self, though typeshed declares it a ClassVar.
+        self.disable_nagle_algorithm = self.server.options.nodelay  # type: ignore[misc]  # --no-nodelay, a knob
         super().setup()
-        # Stock sets these in parse_request only; a 408 before the first request line needs them.
-        self.request_version, self.command, self.requestline = self.default_request_version, None, ""
+        # Stock sets these in parse_request only; a 408 before the first request line needs them
+        # ("" for no command, as stock's own 414 sets it).
+        self.request_version, self.command, self.requestline = self.default_request_version, "", ""
         self.rfile.close()
-        self.rfile = RequestReader(self.connection, self.server.options)  # limits and deadlines as bytes arrive
+        self.reader = RequestReader(self.connection, self.server.options)  # limits and deadlines as bytes arrive
+        self.rfile = cast(BufferedIOBase, self.reader)  # file-like enough for stock: readline, close
         # Stock writes with sendall, which waits forever on a client that stops reading.
         # gap: no send timeout [cases: none: the stress tier's hostile clients]
         self.wfile.close()
-        self.wfile = Sender(self.connection, SendClock(self.server.options.send_timeout))
+        self.wfile = cast(BufferedIOBase, Sender(self.connection, SendClock(self.server.options.send_timeout)))
 
     def handle(self) -> None:
         # Stock closes silently on a timeout mid-head and prints a traceback on a reset.
         # gap: no 408, silence on a stalled head [cases: none: the stress tier's slowloris test]
-        with self.server.lifecycle.track(self.connection, self.rfile.is_idle):
+        with self.server.lifecycle.track(self.connection, self.reader.is_idle):
             try:
                 super().handle()
             except HeadTimeout:
@@ -91,7 +104,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             # The checked lines, not stock's self.headers: stock keeps a value's trailing white space
             # (OWS is not part of a value, RFC 9112 §5); otherwise the names and values are the same.
-            self.fields = [grammar.check_field_line(line[:-1]) for line in self.rfile.lines]
+            self.fields = [grammar.check_field_line(line[:-1]) for line in self.reader.lines]
             self.index = grammar.index(self.fields)
             grammar.check_host(self.request_version, self.index)
             self.length = grammar.body_length(self.request_version, self.index)
@@ -100,7 +113,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.expect = grammar.expectation(self.request_version, self.index)
         return True
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Callable[[], None]:
         # Stock answers 501 to a method without do_* and leaves its body unread: the app decides.
         # gap: 501 and close for a method without do_* [cases: method-unknown, method-lowercase-get, method-32-chars]
         if name.startswith("do_"):
@@ -111,23 +124,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             body = self.read_body()
         except ProtocolError as exc:
-            return self.refuse(exc)
-        self.rfile.request_read()  # from here a stop may close the connection once this is answered
+            self.refuse(exc)
+            return
+        self.reader.request_read()  # from here a stop may close the connection once this is answered
         # self.target, not self.path: stock rewrites a leading '//' and /echo reports the target as sent
         # gap: a leading '//' rewritten [cases: target-double-slash]
         request = Request(self.command, self.target, self.request_version, self.fields, body, self.expect, self.index,
                           Origin(self.version_string(), self.client_address, self.connection.getsockname))
-        self.write(*answer_with_connection(self.server.app, self.server.options, self.server.lifecycle, request), request.request_line)
+        server = self.server
+        response, connection = answer_with_connection(server.app, server.options, server.lifecycle, request)
+        self.write(response, connection, request.request_line)
 
     def read_body(self) -> bytes:
         # Stock has no body framing at all; chunked bodies are decoded by http11's decoder.
         # gap: no body framing [cases: chunked-*, te-*, cl-*, content-length-*, fuzz-chunk*]
         if self.length != grammar.CHUNKED:
-            return self.rfile.read(self.length)
+            return self.reader.read(self.length)
         decoder, pending = ChunkedBody(), bytearray()
         while not decoder.feed(pending):
-            pending += self.rfile.read_some()
-        self.rfile.unread(pending)
+            pending += self.reader.read_some()
+        self.reader.unread(pending)
         return bytes(decoder.body)
 
     def write(self, response: Response, connection: str | None, request_line: str) -> None:
@@ -148,11 +164,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.flush_headers()
         self.close_connection = connection == "close"
         if response.file:  # a large file: a piece at a time, each sent before the next is read (SPEC §4)
-            self.send_file(response)
+            self.send_file(response.file, response.length)
 
-    def send_file(self, response: Response) -> None:
+    def send_file(self, path: Path, length: int) -> None:
         try:
-            for piece in file_pieces(response.file, response.length):
+            for piece in file_pieces(path, length):
                 self.wfile.write(piece)
         except (OSError, EOFError):  # the file went or shrank after its head was sent: the answer is cut short
             self.close_connection = True
@@ -166,7 +182,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         # gap: HTML error pages [cases: target-space, target-tab, header-count-101]
         self.write(error_response(HTTPStatus(code)), "close", "-")
 
-    def quietly(self, action, *args) -> None:
+    def quietly(self, action: Callable[..., object], *args: object) -> None:
         try:
             action(*args)
         except OSError:
@@ -179,10 +195,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         # Stock formats the Date of every response anew; once per second is enough (as on the other layers).
         return http_date(time.time() if timestamp is None else timestamp)
 
-    def log_request(self, code="-", size="-") -> None:
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass  # no per-request logging unless --access-log (see write)
 
-    def log_message(self, format: str, *args) -> None:
+    def log_message(self, format: str, *args: object) -> None:
         pass  # stock writes every error to stderr; the other layers do not
 
 
@@ -194,7 +210,7 @@ class Server(ManagedServer, http.server.HTTPServer):
 
     def server_bind(self) -> None:
         # Stock calls socket.getfqdn() at bind, a DNS lookup the other layers do not make.
-        http.server.socketserver.TCPServer.server_bind(self)
+        socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.socket.getsockname()[:2]
 
 
