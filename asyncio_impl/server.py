@@ -8,6 +8,8 @@ import asyncio
 import signal
 import socket
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from serving.blocking import REFUSE_DRAIN_S
 from serving.contract import App, Lifecycle, ServerOptions
@@ -15,6 +17,12 @@ from serving.offload import in_thread
 from serving.runner import family, run
 from serving.sending import cap_send_buffer, kernel_unsent
 from serving.session import Session, overloaded
+
+if TYPE_CHECKING:  # what a Session hands over, for the checker only: at run time this layer imports serving alone
+    from http11 import Response
+    from webapp.cgi import Deferred
+
+Result = TypeVar("Result")
 
 READ_SIZE = 65536
 SWEEP_S = 0.25  # how often deadlines are checked (raw_socket's selectors sweeps alike)
@@ -77,14 +85,15 @@ class Connection(asyncio.Protocol):
     def __init__(self, server: "Server") -> None:
         self.server = server
         self.writing = True  # False while the transport holds bytes the kernel has not taken (pause_writing)
-        self.running = None  # the Session's pending answer once a thread runs it
+        self.running: Deferred | None = None  # the Session's pending answer once a thread runs it
 
-    def connection_made(self, transport: asyncio.Transport) -> None:
-        self.transport = transport
-        self.session = self.server.open(transport)
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # a TCP connection's: it reads and writes
+        # None only past the cap; no callback of a refused connection reaches the methods that cast it to Session.
+        self.session: Session | None = self.server.open(self.transport)
         if self.session is None:  # past the cap: 503, half-close, discard what comes until EOF or the drain time
-            transport.write(overloaded(self.server.options.layer))
-            transport.write_eof()
+            self.transport.write(overloaded(self.server.options.layer))
+            self.transport.write_eof()
             self.server.loop.call_later(REFUSE_DRAIN_S, transport.close)
 
     def data_received(self, data: bytes) -> None:
@@ -112,50 +121,53 @@ class Connection(asyncio.Protocol):
 
     def send_next(self) -> None:
         if not self.transport.is_closing():
-            self.send(self.session.more())
+            self.send(cast(Session, self.session).more())
 
     def send(self, out: bytes) -> None:
         """Write `out`; once the kernel took it, write the Session's next answer on the loop's next turn (one answer
         per connection per turn); when it has none, run a CGI script off the loop, read, or close, as it needs."""
-        session, transport = self.session, self.transport
+        session, transport = cast(Session, self.session), self.transport
         if transport.is_closing():  # aborted (a stalled send) before this turn came
             return
         if out:
             transport.write(out)
             if not self.writing:  # resume_writing goes on from here
-                return transport.pause_reading()
+                transport.pause_reading()
+                return
             out = session.more()
             if out:
                 transport.pause_reading()
-                return self.server.loop.call_soon(self.send, out)
+                self.server.loop.call_soon(self.send, out)
+                return
         if session.closing:
             transport.close()
         elif session.pending:
-            self.offload()
+            self.offload(session.pending)
         else:
             transport.resume_reading()
 
-    def offload(self) -> None:
+    def offload(self, pending: "Deferred") -> None:
         """A CGI script runs off the loop; no more reading from this connection until its answer is sent."""
         self.transport.pause_reading()
-        if self.session.pending is not self.running:
-            self.running = self.session.pending
-            self.server.off_loop(self.running.run).add_done_callback(self.resumed)
+        if pending is not self.running:
+            self.running = pending
+            self.server.off_loop(pending.run).add_done_callback(self.resumed)
 
-    def resumed(self, future: asyncio.Future) -> None:
+    def resumed(self, future: "asyncio.Future[Response]") -> None:
         if not self.transport.is_closing():
-            self.send(self.session.resume(future.result()))
+            self.send(cast(Session, self.session).resume(future.result()))
 
     def check_deadline(self, now: float) -> None:
         """SPEC §4's read deadlines, from the sweep: idle or slow clients (not while a send waits)."""
-        if self.writing and now >= self.session.deadline():
-            self.send(self.session.timed_out())
+        session = cast(Session, self.session)  # the sweep checks only the connections that have one
+        if self.writing and now >= session.deadline():
+            self.send(session.timed_out())
 
 
 # --- server classes -------------------------------------------------------------
 
 
-def new_loop(name: str) -> asyncio.AbstractEventLoop:
+def new_loop(name: str | None) -> asyncio.AbstractEventLoop:
     """--loop: the standard library's event loop, or uvloop's (libuv, the loop uvicorn runs on)."""
     if name == "uvloop":
         import uvloop  # an optional extra: the options refused --loop uvloop when it is missing
@@ -171,7 +183,7 @@ class Server:
 
     def __init__(self, app: App, options: ServerOptions, lifecycle: Lifecycle) -> None:
         self.app, self.options, self.lifecycle = app, options, lifecycle
-        self.connections: dict[asyncio.BaseTransport, Session] = {}
+        self.connections: dict[asyncio.WriteTransport, Session] = {}
         self.loop = new_loop(options.loop)
         asyncio.set_event_loop(self.loop)
         listener = socket.socket(family(options.host), socket.SOCK_STREAM)
@@ -202,7 +214,7 @@ class Server:
                 self.check(transport, now)
         self.loop.call_later(SWEEP_S, self.sweep)
 
-    def check(self, transport: asyncio.BaseTransport, now: float) -> None:
+    def check(self, transport: asyncio.WriteTransport, now: float) -> None:
         """A model's own deadline checks at each sweep (streams: none, its coroutines wait with deadlines)."""
 
     def serve(self) -> None:
@@ -227,7 +239,7 @@ class Server:
         """A time.monotonic() deadline (the Session's clock) on the loop's clock."""
         return self.loop.time() + (deadline - time.monotonic())
 
-    def open(self, transport: asyncio.BaseTransport) -> Session | None:
+    def open(self, transport: asyncio.WriteTransport) -> Session | None:
         """A new connection's Session (TCP_NODELAY unless --no-nodelay); None past --max-connections."""
         transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, self.options.nodelay)
         if len(self.connections) >= self.options.max_connections:
@@ -238,13 +250,17 @@ class Server:
         self.connections[transport] = session
         return session
 
-    def off_loop(self, work) -> asyncio.Future:
+    def off_loop(self, work: Callable[[], Result]) -> asyncio.Future[Result]:
         """A CGI script's run, in a thread: a future on this loop for its answer."""
-        future = self.loop.create_future()
-        in_thread(work, lambda result: self.loop.call_soon_threadsafe(future.set_result, result))
+        future: asyncio.Future[Result] = self.loop.create_future()
+
+        def done(result: Result) -> None:  # in the worker thread: hand the result to the loop
+            self.loop.call_soon_threadsafe(future.set_result, result)
+
+        in_thread(work, done)
         return future
 
-    def forget(self, transport: asyncio.BaseTransport) -> None:
+    def forget(self, transport: asyncio.WriteTransport) -> None:
         self.connections.pop(transport, None)
 
     def drain(self, deadline: float) -> None:
@@ -267,7 +283,7 @@ class StreamsServer(Server):
     """The `streams` model: asyncio.start_server, a coroutine per connection over StreamReader/StreamWriter."""
 
     async def start(self, listener: socket.socket) -> asyncio.Server:
-        async def connected(reader, writer):
+        async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             try:
                 await serve_stream(reader, writer, self)
             finally:
@@ -282,9 +298,9 @@ class ProtocolServer(Server):
     async def start(self, listener: socket.socket) -> asyncio.Server:
         return await self.loop.create_server(lambda: Connection(self), sock=listener, backlog=self.options.backlog)
 
-    def check(self, transport: asyncio.BaseTransport, now: float) -> None:
+    def check(self, transport: asyncio.WriteTransport, now: float) -> None:
         """Time out idle and slow clients (SPEC §4)."""
-        transport.get_protocol().check_deadline(now)
+        cast(Connection, transport.get_protocol()).check_deadline(now)  # this model's transports all carry one
 
 
 MODELS = {"streams": StreamsServer, "protocol": ProtocolServer}
