@@ -3,11 +3,18 @@
 A cell is flagged ✗ when it differs from the contract (the case's expectation,
 corpus.check) and ≠ when it differs from the other servers (after
 corpus.normalise); both flags are also colours, and words in the legend. It
-reads the matrix only: it never sends a request. Every string is escaped.
+reads the matrix only, as records (conformance.matrix, the one module of
+conformance it imports): it never sends a request. Every string is escaped.
+The entry points also take conformance.json's dict (matrix_of), for callers
+that load the file themselves.
 """
 
 import json
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
+
+from conformance.matrix import MISSING, Cell, Document, Echo, Matrix, Row, Totals, matrix_of
 
 from .html import document, esc, key_values
 from .html import table as table_html
@@ -22,81 +29,82 @@ LEGEND = (f"{CONTRACT} (red): differs from the contract, the answer the case exp
           "in the totals or the flagged cases.")
 
 
-def marks(cell: dict) -> str:
-    return (CONTRACT if cell.get("problems") else "") + (DIVERGES if cell.get("diverges") else "")
+def marks(cell: Cell) -> str:
+    return (CONTRACT if cell.problems else "") + (DIVERGES if cell.diverges else "")
 
 
-def references(matrix: dict) -> set[str]:
+def references(matrix: Matrix | Document) -> set[str]:
     """The reference columns: probed beside the project's servers, never counted as theirs."""
-    return {name for name, info in (matrix.get("servers") or {}).items() if info.get("reference")}
+    return matrix_of(matrix).references
 
 
-def flagged(case: dict, skip: set[str] = frozenset()) -> bool:
-    return any(marks(cell) for name, cell in case["cells"].items() if name not in skip)
+def flagged(case: Row, skip: AbstractSet[str] = frozenset()) -> bool:
+    return any(marks(cell) for name, cell in case.cells.items() if name not in skip)
 
 
-def servers(matrix: dict) -> list[str]:
-    return list(matrix.get("servers") or {})
+def servers(matrix: Matrix) -> list[str]:
+    return list(matrix.servers)
 
 
-def totals_text(matrix: dict) -> str:
-    t = matrix.get("totals") or {}
-    return (f"{t.get('cases', 0)} cases × {t.get('servers', 0)} servers: {t.get('contract', 0)} cells differ from "
-            f"the contract, {t.get('diverging', 0)} from the other servers; {t.get('cases_flagged', 0)} cases "
-            f"flagged; {t.get('unsure', 0)} cases read an unclear rule (unsure). Probed {matrix.get('started', '?')}."
+def totals_text(matrix: Matrix | Document) -> str:
+    matrix = matrix_of(matrix)
+    t = matrix.totals
+    return (f"{t.cases} cases × {t.servers} servers: {t.contract} cells differ from "
+            f"the contract, {t.diverging} from the other servers; {t.cases_flagged} cases "
+            f"flagged; {t.unsure} cases read an unclear rule (unsure). Probed {matrix.started}."
             + reference_text(t))
 
 
-def reference_text(t: dict) -> str:
+def reference_text(t: Totals) -> str:
     """The reference columns' own counts, or ''."""
-    found = t.get("references") or {}
+    found = t.references or {}
     if not found:
         return ""
-    parts = [f"{name} {r['contract']} ({r['substance']} in substance: status, answers, connection or what /echo saw)"
+    parts = [f"{name} {r.contract} ({r.substance} in substance: status, answers, connection or what /echo saw)"
              for name, r in found.items()]
-    return (f" Reference columns, not counted: of {t.get('cases', 0)} cases, these differ from the contract: "
+    return (f" Reference columns, not counted: of {t.cases} cases, these differ from the contract: "
             + "; ".join(parts) + ". The rest differ only in the form SPEC fixes (an error body's text, a header).")
 
 
 # --- HTML --------------------------------------------------------------------------------
 
 
-def header_row(names: list[str], skip: set[str] = frozenset()) -> str:
+def header_row(names: list[str], skip: AbstractSet[str] = frozenset()) -> str:
     heads = "".join(f'<th scope="col"{head_class(name in skip)}>{"<br>".join(esc(part) for part in name.split("/"))}'
                     f'{"<br><em>reference</em>" if name in skip else ""}</th>' for name in names)
     return f'<tr><th scope="col">case</th><th scope="col">expected</th>{heads}</tr>'
 
 
-def case_head(case: dict) -> str:
-    unsure = " <em>(unsure)</em>" if case.get("unsure") else ""
-    return (f'<th scope="row" class="case" title="{esc(case.get("request", ""))}"><code>{esc(case["id"])}</code>'
-            f'{unsure}<br><span class="note">{esc(case.get("title", ""))}</span></th>')
+def case_head(case: Row) -> str:
+    unsure = " <em>(unsure)</em>" if case.unsure else ""
+    return (f'<th scope="row" class="case" title="{esc(case.request or "")}"><code>{esc(case.id)}</code>'
+            f'{unsure}<br><span class="note">{esc(case.title or "")}</span></th>')
 
 
 def head_class(reference: bool) -> str:
     return ' class="reference"' if reference else ""
 
 
-def cell_html(cell: dict, reference: bool = False) -> str:
-    classes = " ".join(["cell"] + (["contract"] if cell.get("problems") else []) + (["diverges"] if cell.get("diverges") else [])
+def cell_html(cell: Cell, reference: bool = False) -> str:
+    classes = " ".join(["cell"] + (["contract"] if cell.problems else []) + (["diverges"] if cell.diverges else [])
                        + (["reference"] if reference else []))
-    title = "; ".join(cell.get("problems") or []) or "meets the contract"
+    title = "; ".join(cell.problems) or "meets the contract"
     mark = f'<span class="mark">{esc(marks(cell))}</span> ' if marks(cell) else ""
-    return f'<td class="{classes}" title="{esc(title)}">{mark}{esc(cell.get("outcome", "?"))}</td>'
+    return f'<td class="{classes}" title="{esc(title)}">{mark}{esc(cell.outcome)}</td>'
 
 
-def differences(case: dict, skip: set[str] = frozenset()) -> list[str]:
+def differences(case: Row, skip: AbstractSet[str] = frozenset()) -> list[str]:
     """What the flagged cells of a case got wrong, one line per group of servers that erred alike."""
-    groups: dict[tuple, list[str]] = {}
-    for name, cell in case["cells"].items():
+    groups: dict[tuple[tuple[str, ...], tuple[str, ...], str], list[str]] = {}
+    for name, cell in case.cells.items():
         if marks(cell) and name not in skip:
-            echo = next((view for view in cell.get("echo") or [] if view), None)
-            key = (tuple(cell.get("problems") or []), tuple(cell.get("differs_from") or []), json_text(echo))
+            echo = next((view for view in cell.echo or () if view), None)
+            key = (cell.problems, cell.differs_from or (), json_text(echo))
             groups.setdefault(key, []).append(name)
     lines = []
-    for (problems, differs, echo), names in groups.items():
+    for (problems, differs, seen), names in groups.items():
         parts = list(problems) + ([f"differs from {compact(list(differs))}"] if differs else [])
-        parts += [f"/echo saw {echo}"] if echo else []
+        parts += [f"/echo saw {seen}"] if seen else []
         lines.append(f"{compact(names)}: " + "; ".join(parts))
     return lines
 
@@ -110,16 +118,16 @@ def compact(names: list[str]) -> str:
     return ", ".join(f"{layer} ({', '.join(models)})" if all(models) else layer for layer, models in by_layer.items())
 
 
-def json_text(value) -> str:
-    return "" if value is None else json.dumps(value, ensure_ascii=False)
+def json_text(view: Echo | None) -> str:
+    return "" if view is None else json.dumps(view.to_json(), ensure_ascii=False)
 
 
-def rows_html(matrix: dict, cases: list[dict], detailed: bool) -> str:
-    names, skip = servers(matrix), references(matrix)
+def rows_html(matrix: Matrix, cases: Sequence[Row], detailed: bool) -> str:
+    names, skip = servers(matrix), matrix.references
     rows = []
     for case in cases:
-        cells = "".join(cell_html(case["cells"].get(name, {}), name in skip) for name in names)
-        rows.append(f"<tr>{case_head(case)}<td class=\"cell\">{esc(case.get('expected', ''))}</td>{cells}</tr>")
+        cells = "".join(cell_html(case.cells.get(name, MISSING), name in skip) for name in names)
+        rows.append(f"<tr>{case_head(case)}<td class=\"cell\">{esc(case.expected)}</td>{cells}</tr>")
         if detailed:
             items = "".join(f"<li>{esc(line)}</li>" for line in differences(case, skip))
             rows.append(f'<tr class="why"><td colspan="{len(names) + 2}"><div class="why"><ul class="problems">{items}'
@@ -128,13 +136,13 @@ def rows_html(matrix: dict, cases: list[dict], detailed: bool) -> str:
             + "\n".join(rows) + "\n</tbody></table></div>")
 
 
-def servers_html(matrix: dict) -> str:
+def servers_html(matrix: Matrix) -> str:
     """Which servers were probed: how each was started, its exit status, tracebacks in its stderr."""
-    pairs = []
-    for name, info in (matrix.get("servers") or {}).items():
-        started = info.get("command") or f"already running at {info.get('address')}"
-        extra = "" if "tracebacks" not in info else (f"; exit status {info.get('exit_status')}, "
-                                                     f"{info['tracebacks']} traceback(s) on stderr")
+    pairs: list[tuple[str, object]] = []
+    for name, info in matrix.servers.items():
+        started = info.command or f"already running at {info.address}"
+        extra = "" if info.tracebacks is None else (f"; exit status {info.exit_status}, "
+                                                    f"{info.tracebacks} traceback(s) on stderr")
         pairs.append((name, f"{started}{extra}"))
     return f"<details><summary>The servers ({len(pairs)})</summary>{key_values(pairs)}</details>"
 
@@ -144,24 +152,26 @@ def topic(case_id: str) -> str:
     return case_id.split("-")[0]
 
 
-def substance(cell: dict) -> bool:
+def substance(cell: Cell) -> bool:
     """The cell differs from the contract in what was answered, not only in an error body's text or a header
     (conformance.probe.in_substance, recorded in the cell)."""
-    return bool(cell.get("substance"))
+    return bool(cell.substance)
 
 
-def reference_rows(matrix: dict) -> tuple[list[str], list[list[str]]]:
+def reference_rows(matrix: Matrix | Document) -> tuple[list[str], list[list[str]]]:
     """Per topic: how many cases each reference column answers differently in substance, beside how many our
     servers do (any of them), of the cases of that topic."""
-    skip, ours = references(matrix), [n for n in servers(matrix) if n not in references(matrix)]
-    by_topic: dict[str, list[dict]] = {}
-    for case in matrix.get("cases") or []:
-        by_topic.setdefault(topic(case["id"]), []).append(case)
+    matrix = matrix_of(matrix)
+    skip = matrix.references
+    ours = [n for n in servers(matrix) if n not in skip]
+    by_topic: dict[str, list[Row]] = {}
+    for case in matrix.rows:
+        by_topic.setdefault(topic(case.id), []).append(case)
     names = [n for n in servers(matrix) if n in skip]
     rows = []
     for name, cases in sorted(by_topic.items(), key=lambda kv: -len(kv[1])):
-        counts = [sum(substance(c["cells"][n]) for c in cases) for n in names]
-        mine = sum(any(substance(c["cells"][n]) for n in ours) for c in cases)
+        counts = [sum(substance(c.cells[n]) for c in cases) for n in names]
+        mine = sum(any(substance(c.cells[n]) for n in ours) for c in cases)
         rows.append([name, str(len(cases)), str(mine), *map(str, counts)])
     total = [sum(int(row[i]) for row in rows) for i in range(1, 3 + len(names))]
     shown = [row for row in rows if any(int(n) for n in row[2:])]  # a topic no server differs on says nothing
@@ -171,13 +181,13 @@ def reference_rows(matrix: dict) -> tuple[list[str], list[list[str]]]:
             shown + (rest if others else []) + [["all", *map(str, total)]])
 
 
-def reference_html(matrix: dict) -> str:
+def reference_html(matrix: Matrix) -> str:
     """Where the reference servers differ from the contract, by topic, and those cases in full (folded)."""
-    skip = references(matrix)
+    skip = matrix.references
     if not skip:
         return ""
     headers, rows = reference_rows(matrix)
-    cases = [case for case in matrix.get("cases") or [] if any(substance(case["cells"][n]) for n in skip)]
+    cases = [case for case in matrix.rows if any(substance(case.cells[n]) for n in skip)]
     return "\n".join([
         f"<h3>The reference columns: {esc(', '.join(n for n in servers(matrix) if n in skip))}</h3>",
         '<p class="note">Cases each answers differently from the contract in substance (status, number of '
@@ -188,14 +198,15 @@ def reference_html(matrix: dict) -> str:
         "</details>"])
 
 
-def matrix_html(matrix: dict | None) -> str:
+def matrix_html(matrix: Matrix | Document | None) -> str:
     """The section body for report.html: totals, flagged cases in full, then the whole matrix folded."""
     if matrix is None:
         return ('<p class="note">No conformance.json in this folder, so no matrix: run '
                 "<code>server-layers probe --out THIS_FOLDER</code> (or <code>server-layers compare</code>, "
                 "which does both) to include it.</p>")
-    cases = matrix.get("cases") or []
-    bad = [case for case in cases if flagged(case, references(matrix))]
+    matrix = matrix_of(matrix)
+    cases = matrix.rows
+    bad = [case for case in cases if flagged(case, matrix.references)]
     flagged_part = (rows_html(matrix, bad, detailed=True) if bad else
                     '<p class="note">No flagged cell: every server meets every case, and all answer alike.</p>')
     return "\n".join([
@@ -206,7 +217,7 @@ def matrix_html(matrix: dict | None) -> str:
     ])
 
 
-def matrix_page(matrix: dict) -> str:
+def matrix_page(matrix: Matrix | Document) -> str:
     """conformance.html: the matrix alone, as a self-contained page."""
     return document("server-layers conformance matrix",
                     "<h1>server-layers: conformance matrix</h1>\n" + matrix_html(matrix))
@@ -215,20 +226,20 @@ def matrix_page(matrix: dict) -> str:
 # --- Markdown ----------------------------------------------------------------------------
 
 
-def markdown_matrix(matrix: dict) -> str:
+def markdown_matrix(matrix: Matrix | Document) -> str:
     """conformance.md: the totals, the legend, the flagged cases' problems, then every case x server."""
+    matrix = matrix_of(matrix)
     names = servers(matrix)
     lines = ["# Conformance matrix", "", totals_text(matrix), "", LEGEND, ""]
     header = ["case", "expected", *names]
     lines += ["| " + " | ".join(md_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
-    for case in matrix.get("cases") or []:
-        cells = [md_cell((marks(c) + " " if marks(c) else "") + c.get("outcome", "?"))
-                 for c in (case["cells"].get(name, {}) for name in names)]
-        lines.append("| " + " | ".join([md_cell(case["id"]), md_cell(case.get("expected", "")), *cells]) + " |")
-    skip = references(matrix)
-    problems = [f"- {md_cell(case['id'])} on {md_cell(name)}: {md_cell('; '.join(cell.get('problems') or ['differs from ' + ', '.join(cell.get('differs_from') or [])]))}"
-                for case in matrix.get("cases") or [] for name, cell in case["cells"].items()
-                if marks(cell) and name not in skip]
+    for case in matrix.rows:
+        cells = [md_cell((marks(c) + " " if marks(c) else "") + c.outcome)
+                 for c in (case.cells.get(name, MISSING) for name in names)]
+        lines.append("| " + " | ".join([md_cell(case.id), md_cell(case.expected), *cells]) + " |")
+    skip = matrix.references
+    problems = [f"- {md_cell(case.id)} on {md_cell(name)}: {md_cell(flag_text(cell))}"
+                for case in matrix.rows for name, cell in case.cells.items() if marks(cell) and name not in skip]
     if problems:
         lines += ["", "## Flagged cells", "", *problems]
     if skip:
@@ -238,8 +249,14 @@ def markdown_matrix(matrix: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_pages(matrix: dict, out: Path) -> list[Path]:
+def flag_text(cell: Cell) -> str:
+    """A flagged cell's problems, or (when it meets the contract) whom it differs from."""
+    return "; ".join(cell.problems or ["differs from " + ", ".join(cell.differs_from or ())])
+
+
+def write_pages(matrix: Matrix | Document, out: Path) -> list[Path]:
     """conformance.md and conformance.html beside the probe's conformance.json."""
+    matrix = matrix_of(matrix)
     pages = [out / "conformance.md", out / "conformance.html"]
     pages[0].write_text(markdown_matrix(matrix), encoding="utf-8")
     pages[1].write_text(matrix_page(matrix), encoding="utf-8")

@@ -5,6 +5,7 @@ else it shows). The measured columns come from a real `server-layers probe --ref
 cases (tests/data/conformance-reference.json): the stock column's failures are read from it, never typed.
 """
 
+import dataclasses
 import json
 import shutil
 from fnmatch import fnmatchcase
@@ -13,6 +14,7 @@ from pathlib import Path
 from helpers import ROOT
 
 from conformance.corpus import load_cases
+from conformance.matrix import Cell, Matrix, Row, Server
 from reports import cli, gaps, readme
 from reports.matrix import reference_rows, references
 
@@ -41,32 +43,32 @@ def test_a_gap_comment_is_read_with_its_cases(tmp_path):
     assert found[1]["where"].endswith("server.py:3")
 
 
-def synthetic(stock_cells: dict[str, dict], ours: str = f"{gaps.LAYER}/threaded") -> dict:
+def synthetic(stock_cells: dict[str, Cell], ours: str = f"{gaps.LAYER}/threaded") -> Matrix:
     """A matrix of a few cases: ours meets each, the stock column as given."""
-    return {"servers": {ours: {}, gaps.STOCK: {"reference": True}},
-            "cases": [{"id": case_id, "cells": {ours: {"problems": []}, gaps.STOCK: cell}}
-                      for case_id, cell in stock_cells.items()]}
+    return Matrix(started="?", finished="?", servers={ours: Server(), gaps.STOCK: Server(reference=True)},
+                  rows=tuple(Row(id=case_id, cells={ours: Cell(outcome="?", problems=()), gaps.STOCK: cell})
+                             for case_id, cell in stock_cells.items()))
 
 
 def test_stock_failures_are_split_into_substance_and_form():
-    matrix = synthetic({"chunked-basic": {"problems": ["echo body"], "substance": True},
-                        "chunked-empty": {"problems": []},
-                        "target-space": {"problems": ["response 1: body: expected"], "substance": False}})
+    matrix = synthetic({"chunked-basic": Cell(outcome="?", problems=("echo body",), substance=True),
+                        "chunked-empty": Cell(outcome="?", problems=()),
+                        "target-space": Cell(outcome="?", problems=("response 1: body: expected",), substance=False)})
     framing = {"what": "framing", "where": "x:1", "patterns": ["chunked-*"], "elsewhere": ""}
     pages = {"what": "pages", "where": "x:2", "patterns": ["target-space", "target-tab"], "elsewhere": ""}
     assert gaps.measured(framing, matrix) == {"cases": ["chunked-basic", "chunked-empty"],
                                               "stock_fails": ["chunked-basic"], "stock_form": [], "ours_fail": []}
     assert gaps.measured(pages, matrix) == {"cases": ["target-space"], "stock_fails": [],
                                             "stock_form": ["target-space"], "ours_fail": []}
-    without_ours = {**matrix, "servers": {gaps.STOCK: {"reference": True}}}
+    without_ours = dataclasses.replace(matrix, servers={gaps.STOCK: Server(reference=True)})
     assert gaps.measured(framing, without_ours)["ours_fail"] is None  # not probed, never "0"
 
 
 def test_a_gap_whose_cases_were_not_probed_says_so():
-    matrix = synthetic({"plaintext": {"problems": []}})
+    matrix = synthetic({"plaintext": Cell(outcome="?", problems=())})
     headers, rows = gaps.table(matrix)
     assert headers[-2:] == ["stock fails (in substance)", f"{gaps.LAYER} fails"]
-    for row, gap in zip(rows, gaps.gaps()):
+    for row, gap in zip(rows, gaps.gaps(), strict=True):
         assert row[3:] == ["—", "—"]  # no case of any gap in this matrix: nothing measured, nothing claimed
         assert row[2] == (gap["elsewhere"] or f"not probed: {', '.join(gap['patterns'])}")
 
