@@ -5,14 +5,16 @@ per server, its cases one after another, so an iterative server is never asked
 to serve two clients at once) and returns the matrix: per case x server the
 status lines (or nothing: "closed", "timed out"), the state afterwards, /echo's
 view of the request, the problems against the contract (corpus.check) and
-whether the answer differs from the other servers (corpus.normalise). The
-command starts the layers itself (`python -m LAYER --port 0`, as the tests do),
-stops them with SIGTERM, and writes conformance.json: data only; reports.matrix
+whether the answer differs from the other servers (corpus.normalise), as
+records (conformance.matrix). The command starts the layers itself (`python -m
+LAYER --port 0`, as the tests do), stops them with SIGTERM, and writes
+conformance.json (conformance.matrix writes it): data only; reports.matrix
 renders it (server_layers.probe is the command that does both). Client side
 only: it never imports a server package, a report or locust.
 """
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import re
@@ -22,8 +24,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.catalog import MODELS
@@ -32,6 +35,7 @@ from bench.reference_servers import Target, ensure_venv, production, start, stoc
 from oneline import OneLineParser
 
 from .corpus import Case, Observation, check, load_cases, normalise, run_case
+from .matrix import FILE_NAME, Cell, Echo, Matrix, ReferenceCounts, Row, Server, Totals, write_matrix
 
 ECHO_KEYS = ("method", "target", "version", "headers", "body_base64")
 
@@ -69,10 +73,10 @@ class Progress:
 
 
 def probe(servers: dict[str, tuple[str, int]], cases: list[Case], timeout: float = 5.0,
-          progress: Progress | None = None, references: frozenset[str] = frozenset()) -> dict:
-    """Every case on every server (name -> (host, port)); the matrix as a JSON-able dict. The servers named in
-    `references` are reference columns: probed alike, never the majority a cell diverges from, never counted
-    in the totals (their own counts are in totals["references"])."""
+          progress: Progress | None = None, references: frozenset[str] = frozenset()) -> Matrix:
+    """Every case on every server (name -> (host, port)); the matrix. The servers named in `references` are
+    reference columns: probed alike, never the majority a cell diverges from, never counted in the totals
+    (their own counts are in totals.references)."""
     started = utc_now()
     tick = progress.tick if progress else lambda: None
     with ThreadPoolExecutor(max_workers=max(1, len(servers))) as pool:
@@ -80,17 +84,11 @@ def probe(servers: dict[str, tuple[str, int]], cases: list[Case], timeout: float
                    for name, (host, port) in servers.items()}
         observations = {name: future.result() for name, future in futures.items()}
     rows = [row(case, {name: observations[name][i] for name in servers}, references) for i, case in enumerate(cases)]
-    return {
-        "schema": 1,
-        "kind": "server-layers conformance",
-        "started": started,
-        "finished": utc_now(),
-        "timeout_s": timeout,
-        "servers": {name: {"address": f"{host}:{port}", **({"reference": True} if name in references else {})}
-                    for name, (host, port) in servers.items()},
-        "cases": rows,
-        "totals": totals(rows, [name for name in servers if name not in references], references),
-    }
+    return Matrix(started=started, finished=utc_now(), timeout_s=timeout,
+                  servers={name: Server(address=f"{host}:{port}", reference=name in references)
+                           for name, (host, port) in servers.items()},
+                  rows=tuple(rows), totals=totals(rows, [name for name in servers if name not in references],
+                                                  references))
 
 
 def observe_all(host: str, port: int, cases: list[Case], timeout: float, tick=lambda: None) -> list[Observation | str]:
@@ -105,38 +103,32 @@ def observe_all(host: str, port: int, cases: list[Case], timeout: float, tick=la
     return results
 
 
-def row(case: Case, observations: dict[str, Observation | str], references: frozenset[str] = frozenset()) -> dict:
+def row(case: Case, observations: dict[str, Observation | str], references: frozenset[str] = frozenset()) -> Row:
     """One case: what it sends and expects, and a cell per server with its flags."""
-    cells = {name: cell(case, obs) for name, obs in observations.items()}
-    mark_divergence(cells, references)
+    cells = mark_divergence({name: cell(case, obs) for name, obs in observations.items()}, references)
     request = case.request.decode("latin-1")
     if len(request) > REQUEST_SHOWN:
         request = request[:REQUEST_SHOWN] + f"… ({len(case.request)} bytes in all)"
-    return {
-        "id": case.id, "title": case.title, "spec": case.spec, "unsure": case.unsure, "note": case.note,
-        "request": request, "expected": outcome([str(e["status"]) for e in case.expect], case.then),
-        "cells": cells,
-    }
+    return Row(id=case.id, title=case.title, spec=case.spec, unsure=case.unsure, note=case.note, request=request,
+               expected=outcome([str(e["status"]) for e in case.expect], case.then), cells=cells)
 
 
-def cell(case: Case, obs: Observation | str) -> dict:
-    """One server's answer to one case."""
+def cell(case: Case, obs: Observation | str) -> Cell:
+    """One server's answer to one case, not yet compared with the others' (mark_divergence)."""
     if isinstance(obs, str):
-        return {"responses": [], "extra": [], "then": "error", "outcome": obs, "problems": [obs], "substance": True,
-                "fingerprint": obs}
+        return Cell(responses=(), extra=(), then="error", outcome=obs, problems=(obs,), substance=True,
+                    fingerprint=obs)
     normalised = normalise(obs)
-    result = {
-        "responses": [status_line(a.status, a.reason) for a in obs.answers],
-        "extra": [status_line(a.status, a.reason) for a in obs.extra],
-        "then": obs.then,
-        "outcome": outcome([str(a.status) if a.status else "not HTTP" for a in obs.answers + obs.extra], obs.then),
-        "problems": (problems := check(case, obs)),
-        "substance": any(in_substance(case, problem) for problem in problems),
-        "fingerprint": hashlib.sha256(json.dumps(normalised, sort_keys=True).encode()).hexdigest()[:16],
-    }
-    if b"/echo" in case.request:
-        result["echo"] = [echo_view(a.body) for a in obs.answers]
-    return result
+    problems = check(case, obs)
+    return Cell(
+        responses=tuple(status_line(a.status, a.reason) for a in obs.answers),
+        extra=tuple(status_line(a.status, a.reason) for a in obs.extra),
+        then=obs.then,
+        outcome=outcome([str(a.status) if a.status else "not HTTP" for a in obs.answers + obs.extra], obs.then),
+        problems=tuple(problems),
+        substance=any(in_substance(case, problem) for problem in problems),
+        fingerprint=hashlib.sha256(json.dumps(normalised, sort_keys=True).encode()).hexdigest()[:16],
+        echo=tuple(echo_view(a.body) for a in obs.answers) if b"/echo" in case.request else None)
 
 
 def status_line(status: int, reason: str) -> str:
@@ -149,17 +141,19 @@ def outcome(statuses: list[str], then: str) -> str:
     return f"{' + '.join(statuses)} · {then_word}" if statuses else then_word
 
 
-def echo_view(body: bytes) -> dict | None:
+def echo_view(body: bytes) -> Echo | None:
     """What /echo says it parsed (method, target, version, headers, body_base64), or None."""
     try:
         parsed = json.loads(body)
     except ValueError:
         return None
-    return {key: parsed.get(key) for key in ECHO_KEYS} if isinstance(parsed, dict) and "method" in parsed else None
+    if not (isinstance(parsed, dict) and "method" in parsed):
+        return None
+    return Echo.from_json({key: parsed.get(key) for key in ECHO_KEYS})
 
 
-def mark_divergence(cells: dict[str, dict], references: frozenset[str] = frozenset()) -> None:
-    """Flag each cell whose normalised answer is not the reference one.
+def mark_divergence(cells: Mapping[str, Cell], references: frozenset[str] = frozenset()) -> dict[str, Cell]:
+    """The cells again, each flagged when its normalised answer is not the reference one.
 
     The reference is the answer most of the project's servers gave (reference columns
     never vote unless there is nothing else); on a tie, the one that meets the
@@ -168,30 +162,32 @@ def mark_divergence(cells: dict[str, dict], references: frozenset[str] = frozens
     groups: dict[str, list[str]] = {}
     voters = [name for name in cells if name not in references] or list(cells)
     for name in voters:
-        groups.setdefault(cells[name]["fingerprint"], []).append(name)
+        groups.setdefault(cells[name].fingerprint or "", []).append(name)
     order = list(cells)
     reference = max(groups.values(), key=lambda names: (
-        len(names), all(not cells[n]["problems"] for n in names), -order.index(names[0])))
+        len(names), all(not cells[n].problems for n in names), -order.index(names[0])))
+    marked = {}
     for name, entry in cells.items():  # a reference column is judged by the contract only (its Server differs)
-        entry["diverges"] = name not in references and entry["fingerprint"] != cells[reference[0]]["fingerprint"]
-        entry["differs_from"] = reference if entry["diverges"] else []
+        diverges = name not in references and entry.fingerprint != cells[reference[0]].fingerprint
+        marked[name] = dataclasses.replace(entry, diverges=diverges, differs_from=tuple(reference) if diverges else ())
+    return marked
 
 
-def totals(rows: list[dict], counted: list[str], references: frozenset[str] = frozenset()) -> dict:
+def totals(rows: Sequence[Row], counted: list[str], references: frozenset[str] = frozenset()) -> Totals:
     """The project's servers (`counted`) in the totals; each reference column's own counts beside them."""
-    cells = [r["cells"][name] for r in rows for name in counted]
-    return {
-        "cases": len(rows),
-        "servers": len(counted),
-        "cells": len(cells),
-        "contract": sum(bool(c["problems"]) for c in cells),
-        "diverging": sum(c["diverges"] for c in cells),
-        "cases_flagged": sum(any(r["cells"][n]["problems"] or r["cells"][n]["diverges"] for n in counted) for r in rows),
-        "unsure": sum(r["unsure"] for r in rows),
-        "references": {name: {"contract": sum(bool(r["cells"][name]["problems"]) for r in rows),
-                              "substance": sum(r["cells"][name]["substance"] for r in rows)}
-                       for name in (rows[0]["cells"] if rows else []) if name in references},
-    }
+    cells = [r.cells[name] for r in rows for name in counted]
+    return Totals(
+        cases=len(rows),
+        servers=len(counted),
+        cells=len(cells),
+        contract=sum(bool(c.problems) for c in cells),
+        diverging=sum(c.diverges for c in cells),
+        cases_flagged=sum(any(r.cells[n].problems or r.cells[n].diverges for n in counted) for r in rows),
+        unsure=sum(bool(r.unsure) for r in rows),
+        references={name: ReferenceCounts(contract=sum(bool(r.cells[name].problems) for r in rows),
+                                          substance=sum(bool(r.cells[name].substance) for r in rows))
+                    for name in (rows[0].cells if rows else []) if name in references},
+    )
 
 
 def in_substance(case: Case, problem: str) -> bool:
@@ -205,7 +201,7 @@ def in_substance(case: Case, problem: str) -> bool:
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --- servers as processes ----------------------------------------------------------------
@@ -216,7 +212,7 @@ def file_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
 
-def start_all(commands: dict[str, list[str]], folder: Path, references: list[Target] = ()) -> list[ServerProcess]:
+def start_all(commands: dict[str, list[str]], folder: Path, references: Sequence[Target] = ()) -> list[ServerProcess]:
     """Start every server of `commands` at once and wait for each, then the reference servers one after another
     (bench.reference_servers); stop them all if one fails."""
     launched = [ServerProcess(command, folder / f"{file_name(name)}.stderr", name=name)
@@ -239,7 +235,7 @@ def exit_status(server: ServerProcess) -> int | None:
 
 
 def run(commands: dict[str, list[str]], addresses: dict[str, tuple[str, int]], cases: list[Case],
-        timeout: float = 5.0, show_progress: bool = True, references: list[Target] = ()) -> dict:
+        timeout: float = 5.0, show_progress: bool = True, references: Sequence[Target] = ()) -> Matrix:
     """Start the servers of `commands` and the reference servers, probe them beside the already running
     `addresses`, stop them. The reference servers are the matrix's reference columns, at its right."""
     with tempfile.TemporaryDirectory(prefix="probe-") as scratch:
@@ -252,11 +248,10 @@ def run(commands: dict[str, list[str]], addresses: dict[str, tuple[str, int]], c
                            frozenset(t.name for t in references))
         finally:
             statuses = {s.name: exit_status(s) for s in launched}
-        for server in launched:
-            matrix["servers"][server.name].update(
-                command=shlex.join(server.command), exit_status=statuses[server.name],
-                tracebacks=server.stderr().count("Traceback"))
-    return matrix
+        stopped = {s.name: dataclasses.replace(matrix.servers[s.name], command=shlex.join(s.command),
+                                               exit_status=statuses[s.name], tracebacks=s.stderr().count("Traceback"))
+                   for s in launched}
+    return dataclasses.replace(matrix, servers={name: stopped.get(name, info) for name, info in matrix.servers.items()})
 
 
 # --- the command ---------------------------------------------------------------------------
@@ -314,7 +309,7 @@ def every_layer(scratch: Path, layers: list[str] | None = None, models: list[str
         raise ProbeError(f"unknown layer {unknown[0]!r} (choose from {', '.join(MODELS)})")
     pairs = [(layer, model) for layer in layers for model in MODELS[layer] if not models or model in models]
     if layers and not pairs:
-        raise ProbeError(f"no layer among {','.join(layers)} has model {','.join(models)}")
+        raise ProbeError(f"no layer among {','.join(layers)} has model {','.join(models or [])}")
     return {f"{layer}/{model}": layer_command(layer, model, scratch / f"{layer}-{model}") for layer, model in pairs}
 
 
@@ -365,15 +360,12 @@ def pick_cases(ids: list[str] | None) -> list[Case]:
     return [known[i] for i in ids]
 
 
-def write_data(matrix: dict, out: Path) -> Path:
-    """conformance.json in `out`: the matrix as data (reports.matrix renders it)."""
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "conformance.json"
-    path.write_text(json.dumps(matrix, indent=1) + "\n", encoding="utf-8")
-    return path
+def write_data(matrix: Matrix, out: Path) -> Path:
+    """conformance.json in `out` (conformance.matrix.write_matrix): the matrix as data (reports.matrix renders it)."""
+    return write_matrix(matrix, out / FILE_NAME)
 
 
-def probe_command(args: argparse.Namespace) -> tuple[dict, float]:
+def probe_command(args: argparse.Namespace) -> tuple[Matrix, float]:
     """What `server-layers probe` (parser()'s arguments) measures: the matrix, and the seconds it took. Raises
     ProbeError for what cannot be probed as asked."""
     if args.timeout <= 0:
@@ -397,6 +389,6 @@ def probe_command(args: argparse.Namespace) -> tuple[dict, float]:
 
 
 def default_out() -> Path:
-    return Path("results") / f"probe-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}"
+    return Path("results") / f"probe-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
 
 

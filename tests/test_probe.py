@@ -19,9 +19,11 @@ from helpers import LAYERS, ROOT
 from bench.catalog import DEFAULT_MODEL
 from bench.process import ServerProcess
 from conformance.corpus import load_cases
+from conformance.matrix import Cell, Row, read_matrix, write_matrix
 from conformance.probe import ProbeError, every_layer, in_substance, mark_divergence, pick_cases, probe, totals
 
-PROXY = Path(__file__).resolve().parent / "data" / "obsfold_proxy.py"
+DATA = Path(__file__).resolve().parent / "data"
+PROXY = DATA / "obsfold_proxy.py"
 ALL_CASES = {case.id: case for case in load_cases()}
 OBS_FOLD = [case for case in ALL_CASES.values() if case.title.startswith("obs-fold")]  # the proxy's divergence
 AGREEING = [ALL_CASES[i] for i in ("plaintext", "echo-post", "chunked-basic", "request-line-http09", "host-empty",
@@ -29,7 +31,7 @@ AGREEING = [ALL_CASES[i] for i in ("plaintext", "echo-post", "chunked-basic", "r
 THREADED = list(DEFAULT_MODEL.items())  # each layer's default model
 
 
-@pytest.fixture(scope="module", params=THREADED, ids=[f"{l}-{m}" for l, m in THREADED])
+@pytest.fixture(scope="module", params=THREADED, ids=[f"{layer}-{model}" for layer, model in THREADED])
 def real(request, start_server):
     with start_server(request.param) as running:
         yield running
@@ -84,9 +86,10 @@ def test_cells_record_status_lines_state_and_echo(real, fake):
     ({"a": ("x", False)}, set()),  # a lone server never diverges
 ])
 def test_divergence_reference(groups, flagged):
-    cells = {name: {"fingerprint": fp, "problems": ["wrong"] if bad else []} for name, (fp, bad) in groups.items()}
-    mark_divergence(cells)
-    assert {name for name, cell in cells.items() if cell["diverges"]} == flagged
+    cells = {name: Cell(outcome="?", fingerprint=fp, problems=("wrong",) if bad else ())
+             for name, (fp, bad) in groups.items()}
+    cells = mark_divergence(cells)
+    assert {name for name, cell in cells.items() if cell.diverges} == flagged
 
 
 @pytest.mark.parametrize("groups, references, flagged", [
@@ -95,19 +98,40 @@ def test_divergence_reference(groups, flagged):
     ({"r": ("x", True), "s": ("y", False)}, {"r", "s"}, set()),  # only references: judged by the contract alone
 ])
 def test_reference_columns_neither_vote_nor_diverge(groups, references, flagged):
-    cells = {name: {"fingerprint": fp, "problems": ["wrong"] if bad else []} for name, (fp, bad) in groups.items()}
-    mark_divergence(cells, frozenset(references))
-    assert {name for name, cell in cells.items() if cell["diverges"]} == flagged
+    cells = {name: Cell(outcome="?", fingerprint=fp, problems=("wrong",) if bad else ())
+             for name, (fp, bad) in groups.items()}
+    cells = mark_divergence(cells, frozenset(references))
+    assert {name for name, cell in cells.items() if cell.diverges} == flagged
 
 
 def test_totals_count_our_servers_and_each_reference_apart():
-    row = {"unsure": False, "cells": {
-        "a": {"problems": [], "substance": False, "diverges": False},
-        "r": {"problems": ["response 1: body: x"], "substance": False, "diverges": False},
-        "s": {"problems": ["response 1: status 400 expected"], "substance": True, "diverges": False}}}
-    counted = totals([row, row], ["a"], frozenset({"r", "s"}))
+    row = Row(id="x", unsure=False, cells={
+        "a": Cell(outcome="?", problems=(), substance=False, diverges=False),
+        "r": Cell(outcome="?", problems=("response 1: body: x",), substance=False, diverges=False),
+        "s": Cell(outcome="?", problems=("response 1: status 400 expected",), substance=True, diverges=False)})
+    counted = totals([row, row], ["a"], frozenset({"r", "s"})).to_json()
     assert (counted["servers"], counted["cells"], counted["contract"], counted["cases_flagged"]) == (1, 2, 0, 0)
     assert counted["references"] == {"r": {"contract": 2, "substance": 0}, "s": {"contract": 2, "substance": 2}}
+
+
+@pytest.mark.parametrize("path", [DATA / "conformance-reference.json", DATA / "report-run" / "conformance.json"])
+def test_a_matrix_read_and_written_again_is_the_same_bytes(path, tmp_path):
+    """conformance.matrix is the file's one schema: a probe's conformance.json (one from before substance and
+    reference columns too) comes back byte for byte, and a cell's fields read as the file has them."""
+    matrix = read_matrix(path)
+    assert write_matrix(matrix, tmp_path / "conformance.json").read_bytes() == path.read_bytes()
+    data = json.loads(path.read_text())
+    assert [row.id for row in matrix.rows] == [row["id"] for row in data["cases"]]
+    assert all(cell.to_json() == data["cases"][i]["cells"][name]
+               for i, row in enumerate(matrix.rows) for name, cell in row.cells.items())
+
+
+def test_divergence_marking_makes_new_cells():
+    cells = {"a": Cell(outcome="?", fingerprint="x"), "b": Cell(outcome="?", fingerprint="x"),
+             "c": Cell(outcome="?", fingerprint="y")}
+    marked = mark_divergence(cells)
+    assert not cells["c"].diverges and cells["c"].differs_from is None  # the cells given are left as they were
+    assert marked["c"].diverges and marked["c"].differs_from == ("a", "b") and marked["a"].differs_from == ()
 
 
 def test_only_an_error_answers_form_is_not_substance():
