@@ -11,9 +11,10 @@ import json
 import re
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from oneline import OneLineParser
 
@@ -63,7 +64,7 @@ def load_case(path: Path) -> Case:
 
 def _case_from(case_id: str, data: dict[str, Any]) -> Case:
     _require(isinstance(data, dict), "not a JSON object")
-    _require(REQUIRED_KEYS <= data.keys(), f"missing keys {sorted(REQUIRED_KEYS - data.keys())}")
+    _require(data.keys() >= REQUIRED_KEYS, f"missing keys {sorted(REQUIRED_KEYS - data.keys())}")
     _require(data.keys() <= CASE_KEYS, f"unknown keys {sorted(data.keys() - CASE_KEYS)}")
     for key in ("title", "spec", "request", "note"):
         _require(isinstance(data.get(key, ""), str), f"{key!r} must be a string")
@@ -364,7 +365,7 @@ def check(case: Case, obs: Observation) -> list[str]:
     problems = []
     if len(obs.answers) != len(case.expect):
         problems.append(f"expected {len(case.expect)} response(s), got {len(obs.answers)}")
-    for index, (entry, answer) in enumerate(zip(case.expect, obs.answers), 1):
+    for index, (entry, answer) in enumerate(zip(case.expect, obs.answers, strict=False), 1):
         problems += [f"response {index}: {p}" for p in _check_answer(entry, answer)]
     problems += [f"unexpected extra response: {_summary(a)}" for a in obs.extra]
     if obs.then != case.then:

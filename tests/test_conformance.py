@@ -45,6 +45,6 @@ def test_case_is_answered_as_the_contract_says_and_alike_everywhere(group, case)
     assert problems == {name: [] for name in observations}
     normalised = {name: normalise(obs) for name, obs in observations.items()}
     first = next(iter(normalised.values()))
-    assert normalised == {name: first for name in normalised}
+    assert normalised == dict.fromkeys(normalised, first)
     for server in group:
         assert "Traceback" not in server.stderr()
