@@ -10,6 +10,7 @@ It holds and converts only: it never probes, never renders, and never imports a 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -219,6 +220,17 @@ class Matrix:
                          ("finished", self.finished), ("timeout_s", self.timeout_s), ("servers", servers),
                          ("cases", [row.to_json() for row in self.rows]), ("totals", self.totals.to_json())])
 
+    def compact(self) -> Matrix:
+        """The matrix without what the README's block never reads (requests, echo views, fingerprints, status
+        lines, addresses, the timeout): small enough to commit (docs/results/conformance/)."""
+        return dataclasses.replace(
+            self, timeout_s=None,
+            servers={name: Server(reference=info.reference, command=info.command)
+                     for name, info in self.servers.items()},
+            rows=tuple(Row(id=row.id, expected=row.expected, cells={
+                name: Cell(outcome=cell.outcome, problems=cell.problems, substance=cell.substance,
+                           diverges=cell.diverges) for name, cell in row.cells.items()}) for row in self.rows))
+
     def __getitem__(self, key: str) -> Any:  # Any, as the dict from json.loads these readers had gave
         """conformance.json's value at `key`, as plain JSON: for readers not yet on the attributes."""
         return self.to_json()[key]
@@ -239,4 +251,16 @@ def write_matrix(matrix: Matrix, path: Path) -> Path:
     """`matrix` as conformance.json at `path` (its folder made): indented by one, one newline at the end."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(matrix.to_json(), indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+COMPACT_ORDER = ("schema", "kind", "started", "finished", "totals", "servers", "cases")  # the committed copy's
+
+
+def write_compact(matrix: Matrix, path: Path) -> Path:
+    """`matrix` compacted (Matrix.compact) as the README's committed copy at `path`: its keys in that file's order,
+    one key a line, one newline at the end."""
+    document = matrix.compact().to_json()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({key: document[key] for key in COMPACT_ORDER}, indent=0) + "\n", encoding="utf-8")
     return path

@@ -14,7 +14,7 @@ from pathlib import Path
 from helpers import ROOT
 
 from conformance.corpus import load_cases
-from conformance.matrix import Cell, Matrix, Row, Server
+from conformance.matrix import Cell, Matrix, Row, Server, read_matrix, write_compact
 from reports import cli, gaps, readme
 from reports.matrix import reference_rows, references
 
@@ -109,3 +109,11 @@ def test_the_readme_conformance_block_is_what_the_committed_probe_renders():
     text = readme.README.read_text(encoding="utf-8")
     assert readme.block(text, readme.CONF_BEGIN, readme.CONF_END) == readme.render_conformance(matrix)
     assert readme.compact(matrix) == matrix  # committed compacted: compacting again changes nothing
+
+
+def test_the_compacted_copy_is_written_by_the_matrix_module_alike(tmp_path):
+    """conformance.matrix.write_compact writes the README's committed copy as readme.compact and take() do."""
+    committed = readme.CONFORMANCE_DIR / "conformance.json"
+    assert write_compact(read_matrix(committed), tmp_path / "a.json").read_bytes() == committed.read_bytes()
+    written = write_compact(Matrix.from_json(MATRIX), tmp_path / "b.json").read_text(encoding="utf-8")
+    assert written == json.dumps(readme.compact(MATRIX), indent=0) + "\n"
