@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
               f"--master-host 127.0.0.1 --master-port {plan.master_port}", flush=True)
     started = time.monotonic()
     results = execute(plan, Progress())
-    failed = [r for r in results["runs"] if r["status"] != "ok"]
-    print(f"{len(results['runs'])} runs in {time.monotonic() - started:.0f} s, {len(failed)} failed: "
+    failed = results.failed_runs()
+    print(f"{len(results.runs)} runs in {time.monotonic() - started:.0f} s, {len(failed)} failed: "
           f"{plan.out / 'results.json'}")
     return 1 if failed else 0  # the results still hold every run; a script must not take a failure for success

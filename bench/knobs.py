@@ -7,6 +7,9 @@ matrix: model threaded, scenario plaintext only. Pure data and lookups: this
 module starts nothing and must never import locust.
 """
 
+from collections.abc import Mapping
+from typing import Any
+
 from .catalog import LOOPS
 from .scenarios import CGI_SCENARIOS
 
@@ -48,7 +51,7 @@ def flag_names(knobs: list[str]) -> set[str]:
     return {word for knob in knobs for word in KNOBS[knob] if word.startswith("--")}
 
 
-def knob_of(record: dict) -> str:
+def knob_of(record: Mapping[str, Any]) -> str:
     """The knob of a run or a summary entry; results written before the matrix have none: default."""
     return record.get("knob") or DEFAULT
 

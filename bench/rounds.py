@@ -35,13 +35,14 @@ import contextlib
 import http.client
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from . import measure, turns, wrk
 from .classify import bound_by, bound_in_closed_loop
 from .knobs import DEFAULT
-from .results import LOCUST, WRK, environment
+from .results import LOCUST, WRK, Results, Run, environment
 from .runner import Level, Plan, Server, calibrate, figures, finish, rotated, run_locust, warm_up, write
 from .scenarios import TARGETS_ENV, WINDOWS_ENV
 
@@ -83,7 +84,7 @@ def pass_level(profile: Profile) -> Level:
     many users as the pass runs, not one server's few (4 users in a closed loop are bound by their round trips,
     and their ceiling, a third lower, halved the rate on some runs and not on others)."""
     one = profile.level()
-    return Level(one.users * len(profile.variants), one.rate * len(profile.variants))
+    return Level(one.users * len(profile.variants), profile.rate * len(profile.variants))
 
 
 def settle_rate(profile: Profile, ceiling: float | None) -> None:
@@ -101,32 +102,31 @@ def settle_rate(profile: Profile, ceiling: float | None) -> None:
         profile.rate = lowered
 
 
-def execute(profile: Profile, progress) -> dict:
+def execute(profile: Profile, progress) -> Results:
     """Calibrate, start every server, run the passes, write results.json after each; return the results."""
     profile.out.mkdir(parents=True, exist_ok=True)
-    results = {"schema": 1, "environment": environment(), "plan": None, "calibration": None, "runs": []}
     steps = 2 + len(profile.scenarios) * (2 + profile.rounds)
     progress.start(steps, length_s(profile) / steps)
     progress.step("calibration: the harness's ceiling")
-    results["calibration"] = calibrate(Plan(layers=[], models=[], scenario="plaintext", levels=[pass_level(profile)],
-                                            duration_s=3.0, repeat=1, out=profile.out, warmup_s=profile.warmup_s))
-    ceiling = results["calibration"]["rps"] if results["calibration"]["status"] == "ok" else None
+    calibration = calibrate(Plan(layers=[], models=[], scenario="plaintext", levels=[pass_level(profile)],
+                                 duration_s=3.0, repeat=1, out=profile.out, warmup_s=profile.warmup_s))
+    ceiling = calibration["rps"] if calibration["status"] == "ok" else None
     settle_rate(profile, ceiling)
-    results["plan"] = plan_summary(profile)
+    results = Results(environment(), plan_summary(profile), calibration)
     progress.step(f"starting {len(profile.variants)} servers")
     servers = start_servers(profile)
     try:
         for scenario in profile.scenarios:
             progress.step(f"Locust: {scenario}, every server at {profile.rate} req/s, {profile.windows} windows")
-            results["runs"] += locust_pass(profile, scenario, servers, ceiling)
+            results = replace(results, runs=(*results.runs, *locust_pass(profile, scenario, servers, ceiling)))
             write(profile.out, results)
         for round_no in range(profile.rounds + 1):  # the scenarios' rounds alternate: each spans the whole pass
             for scenario in profile.scenarios:
                 progress.step(f"wrk: {scenario}, round {round_no}/{profile.rounds}")
-                results["runs"] += wrk_round(profile, scenario, servers, round_no)
+                results = replace(results, runs=(*results.runs, *wrk_round(profile, scenario, servers, round_no)))
                 write(profile.out, results)
     finally:
-        results["runs"] = stop_servers(servers, results["runs"])
+        results = replace(results, runs=tuple(stop_servers(servers, list(results.runs))))
     return finish(profile.out, results, progress)
 
 
@@ -146,14 +146,16 @@ def plan_summary(profile: Profile) -> dict:
 def start_servers(profile: Profile) -> dict[tuple[str, str], "Server | str"]:
     """A warmed-up server per variant, or the reason it has none."""
     server_cpus, _ = measure.cpu_split()
-    servers = {}
+    servers: dict[tuple[str, str], Server | str] = {}
     for layer, model in profile.variants:
+        server = None
         try:
-            servers[layer, model] = Server(layer, model, profile.out / "servers" / f"{layer}-{model}", server_cpus)
-            warm_up(servers[layer, model].url, profile.warmup_s)
+            server = Server(layer, model, profile.out / "servers" / f"{layer}-{model}", server_cpus)
+            warm_up(server.url, profile.warmup_s)
+            servers[layer, model] = server
         except FAILURES as exc:
-            if isinstance(servers.get((layer, model)), Server):
-                servers[layer, model].stop()
+            if server is not None:
+                server.stop()
             servers[layer, model] = f"server did not start: {exc}"
     return servers
 
@@ -162,7 +164,7 @@ def live(profile: Profile, servers: dict) -> list[tuple[str, str]]:
     return [v for v in profile.variants if isinstance(servers[v], Server) and not servers[v].exited()]
 
 
-def stop_servers(servers: dict, runs: list[dict]) -> list[dict]:
+def stop_servers(servers: dict, runs: list[Run]) -> list[Run]:
     """Stop every server; a server that had died, or exited badly, fails every pass it served."""
     broken = {}
     for variant, server in servers.items():
@@ -170,29 +172,35 @@ def stop_servers(servers: dict, runs: list[dict]) -> list[dict]:
             usage = server.stop()
             if usage is None or usage.status != 0:
                 broken[variant] = (f"server exited with {usage.status if usage else 'unknown'}", server.stderr_tail())
-    return [failed(run, *broken[run["layer"], run["model"]])
-            if run["status"] == "ok" and (run["layer"], run["model"]) in broken else run for run in runs]
+    return [failed(run, *broken[run.layer, run.model]) if run.ok and (run.layer, run.model) in broken else run
+            for run in runs]
 
 
-def head(layer: str, model: str, round_no: int, load: str, scenario: str) -> dict:
+def head(layer: str, model: str, round_no: int, load: str, scenario: str) -> dict[str, Any]:
+    """The keywords every Run of a pass has: its variant, round, load generator and scenario."""
     return {"layer": layer, "model": model, "knob": DEFAULT, "server_args": "", "round": round_no,
             "repeat": round_no, "load": load, "scenario": scenario}
 
 
-def failed(record: dict, error: str, stderr_tail: str = "") -> dict:
-    return {**record, "status": "failed", "error": error[:500], "stderr_tail": stderr_tail}
+def failed(record: Run, error: str, stderr_tail: str = "") -> Run:
+    return replace(record, status="failed", error=error[:500], stderr_tail=stderr_tail)
 
 
-def not_served(profile: Profile, servers: dict, targets: list, scenario: str) -> list[dict]:
+def failed_run(head: dict[str, Any], error: str, stderr_tail: str = "") -> Run:
+    """A Run of only its head (head()) and why it failed."""
+    return Run(**head, status="failed", error=error[:500], stderr_tail=stderr_tail)
+
+
+def not_served(profile: Profile, servers: dict, targets: list, scenario: str) -> list[Run]:
     """Failed records, in every Locust window, for the variants that are not among the live `targets`."""
-    return [failed(head(*v, r, LOCUST, scenario), servers[v] if isinstance(servers[v], str)
+    return [failed_run(head(*v, r, LOCUST, scenario), servers[v] if isinstance(servers[v], str)
                    else "the server had died before this pass") for r in range(1, profile.windows + 1)
             for v in profile.variants if v not in targets]
 
 
-def died_during(record: dict, servers: dict) -> dict:
-    server = servers[record["layer"], record["model"]]
-    if record["status"] == "ok" and server.exited():
+def died_during(record: Run, servers: dict) -> Run:
+    server = servers[record.layer, record.model]
+    if record.ok and server.exited():
         return failed(record, "the server died during this pass", server.stderr_tail())
     return record
 
@@ -200,14 +208,14 @@ def died_during(record: dict, servers: dict) -> dict:
 # --- Locust: every server at the same rate, at the same time ----------------------------------------
 
 
-def locust_pass(profile: Profile, scenario: str, servers: dict, ceiling: float | None) -> list[dict]:
+def locust_pass(profile: Profile, scenario: str, servers: dict, ceiling: float | None) -> list[Run]:
     """One Locust process over every live server at once; a record per variant and round (window)."""
     targets = live(profile, servers)
     down = not_served(profile, servers, targets, scenario)
     if not targets:
         return down
     one, load_cpus = profile.level(), measure.cpu_split()[1]
-    level = Level(one.users * len(targets), one.rate * len(targets))  # each user paces its own server (pass_level)
+    level = Level(one.users * len(targets), profile.rate * len(targets))  # each user paces its own server (pass_level)
     plan = Plan(layers=[], models=[], scenario=scenario, levels=[level], repeat=1, out=profile.out,
                 duration_s=math.ceil((profile.windows + 1) * profile.window_s + LOCUST_SPARE_S))
     env = {TARGETS_ENV: " ".join(servers[v].url for v in targets), WINDOWS_ENV: f"{profile.window_s},{profile.windows}"}
@@ -216,50 +224,50 @@ def locust_pass(profile: Profile, scenario: str, servers: dict, ceiling: float |
         try:
             load = run_locust(plan, level, servers[targets[0]].url, profile.out / "locust" / scenario, load_cpus, env)
         except FAILURES as exc:
-            return down + [failed(head(*v, r, LOCUST, scenario), str(exc))
+            return down + [failed_run(head(*v, r, LOCUST, scenario), str(exc))
                            for r in range(1, profile.windows + 1) for v in targets]
     return down + [died_during(window_record(profile, scenario, load, r, i, v, samplers[i], ceiling, len(targets)),
                                servers) for r in range(1, profile.windows + 1) for i, v in enumerate(targets)]
 
 
-def window_record(profile: Profile, scenario: str, load: dict, round_no: int, target: int, variant: tuple,
-                  sampler: measure.CpuSampler, ceiling: float | None, servers: int) -> dict:
+def window_record(profile: Profile, scenario: str, load: dict, round_no: int, target: int, variant: tuple[str, str],
+                  sampler: measure.CpuSampler, ceiling: float | None, servers: int) -> Run:
     """One variant in one round of the Locust pass (of `servers` loaded at once): its requests, latency and
     CPU in that window; against the harness's ceiling, all the servers' requests count."""
     level, counts = profile.level(), load["windows"].get((target, round_no))
-    record = {**head(*variant, round_no, LOCUST, scenario), "users": level.users, "rate": level.rate,
+    window = {**head(*variant, round_no, LOCUST, scenario), "users": level.users, "rate": level.rate,
               "duration_s": profile.window_s}
     if load["start"] is None or not counts or not counts["requests"]:
-        return failed(record, "Locust completed no request in this window", load["stderr"][-500:])
-    record.update(figures({**counts, "locust_cpu_pct": load["locust_cpu_pct"]}, profile.window_s))
-    edges = [sampler.at(load["start"] + k * profile.window_s) for k in (round_no, round_no + 1)]
-    readable = variant[1] not in CHILD_PROCESS_MODELS and None not in edges
-    record.update(server_cpu(edges[1] - edges[0] if readable else None, counts["requests"] - counts["failures"],
-                             profile.window_s))
-    record["bound_by"] = bound_by(record["rps"] * servers, ceiling, record["locust_cpu_pct"] or 0.0,
-                                  record["server_cpu_pct"] or 0.0)
-    return record
+        return failed_run(window, "Locust completed no request in this window", load["stderr"][-500:])
+    measured = figures({**counts, "locust_cpu_pct": load["locust_cpu_pct"]}, profile.window_s)
+    start, end = (sampler.at(load["start"] + k * profile.window_s) for k in (round_no, round_no + 1))
+    readable = variant[1] not in CHILD_PROCESS_MODELS
+    cpu_s = end - start if readable and start is not None and end is not None else None
+    cpu = server_cpu(cpu_s, counts["requests"] - counts["failures"], profile.window_s)
+    bound = bound_by(measured["rps"] * servers, ceiling, measured["locust_cpu_pct"] or 0.0,
+                     cpu["server_cpu_pct"] or 0.0)
+    return Run(**window, **measured, **cpu, bound_by=bound)
 
 
 # --- wrk: every server saturated at once, the servers taking turns on their core -------------------
 
 
-def wrk_round(profile: Profile, scenario: str, servers: dict, round_no: int) -> list[dict]:
+def wrk_round(profile: Profile, scenario: str, servers: dict, round_no: int) -> list[Run]:
     """One round of the capacity pass (bench.turns): a wrk per live server, all at once, the servers taking
     turns on their core in this round's rotated order; round 0 is a short warm-up, not recorded."""
     order = [v for v in rotated(profile.variants, round_no) if v in live(profile, servers)]
-    down = [failed(head(*v, round_no, WRK, scenario), servers[v] if isinstance(servers[v], str) else
+    down = [failed_run(head(*v, round_no, WRK, scenario), servers[v] if isinstance(servers[v], str) else
                    "the server had died before this pass") for v in profile.variants if v not in order]
     share = profile.share_s if round_no else WARM_UP_SHARE_S
     try:
         records = turns_pass(profile, scenario, servers, order, round_no, share) if order else []
     except FAILURES as exc:
-        records = [failed(head(*v, round_no, WRK, scenario), str(exc)) for v in order]
+        records = [failed_run(head(*v, round_no, WRK, scenario), str(exc)) for v in order]
     return down + [died_during(record, servers) for record in records] if round_no else []
 
 
 def turns_pass(profile: Profile, scenario: str, servers: dict, order: list[tuple[str, str]], round_no: int,
-               share_s: float) -> list[dict]:
+               share_s: float) -> list[Run]:
     """Every server in `order` under its own wrk for `share_s` seconds on the core each, in turns of turn_s."""
     path, script = wrk.PATHS[scenario]
     load_cpus, pids = measure.cpu_split()[1], [servers[v].pid for v in order]
@@ -282,26 +290,26 @@ def turns_pass(profile: Profile, scenario: str, servers: dict, order: list[tuple
             for v, pid, result, cpu_s in zip(order, pids, results, cpu)]
 
 
-def capacity_record(head: dict, result: dict, active_s: float, cpu_s: float | None, connections: int) -> dict:
+def capacity_record(head: dict[str, Any], result: dict, active_s: float, cpu_s: float | None,
+                    connections: int) -> Run:
     """One server's share of a capacity round: what it served per second of its turns and per CPU-second.
     wrk's latencies include the turns the server waited stopped: not recorded."""
     served = result["ok_requests"]
-    record = {
-        **head, "users": connections, "rate": None, "connections": connections, "duration_s": round(active_s, 3),
-        "status": "ok", "requests": result["requests"], "failures": result["non_2xx"],
-        "rps": round(served / active_s, 1), "req_per_cpu_s": round(served / cpu_s, 1) if cpu_s else None,
-        "fail_ratio": round(result["non_2xx"] / result["requests"], 4) if result["requests"] else None,
-        "socket_errors": result["errors"], "p50_ms": None, "p90_ms": None, "p99_ms": None, "max_ms": None,
-        "locust_cpu_pct": None, "load_cpu_pct": round(100 * result["wrk_cpu_s"] / active_s, 1),
-        **server_cpu(cpu_s, served, active_s),
-    }
-    record["bound_by"] = bound_in_closed_loop(record["load_cpu_pct"])
+    load_cpu_pct = round(100 * result["wrk_cpu_s"] / active_s, 1)
+    record = Run(
+        **head, users=connections, rate=None, connections=connections, duration_s=round(active_s, 3),
+        status="ok", requests=result["requests"], failures=result["non_2xx"],
+        rps=round(served / active_s, 1), req_per_cpu_s=round(served / cpu_s, 1) if cpu_s else None,
+        fail_ratio=round(result["non_2xx"] / result["requests"], 4) if result["requests"] else None,
+        socket_errors=result["errors"], locust_cpu_pct=None, load_cpu_pct=load_cpu_pct,
+        **server_cpu(cpu_s, served, active_s), bound_by=bound_in_closed_loop(load_cpu_pct),
+    )
     if result["non_2xx"] or not served:
         return failed(record, f"{result['non_2xx']} answers of {result['requests']} were not 2xx")
     return record
 
 
-def server_cpu(cpu_s: float | None, served: int, seconds: float) -> dict:
+def server_cpu(cpu_s: float | None, served: int, seconds: float) -> dict[str, Any]:
     """The server's CPU figures of a pass; None where its CPU could not be read."""
     if cpu_s is None:
         return {"server_cpu_s": None, "server_cpu_pct": None, "cpu_us_per_req": None}

@@ -16,8 +16,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import IO, Any, Sequence, TypeVar, cast
 
 from hdrh.histogram import HdrHistogram
 
@@ -26,11 +27,12 @@ from .catalog import EVENT_LOOP_VARIANTS
 from .classify import bound_by
 from .knobs import DEFAULT, applies, flags, module
 from .process import ServerProcess, free_port, layer_command
-from .results import environment, summarise, utc_now
+from .results import Results, Run, environment, utc_now, write_results
 from .scenarios import RATE_ENV, RECORD_ENV, SCENARIOS
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 ROOT = LOCUSTFILE.parent.parent
+T = TypeVar("T")
 PER_USER_RPS = 50  # fixed-rate runs: one Locust user paces itself to at most this many requests/s
 CALIBRATION_TARGET = EVENT_LOOP_VARIANTS[0]  # the catalog's first event-loop variant: the cheapest target it has
 WARMUP_PATHS = ["/plaintext", "/", "/test.jpg", "/messages?limit=20"]
@@ -74,7 +76,7 @@ class Plan:
                 for knob in self.knobs if applies(knob, l) for level in self.levels]
 
 
-def rotated(items: list, round_no: int) -> list:
+def rotated(items: list[T], round_no: int) -> list[T]:
     """Round 1: A B C; round 2: B C A; round 3: C A B; ..."""
     shift = (round_no - 1) % len(items) if items else 0
     return items[shift:] + items[:shift]
@@ -83,7 +85,7 @@ def rotated(items: list, round_no: int) -> list:
 class Server(ServerProcess):
     """One layer's server process on a free loopback port, pinned, its stderr kept; ready when made."""
 
-    def __init__(self, layer: str, model: str, folder: Path, cpus: set[int] | None, args: list[str] = ()) -> None:
+    def __init__(self, layer: str, model: str, folder: Path, cpus: set[int] | None, args: Sequence[str] = ()) -> None:
         super().__init__(layer_command(module(layer), model, folder / "data", args), folder / "server.stderr",
                          name=f"{layer}/{model}", cpus=cpus)
         self.wait_ready()
@@ -139,7 +141,7 @@ def run_locust(plan: Plan, level: Level, url: str, csv_prefix: Path, cpus: set[i
         **record,
         # workers started elsewhere are not ours to measure: then only the ceiling can flag the harness
         "locust_cpu_pct": None if plan.expect_workers else round(max(100 * u.cpu_s / wall for u in loaders), 1),
-        "stderr": processes[0].stderr.read().decode(errors="replace")[-2000:],
+        "stderr": cast(IO[bytes], processes[0].stderr).read().decode(errors="replace")[-2000:],  # a PIPE: popen()
     }
 
 
@@ -171,14 +173,15 @@ def decoded(*encoded: str) -> HdrHistogram:
 
 
 def measure_run(plan: Plan, layer: str, model: str, knob: str, level: Level, repeat: int,
-                ceiling: float | None) -> dict:
+                ceiling: float | None) -> Run:
     """One run, whatever happens: a server that fails is recorded, not raised."""
     server_args = flags(knob) + plan.server_args
-    record = {"layer": layer, "model": model, "knob": knob, "scenario": plan.scenario, "users": level.users,
-              "rate": level.rate, "repeat": repeat, "duration_s": plan.duration_s, "server_args": " ".join(server_args)}
+    head: dict[str, Any] = {"layer": layer, "model": model, "knob": knob, "scenario": plan.scenario, "users": level.users,
+            "rate": level.rate, "repeat": repeat, "duration_s": plan.duration_s, "server_args": " ".join(server_args)}
     run_id = run_name(plan, layer, model, knob, level, repeat)
     server_cpus, locust_cpus = measure.cpu_split()
     server = None
+    cross: dict[str, Any] = {}
     try:
         if plan.target:
             url = plan.target
@@ -186,27 +189,25 @@ def measure_run(plan: Plan, layer: str, model: str, knob: str, level: Level, rep
             server = Server(layer, model, plan.out / "servers" / run_id, server_cpus, server_args)
             url = server.url
         warm_up(url, plan.warmup_s)
-        cpu_start = measure.cpu_so_far(server.process.pid) if server else None
+        cpu_start = measure.cpu_so_far(server.process.pid) if server else 0.0  # read only with a server
         load = run_locust(plan, level, url, plan.out / "locust" / run_id, locust_cpus)
         died = server is not None and measure.exited(server.process)
         cpu_end = None
         if plan.cross_check == "wrk" and not died:
             cpu_end = settled_cpu(server)  # Locust's share ends here; wrk's load comes after
-            record.update(wrk.cross_check(url, server.process.pid if server else None, plan.duration_s, locust_cpus,
-                                          scenario=plan.scenario))
+            cross = wrk.cross_check(url, server.process.pid if server else None, plan.duration_s, locust_cpus,
+                                    scenario=plan.scenario)
         usage = server.stop() if server else None
     except (RuntimeError, OSError, http.client.HTTPException) as exc:
         usage = server.stop() if server else None
-        return {**record, "status": "failed", "error": str(exc)[:500],
-                "server_exit": usage.status if usage else None,
-                "stderr_tail": server.stderr_tail() if server else ""}
-    record.update(figures(load, plan.duration_s))
-    if not record["requests"]:
-        record.update(status="failed", error="Locust completed no request", locust_stderr=load["stderr"])
-    if server is not None:
-        record.update(server_figures(usage, cpu_start, cpu_end, record, plan.duration_s, died, server))
-    record["bound_by"] = bound_by(record["rps"], ceiling, record["locust_cpu_pct"] or 0.0, record.get("server_cpu_pct") or 0.0)
-    return record
+        return Run(**head, status="failed", error=str(exc)[:500], server_exit=usage.status if usage else None,
+                   stderr_tail=server.stderr_tail() if server else "")
+    measured = figures(load, plan.duration_s)
+    unanswered = {} if measured["requests"] else {"status": "failed", "error": "Locust completed no request",
+                                                  "locust_stderr": load["stderr"]}
+    served = server_figures(usage, cpu_start, cpu_end, measured, plan.duration_s, died, server) if server else {}
+    bound = bound_by(measured["rps"], ceiling, measured["locust_cpu_pct"] or 0.0, served.get("server_cpu_pct") or 0.0)
+    return Run(**{**head, **cross, **measured, **unanswered, **served, "bound_by": bound})
 
 
 def run_name(plan: Plan, layer: str, model: str, knob: str, level: Level, repeat: int) -> str:
@@ -216,7 +217,8 @@ def run_name(plan: Plan, layer: str, model: str, knob: str, level: Level, repeat
     return f"{layer}-{model}-{plan.scenario}-u{level.users}{rate}{knob_part}-{repeat}"
 
 
-def figures(load: dict, duration_s: float) -> dict:
+def figures(load: dict, duration_s: float) -> dict[str, Any]:
+    """Locust's figures of a run (a Run's keywords): counts, throughput, latency percentiles, its own CPU."""
     histogram, requests, failures = load["histogram"], load["requests"], load["failures"]
     count = histogram.get_total_count()
 
@@ -248,11 +250,13 @@ def settled_cpu(server: "Server | None") -> float | None:
     return measure.cpu_so_far(server.process.pid)
 
 
-def server_figures(usage, cpu_start: float, cpu_end: float | None, record: dict, duration_s: float, died: bool,
-                   server: Server) -> dict:
+def server_figures(usage, cpu_start: float, cpu_end: float | None, measured: dict, duration_s: float, died: bool,
+                   server: Server) -> dict[str, Any]:
+    """The server's figures of a run (its CPU, peak RSS and exit status), and its failure when it died or exited
+    badly; `measured`: Locust's figures()."""
     cpu_s = round((usage.cpu_s if cpu_end is None else cpu_end) - cpu_start, 3)
-    served = record["requests"] - record["failures"]
-    result = {
+    served = measured["requests"] - measured["failures"]
+    result: dict[str, Any] = {
         "server_cpu_s": cpu_s,
         "server_cpu_pct": round(100 * cpu_s / duration_s, 1),
         "cpu_us_per_req": round(1e6 * cpu_s / served, 1) if served else None,
@@ -271,32 +275,32 @@ def calibrate(plan: Plan) -> dict:
     probe = Plan(layers=[], models=[], scenario="plaintext", levels=[Level(users)], duration_s=min(plan.duration_s, 5.0),
                  repeat=1, out=plan.out / "calibration", locust_workers=plan.locust_workers,
                  expect_workers=plan.expect_workers, warmup_s=plan.warmup_s)
-    record = measure_run(probe, *CALIBRATION_TARGET, DEFAULT, Level(users), 1, None)
+    run = measure_run(probe, *CALIBRATION_TARGET, DEFAULT, Level(users), 1, None)
     keys = ("status", "users", "rps", "locust_cpu_pct", "server_cpu_pct", "bound_by", "duration_s", "error")
     return {"target": "/".join(CALIBRATION_TARGET), "scenario": "plaintext",
-            "workers": plan.locust_workers or plan.expect_workers, **{k: record.get(k) for k in keys}}
+            "workers": plan.locust_workers or plan.expect_workers, **{k: getattr(run, k) for k in keys}}
 
 
-def execute(plan: Plan, progress) -> dict:
+def execute(plan: Plan, progress) -> Results:
     """Calibrate, run every layer x model x knob x level x repeat, write results.json; return it."""
     plan.out.mkdir(parents=True, exist_ok=True)
-    results = {"schema": 1, "environment": environment(), "plan": plan_summary(plan), "calibration": None, "runs": []}
+    results = Results(environment(), plan_summary(plan), None)
     progress.start(len(plan.runs()) + 1, plan.duration_s + plan.warmup_s + 3)
     progress.step("calibration: harness ceiling")
-    results["calibration"] = calibrate(plan)
-    ceiling = results["calibration"].get("rps") if results["calibration"]["status"] == "ok" else None
+    calibration = calibrate(plan)
+    results = replace(results, calibration=calibration)
+    ceiling = calibration.get("rps") if calibration["status"] == "ok" else None
     for layer, model, knob, level, repeat in plan.runs():
         progress.step(f"{layer}/{model}" + (f" [{knob}]" if knob != DEFAULT else "") + f" {plan.scenario} "
                       f"users={level.users}" + (f" rate={level.rate}" if level.rate else "") + f" #{repeat}")
-        results["runs"].append(measure_run(plan, layer, model, knob, level, repeat, ceiling))
+        results = replace(results, runs=(*results.runs, measure_run(plan, layer, model, knob, level, repeat, ceiling)))
         write(plan.out, results)
     return finish(plan.out, results, progress)
 
 
-def finish(out: Path, results: dict, progress) -> dict:
+def finish(out: Path, results: Results, progress) -> Results:
     """The summary over repeats and the finishing time, written; the progress bar closed."""
-    results["summary"] = summarise(results["runs"])
-    results["environment"]["finished"] = utc_now()
+    results = replace(results.summarised(), environment={**results.environment, "finished": utc_now()})
     write(out, results)
     progress.finish()
     return results
@@ -308,7 +312,6 @@ def plan_summary(plan: Plan) -> dict:
     return summary
 
 
-def write(out: Path, results: dict) -> None:
-    path = out / "results.json"
-    path.with_suffix(".tmp").write_text(json.dumps(results, indent=2, default=str))
-    path.with_suffix(".tmp").replace(path)
+def write(out: Path, results: Results) -> None:
+    """OUT/results.json (bench.results' one writer)."""
+    write_results(out / "results.json", results)

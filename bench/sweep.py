@@ -12,7 +12,6 @@ cost-against-load section. It measures nothing itself, never imports locust and 
 Exit status: 0; 1 when a run failed (sweep.json records it); 2 on bad flags.
 """
 
-import json
 import sys
 import time
 from datetime import datetime, timezone
@@ -23,7 +22,7 @@ from oneline import OneLineParser, fail
 from . import wrk
 from .catalog import MEASURED_VARIANTS
 from .cli import Progress, duration, make_plan, positive_ints, variant_flags
-from .results import summarise
+from .results import Results, write_results
 from .runner import execute
 
 SWEEP_FILE = "sweep.json"
@@ -38,15 +37,14 @@ def bench_args(scenario: str, rates: list[int], seconds: float, folder: Path) ->
             "--out", str(folder)]
 
 
-def merged(parts: list[dict], rates: list[int], seconds: float) -> dict:
+def merged(parts: list[Results], rates: list[int], seconds: float) -> Results:
     """The scenarios' bench runs as one file: the chosen variants' runs, the first part's environment."""
     chosen = {f"{layer}/{model}" for layer, model in MEASURED_VARIANTS}
-    runs = [run for part in parts for run in part["runs"] if f"{run['layer']}/{run['model']}" in chosen]
+    runs = tuple(run for part in parts for run in part.runs if run.variant in chosen)
     plan = {"kind": "sweep", "scenarios": SCENARIOS, "rates": rates, "duration_s": seconds, "repeat": 1,
             "variants": [f"{layer}/{model}" for layer, model in MEASURED_VARIANTS], "wrk_connections": 50}
-    environment = {**parts[0]["environment"], "finished": parts[-1]["environment"].get("finished")}
-    return {"schema": 1, "environment": environment, "plan": plan, "calibration": parts[0]["calibration"],
-            "runs": runs, "summary": summarise(runs)}
+    environment = {**parts[0].environment, "finished": parts[-1].environment.get("finished")}
+    return Results(environment, plan, parts[0].calibration, runs).summarised()
 
 
 def parser() -> OneLineParser:
@@ -74,9 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         plan = make_plan(bench_args(scenario, args.rates, args.duration, out / "sweep" / scenario))
         parts.append(execute(plan, Progress()))
     results = merged(parts, args.rates, args.duration)
-    (out / SWEEP_FILE).write_text(json.dumps(results, indent=2, default=str))
-    failed = [run for run in results["runs"] if run["status"] != "ok"]
-    print(f"[{time.monotonic() - started:5.0f} s] {len(results['runs'])} runs, {len(failed)} failed",
+    write_results(out / SWEEP_FILE, results)
+    failed = results.failed_runs()
+    print(f"[{time.monotonic() - started:5.0f} s] {len(results.runs)} runs, {len(failed)} failed",
           file=sys.stderr, flush=True)
     print(out / SWEEP_FILE)
     return 1 if failed else 0

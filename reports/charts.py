@@ -27,7 +27,7 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator  # noqa: E402
 
 from bench.cpu_profile import GROUPS  # noqa: E402
-from bench.results import Entry  # noqa: E402
+from bench.results import Entry, Run  # noqa: E402
 from bench.syscalls import frequent  # noqa: E402
 
 from . import data, verdict  # noqa: E402
@@ -430,7 +430,7 @@ def write_capacity_chart(entries: list[Entry], out: Path, source: Source) -> lis
                      "on one core; whiskers: min to max over the rounds.", out, source)]
 
 
-def write_ratio_chart(runs: list[dict], scenarios: list[str], out: Path, source: Source) -> list[Chart]:
+def write_ratio_chart(runs: list[Run], scenarios: list[str], out: Path, source: Source) -> list[Chart]:
     """The verdict as a picture: every paired ratio to the baseline; [] when no figure can be compared."""
     found = [(m, [verdict.finding(runs, m, s) for s in scenarios]) for m in verdict.MEASURES]
     found = [(m, row) for m, row in found if any(f and f.level for f in row)]

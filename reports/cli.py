@@ -13,11 +13,13 @@ import argparse
 import hashlib
 import json
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
-from bench.knobs import DEFAULT, in_order, knob_of
-from bench.results import LOCUST, WRK, Entry
+from bench.knobs import DEFAULT, in_order
+from bench.results import LOCUST, WRK, Entry, Results
 from oneline import OneLineParser, fail
 
 from . import data, html, tables
@@ -85,7 +87,7 @@ def build(run_dir: Path, out: Path | None = None, sweep: Path | None = None) -> 
     conformance = data.load_conformance(run_dir)
     reasons = why_paragraphs(cpu, syscalls, conformance, run_dir)
     title = f"server-layers report: {run_dir.resolve().name}"
-    shared = explaining(Folder(run_dir, out, syscalls, cpu, conformance, results.get("environment")), title,
+    shared = explaining(Folder(run_dir, out, syscalls, cpu, conformance, results.environment), title,
                         meta(results, entries), environment(results), reasons)
     page = html.report_page(html.ReportPage(
         shared, html.verdict_section(answer, glance, said, [] if knobbed else verdict.orders(results, scenarios)),
@@ -105,7 +107,7 @@ def sweep_part(path: Path, out: Path) -> str:
     if not path.is_file():
         return ""
     try:
-        found = json.loads(path.read_text(encoding="utf-8"))
+        found = Results.from_json(json.loads(path.read_text(encoding="utf-8")))
         chart = load_words.write_chart(found, out, file_source(path, found))
         said = load_words.sentences(found)
     except (ValueError, KeyError, TypeError) as exc:
@@ -145,7 +147,7 @@ class Folder:
     syscalls: data.Measurement | None
     cpu: data.Measurement | None
     conformance: dict | None
-    run_env: dict | None  # results.json's environment block, None without results.json
+    run_env: Mapping[str, Any] | None  # results.json's environment block, None without results.json
 
 
 def explaining(found: Folder, title: str, meta_line: str, pairs: list[tuple[str, object]],
@@ -180,24 +182,24 @@ def locust_shown(entries: list[Entry]) -> list[Entry]:
     return data.baseline(locust) if data.several_knobs(locust) else locust
 
 
-def draw_charts(results: dict, entries: list[Entry], out: Path, source: Source) -> list[Chart]:
+def draw_charts(results: Results, entries: list[Entry], out: Path, source: Source) -> list[Chart]:
     """The charts of BENCH §3 for one knob (the first, with a knob matrix): the paired ratios, Locust's figures,
     and compare's wrk passes in a chart of their own."""
-    runs = [run for run in results["runs"] if "layer" in run]
+    runs = list(results.runs)
     if data.several_knobs(data.by_load(entries, LOCUST)):
-        first = in_order([knob_of(run) for run in runs])[0]
-        runs = [run for run in runs if knob_of(run) == first]
+        first = in_order([run.knob for run in runs])[0]
+        runs = [run for run in runs if run.knob == first]
     return (write_ratio_chart(runs, data.scenarios(entries), out, source)
             + write_charts(locust_shown(entries), out, source)
             + write_capacity_chart(data.by_load(entries, WRK), out, source))
 
 
-def charts_source(run_dir: Path, results: dict) -> Source:
+def charts_source(run_dir: Path, results: Results) -> Source:
     """What every chart of this run says of where it came from."""
     return file_source(run_dir / "results.json", results)
 
 
-def file_source(path: Path, results: dict) -> Source:
+def file_source(path: Path, results: Results) -> Source:
     """What a chart drawn from `path` (a results-format file, `results` parsed) says of where it came from."""
     return Source(data.provenance(results), f"{path.name} sha256:{hashlib.sha256(path.read_bytes()).hexdigest()}")
 
@@ -208,10 +210,10 @@ def knob_matrix(entries: list[Entry], out: Path, source: Source) -> tuple:
     return chart, tables.knob_note(entries), tables.knob_headers(), tables.knob_rows(entries)
 
 
-def meta(results: dict, entries: list[Entry]) -> str:
+def meta(results: Results, entries: list[Entry]) -> str:
     """One line: scenarios, load levels, repeats, duration, when."""
-    plan, env = results.get("plan") or {}, results.get("environment") or {}
-    span = f"{len(results['runs'])} runs from {env.get('started', '?')} to {env.get('finished') or '(unfinished)'}."
+    plan, env = results.plan or {}, results.environment
+    span = f"{len(results.runs)} runs from {env.get('started', '?')} to {env.get('finished') or '(unfinished)'}."
     if plan.get("kind") == "rounds":
         return f"Scenarios {', '.join(plan['scenarios'])}. {data.rounds_method(plan)} " + span
     load_axis = data.axis(entries)
@@ -222,13 +224,13 @@ def meta(results: dict, entries: list[Entry]) -> str:
     knob_text = f"; knobs {', '.join(knobs)}" if knobs and knobs != [DEFAULT] else ""
     return (f"Scenario{'s' if len(data.scenarios(entries)) != 1 else ''} {', '.join(data.scenarios(entries)) or '—'}; "
             f"{mode} {levels} {unit}{knob_text}; {plan.get('repeat', '?')} repeat(s) of {plan.get('duration_s', '?')} "
-            f"s each; {len(results['runs'])} runs from {env.get('started', '?')} to "
+            f"s each; {len(results.runs)} runs from {env.get('started', '?')} to "
             f"{env.get('finished') or '(unfinished)'}.")
 
 
-def environment(results: dict) -> list[tuple[str, object]]:
+def environment(results: Results) -> list[tuple[str, object]]:
     """The environment block, the calibration and the plan, as (name, value) pairs."""
-    env, plan, calibration = (results.get(key) or {} for key in ("environment", "plan", "calibration"))
+    env, plan, calibration = results.environment, results.plan or {}, results.calibration or {}
     pairs = [(key, value) for key, value in env.items()]
     if calibration:
         pairs.append(("calibration (harness ceiling)", (
@@ -294,13 +296,13 @@ def flame_file(run_dir: Path, name: str | None, out: Path) -> str | None:
     return name
 
 
-def differences(results: dict) -> tuple[str, list[str]] | None:
+def differences(results: Results) -> tuple[str, list[str]] | None:
     """What stock CGIHTTPRequestHandler did differently (conformance.cgi_differences), if the run recorded it."""
-    found = results.get("stock_differences")
+    found = results.stock_differences
     return (found["against"], found["lines"]) if found else None
 
 
-def differences_markdown(results: dict) -> list[str]:
+def differences_markdown(results: Results) -> list[str]:
     found = differences(results)
     if not found:
         return []
@@ -351,7 +353,7 @@ def explain_markdown(title: str, meta_line: str, syscalls: data.Measurement | No
 
 
 def markdown(title: str, text: str, figure_table: tuple, failed_table: tuple, conformance: dict | None,
-             results: dict, knobs: tuple | None = None, entries: list[Entry] = (), why: list = ()) -> str:
+             results: Results, knobs: tuple | None = None, entries: list[Entry] = (), why: list = ()) -> str:
     """summary.md: the verdict, the knob matrix (`knobs`, as knob_matrix() gives it, when there is one), the
     table of every figure, failed runs, conformance totals, environment."""
     lines = [f"# {title}", "", text, "", *layers_markdown(conformance), *why_markdown(why)]

@@ -1,17 +1,20 @@
 """results.json, and the measurements beside it (syscalls.json, cpu.json), as the report needs them: load and
 check them, group the summary entries (bench.results.Entry), format figures, say where the figures came from.
 
-Pure functions: no drawing, no HTML, no files written; the schema of an entry is bench.results' alone.
+Pure functions: no drawing, no HTML, no files written; the schema of a run, an entry and the whole results.json
+is bench.results' alone (Run, Entry, Results).
 A figure may be missing (None) anywhere; every function here copes with that.
 """
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.knobs import in_order
-from bench.results import FIGURES, LG, WRK, Entry, Figure, load_of, read_summary  # noqa: F401 - LG for the verdict
+from bench.results import FIGURES, LG, WRK, Entry, Figure, Results, Run, read_summary  # noqa: F401 - LG for the verdict
 
 TABLE = [figure for figure in FIGURES if figure.shown == "always"]  # the table's columns in every run
 
@@ -41,7 +44,7 @@ class Axis:
         return f"{value:g} req/s" if self.key == "rate" else f"{value:g} {self.noun}" + ("" if value == 1 else "s")
 
 
-def load(run_dir: Path) -> dict:
+def load(run_dir: Path) -> Results:
     """results.json from `run_dir`, checked enough to report on; ReportError otherwise."""
     path = run_dir / "results.json"
     if not path.is_file():
@@ -54,7 +57,7 @@ def load(run_dir: Path) -> dict:
         raise ReportError(f"{path} has no list of runs: not a server-layers bench result")
     if results.get("schema") != 1:
         raise ReportError(f"{path}: schema {results.get('schema')!r} is not 1")
-    return results
+    return Results.from_json(results)
 
 
 def load_conformance(run_dir: Path) -> dict | None:
@@ -67,17 +70,17 @@ def load_conformance(run_dir: Path) -> dict | None:
     return data if isinstance(data, dict) and isinstance(data.get("cases"), list) else None
 
 
-def summary(results: dict) -> list[Entry]:
+def summary(results: Results) -> list[Entry]:
     """The per-level summary; computed from the runs when results.json has none (a run cut short)."""
     return read_summary(results)
 
 
-def ok_runs(results: dict) -> list[dict]:
-    return [run for run in results["runs"] if run.get("status") == "ok"]
+def ok_runs(results: Results) -> list[Run]:
+    return results.ok_runs()
 
 
-def failed_runs(results: dict) -> list[dict]:
-    return [run for run in results["runs"] if run.get("status") != "ok"]
+def failed_runs(results: Results) -> list[Run]:
+    return results.failed_runs()
 
 
 def axis(entries: list[Entry]) -> Axis:
@@ -93,15 +96,15 @@ def by_load(entries: list[Entry], load: str) -> list[Entry]:
     return [entry for entry in entries if entry.load == load]
 
 
-def measured_on(env: dict) -> str:
+def measured_on(env: Mapping[str, Any]) -> str:
     """The machine, Python and date of an environment block: "AMD EPYC, 2 cores; Python 3.11.7; 2026-12-02"."""
     machine = f"{env.get('cpu_model') or 'an unrecorded CPU'}, {env.get('cpus', '?')} cores"
     return f"{machine}; Python {env.get('python', '?')}; {(env.get('started') or '?')[:10]}"
 
 
-def provenance(results: dict) -> str:
+def provenance(results: Results) -> str:
     """Where the figures came from, in one line: machine, Python, date, rounds or repeats, what bounded the runs."""
-    env, plan = results.get("environment") or {}, results.get("plan") or {}
+    env, plan = results.environment, results.plan or {}
     if plan.get("windows"):
         rounds = f"{plan['windows']} Locust windows (every variant at once), {plan['rounds']} rotated wrk rounds"
     elif plan.get("rounds"):
@@ -109,9 +112,9 @@ def provenance(results: dict) -> str:
     else:
         rounds = f"{plan.get('repeat', '?')} repeat(s) per level"
     counts: dict[str, int] = {}
-    for run in results.get("runs", []):
-        if run.get("status") == "ok":
-            bound = f"{'wrk' if load_of(run) == WRK else 'Locust'} runs bound by {run.get('bound_by')}"
+    for run in results.runs:
+        if run.ok:
+            bound = f"{'wrk' if run.generator == WRK else 'Locust'} runs bound by {run.bound_by}"
             counts[bound] = counts.get(bound, 0) + 1
     bounds = ", ".join(f"{n} {what}" for what, n in counts.items()) or "no completed run"
     return f"Measured on {measured_on(env)}; {rounds}; {bounds}."
@@ -144,7 +147,7 @@ def measurement(run_dir: Path, name: str) -> Measurement | None:
     return Measurement(name, rows, env if isinstance(env, dict) and env else None, hashlib.sha256(raw).hexdigest())
 
 
-def measured_provenance(tool: str, found: Measurement, run_env: dict | None) -> str:
+def measured_provenance(tool: str, found: Measurement, run_env: Mapping[str, Any] | None) -> str:
     """Where a measurement's figures came from: the tool, and the machine, Python and date from its own
     environment block, else from the run's results.json beside it (and it says so), else that none is recorded."""
     if found.environment:
@@ -156,7 +159,7 @@ def measured_provenance(tool: str, found: Measurement, run_env: dict | None) -> 
             "lies beside it.")
 
 
-def rounds_method(plan: dict) -> str:
+def rounds_method(plan: Mapping[str, Any]) -> str:
     """How compare's quick profile took its figures, from the run's own plan."""
     return (f"One server per variant, all pinned to one CPU, the load generators on the other. Per scenario, Locust "
             f"paces every server at the same time at {plan['rate']} req/s each ({plan['locust_users']} users each): CPU "
@@ -165,7 +168,7 @@ def rounds_method(plan: dict) -> str:
             f"round; one warm-up of each is not counted.")
 
 
-def capacity_method(plan: dict) -> str:
+def capacity_method(plan: Mapping[str, Any]) -> str:
     """compare's wrk pass in words: in turns on the core (since the turns), or one server after the other."""
     if "turn_s" not in plan:
         return (f"Then wrk ({plan['wrk_connections']} connections, {plan['wrk_s']} s) saturates each server's core in "

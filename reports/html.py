@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.results import Run
+
 from .charts import Chart
 
 CSS = """
@@ -101,12 +103,12 @@ def key_values(pairs: list[tuple[str, object]]) -> str:
     return f'<div class="scroll"><table>{rows}</table></div>'
 
 
-def failed_section(headers: list[str], rows: list[list[str]], runs: list[dict]) -> str:
+def failed_section(headers: list[str], rows: list[list[str]], runs: list[Run]) -> str:
     """The failed runs: a table, then each one's stderr tail, folded."""
     if not rows:
         return '<p class="note">None: every run completed.</p>'
     tails = [f"<details><summary>{esc(row[0])}/{esc(row[1])} {esc(row[2])} {esc(row[3])} #{esc(row[4])}: "
-             f"stderr</summary><pre>{esc(run.get('stderr_tail') or run.get('locust_stderr') or '(empty)')}</pre>"
+             f"stderr</summary><pre>{esc(run.stderr_tail or run.locust_stderr or '(empty)')}</pre>"
              "</details>" for row, run in zip(rows, runs)]
     return table(headers, rows) + "\n" + "\n".join(tails)
 

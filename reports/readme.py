@@ -23,6 +23,7 @@ from pathlib import Path
 
 from bench import reference as wrk_reference
 from bench import sweep
+from bench.results import Results, read_results
 from oneline import OneLineParser
 
 from . import cli, data, reliability, tables, verdict
@@ -66,7 +67,7 @@ SOAK_BEGIN, SOAK_END = markers("soak", "`python -m reports.readme --soak` from d
 REFERENCE = "uvicorn"  # the column every row is a multiple of: the production server on the same loop API
 
 
-def render(results: dict) -> str:
+def render(results: Results) -> str:
     """The answer block: the verdict at a glance (table), a plain sentence per measure and scenario, how the
     figures were taken and judged, the charts, provenance."""
     scenarios = data.scenarios(data.summary(results))
@@ -77,16 +78,17 @@ def render(results: dict) -> str:
     return "\n".join(lines)
 
 
-def render_oneline(results: dict) -> str:
+def render_oneline(results: Results) -> str:
     """The README's first-screen answer: one line from the committed compare run."""
     scenarios = data.scenarios(data.summary(results))
-    return (f"**The answer** (from the committed `make compare` run, {(results.get('environment') or {}).get('started', '?')[:10]}; "
+    started = results.environment.get("started", "?")[:10]
+    return (f"**The answer** (from the committed `make compare` run, {started}; "
             f"details [below](#what-it-answers)): {verdict.answer(results, scenarios)}")
 
 
-def method(results: dict) -> str:
+def method(results: Results) -> str:
     """How the figures were taken and judged, from the run's own plan and the verdict's rule."""
-    plan = results.get("plan") or {}
+    plan = results.plan or {}
     taken = f"{data.rounds_method(plan)} " if plan.get("kind") == "rounds" else ""
     moved = ", ".join(f"{m.threshold():.0%} for {m.title} ({m.tool})" for m in verdict.MEASURES)
     return (f"{taken}A variant is ranked apart from another only when their paired ratios lie on one side of 1.0 over "
@@ -123,10 +125,10 @@ def render_reference(results: dict) -> str:
     return "\n".join([*rows, "", *aims, "", where])
 
 
-def render_cgi(results: dict) -> str:
+def render_cgi(results: Results) -> str:
     """The CGI block: the report's CGI table of one committed bench-cgi run, and how it was taken."""
     entries = data.summary(results)
-    plan = results["plan"]
+    plan = results.plan or {}
     where = (f"<sub>{cli.cgi_note(entries)} Locust, Poisson arrivals, {plan['repeat']} runs of {plan['duration']} per "
              f"server and scenario, the servers in rotated order; each server pinned to one CPU. "
              f"{data.provenance(results)} Data: `docs/results/cgi/results.json`.</sub>")
@@ -203,15 +205,15 @@ def draw(folder: Path) -> list[Path]:
         return [Path(shutil.copy(chart.png, IMG_DIR / chart.png.name)) for chart in drawn if chart.name in CHARTS]
 
 
-def render_sweep(results: dict) -> str:
+def render_sweep(results: Results) -> str:
     """The cost-against-load block: its chart, a sentence per scenario with the figures, why, and provenance."""
     said = [f"- {sentence}" for sentence in load_words.sentences(results)]
     return "\n".join([f"![{load_words.NAME}](docs/img/{load_words.NAME}.png)", "", *said, "", load_words.WHY, "",
                       f"<sub>{data.provenance(results)} Data: `docs/results/sweep/{sweep.SWEEP_FILE}`.</sub>"])
 
 
-def load_sweep() -> dict:
-    return json.loads((SWEEP_DIR / sweep.SWEEP_FILE).read_text(encoding="utf-8"))
+def load_sweep() -> Results:
+    return read_results(SWEEP_DIR / sweep.SWEEP_FILE)
 
 
 def draw_sweep() -> list[Path]:
@@ -253,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
             (args.cgi, "results.json", CGI_DIR, "a `make bench-cgi` run's folder", None, render_cgi),
             (args.conformance, "conformance.json", CONFORMANCE_DIR, "a `server-layers probe --reference` run's folder",
              compact, lambda matrix: render_conformance(compact(matrix))),
-            (args.sweep, sweep.SWEEP_FILE, SWEEP_DIR, "a `server-layers sweep` run's folder", None, render_sweep),
+            (args.sweep, sweep.SWEEP_FILE, SWEEP_DIR, "a `server-layers sweep` run's folder", None,
+             lambda found: render_sweep(Results.from_json(found))),
             (args.hostile, "hostile.json", HOSTILE_DIR, "a `server-layers hostile` run's folder", None,
              reliability.render_hostile),
             (args.soak, "soaks.json", SOAK_DIR, "a `server-layers soak --variants all` run's folder", None,

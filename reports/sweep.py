@@ -7,16 +7,17 @@ Pure over the parsed JSON, plus drawing with matplotlib's Figure (never pyplot);
 """
 
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
+from bench.results import Results, Run
 from bench.sweep import SWEEP_FILE  # noqa: F401 - the file the sweep writes, read here
 
 from . import data
-from .verdict import variant
 from .charts import PANEL_H, PANEL_W, Chart, Source, canvas, save
 from .style import look
 
@@ -46,28 +47,25 @@ def median(values: list) -> float | None:
     return statistics.median(present) if present else None
 
 
-def curve(runs: list[dict], scenario: str, name: str) -> list[Point]:
+def curve(runs: Iterable[Run], scenario: str, name: str) -> list[Point]:
     """Locust's fixed rates (median over repeats), lightest first, then wrk's saturation point (median over the
     wrk passes that followed each rate). A rate that Locust itself could not keep (bound by the load generator)
     is left out: its figures measure Locust."""
-    mine = [r for r in runs if r.get("status") == "ok" and r["scenario"] == scenario and variant(r) == name]
+    mine = [r for r in runs if r.ok and r.scenario == scenario and r.variant == name]
     points = []
-    for rate in sorted({r["rate"] for r in mine if r.get("rate") and r.get("bound_by") != data.LG}):
-        at = [r for r in mine if r.get("rate") == rate and r.get("bound_by") != data.LG]
-        points.append(Point(median([r["rps"] for r in at]), median([r.get("cpu_us_per_req") for r in at]),
-                            median([r.get("p50_ms") for r in at]), median([r.get("p99_ms") for r in at]),
-                            f"{rate} req/s"))
-    if saturated := [r for r in mine if r.get("wrk_rps")]:
-        points.append(Point(median([r["wrk_rps"] for r in saturated]),
-                            median([r.get("wrk_cpu_us_per_req") for r in saturated]),
-                            median([r.get("wrk_p50_ms") for r in saturated]),
-                            median([r.get("wrk_p99_ms") for r in saturated]), "wrk"))
+    for rate in sorted({r.rate for r in mine if r.rate and r.bound_by != data.LG}):
+        at = [r for r in mine if r.rate == rate and r.bound_by != data.LG]
+        points.append(Point(median([r.rps for r in at]), median([r.cpu_us_per_req for r in at]),
+                            median([r.p50_ms for r in at]), median([r.p99_ms for r in at]), f"{rate} req/s"))
+    if saturated := [r for r in mine if r.wrk_rps]:
+        points.append(Point(median([r.wrk_rps for r in saturated]), median([r.wrk_cpu_us_per_req for r in saturated]),
+                            median([r.wrk_p50_ms for r in saturated]), median([r.wrk_p99_ms for r in saturated]), "wrk"))
     return points
 
 
-def curves(results: dict, scenario: str) -> dict[str, list[Point]]:
-    names = (results.get("plan") or {}).get("variants") or sorted({variant(r) for r in results["runs"]})
-    return {name: points for name in names if (points := curve(results["runs"], scenario, name))}
+def curves(results: Results, scenario: str) -> dict[str, list[Point]]:
+    names = (results.plan or {}).get("variants") or sorted({r.variant for r in results.runs})
+    return {name: points for name in names if (points := curve(results.runs, scenario, name))}
 
 
 # --- the words -----------------------------------------------------------------------------------
@@ -81,7 +79,7 @@ def falls(points: list[Point]) -> float | None:
     return light.cpu_us / heavy.cpu_us
 
 
-def sentence(results: dict, scenario: str) -> str | None:
+def sentence(results: Results, scenario: str) -> str | None:
     """"On plaintext, from 25 req/s to saturation, CPU per request falls 9.8× on A (548 → 56 µs), ...": every
     variant, the largest fall first."""
     found = {name: (falls(points), points) for name, points in curves(results, scenario).items()}
@@ -95,12 +93,12 @@ def sentence(results: dict, scenario: str) -> str | None:
     return f"On {scenario}, from {light} to saturation, CPU per request falls " + ", ".join(parts) + "."
 
 
-def sentences(results: dict) -> list[str]:
+def sentences(results: Results) -> list[str]:
     return [said for scenario in scenarios(results) if (said := sentence(results, scenario))]
 
 
-def scenarios(results: dict) -> list[str]:
-    return (results.get("plan") or {}).get("scenarios") or sorted({r["scenario"] for r in results["runs"]})
+def scenarios(results: Results) -> list[str]:
+    return (results.plan or {}).get("scenarios") or sorted({r.scenario for r in results.runs})
 
 
 # --- the chart -----------------------------------------------------------------------------------
@@ -129,7 +127,7 @@ def panel(ax, lines: dict[str, list[Point]], key: str) -> None:
     ax.set_ylabel("CPU µs per request (log)" if key == "cpu_us" else "latency, ms (log)")
 
 
-def chart(results: dict):
+def chart(results: Results):
     """A column per scenario: CPU per request on top, p50 (solid) and p99 (dotted) latency below."""
     names = scenarios(results)
     fig, body = canvas(PANEL_W * len(names), 2 * PANEL_H + 1.2, "Cost against load: from a light fixed rate to "
@@ -153,11 +151,11 @@ def chart(results: dict):
     return fig
 
 
-def write_chart(results: dict, out: Path, source: Source) -> Chart | None:
+def write_chart(results: Results, out: Path, source: Source) -> Chart | None:
     """cost_vs_load.png/.svg in `out`; None when the sweep holds no completed run."""
     if not any(curves(results, scenario) for scenario in scenarios(results)):
         return None
-    plan = results.get("plan") or {}
+    plan = results.plan or {}
     caption = (f"Each line is one server alone on its core: Locust at fixed rates of "
                f"{', '.join(map(str, plan.get('rates', [])))} req/s (Poisson arrivals), then wrk in a closed loop over "
                f"{plan.get('wrk_connections', 50)} keep-alive connections (the filled point), {plan.get('duration_s', '?')} "

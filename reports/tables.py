@@ -5,10 +5,10 @@ Markdown here). No HTML in this module, no figure that results.json does not hol
 """
 
 from bench.catalog import MODELS, STORY
-from bench.knobs import DEFAULT, KNOBS, ONLY, STOCK_LAYER, knob_of
+from bench.knobs import DEFAULT, KNOBS, ONLY, STOCK_LAYER
 from bench.scenarios import CGI_SCENARIOS
 from bench.syscalls import frequent
-from bench.results import FIGURE, WRK, Entry, Figure, load_of
+from bench.results import FIGURE, WRK, Entry, Figure, Run
 
 from . import data
 
@@ -105,15 +105,15 @@ def knob_note(entries: list[Entry]) -> str:
             "every figure is the median over the completed repeats, (min–max) when they differ.")
 
 
-def failed_rows(runs: list[dict], with_knob: bool = False) -> list[list[str]]:
+def failed_rows(runs: list[Run], with_knob: bool = False) -> list[list[str]]:
     """One row per run that did not complete, with its error and the last line of its server's stderr."""
     rows = []
     for run in runs:
-        tail = (run.get("stderr_tail") or run.get("locust_stderr") or "").strip().splitlines()
-        knob = [knob_of(run)] if with_knob else []
-        rows.append([str(run.get("layer", "?")), str(run.get("model", "?")), str(run.get("scenario", "?")),
-                     load_text(load_of(run), run["users"], run.get("rate")) if "users" in run else "?", str(run.get("repeat", "?")), *knob,
-                     str(run.get("error") or run.get("status") or "unknown"), tail[-1] if tail else "—"])
+        tail = (run.stderr_tail or run.locust_stderr or "").strip().splitlines()
+        knob = [run.knob] if with_knob else []
+        level = "?" if run.users is None else load_text(run.generator, run.users, run.rate)
+        rows.append([run.layer, run.model, run.scenario, level, "?" if run.repeat is None else str(run.repeat), *knob,
+                     str(run.error or run.status or "unknown"), tail[-1] if tail else "—"])
     return rows
 
 

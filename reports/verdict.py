@@ -20,12 +20,12 @@ import functools
 import json
 import math
 import statistics
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.catalog import DEFAULT_MODEL
-from bench.knobs import knob_of
-from bench.results import LOCUST, WRK, load_of
+from bench.results import LOCUST, WRK, Results, Run
 
 from .data import LG, number
 
@@ -161,39 +161,40 @@ class Finding:
         return self.scatter() <= MAX_SCATTER
 
 
-def variant(run: dict) -> str:
-    return f"{run['layer']}/{run['model']}"
+def variant(run: Run) -> str:
+    return run.variant
 
 
-def round_of(run: dict) -> int:
-    return run.get("round") or run.get("repeat") or 1
+def round_of(run: Run) -> int:
+    return run.round or run.repeat or 1
 
 
-def level_of(run: dict) -> tuple[int, str]:
+def level_of(run: Run) -> tuple[int, str]:
     """(a sort key, the words) of a run's load level."""
-    if load_of(run) == WRK:
-        return run["users"], f"{run['users']} connections"
-    if run.get("rate"):
-        return run["rate"], f"{run['rate']} req/s"
-    return run["users"], f"{run['users']} user" + ("" if run["users"] == 1 else "s")
+    users = run.users or 0  # every completed run records its level
+    if run.generator == WRK:
+        return users, f"{users} connections"
+    if run.rate:
+        return run.rate, f"{run.rate} req/s"
+    return users, f"{users} user" + ("" if users == 1 else "s")
 
 
-def finding(runs: list[dict], measure: Measure, scenario: str) -> Finding | None:
+def finding(runs: Iterable[Run], measure: Measure, scenario: str) -> Finding | None:
     """The level the verdict can speak for, in one load and scenario; None when there is no such run."""
-    chosen = [r for r in runs if r.get("status") == "ok" and load_of(r) == measure.load and r["scenario"] == scenario
-              and r.get(measure.key) is not None]
+    chosen = [r for r in runs if r.ok and r.generator == measure.load and r.scenario == scenario
+              and r.figure(measure.key) is not None]
     if not chosen:
         return None
     clean = [level_of(r) for r in chosen]
-    tainted = {level_of(r) for r in chosen if r.get("bound_by") == LG}
+    tainted = {level_of(r) for r in chosen if r.bound_by == LG}
     usable = sorted(set(clean) - tainted, reverse=True)
     if not usable:
         return Finding(measure, scenario, None, {}, 0)
     level = usable[0]
     table: dict[int, dict[str, float]] = {}
-    at_level = [r for r in chosen if level_of(r) == level and r.get(measure.key)]
-    for run in at_level:
-        table.setdefault(round_of(run), {})[variant(run)] = run[measure.key]
+    at_level = [(r, value) for r in chosen if level_of(r) == level and (value := r.figure(measure.key))]
+    for run, value in at_level:
+        table.setdefault(round_of(run), {})[variant(run)] = value
     return Finding(measure, scenario, level[1], table, len(at_level))
 
 
@@ -263,30 +264,30 @@ def plain_sentence(found: Finding) -> str:
     return text
 
 
-def findings(results: dict, scenarios: list[str], knob: str | None = None) -> list[Finding]:
+def findings(results: Results, scenarios: list[str], knob: str | None = None) -> list[Finding]:
     """Every measure and scenario this run has a finding for, measure by measure."""
-    runs = [run for run in results["runs"] if "layer" in run and (knob is None or knob_of(run) == knob)]
+    runs = [run for run in results.runs if knob is None or run.knob == knob]
     return [f for m in MEASURES for s in scenarios if (f := finding(runs, m, s))]
 
 
-def tail(runs: list[dict]) -> str:
+def tail(runs: Sequence[Run]) -> str:
     """What the verdict left out, and why."""
-    lg = sum(r.get("status") == "ok" and r.get("bound_by") == LG for r in runs)
-    failed = sum(r.get("status") != "ok" for r in runs)
+    lg = sum(r.ok and r.bound_by == LG for r in runs)
+    failed = sum(not r.ok for r in runs)
     left = (f"{plural(lg, 'run')} bound by the load generator {'is' if lg == 1 else 'are'} shown but never ranked"
             if lg else "No run was bound by the load generator")
     return left + (f", and {plural(failed, 'run')} failed and {'is' if failed == 1 else 'are'} left out." if failed
                    else ", and none failed.")
 
 
-def verdict(results: dict, scenarios: list[str], knob: str | None = None) -> str:
+def verdict(results: Results, scenarios: list[str], knob: str | None = None) -> str:
     """The verdict of this run as one paragraph; with a `knob`, about that knob's runs alone."""
     return " ".join(sentences(results, scenarios, knob))
 
 
-def sentences(results: dict, scenarios: list[str], knob: str | None = None) -> list[str]:
+def sentences(results: Results, scenarios: list[str], knob: str | None = None) -> list[str]:
     """The verdict as plain sentences: one per measure and scenario, then what was left out."""
-    runs = [run for run in results["runs"] if "layer" in run]
+    runs = results.runs
     if not runs:
         return ["The file holds no run yet."]
     said = [plain_sentence(f) for f in findings(results, scenarios, knob)]
@@ -298,13 +299,13 @@ def sentences(results: dict, scenarios: list[str], knob: str | None = None) -> l
     return [*said, tail(runs)]
 
 
-def orders(results: dict, scenarios: list[str]) -> list[str]:
+def orders(results: Results, scenarios: list[str]) -> list[str]:
     """The order the data allows among all the variants, per measure and scenario (tiers: order_text)."""
     return [f"{f.measure.title[0].upper()}{f.measure.title[1:]}, {f.scenario}: {order_text(f)}."
             for f in findings(results, scenarios) if f.level]
 
 
-def table(results: dict, scenarios: list[str]) -> tuple[list[str], list[list[str]]]:
+def table(results: Results, scenarios: list[str]) -> tuple[list[str], list[list[str]]]:
     """The verdict at a glance: a row per scenario and variant, per measure its paired ratio to the baseline (the
     baseline's own figure in its row), median [min–max], and its verdict word; the variants in the first
     measure's median order."""
@@ -336,7 +337,7 @@ def glance_cell(found: Finding, name: str) -> str:
     return ratio_text(Spread.of(found.ratios(name, found.baseline())))
 
 
-def answer(results: dict, scenarios: list[str]) -> str:
+def answer(results: Results, scenarios: list[str]) -> str:
     """The one-line answer: on the first scenario, who serves the most and the fewest per core, and who costs the
     most CPU per request at a light load, each as a paired multiple of the baseline; from the data alone."""
     found = {f.measure.load: f for f in findings(results, scenarios[:1]) if f.level and f.rounds() >= MIN_ROUNDS}

@@ -11,15 +11,15 @@ results.json with every scenario's runs and what stock does differently (conform
 """
 
 import argparse
-import json
 import sys
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 from bench.catalog import DEFAULT_MODEL, MEASURED_VARIANTS
 from bench.cli import Progress, make_plan, variant_flags
 from bench.knobs import STOCK_CGI_LAYER
-from bench.results import summarise
+from bench.results import Results, write_results
 from bench.runner import execute
 from bench.scenarios import CGI_SCENARIOS
 from conformance.cgi_differences import differences
@@ -39,16 +39,14 @@ def bench_args(scenario: str, options: argparse.Namespace, folder: Path) -> list
             "--out", str(folder)]
 
 
-def merged(parts: list[dict], options: argparse.Namespace) -> dict:
+def merged(parts: list[Results], options: argparse.Namespace) -> Results:
     """The scenarios' results as one run: every run and summary entry, the first part's environment."""
-    runs = [run for part in parts for run in part["runs"]]
     chosen = {f"{layer}/{model}" for layer, model in variants()}
-    runs = [run for run in runs if f"{run['layer']}/{run['model']}" in chosen or run["layer"] == STOCK_CGI_LAYER]
+    runs = tuple(run for part in parts for run in part.runs if run.variant in chosen or run.layer == STOCK_CGI_LAYER)
     plan = {"kind": "cgi", "scenarios": SCENARIOS, "rate": options.rate, "repeat": options.repeat,
             "duration": options.duration, "variants": [f"{l}/{m}" for l, m in variants()] + [f"{STOCK_CGI_LAYER}/threaded"],
-            "parts": [part["plan"] for part in parts]}
-    return {"schema": 1, "environment": parts[0]["environment"], "plan": plan,
-            "calibration": parts[0]["calibration"], "runs": runs, "summary": summarise(runs)}
+            "parts": [part.plan for part in parts]}
+    return Results(parts[0].environment, plan, parts[0].calibration, runs).summarised()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,10 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         parts.append(execute(plan, Progress()))
     results = merged(parts, options)
     against = next(iter(DEFAULT_MODEL.items()))
-    results["stock_differences"] = {"against": "/".join(against), "lines": differences(*against)}
-    (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
-    failed = [run for run in results["runs"] if run["status"] != "ok"]
-    print(f"{len(results['runs'])} runs, {len(failed)} failed: {out / 'results.json'}")
+    results = replace(results, stock_differences={"against": "/".join(against), "lines": differences(*against)})
+    write_results(out / "results.json", results)
+    failed = results.failed_runs()
+    print(f"{len(results.runs)} runs, {len(failed)} failed: {out / 'results.json'}")
     return 1 if failed else 0
 
 

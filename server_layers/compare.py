@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         page = report_cli.build(out)
     except ReportError as exc:
         fail(f"server-layers compare: {exc}")
-    failed = [r for r in results["runs"] if r.get("status") != "ok"]
+    failed = results.failed_runs()
     step(f"done in {time.monotonic() - started:.0f} s" + (f"; {len(failed)} runs FAILED" if failed else ""), started)
     print(page)
     return 1 if failed else 0

@@ -26,7 +26,7 @@ from matplotlib.text import Text
 
 from bench.catalog import MODELS
 from bench.knobs import PSEUDO
-from bench.results import LOCUST, Entry, Stat
+from bench.results import LOCUST, Entry, Results, Stat
 from reports import charts, cli, data, style
 from reports.html import esc
 
@@ -86,7 +86,7 @@ def test_the_system_call_colours_are_no_layer_colour():
 
 
 def fixture_entries(folder: Path) -> list[Entry]:
-    return data.summary(json.loads((folder / "results.json").read_text()))
+    return data.summary(Results.from_json(json.loads((folder / "results.json").read_text())))
 
 
 def legend_of(fig) -> Legend:

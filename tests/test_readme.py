@@ -7,6 +7,7 @@ and every chart the block shows must carry that file's digest in its metadata.
 
 import hashlib
 import re
+from dataclasses import replace
 
 from PIL import Image
 
@@ -20,7 +21,7 @@ def test_the_readme_block_is_what_the_committed_data_renders():
     results = load(readme.DATA_DIR)
     block = readme.block(readme.README.read_text(encoding="utf-8"))
     assert block == readme.render(results)
-    assert results["plan"]["kind"] == "rounds" and results["plan"]["rounds"] >= 3  # a compare run, not a bench run
+    assert results.plan["kind"] == "rounds" and results.plan["rounds"] >= 3  # a compare run, not a bench run
     assert provenance(results) in block
 
 
@@ -36,18 +37,18 @@ def test_the_charts_the_readme_shows_come_from_that_data():
 
 def test_no_run_bound_by_the_load_generator_feeds_the_answer():
     results = load(readme.DATA_DIR)
-    used = [run for run in results["runs"] if run.get("status") == "ok"]
-    assert used and all(run["bound_by"] in ("pacing", "server") for run in used)
-    assert {run["load"] for run in used} == {"locust", "wrk"}
-    assert all(run["bound_by"] == "server" for run in used if run["load"] == "wrk")
+    used = [run for run in results.runs if run.status == "ok"]
+    assert used and all(run.bound_by in ("pacing", "server") for run in used)
+    assert {run.load for run in used} == {"locust", "wrk"}
+    assert all(run.bound_by == "server" for run in used if run.load == "wrk")
 
 
 def test_a_changed_figure_changes_the_block():
     results = load(readme.DATA_DIR)
     before = readme.render(results)
-    run = next(r for r in results["runs"] if r.get("status") == "ok" and r["load"] == "locust")
-    run["cpu_us_per_req"] *= 3
-    results.pop("summary", None)
+    run = next(r for r in results.runs if r.status == "ok" and r.load == "locust")
+    tripled = replace(run, cpu_us_per_req=run.cpu_us_per_req * 3)
+    results = replace(results, runs=tuple(tripled if r is run else r for r in results.runs), summary=None)
     assert readme.render(results) != before
 
 
@@ -81,8 +82,8 @@ def test_the_cgi_block_is_what_the_committed_run_renders():
     results = load(readme.CGI_DIR)
     shown = readme.block(readme.README.read_text(encoding="utf-8"), readme.CGI_BEGIN, readme.CGI_END)
     assert shown == readme.render_cgi(results)
-    assert results["plan"]["kind"] == "cgi" and results["plan"]["repeat"] >= 3
-    assert all(run["status"] == "ok" and run["bound_by"] == "pacing" for run in results["runs"])
+    assert results.plan["kind"] == "cgi" and results.plan["repeat"] >= 3
+    assert all(run.status == "ok" and run.bound_by == "pacing" for run in results.runs)
     rows = [line for line in shown.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert [row.split(" | ")[0].removeprefix("| ") for row in rows] == list(dict.fromkeys(
         e.variant for e in sorted(data.summary(results), key=lambda e: tables.sort_key(e, []))))
@@ -101,14 +102,14 @@ def test_the_first_screen_says_what_this_is_the_answer_in_one_line_and_the_two_c
 def test_the_sweep_block_is_what_the_committed_sweep_renders_and_its_chart_comes_from_it():
     results = readme.load_sweep()
     shown = readme.block(readme.README.read_text(encoding="utf-8"), readme.SWEEP_BEGIN, readme.SWEEP_END)
-    assert shown == readme.render_sweep(results) and results["plan"]["kind"] == "sweep"
-    assert len([line for line in shown.splitlines() if line.startswith("- On ")]) == len(results["plan"]["scenarios"])
+    assert shown == readme.render_sweep(results) and results.plan["kind"] == "sweep"
+    assert len([line for line in shown.splitlines() if line.startswith("- On ")]) == len(results.plan["scenarios"])
     digest = hashlib.sha256((readme.SWEEP_DIR / "sweep.json").read_bytes()).hexdigest()
     metadata = Image.open(readme.IMG_DIR / "cost_vs_load.png").text
     assert metadata["Source"] == f"sweep.json sha256:{digest}"
-    for run in [r for r in results["runs"] if r.get("status") == "ok" and r["bound_by"] == "load-generator"]:
-        curve = sweep.curve(results["runs"], run["scenario"], f"{run['layer']}/{run['model']}")
-        assert f"{run['rate']} req/s" not in [point.label for point in curve]  # a rate Locust could not pace is left out
+    for run in [r for r in results.runs if r.status == "ok" and r.bound_by == "load-generator"]:
+        curve = sweep.curve(results.runs, run.scenario, f"{run.layer}/{run.model}")
+        assert f"{run.rate} req/s" not in [point.label for point in curve]  # a rate Locust could not pace is left out
 
 
 def test_every_local_link_of_the_readme_resolves():

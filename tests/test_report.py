@@ -30,7 +30,7 @@ from helpers import ROOT
 
 from bench.catalog import STORY
 from bench.knobs import DEFAULT, flags
-from bench.results import Entry, summarise
+from bench.results import Entry, Results, Run, summarise
 from reports import charts, cli, data, gaps, tables
 from reports.matrix import matrix_html
 from reports.verdict import BASELINE, MEASURES, answer, finding, order_text, sentences, table, word
@@ -49,6 +49,11 @@ EXTERNAL = [
 
 def fixture_results() -> dict:
     return json.loads((FIXTURE / "results.json").read_text())
+
+
+def parsed(found: dict) -> Results:
+    """A results.json's parsed JSON as the report reads it."""
+    return Results.from_json(found)
 
 
 def build_from(results: dict, folder: Path, conformance: bool = True) -> Path:
@@ -114,11 +119,11 @@ def test_failed_run_listed_and_escaped(built):
 
 def test_summary_md_has_a_row_per_level(built):
     summary = (built / "summary.md").read_text()
-    entries = data.summary(fixture_results())
+    entries = data.summary(parsed(fixture_results()))
     rows = [line for line in summary.splitlines() if line.startswith("| ") and "|---" not in line]
     # the verdict table, the layer table, the lines table, the stock gaps, the figures, the failed run: each with
     # its header
-    glance = table(fixture_results(), data.scenarios(entries))[1]
+    glance = table(parsed(fixture_results()), data.scenarios(entries))[1]
     assert len(rows) == 1 + len(glance) + (1 + len(STORY)) * 2 + 1 + len(gaps.gaps()) + 1 + len(entries) + 1 + 1
     assert fixture_results()["runs"][0]["layer"] in summary
 
@@ -129,7 +134,7 @@ def test_missing_figures_are_dashes_and_gaps():
     for run in results["runs"]:
         if run["layer"] == layer:
             run["p99_ms"] = None
-    entries = data.summary({**results, "summary": None})
+    entries = data.summary(parsed({**results, "summary": None}))
     p99 = tables.figure_headers().index("p99 (ms)")
     rows = [row for row in tables.figure_rows(entries) if row[0].startswith(layer + "/")]
     assert rows and all(row[p99] == "—" for row in rows)
@@ -173,7 +178,7 @@ def test_knob_matrix_section_chart_and_table(knob_built):
     pixels = matplotlib.image.imread(knob_built / "knob_matrix.png")
     assert pixels.ndim == 3 and pixels.shape[0] > 300 and pixels.reshape(-1, pixels.shape[2]).std(axis=0).max() > 0.05
     assert len(list(ET.parse(knob_built / "knob_matrix.svg").getroot().iter())) > 50
-    entries = data.summary(knob_results())
+    entries = data.summary(parsed(knob_results()))
     rows = md_section(summary, "Knob matrix")
     assert rows[0].startswith("| layer/model | knob |") and len(rows) == 1 + len(entries)
     for entry in entries:  # a row per layer/model x knob, in the page and in summary.md
@@ -193,7 +198,7 @@ def test_knob_matrix_shows_ranges_and_the_failed_runs_knob(knob_built):
 
 
 def test_knob_chart_groups_bars_by_knob_with_latency_on_a_log_axis():
-    entries = [e for e in data.summary(knob_results()) if e.ok]
+    entries = [e for e in data.summary(parsed(knob_results())) if e.ok]
     with matplotlib.rc_context(charts.PLOT_RC):
         fig = charts.knob_chart(charts.context(entries))
     cpu, latency = fig.axes  # one scenario and level: a row each
@@ -209,11 +214,11 @@ def test_knob_chart_groups_bars_by_knob_with_latency_on_a_log_axis():
 
 def test_knobs_are_never_merged_and_old_runs_are_default():
     runs = knob_results()["runs"]
-    entries = summarise(runs)  # as results.json keeps it
+    entries = summarise(map(Run.from_json, runs))  # as results.json keeps it
     assert len(entries) == len({(r["layer"], r["model"], r["knob"], r["users"]) for r in runs})
     old = [{key: value for key, value in run.items() if key != "knob"} for run in fixture_results()["runs"]]
-    assert {entry["knob"] for entry in summarise(old)} == {DEFAULT}
-    assert data.knobs(data.summary(fixture_results())) == [DEFAULT]  # a summary from before the matrix
+    assert {entry["knob"] for entry in summarise(map(Run.from_json, old))} == {DEFAULT}
+    assert data.knobs(data.summary(parsed(fixture_results()))) == [DEFAULT]  # a summary from before the matrix
 
 
 def test_one_knob_means_no_knob_section(built, tmp_path):
@@ -238,7 +243,7 @@ def drawn(entries: list[dict]) -> dict:
 
 
 def test_load_generator_levels_are_hollow():
-    entries = data.summary(fixture_results())
+    entries = data.summary(parsed(fixture_results()))
     lg_levels = sum(e.bound_by_lg() for e in entries if e.ok)
     figures = drawn(entries)
     hollow_markers = [line for ax in figures["throughput"].axes for line in ax.get_lines()
@@ -250,7 +255,7 @@ def test_load_generator_levels_are_hollow():
 
 
 def test_a_layer_has_one_colour_in_every_chart():
-    entries = data.summary(fixture_results())
+    entries = data.summary(parsed(fixture_results()))
     for fig in drawn(entries).values():
         (legend,) = fig.findobj(Legend)
         labels = {text.get_text(): handle for handle, text in zip(legend.legend_handles, legend.texts)}
@@ -273,7 +278,7 @@ def test_a_compare_run_has_its_ratio_and_capacity_charts_and_two_scenario_panels
     results = compare_results()
     scenarios = results["plan"]["scenarios"]
     assert len(scenarios) == 2
-    locust = drawn(data.by_load(data.summary(results), "locust"))
+    locust = drawn(data.by_load(data.summary(parsed(results)), "locust"))
     assert [ax.get_title() for ax in locust["cpu_per_request"].axes] == scenarios
     assert list(locust) == ["cpu_per_request"]  # one fixed rate: no line against load
     page = (compare_built / "report.html").read_text()
@@ -287,7 +292,7 @@ def test_every_chart_says_where_it_came_from(compare_built):
     from PIL import Image
 
     results = compare_results()
-    note = data.provenance(results)
+    note = data.provenance(parsed(results))
     digest = hashlib.sha256((compare_built / "results.json").read_bytes()).hexdigest()
     assert f"Python {results['environment']['python']}" in note and f"{results['plan']['windows']} Locust windows" in note
     assert "bound by pacing" in note and "bound by server" in note and results["environment"]["started"][:10] in note
@@ -309,7 +314,7 @@ def html_escape(text: str) -> str:
 
 
 def order_of(results: dict, scenario: str) -> list[list[str]]:
-    return finding([r for r in results["runs"] if "layer" in r], MEASURES[0], scenario).tiers()
+    return finding(parsed(results).runs, MEASURES[0], scenario).tiers()
 
 
 def swap_figures(results: dict, a: str, b: str, key: str = "cpu_us_per_req") -> dict:
@@ -327,17 +332,17 @@ def swap_figures(results: dict, a: str, b: str, key: str = "cpu_us_per_req") -> 
 def test_verdict_states_every_ratio_with_a_word_and_a_sentence_per_measure_and_scenario():
     results = compare_results()
     scenarios = results["plan"]["scenarios"]
-    said = sentences(results, scenarios)
+    said = sentences(parsed(results), scenarios)
     assert len(said) == len(MEASURES) * len(scenarios) + 1 and said[-1].startswith("No run was bound by the load")
     assert [s.split(",")[0] for s in said[:len(scenarios)]] == [f"On {scenario} at a light {results['plan']['rate']} "
                                                                  "req/s" for scenario in scenarios]
     assert all("saturated by wrk" in s for s in said[len(scenarios):-1])
-    headers, rows = table(results, scenarios)
+    headers, rows = table(parsed(results), scenarios)
     assert len(rows) == len(scenarios) * len(results["plan"]["variants"]) and len(headers) == 2 + 2 * len(MEASURES)
     words = {"baseline", "indistinguishable", "cheaper", "costlier", "serves more", "serves fewer"}
     assert all(row[3] in words and row[5] in words and "—" not in row for row in rows)  # every ratio stated
     bench = fixture_results()  # two repeats: ratios, but no ranking
-    found = finding(bench["runs"], MEASURES[0], "plaintext")
+    found = finding(parsed(bench).runs, MEASURES[0], "plaintext")
     assert order_text(found) == "2 rounds cannot rank them (it takes 3)"
     assert {word(found, name) for name in found.variants()} == {"baseline", "indistinguishable"}
 
@@ -358,7 +363,7 @@ def test_verdict_follows_the_numbers(tmp_path):
     page = build_from(swapped, tmp_path, conformance=False).read_text()
     shown = re.search(r'<ul class="said"><li>(.*?)</li>', page, re.S)[1]  # plaintext's CPU per request
     assert shown.index(last) < shown.index(first)  # in median order: the cheapest first
-    ratio = statistics.median(finding(swapped["runs"], MEASURES[0], "plaintext").ratios(first, BASELINE))
+    ratio = statistics.median(finding(parsed(swapped).runs, MEASURES[0], "plaintext").ratios(first, BASELINE))
     assert f"{first} {ratio:.2f}×" in shown
 
 
@@ -514,7 +519,7 @@ def test_page_renders_in_chromium(built, tmp_path):
     assert len(widths) == len(CHART_NAMES) and min(widths) > 0 and min(boxes) > 100
     assert [url for url in requests if not url.startswith(("file:", "data:"))] == []
     results = fixture_results()
-    assert verdict_text == answer(results, data.scenarios(data.summary(results))) and verdict_rows >= 2
+    assert verdict_text == answer(parsed(results), data.scenarios(data.summary(parsed(results)))) and verdict_rows >= 2
     assert layer_rows == [f"{layer}/" for layer in STORY]  # the layer table: one row per layer, the fourth included
     shot = matplotlib.image.imread(tmp_path / "report.png")
     assert len({tuple(p) for p in shot[::17, ::13].reshape(-1, shot.shape[2]).round(2)}) > 50  # not blank
@@ -568,7 +573,7 @@ def test_the_committed_report_has_the_cost_against_load_section_of_the_committed
     from reports import sweep
 
     found = json.loads((ROOT / "docs" / "results" / "sweep" / "sweep.json").read_text(encoding="utf-8"))
-    for sentence in sweep.sentences(found):
+    for sentence in sweep.sentences(parsed(found)):
         assert html_escape(sentence) in page
 
 

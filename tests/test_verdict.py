@@ -4,10 +4,12 @@ Socket-free: the runs are made up here, so each case knows the answer it should 
 Variant names are placeholders: the verdict knows no layer but its baseline.
 """
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from bench.results import Results, Run
 from bench.rounds import Profile
 from bench.runner import Level, Plan
 from reports import verdict as v
@@ -16,17 +18,23 @@ BASE, FAST, SLOW = v.BASELINE, "fast/loop", "slow/threaded"
 
 
 def runs(figures: dict[str, list[float]], load: str = "locust", bound: str = "pacing", rate: int | None = 1000,
-         scenario: str = "plaintext") -> list[dict]:
+         scenario: str = "plaintext") -> list[Run]:
     """A completed run per variant and round; figures[name][i] is round i+1's figure."""
     key = "cpu_us_per_req" if load == "locust" else "req_per_cpu_s"
     made = []
     for name, values in figures.items():
         layer, model = name.split("/")
         for round_no, value in enumerate(values, 1):
-            made.append({"layer": layer, "model": model, "scenario": scenario, "load": load, "round": round_no,
-                         "repeat": round_no, "users": 20 if load == "locust" else 50, "rate": rate if load == "locust"
-                         else None, "status": "ok", "bound_by": bound, key: value})
+            made.append(Run.from_json({"layer": layer, "model": model, "scenario": scenario, "load": load,
+                                       "round": round_no, "repeat": round_no, "users": 20 if load == "locust" else 50,
+                                       "rate": rate if load == "locust" else None, "status": "ok", "bound_by": bound,
+                                       key: value}))
     return made
+
+
+def results(made: list[Run]) -> Results:
+    """A results.json of these runs alone."""
+    return Results({}, None, None, tuple(made))
 
 
 def found(figures: dict[str, list[float]], **kwargs) -> v.Finding:
@@ -39,7 +47,7 @@ def test_a_clear_winner_is_ranked_first_and_each_ratio_is_paired_within_its_roun
     assert result.tiers() == [[FAST], [BASE], [SLOW]]
     assert result.ratios(FAST, BASE) == pytest.approx([0.5, 61 / 120, 44 / 90])  # round by round, not medians
     assert v.order_text(result) == f"from cheapest: {FAST}, then {BASE}, then {SLOW}"
-    text = v.verdict({"runs": runs({BASE: [100, 120, 90], FAST: [50, 61, 44], SLOW: [300, 350, 280]})}, ["plaintext"])
+    text = v.verdict(results(runs({BASE: [100, 120, 90], FAST: [50, 61, 44], SLOW: [300, 350, 280]})), ["plaintext"])
     assert f"raw_socket/threaded 100 µs of CPU; {FAST} 0.50× and {SLOW} 3.00×." in text  # in median order
     assert [v.word(result, n) for n in (BASE, FAST, SLOW)] == ["baseline", "cheaper", "costlier"]
 
@@ -48,7 +56,7 @@ def test_ratios_that_straddle_one_are_indistinguishable_not_ranked():
     # FAST's median is lower, but one round has it dearer than the baseline
     result = found({BASE: [100, 100, 100], FAST: [97, 101, 96]})
     assert not result.apart(FAST, BASE) and result.tiers() == [[FAST, BASE]] and result.steady()
-    text = v.verdict({"runs": runs({BASE: [100, 100, 100], FAST: [97, 101, 96]})}, ["plaintext"])
+    text = v.verdict(results(runs({BASE: [100, 100, 100], FAST: [97, 101, 96]})), ["plaintext"])
     assert f"{FAST} as much." in text and "0.97" not in text
     assert v.order_text(result) == "indistinguishable from one another" and v.word(result, FAST) == "indistinguishable"
 
@@ -108,7 +116,7 @@ def test_runs_bound_by_the_load_generator_never_feed_the_verdict():
     tainted = runs({BASE: [100, 100, 100], SLOW: [50, 50, 50]}, rate=4000, bound="load-generator")
     result = v.finding(clean + tainted, v.MEASURES[0], "plaintext")
     assert result.level == "500 req/s" and result.tiers() == [[BASE], [SLOW]]  # the highest level Locust did not bind
-    text = v.verdict({"runs": clean + tainted}, ["plaintext"])
+    text = v.verdict(results(clean + tainted), ["plaintext"])
     assert "6 runs bound by the load generator are shown but never ranked" in text and "0.50×" not in text
     only_lg = v.finding(tainted, v.MEASURES[0], "plaintext")
     assert only_lg.level is None and "nothing to rank" in v.plain_sentence(only_lg)
@@ -116,10 +124,10 @@ def test_runs_bound_by_the_load_generator_never_feed_the_verdict():
 
 def test_failed_runs_are_counted_and_left_out():
     made = runs({BASE: [100, 100, 100], SLOW: [300, 300, 300]})
-    made[0] = {**made[0], "status": "failed", "cpu_us_per_req": 1.0}
+    made[0] = replace(made[0], status="failed", cpu_us_per_req=1.0)
     result = v.finding(made, v.MEASURES[0], "plaintext")
     assert result.figure(BASE).median == 100 and result.rounds() == 3
-    assert "1 run failed and is left out" in v.verdict({"runs": made}, ["plaintext"])
+    assert "1 run failed and is left out" in v.verdict(results(made), ["plaintext"])
 
 
 # --- the order of the rounds ------------------------------------------------------------------
@@ -177,7 +185,7 @@ def test_rounds_that_scatter_widely_still_state_their_ratios_and_say_they_scatte
     wide = {BASE: [100] * 6, SLOW: [200, 300, 150, 260, 170, 320]}
     result = found(wide)
     assert result.scatter() > v.MAX_SCATTER and not result.steady()
-    text = v.verdict({"runs": runs(wide)}, ["plaintext"])
+    text = v.verdict(results(runs(wide)), ["plaintext"])
     assert f"{SLOW} 2.30×" in text and "the rounds scattered: a median's error up to" in text
     tight = found({BASE: [100] * 6, SLOW: [200, 204, 198, 201, 199, 203]})
     assert tight.steady() and tight.scatter() < 0.01
@@ -189,7 +197,7 @@ def test_rounds_that_scatter_widely_still_state_their_ratios_and_say_they_scatte
 def test_the_verdict_table_gives_every_variant_its_ratio_range_and_word_per_measure():
     made = runs({BASE: [100, 120, 90], FAST: [50, 61, 44], SLOW: [101, 119, 92]})
     made += runs({BASE: [1000, 900, 1100], FAST: [2000, 1850, 2150], SLOW: [300, 280, 320]}, load="wrk")
-    headers, rows = v.table({"runs": made}, ["plaintext"])
+    headers, rows = v.table(results(made), ["plaintext"])
     assert headers[:2] == ["scenario", "variant"] and len(headers) == 6
     assert headers[2].startswith("CPU per request") and headers[4].startswith("requests per server CPU-second")
     by_name = {row[1]: row[2:] for row in rows}
@@ -202,12 +210,12 @@ def test_the_verdict_table_gives_every_variant_its_ratio_range_and_word_per_meas
 def test_the_one_line_answer_names_only_what_the_data_ranks():
     made = runs({BASE: [100, 120, 90], FAST: [50, 61, 44], SLOW: [300, 350, 280]})
     made += runs({BASE: [1000, 900, 1100], FAST: [2000, 1850, 2150], SLOW: [300, 280, 320]}, load="wrk")
-    line = v.answer({"runs": made}, ["plaintext"])
+    line = v.answer(results(made), ["plaintext"])
     assert line == (f"On plaintext, {FAST} serves the most requests per core (2.00× {BASE}) and {SLOW} the fewest "
                     f"(0.30×); {FAST} costs the least CPU per request at 1000 req/s (0.50× {BASE}) and {SLOW} the most "
                     f"(3.00×).")
     tied = runs({BASE: [100, 100, 100], FAST: [99, 101, 100]})
-    assert v.answer({"runs": tied}, ["plaintext"]) == (f"On plaintext, no variant costs less CPU per request than "
+    assert v.answer(results(tied), ["plaintext"]) == (f"On plaintext, no variant costs less CPU per request than "
                                                         f"{BASE} at 1000 req/s.")
 
 
@@ -232,5 +240,5 @@ def test_the_thresholds_are_the_movement_between_the_committed_evidence_runs(cap
 
 def test_the_order_among_all_variants_is_said_per_measure_and_scenario():
     made = runs({BASE: [100, 120, 90], FAST: [50, 61, 44], SLOW: [300, 350, 280]})
-    assert v.orders({"runs": made}, ["plaintext"]) == [f"CPU per request, plaintext: from cheapest: {FAST}, then "
+    assert v.orders(results(made), ["plaintext"]) == [f"CPU per request, plaintext: from cheapest: {FAST}, then "
                                                         f"{BASE}, then {SLOW}."]
