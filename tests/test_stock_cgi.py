@@ -16,6 +16,7 @@ from helpers import ROOT
 from bench.cli import make_plan
 from bench.knobs import PSEUDO, STOCK_CGI_LAYER
 from bench.process import ServerProcess
+from bench.results import Results
 from bench.scenarios import CGI_SCENARIOS
 from server_layers.cgi_cost import SCENARIOS, bench_args, merged, variants
 from webapp.cgi import PATH as GATEWAY_PATH
@@ -73,8 +74,8 @@ def test_stock_cgi_serves_the_cgi_scenarios_only(tmp_path):
 def test_merged_parts_keep_every_scenarios_runs():
     run = {"layer": "raw_socket", "model": "threaded", "status": "ok", "load": "locust", "users": 1, "rate": 20,
            "repeat": 1, "cpu_us_per_req": 10.0, "p50_ms": 1.0, "p99_ms": 2.0, "bound_by": "pacing"}
-    parts = [{"environment": {"python": "3"}, "calibration": None, "plan": {"scenario": s},
-              "runs": [{**run, "scenario": s}]} for s in SCENARIOS]
-    results = merged(parts, type("Options", (), {"rate": 20, "repeat": 1, "duration": "6s"}))
+    parts = [Results.from_json({"environment": {"python": "3"}, "calibration": None, "plan": {"scenario": s},
+                                "runs": [{**run, "scenario": s}]}) for s in SCENARIOS]
+    results = merged(parts, type("Options", (), {"rate": 20, "repeat": 1, "duration": "6s"})).to_json()
     assert results["plan"]["kind"] == "cgi" and [r["scenario"] for r in results["runs"]] == SCENARIOS
     assert {entry["scenario"] for entry in results["summary"]} == set(SCENARIOS)
