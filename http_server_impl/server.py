@@ -1,9 +1,11 @@
-"""The server on `http.server`: it gives the loop, the models and the parsing.
+"""The server on `http.server`: it gives the loop, the models, the request line and the dispatch to do_*.
 
-BaseHTTPRequestHandler reads and splits each request. Where it falls short of
-the contract, the smallest hook is overridden below, with why. It must not use
-http11's parser (parsing is this layer's job); it checks what http.server read
-against http11's grammar, and borrows its chunked decoder, which http.server lacks.
+BaseHTTPRequestHandler reads each request line and calls do_METHOD. Where it falls short of the
+contract, the smallest hook is overridden below, with why; where stock's own way costs more than
+the contract needs (the head parsed by the email package, the head written a line at a time), its
+template method (parse_request, the send_* family) is overridden with a cheaper one. It must not
+use http11's parser (parsing is this layer's job): it checks the lines its reader measured against
+http11's grammar, and borrows its chunked decoder, which http.server lacks.
 """
 
 import http.client
@@ -17,7 +19,6 @@ from pathlib import Path
 from typing import cast
 
 from http11 import Origin, ProtocolError, Request, Response, error_response, grammar, http_date
-from http11.limits import MAX_FIELDS
 from http11.parser import ChunkedBody
 from serving.access_log import log_request
 from serving.contract import App, Lifecycle, ServerOptions
@@ -28,10 +29,9 @@ from serving.stdlib_server import Forking, ManagedServer, Threading
 
 from .reader import ConnectionClosed, HeadTimeout, RequestReader
 
-# Stock http.client counts the empty line that ends a head as a field, so 100 fields get 431;
-# RequestReader enforces MAX_FIELDS itself, so let http.client's own cap sit one above it.
-# gap: 100 fields refused with 431 [cases: header-count-100]
-http.client._MAXHEADERS = MAX_FIELDS + 1  # type: ignore[attr-defined]  # private, absent from typeshed's stub
+SERVER = "server-layers (http_server_impl)"
+STATUS_LINES = {status: f"HTTP/1.1 {status.value} {http.server.BaseHTTPRequestHandler.responses[status][0]}\r\n"
+                for status in HTTPStatus}  # stock's send_response_only, once per status
 
 # --- connection loop -----------------------------------------------------------
 
@@ -79,28 +79,36 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def parse_request(self) -> bool:
         # Stock splits on any white space and accepts `GET /` (HTTP/0.9): check the line first.
         # gap: a lenient request line [cases: request-line-*, method-*, target-*]
-        self.request_version, self.checked = self.default_request_version, False
+        # Stock then parses the head with the email package (http.client.parse_headers), about a
+        # third of its time per request, and counts the empty line that ends a head as a field, so
+        # 100 fields get 431; the reader has the lines already, measured and limited: they are checked
+        # against the grammar (check_head) instead, and self.headers is not built.
+        # gap: 100 fields refused with 431 [cases: header-count-100]
+        self.request_version = self.default_request_version
         raw = self.raw_requestline
         try:
-            self.target = grammar.check_request_line(raw[:-1] if raw.endswith(b"\n") else raw)[1]
+            self.command, self.target, self.request_version = grammar.check_request_line(
+                raw[:-1] if raw.endswith(b"\n") else raw)
+            while self.reader.readline() not in (b"\r\n", b"\n"):
+                pass  # the reader keeps each field line in self.reader.lines and enforces the limits
         except ProtocolError as exc:
             return self.refuse(exc)
-        if not super().parse_request() or not (self.checked or self.check_head()):
+        except http.client.LineTooLong:  # the reader's HeadTooLarge
+            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
+            return False
+        self.path = self.target
+        if not self.check_head():
             return False
         if self.expect == "continue":
+            # Stock sends 100 Continue before any check; a bad head (413, 400) must be refused instead.
+            # gap: 100 Continue before the head is checked [cases: expect-*, fuzz-expect-*]
             self.send_response_only(HTTPStatus.CONTINUE)
             self.end_headers()
         return True
 
-    def handle_expect_100(self) -> bool:
-        # Stock sends 100 Continue before any check; a bad head (413, 400) must be refused instead.
-        # gap: 100 Continue before the head is checked [cases: expect-*, fuzz-expect-*]
-        return self.check_head()
-
     def check_head(self) -> bool:
         """Stock accepts lines without a colon, obs-fold, control characters, any Host, any framing."""
         # gap: lenient field lines, any Host [cases: header-*, host-*]
-        self.checked = True
         try:
             # The checked lines, not stock's self.headers: stock keeps a value's trailing white space
             # (OWS is not part of a value, RFC 9112 §5); otherwise the names and values are the same.
@@ -135,6 +143,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         response, connection = answer_with_connection(server.app, server.options, server.lifecycle, request)
         self.write(response, connection, request.request_line)
 
+    # the methods the app answers most, found without a failed lookup through __getattr__ (twice a request)
+    do_GET = do_HEAD = do_POST = serve
+
     def read_body(self) -> bytes:
         # Stock has no body framing at all; chunked bodies are decoded by http11's decoder.
         # gap: no body framing [cases: chunked-*, te-*, cl-*, content-length-*, fuzz-chunk*]
@@ -150,21 +161,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.server.options.access_log:  # before the answer leaves, as on the other layers
             log_request(self.client_address, request_line, response.status,
                         response.length if response.file else len(response.body))
-        self.send_response(response.status)  # the status line, Server and Date
-        for name, value in response.headers:
-            self.send_header(name, value)
-        if response.has_length:
-            self.send_header("Content-Length", str(response.length))
-        if connection:
-            self.send_header("Connection", connection)
         # Stock end_headers() sends the head and the body follows in a second send; one send per
         # response instead (two are what lets Nagle and delayed ACKs stall a keep-alive client).
         # gap: head and body in two sends, the Nagle stall [cases: none: a delay, measured with --no-nodelay]
-        self._headers_buffer.append(b"\r\n" + response.body)
+        self._headers_buffer = [self.head(response, connection), response.body]
         self.flush_headers()
         self.close_connection = connection == "close"
         if response.file:  # a large file: a piece at a time, each sent before the next is read (SPEC §4)
             self.send_file(response.file, response.length)
+
+    def head(self, response: Response, connection: str | None) -> bytes:
+        """The status line, Server, Date and the response's fields, as stock's send_response and send_header
+        write them; stock encodes and appends a line per call and checks each name for Connection, which
+        costs more than the rest of the answer: here the head is one string, encoded once."""
+        lines = [STATUS_LINES[response.status], f"Server: {SERVER}\r\nDate: {self.date_time_string()}\r\n"]
+        lines += [f"{name}: {value}\r\n" for name, value in response.headers]
+        if response.has_length:
+            lines.append(f"Content-Length: {response.length}\r\n")
+        if connection:
+            lines.append(f"Connection: {connection}\r\n")
+        lines.append("\r\n")
+        return "".join(lines).encode("latin-1")
 
     def send_file(self, path: Path, length: int) -> None:
         try:
@@ -189,7 +206,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             pass
 
     def version_string(self) -> str:
-        return "server-layers (http_server_impl)"
+        return SERVER
 
     def date_time_string(self, timestamp: float | None = None) -> str:
         # Stock formats the Date of every response anew; once per second is enough (as on the other layers).
