@@ -39,7 +39,7 @@ from oneline import OneLineParser, fail
 from . import measure, wrk
 from .catalog import DEFAULT_MODEL, EVENT_LOOP_VARIANTS, LAYERS, LOOPS
 from .process import layer_command
-from .reference_servers import VENV, Target, ensure_venv, production, start, stock
+from .reference_servers import VENV, Target, ensure_venv, floor, production, start, stock
 
 ROOT = Path(__file__).resolve().parent.parent
 Record = dict[str, Any]  # one run, one summary entry or one ratio, as reference.json holds it
@@ -53,6 +53,7 @@ def reference_models(layer: str) -> list[str]:
 OURS = [(layer, model, loop) for layer in LAYERS for loop in ["", *LOOPS.get(layer, [])[1:]]
         for model in reference_models(layer)]  # every catalog layer, each loop after the default, e.g. +uvloop
 BEFORE = "before:"  # the prefix of a --baseline checkout's targets
+FLOOR = floor().name  # every row's distance from it: what parsing, the app and the layer cost on top of a bare loop
 
 
 def our_name(layer: str, model: str, loop: str) -> str:
@@ -69,7 +70,7 @@ def ours(prefix: str = "", cwd: Path = ROOT) -> list[Target]:
 def targets(venv: Path = VENV, baseline: Path | None = None) -> list[Target]:
     """uvicorn, gunicorn and stock http.server (with TCP_NODELAY and without) serving the project's app through
     the adapters, then our servers: the same app and the same answer on every row."""
-    return [*production(venv), stock("http.server+nodelay"), stock("http.server", nodelay=False), *ours(),
+    return [*production(venv), stock("http.server+nodelay"), stock("http.server", nodelay=False), floor(), *ours(),
             *(ours(BEFORE, baseline) if baseline else [])]
 
 
@@ -130,38 +131,51 @@ def summarise(runs: list[Record]) -> Record:
     for name, entry in summary.items():
         ok = [run for run in runs if run["target"] == name and run["status"] == "ok"]
         entry.update({figure: spread([run.get(figure) for run in ok]) for figure in FIGURES})
+        entry["above_floor_us"] = spread([round(d, 2) for d in paired_differences(runs, name, FLOOR)])
     return summary
 
 
 def ratios(runs: list[Record], summary: Record) -> list[Record]:
-    """Each issue ratio: of the medians (the verdict), and the median and range of its same-round pairs."""
+    """Each issue ratio: the median and range of its same-round pairs (the verdict), and the ratio of the medians."""
     return [ratio(runs, summary, measured, reference, at_most) for measured, reference, at_most in RATIOS
             if not (measured.startswith(BEFORE) and measured not in summary)]  # no --baseline, or no such layer then
 
 
 def ratio(runs: list[Record], summary: Record, measured: str, reference: str,
           at_most: float | None = None) -> Record:
-    """measured / reference in CPU us per request. "ratio": of the medians (what the verdict judges against
-    `at_most`); "paired": the median of the same-round ratios, each round's measured over that round's reference
-    (what a "× reference" column shows), with "rounds" their median, min and max (None when no round has both)."""
+    """measured / reference in CPU us per request. "paired": the median of the same-round ratios, each round's
+    measured over that round's reference (what the verdict judges against `at_most`, and what a "× reference"
+    column shows), with "rounds" their median, min and max (None when no round has both); "ratio": of the medians,
+    kept beside it (a ratio of medians can sit at the edge of the rounds' own range)."""
     entry: Record = {"measured": measured, "reference": reference, "at_most": at_most, "ratio": None,
                      "paired": None, "rounds": None, "verdict": "n/a"}
     a, b = (summary.get(name, {}).get("cpu_us_per_req") for name in (measured, reference))
     if a and b:
-        entry["ratio"] = of_medians = round(a["median"] / b["median"], 3)
-        entry["verdict"] = "-" if at_most is None else "PASS" if of_medians <= at_most else "FAIL"
+        entry["ratio"] = round(a["median"] / b["median"], 3)
         entry["rounds"] = rounds = spread([round(p, 3) for p in paired_ratios(runs, measured, reference)])
-        entry["paired"] = rounds["median"] if rounds else None
+        entry["paired"] = paired = rounds["median"] if rounds else None
+        entry["verdict"] = ("-" if at_most is None else "n/a" if paired is None
+                            else "PASS" if paired <= at_most else "FAIL")
     return entry
 
 
 def paired_ratios(runs: list[Record], measured: str, reference: str) -> list[float]:
     """measured / reference of every round in which both ran ok, in round order."""
+    return [a / b for a, b in paired(runs, measured, reference)]
+
+
+def paired_differences(runs: list[Record], measured: str, reference: str) -> list[float]:
+    """measured - reference, in CPU us per request, of every round in which both ran ok (none for itself)."""
+    return [a - b for a, b in paired(runs, measured, reference)] if measured != reference else []
+
+
+def paired(runs: list[Record], measured: str, reference: str) -> list[tuple[float, float]]:
+    """(measured, reference) CPU us per request of every round in which both ran ok, in round order."""
     per_round: dict[int, dict[str, float]] = {}
     for run in runs:
         if run["status"] == "ok" and run["target"] in (measured, reference):
             per_round.setdefault(run["repeat"], {})[run["target"]] = run["cpu_us_per_req"]
-    return [r[measured] / r[reference] for _, r in sorted(per_round.items()) if len(r) == 2]
+    return [(r[measured], r[reference]) for _, r in sorted(per_round.items()) if len(r) == 2]
 
 
 def cell(entry: Record | None, fmt: str) -> str:
@@ -171,14 +185,14 @@ def cell(entry: Record | None, fmt: str) -> str:
 
 
 def table(summary: Record, verdicts: list[Record]) -> str:
-    head = (f"{'target':<36} {'CPU us/req':>22} {'requests/s':>24} {'p99 ms':>20} {'srv CPU%':>7} {'wrk CPU%':>8} "
-            f"{'ok':>4}")
+    head = (f"{'target':<36} {'CPU us/req':>22} {'above floor us':>22} {'requests/s':>24} {'p99 ms':>20} "
+            f"{'srv CPU%':>7} {'wrk CPU%':>8} {'ok':>4}")
     lines = [head, "-" * len(head)]
     for name, entry in summary.items():
-        srv, load = entry["server_cpu_pct"], entry["wrk_cpu_pct"]
-        lines.append(f"{name:<36} {cell(entry['cpu_us_per_req'], '.1f'):>22} {cell(entry['rps'], '.0f'):>24} "
-                     f"{cell(entry['p99_ms'], '.2f'):>20} {srv['median'] if srv else '-':>7} "
-                     f"{load['median'] if load else '-':>8} {entry['ok']}/{entry['runs']:<2}")
+        srv, load = (f"{e['median']:.1f}" if e else "-" for e in (entry["server_cpu_pct"], entry["wrk_cpu_pct"]))
+        lines.append(f"{name:<36} {cell(entry['cpu_us_per_req'], '.1f'):>22} "
+                     f"{cell(entry.get('above_floor_us'), '.1f'):>22} {cell(entry['rps'], '.0f'):>24} "
+                     f"{cell(entry['p99_ms'], '.2f'):>20} {srv:>7} {load:>8} {entry['ok']}/{entry['runs']:<2}")
     lines.append("")
     lines.append(f"{'CPU us/req ratio':<52} {'paired, per round':<17} {'of medians':<10} target")
     for v in verdicts:

@@ -1,10 +1,12 @@
-"""The reference servers: the project's one app on uvicorn, on gunicorn and on stock http.server.
+"""The reference servers: the project's one app on uvicorn, gunicorn, granian and stock http.server, and the floor.
 
 The same app on every row (through the thin adapters of adapters/), so a comparison measures the
 server, not two different answers. Beside them, frameworks(): the tutorial's last rung, the guestbook
 written for Flask (on gunicorn) and for FastAPI (on uvicorn), frameworks/. uvicorn, gunicorn and the
 frameworks live in a separate environment, .venv-reference, installed on first use: never a requirement
-of the servers or of `make test`.
+of the servers or of `make test`. granian (Rust, WSGI and ASGI) is the native anchor above uvicorn's C parser;
+floor() is the pure-Python floor below every layer (bench.floor_server: a selectors loop that answers
+without parsing).
 Used by bench.reference (wrk, CPU per request) and by the conformance probe (reference columns).
 Starts processes and installs packages; never imports uvicorn, gunicorn, a framework or locust itself.
 """
@@ -22,10 +24,11 @@ from .process import ServerProcess, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv-reference"
-REQUIREMENTS = ["uvicorn[standard]", "gunicorn",  # uvicorn with uvloop + httptools, as it is deployed
+REQUIREMENTS = ["uvicorn[standard]", "gunicorn", "granian",  # uvicorn with uvloop + httptools, as it is deployed
                 "flask", "fastapi", "python-multipart"]  # the frameworks' rung (frameworks/); FastAPI forms: multipart
-PACKAGES = ("uvicorn", "uvloop", "httptools", "gunicorn",  # import names (importlib.metadata takes them too)
+PACKAGES = ("uvicorn", "uvloop", "httptools", "gunicorn", "granian",  # import names (importlib.metadata takes them)
             "flask", "werkzeug", "fastapi", "starlette", "pydantic", "python_multipart")
+FLOOR_MODULE = "bench.floor_server"
 READY_TIMEOUT_S = 30.0  # uvicorn's start-up in its own venv is the slowest
 GUNICORN_THREADS = 8  # one worker process (one core, as our servers), gthread: keep-alive and 8 requests at once
 
@@ -51,11 +54,21 @@ def gunicorn(venv: Path, app: str, *options: str) -> tuple[str, ...]:
             "gthread", "--threads", str(GUNICORN_THREADS), "--log-level", "warning", *options)
 
 
+def granian(venv: Path, interface: str, app: str) -> tuple[str, ...]:
+    """granian serving `app` over `interface` (wsgi or asgi) as its rows do: one worker, HTTP/1.1, no websockets;
+    WSGI's app runs on GUNICORN_THREADS blocking threads, as gunicorn's row (ASGI's on uvloop, as uvicorn's)."""
+    threads = ("--blocking-threads", str(GUNICORN_THREADS)) if interface == "wsgi" else ()
+    return (str(venv / "bin" / "granian"), "--interface", interface, "--host", "127.0.0.1", "--port", "{port}",
+            "--workers", "1", "--http", "1", "--no-ws", "--log-level", "warning", *threads, app)
+
+
 def production(venv: Path = VENV) -> list[Target]:
-    """uvicorn (uvloop + httptools, the ASGI adapter) and gunicorn (gthread, the WSGI adapter)."""
+    """uvicorn (uvloop + httptools, the ASGI adapter), gunicorn (gthread, the WSGI adapter), and granian on both."""
     return [
         Target("uvicorn", uvicorn(venv, "adapters.asgi:app"), prints_line=False, production=True),
         Target("gunicorn", gunicorn(venv, "adapters.wsgi:app"), prints_line=False, production=True),
+        Target("granian-wsgi", granian(venv, "wsgi", "adapters.wsgi:app"), prints_line=False, production=True),
+        Target("granian-asgi", granian(venv, "asgi", "adapters.asgi:app"), prints_line=False, production=True),
     ]
 
 
@@ -69,6 +82,12 @@ def frameworks(venv: Path = VENV) -> list[Target]:
         Target("fastapi", uvicorn(venv, "frameworks.fastapi_app:app", "--header", "server:server-layers (fastapi)"),
                prints_line=False, production=True),
     ]
+
+
+def floor() -> Target:
+    """The pure-Python floor (bench.floor_server): the least a Python loop pays per request, with no parsing and
+    no app; only for bench.reference's /plaintext rows, never a conformance column (it is no HTTP server)."""
+    return Target("floor", (sys.executable, "-m", FLOOR_MODULE, "--port", "0"))
 
 
 def stock(name: str = "stock http.server", nodelay: bool = True) -> Target:

@@ -7,6 +7,7 @@ against it when wrk is installed. No speed is asserted and uvicorn is never need
 
 import json
 import shutil
+import socket
 import sys
 import urllib.error
 import urllib.request
@@ -14,7 +15,7 @@ import urllib.request
 import pytest
 from helpers import ROOT, end_tree, python_tree
 
-from bench import reference, wrk
+from bench import reference, reference_servers, wrk
 from bench.process import ServerProcess
 
 # wrk 4.1.0 with bench/wrk_report.lua, captured against bench.stock_server (200s) and its 404 path: its text, then
@@ -145,20 +146,21 @@ def run(target: str, repeat: int, cpu_us: float) -> dict:
             "p50_ms": 1.0, "p99_ms": 2.0, "server_cpu_pct": 99.0, "wrk_cpu_pct": 30.0, "errors": 0}
 
 
-def test_ratios_of_medians_with_verdicts():
+def test_ratios_with_verdicts_on_the_paired_median():
     (fast, base, aim), (slow, slow_base, _) = reference.RATIOS[:2]  # two aims against the same reference
     assert base == slow_base and aim < 1.0
     runs = [run(base, r, us) for r, us in [(1, 40.0), (2, 36.0), (3, 38.0)]]
-    runs += [run(fast, r, us) for r, us in [(1, 30.0), (2, 26.6), (3, 25.0)]]
+    runs += [run(fast, r, us * aim) for r, us in [(1, 40.0), (2, 36.0 * 0.9), (3, 38.0 * 0.95)]]  # aim x 1, .9, .95
     runs += [run(slow, r, 45.6) for r in (1, 2, 3)]
     runs.append({"target": base, "repeat": 4, "status": "failed", "error": "x"})
     summary = reference.summarise(runs)
     assert summary[base]["cpu_us_per_req"] == {"median": 38.0, "min": 36.0, "max": 40.0}
     assert summary[base]["ok"] == 3 and summary[base]["runs"] == 4
     verdicts = {(v["measured"], v["reference"]): v for v in reference.ratios(runs, summary)}
-    assert verdicts[(fast, base)]["ratio"] == 0.7 and verdicts[(fast, base)]["verdict"] == "PASS"
-    assert verdicts[(fast, base)]["rounds"]["max"] == 0.75
-    assert verdicts[(slow, base)]["ratio"] == 1.2 and verdicts[(slow, base)]["verdict"] == "FAIL"
+    fast_verdict = verdicts[(fast, base)]
+    assert fast_verdict["paired"] == pytest.approx(aim * 0.95, abs=1e-3) and fast_verdict["verdict"] == "PASS"
+    assert verdicts[(fast, base)]["rounds"]["max"] == pytest.approx(aim, abs=1e-3)
+    assert verdicts[(slow, base)]["paired"] == 1.2 and verdicts[(slow, base)]["verdict"] == "FAIL"
     unmeasured = next(key for key in verdicts if not {*key} & {fast, slow, base})
     assert verdicts[unmeasured]["verdict"] == "n/a"  # neither side measured
     unaimed = [v for v in reference.RATIOS if v[2] is None and v[1] == base]  # how far, with no target
@@ -171,7 +173,7 @@ def test_ratios_of_medians_with_verdicts():
 
 def test_the_times_column_is_the_median_of_the_paired_ratios():
     """× uvicorn is the median of the per-round ratios (4.10, 4.52, 5.10: 4.52) with their range, not the ratio
-    of the medians (41.0 / 10.0 = 4.10, kept as "ratio", what an aim is judged on)."""
+    of the medians (41.0 / 10.0 = 4.10, kept beside it as "ratio"); an aim is judged on the paired median too."""
     base = [run("uvicorn", r, us) for r, us in [(1, 12.0), (2, 10.0), (3, 8.0)]]
     other = [run("gunicorn", r, us) for r, us in [(1, 12.0 * 4.52), (2, 10.0 * 4.10), (3, 8.0 * 5.10)]]
     runs = base + other + [{"target": "gunicorn", "repeat": 4, "status": "failed", "error": "x"}]
@@ -180,6 +182,8 @@ def test_the_times_column_is_the_median_of_the_paired_ratios():
     assert times["ratio"] == 4.1  # of the medians
     assert reference.paired_ratios(runs, "gunicorn", "uvicorn") == pytest.approx([4.52, 4.10, 5.10])
     assert "4.52 [4.10-5.10]" in reference.table(reference.summarise(runs), [times])
+    judged = reference.ratio(runs, reference.summarise(runs), "gunicorn", "uvicorn", at_most=4.3)
+    assert judged["verdict"] == "FAIL"  # 4.52 > 4.3, though the ratio of the medians (4.10) is under it
 
 
 def test_the_load_average_is_recorded_before_and_after(monkeypatch):
@@ -248,7 +252,7 @@ def test_a_baseline_adds_its_servers_and_ratios(tmp_path, capsys):
     assert len(before) == sum(layer in older for layer, *_ in reference.OURS) > 0
     chosen = {t.name: t for t in reference.targets(baseline=tmp_path)}
     assert all(chosen[name].cwd == tmp_path for name in before)
-    runs = [run("uvicorn", 1, 40.0), run("raw_socket/selectors", 1, 30.0), run("before:raw_socket/selectors", 1, 60.0)]
+    runs = [run("uvicorn", 1, 40.0), run("raw_socket/selectors", 1, 16.0), run("before:raw_socket/selectors", 1, 60.0)]
     verdicts = {v["measured"]: v for v in reference.ratios(runs, reference.summarise(runs))}
     assert verdicts["before:raw_socket/selectors"]["ratio"] == 1.5
     assert verdicts["before:raw_socket/selectors"]["verdict"] == "FAIL"
@@ -259,7 +263,7 @@ def test_a_baseline_adds_its_servers_and_ratios(tmp_path, capsys):
 
 
 def test_without_a_baseline_no_before_ratios():
-    runs = [run("uvicorn", 1, 40.0), run("raw_socket/selectors", 1, 30.0)]
+    runs = [run("uvicorn", 1, 40.0), run("raw_socket/selectors", 1, 16.0)]
     assert not any(v["measured"].startswith(reference.BEFORE)
                    for v in reference.ratios(runs, reference.summarise(runs)))
 
@@ -294,3 +298,28 @@ def test_the_cpu_of_a_process_tree_counts_its_live_children(tmp_path):
         assert measure.tree_cpu_so_far(parent.pid) - measure.cpu_so_far(parent.pid) >= 0.25
     finally:
         end_tree(parent)
+
+
+def test_each_row_has_its_paired_distance_from_the_floor():
+    """above_floor_us: the median and range, over the rounds, of a row's CPU per request less the floor's."""
+    runs = [run(reference.FLOOR, r, us) for r, us in [(1, 10.0), (2, 12.0), (3, 11.0)]]
+    runs += [run("uvicorn", r, us) for r, us in [(1, 30.0), (2, 31.0), (3, 35.0)]]
+    summary = reference.summarise(runs)
+    assert summary["uvicorn"]["above_floor_us"] == {"median": 20.0, "min": 19.0, "max": 24.0}
+    assert summary[reference.FLOOR]["above_floor_us"] is None  # not a distance from itself
+
+
+def test_the_floor_answers_each_pipelined_request_without_parsing(tmp_path):
+    floor = ServerProcess([sys.executable, "-m", reference_servers.FLOOR_MODULE, "--port", "0"],
+                          tmp_path / "floor.stderr", name="floor").wait_ready()
+    try:
+        with socket.create_connection((floor.host, floor.port), timeout=5) as sock:
+            sock.sendall(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n" * 2 + b"GET /plaintext HTTP/1.1\r\nHo")
+            sock.sendall(b"st: x\r\n\r")
+            sock.sendall(b"\n")  # the third request's blank line spans two reads
+            received = b""
+            while received.count(b"Hello, World!") < 3:
+                received += sock.recv(65536)
+    finally:
+        floor.stop()
+    assert received.count(b"HTTP/1.1 200 OK\r\n") == 3 and b"Server: server-layers (floor)\r\n" in received
