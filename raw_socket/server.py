@@ -10,16 +10,19 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from http11 import Address, Response
 from serving.blocking import admit, serve_connection
-from serving.contract import App, Lifecycle, ServerOptions
+from serving.contract import Address, App, Lifecycle, ServerOptions
 from serving.lifecycle import reap, stop_children
 from serving.offload import in_thread
 from serving.runner import family, run
 from serving.sending import cap_send_buffer, kernel_unsent
 from serving.session import Session
-from webapp.cgi import Deferred
+
+if TYPE_CHECKING:  # what a Session hands over, for the checker only: at run time this layer imports serving alone
+    from http11 import Response
+    from webapp.cgi import Deferred
 
 ACCEPT_POLL_S = 0.5  # how soon the accept loop notices a stop (socketserver polls alike)
 RECV_SIZE = 65536
@@ -199,7 +202,7 @@ class SelectorServer(Server):
             conn.running = pending
             in_thread(pending.run, lambda response: self.made_off_loop(conn, response))
 
-    def made_off_loop(self, conn: Pending, response: Response) -> None:
+    def made_off_loop(self, conn: Pending, response: "Response") -> None:
         """From the thread: queue the answer and wake the loop."""
         self.off_loop_answers.append((conn, response))
         try:

@@ -5,7 +5,7 @@ Types only, no behaviour: a layer annotates with them, serving.runner relies on 
 
 from typing import Protocol
 
-from http11 import Address
+from http11 import Address as Address  # re-exported: the address a server is bound to is part of the contract
 from webapp import App
 
 from .lifecycle import Lifecycle
