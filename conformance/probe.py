@@ -31,7 +31,7 @@ from pathlib import Path
 
 from bench.catalog import MODELS
 from bench.process import ServerProcess, layer_command
-from bench.reference_servers import Target, ensure_venv, production, start, stock
+from bench.reference_servers import Target, ensure_venv, frameworks, production, start, stock
 from oneline import OneLineParser
 
 from .corpus import Case, Observation, check, load_cases, normalise, run_case
@@ -314,8 +314,9 @@ def every_layer(scratch: Path, layers: list[str] | None = None, models: list[str
 
 
 def reference_targets(wanted: bool, required: bool = True) -> list[Target]:
-    """Stock http.server, uvicorn and gunicorn serving the app, when `wanted` (installing their environment). When
-    it cannot be installed: ProbeError, or (not `required`) a warning and stock http.server alone."""
+    """Stock http.server, uvicorn, gunicorn and granian serving the app, and the framework apps (Flask on gunicorn,
+    FastAPI on uvicorn), when `wanted` (installing their environment). When it cannot be installed: ProbeError, or
+    (not `required`) a warning and stock http.server alone."""
     if not wanted:
         return []
     try:
@@ -326,7 +327,7 @@ def reference_targets(wanted: bool, required: bool = True) -> list[Target]:
         print(f"warning: no uvicorn or gunicorn column: the reference environment could not be installed ({exc})",
               file=sys.stderr)
         return [stock()]
-    return [stock(), *production()]
+    return [stock(), *production(), *frameworks()]
 
 
 def named(items: list[str], what: str) -> dict[str, str]:
