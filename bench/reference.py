@@ -1,12 +1,15 @@
-"""The reference point: our servers beside uvicorn, gunicorn and stock http.server, measured with wrk.
+"""The reference point: our servers beside uvicorn, gunicorn, granian, the frameworks, stock http.server and the
+pure-Python floor, measured with wrk.
 
     python -m bench.reference [--seconds 10] [--repeat 3] [--out DIR] [--baseline DIR]
 
 Every row serves the same app (webapp.App; the reference servers through the thin
-adapters of adapters/, see bench.reference_servers), so every row gives the same
-answer. Installs uvicorn[standard] (uvloop + httptools) and gunicorn into
-.venv-reference on first use (a separate environment: the project's own stays
-standard-library only). Then, for
+adapters of adapters/, see bench.reference_servers; Flask and FastAPI the same routes
+written for them, frameworks/), so every row gives the same answer; the floor answers
+/plaintext's bytes without parsing (bench.floor_server), and each row's paired distance
+from it is reported in µs. Installs uvicorn[standard] (uvloop + httptools), gunicorn,
+granian and the frameworks into .venv-reference on first use (a separate environment:
+the project's own stays standard-library only). Then, for
 each round of --repeat and each target (order rotated every round, so the targets
 are measured side by side under the same machine load): start the server pinned
 to the first CPU, warm it up with wrk for 1 s, run wrk (1 thread, 50 keep-alive
@@ -39,7 +42,7 @@ from oneline import OneLineParser, fail
 from . import measure, wrk
 from .catalog import DEFAULT_MODEL, EVENT_LOOP_VARIANTS, LAYERS, LOOPS
 from .process import layer_command
-from .reference_servers import VENV, Target, ensure_venv, floor, production, start, stock
+from .reference_servers import VENV, Target, ensure_venv, floor, frameworks, production, start, stock
 
 ROOT = Path(__file__).resolve().parent.parent
 Record = dict[str, Any]  # one run, one summary entry or one ratio, as reference.json holds it
@@ -68,10 +71,11 @@ def ours(prefix: str = "", cwd: Path = ROOT) -> list[Target]:
 
 
 def targets(venv: Path = VENV, baseline: Path | None = None) -> list[Target]:
-    """uvicorn, gunicorn and stock http.server (with TCP_NODELAY and without) serving the project's app through
-    the adapters, then our servers: the same app and the same answer on every row."""
-    return [*production(venv), stock("http.server+nodelay"), stock("http.server", nodelay=False), floor(), *ours(),
-            *(ours(BEFORE, baseline) if baseline else [])]
+    """uvicorn, gunicorn, granian and stock http.server (with TCP_NODELAY and without) serving the project's app
+    through the adapters, the same app written for Flask and FastAPI (the frameworks' rung, on gunicorn and
+    uvicorn), the pure-Python floor, then our servers: the same answer on every row."""
+    return [*production(venv), *frameworks(venv), stock("http.server+nodelay"), stock("http.server", nodelay=False),
+            floor(), *ours(), *(ours(BEFORE, baseline) if baseline else [])]
 
 
 # (measured, reference, at most): the issues' aims (each layer's catalog entry), as ratios of CPU microseconds per
