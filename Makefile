@@ -13,7 +13,7 @@ MODEL ?=
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help test check serve compare knobs readme-chart readme bench-reference readme-reference reference-env bench-cgi syscalls cpu-profile explain sweep readme-sweep report-docs jpg clean
+.PHONY: help test lint check serve compare knobs readme-chart readme bench-reference readme-reference reference-env bench-cgi syscalls cpu-profile explain sweep readme-sweep report-docs jpg clean
 
 $(STAMP): pyproject.toml tools/system_deps.sh
 	bash tools/system_deps.sh
@@ -25,8 +25,12 @@ $(STAMP): pyproject.toml tools/system_deps.sh
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:[^#]*## /\t/' | expand -t 18
 
-test: $(STAMP)  ## set-up, then the whole suite on both cores: unit, live on every layer and model, corpus, browser, stress
+test: lint  ## set-up, lint and types, then the whole suite on both cores: unit, live on every layer and model, corpus, browser, stress
 	$(BIN)/python -m pytest -n auto --dist loadgroup
+
+lint: $(STAMP)  ## ruff and mypy, as pyproject.toml configures them (mypy strict on the servers' packages)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 check: $(STAMP)  ## the quick check: the raw-request corpus on every layer and model, side by side (seconds)
 	$(BIN)/python -m pytest -n auto tests/test_conformance.py
