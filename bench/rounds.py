@@ -19,8 +19,8 @@ CPU; the load generators get the other. Per scenario, two passes:
   round. While it runs, a server has the core to itself, saturated; a swing in the machine's speed
   hits every server alike, as in Locust's pass. The scenarios' rounds alternate (plaintext's round
   1, page's round 1, plaintext's round 2, ...), so each scenario's rounds span the whole pass and a
-  state of the machine that lasts a minute cannot hold all of one scenario's rounds. Per round and variant: requests per server
-  CPU-second (what one core serves when the load keeps it busy: the capacity figure) and requests
+  state of the machine that lasts a minute cannot hold all of one scenario's rounds. Per round and variant:
+  requests per server CPU-second (what one core serves when the load keeps it busy: the capacity figure) and requests
   per second of its turns; bound by the server. One after the other in 3 s passes instead, the
   rounds of a run scattered by up to a factor of 2.5 and their medians by ±22% (docs/results/
   compare-twice/check-*). wrk's latencies include the turns a server waited stopped: not recorded
@@ -37,7 +37,7 @@ import math
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from . import measure, turns, wrk
 from .classify import bound_by, bound_in_closed_loop
@@ -176,24 +176,19 @@ def stop_servers(servers: dict, runs: list[Run]) -> list[Run]:
             for run in runs]
 
 
-def head(layer: str, model: str, round_no: int, load: str, scenario: str) -> dict[str, Any]:
-    """The keywords every Run of a pass has: its variant, round, load generator and scenario."""
-    return {"layer": layer, "model": model, "knob": DEFAULT, "server_args": "", "round": round_no,
-            "repeat": round_no, "load": load, "scenario": scenario}
+def head(layer: str, model: str, round_no: int, load: str, scenario: str) -> Run:
+    """What every record of a pass starts from: its variant, round, load generator and scenario; no figure yet."""
+    return Run(layer=layer, model=model, knob=DEFAULT, server_args="", round=round_no, repeat=round_no, load=load,
+               scenario=scenario)
 
 
 def failed(record: Run, error: str, stderr_tail: str = "") -> Run:
     return replace(record, status="failed", error=error[:500], stderr_tail=stderr_tail)
 
 
-def failed_run(head: dict[str, Any], error: str, stderr_tail: str = "") -> Run:
-    """A Run of only its head (head()) and why it failed."""
-    return Run(**head, status="failed", error=error[:500], stderr_tail=stderr_tail)
-
-
 def not_served(profile: Profile, servers: dict, targets: list, scenario: str) -> list[Run]:
     """Failed records, in every Locust window, for the variants that are not among the live `targets`."""
-    return [failed_run(head(*v, r, LOCUST, scenario), servers[v] if isinstance(servers[v], str)
+    return [failed(head(*v, r, LOCUST, scenario), servers[v] if isinstance(servers[v], str)
                    else "the server had died before this pass") for r in range(1, profile.windows + 1)
             for v in profile.variants if v not in targets]
 
@@ -224,7 +219,7 @@ def locust_pass(profile: Profile, scenario: str, servers: dict, ceiling: float |
         try:
             load = run_locust(plan, level, servers[targets[0]].url, profile.out / "locust" / scenario, load_cpus, env)
         except FAILURES as exc:
-            return down + [failed_run(head(*v, r, LOCUST, scenario), str(exc))
+            return down + [failed(head(*v, r, LOCUST, scenario), str(exc))
                            for r in range(1, profile.windows + 1) for v in targets]
     return down + [died_during(window_record(profile, scenario, load, r, i, v, samplers[i], ceiling, len(targets)),
                                servers) for r in range(1, profile.windows + 1) for i, v in enumerate(targets)]
@@ -235,10 +230,10 @@ def window_record(profile: Profile, scenario: str, load: dict, round_no: int, ta
     """One variant in one round of the Locust pass (of `servers` loaded at once): its requests, latency and
     CPU in that window; against the harness's ceiling, all the servers' requests count."""
     level, counts = profile.level(), load["windows"].get((target, round_no))
-    window = {**head(*variant, round_no, LOCUST, scenario), "users": level.users, "rate": level.rate,
-              "duration_s": profile.window_s}
+    window = replace(head(*variant, round_no, LOCUST, scenario), users=level.users, rate=level.rate,
+                     duration_s=profile.window_s)
     if load["start"] is None or not counts or not counts["requests"]:
-        return failed_run(window, "Locust completed no request in this window", load["stderr"][-500:])
+        return failed(window, "Locust completed no request in this window", load["stderr"][-500:])
     measured = figures({**counts, "locust_cpu_pct": load["locust_cpu_pct"]}, profile.window_s)
     start, end = (sampler.at(load["start"] + k * profile.window_s) for k in (round_no, round_no + 1))
     readable = variant[1] not in CHILD_PROCESS_MODELS
@@ -246,7 +241,7 @@ def window_record(profile: Profile, scenario: str, load: dict, round_no: int, ta
     cpu = server_cpu(cpu_s, counts["requests"] - counts["failures"], profile.window_s)
     bound = bound_by(measured["rps"] * servers, ceiling, measured["locust_cpu_pct"] or 0.0,
                      cpu["server_cpu_pct"] or 0.0)
-    return Run(**window, **measured, **cpu, bound_by=bound)
+    return replace(window, **measured, **cpu, bound_by=bound)
 
 
 # --- wrk: every server saturated at once, the servers taking turns on their core -------------------
@@ -256,13 +251,13 @@ def wrk_round(profile: Profile, scenario: str, servers: dict, round_no: int) -> 
     """One round of the capacity pass (bench.turns): a wrk per live server, all at once, the servers taking
     turns on their core in this round's rotated order; round 0 is a short warm-up, not recorded."""
     order = [v for v in rotated(profile.variants, round_no) if v in live(profile, servers)]
-    down = [failed_run(head(*v, round_no, WRK, scenario), servers[v] if isinstance(servers[v], str) else
+    down = [failed(head(*v, round_no, WRK, scenario), servers[v] if isinstance(servers[v], str) else
                    "the server had died before this pass") for v in profile.variants if v not in order]
     share = profile.share_s if round_no else WARM_UP_SHARE_S
     try:
         records = turns_pass(profile, scenario, servers, order, round_no, share) if order else []
     except FAILURES as exc:
-        records = [failed_run(head(*v, round_no, WRK, scenario), str(exc)) for v in order]
+        records = [failed(head(*v, round_no, WRK, scenario), str(exc)) for v in order]
     return down + [died_during(record, servers) for record in records] if round_no else []
 
 
@@ -285,19 +280,18 @@ def turns_pass(profile: Profile, scenario: str, servers: dict, order: list[tuple
             raise
     results = [load.collect() for load in loads]  # the others end within a few ms of the first
     cpu = [None if v[1] in CHILD_PROCESS_MODELS else measure.cpu_so_far(pid) - start  # children: unread
-           for v, pid, start in zip(order, pids, before)]
+           for v, pid, start in zip(order, pids, before, strict=True)]
     return [capacity_record(head(*v, round_no, WRK, scenario), result, active[pid], cpu_s, profile.connections)
-            for v, pid, result, cpu_s in zip(order, pids, results, cpu)]
+            for v, pid, result, cpu_s in zip(order, pids, results, cpu, strict=True)]
 
 
-def capacity_record(head: dict[str, Any], result: dict, active_s: float, cpu_s: float | None,
-                    connections: int) -> Run:
+def capacity_record(head: Run, result: dict, active_s: float, cpu_s: float | None, connections: int) -> Run:
     """One server's share of a capacity round: what it served per second of its turns and per CPU-second.
     wrk's latencies include the turns the server waited stopped: not recorded."""
     served = result["ok_requests"]
     load_cpu_pct = round(100 * result["wrk_cpu_s"] / active_s, 1)
-    record = Run(
-        **head, users=connections, rate=None, connections=connections, duration_s=round(active_s, 3),
+    record = replace(
+        head, users=connections, rate=None, connections=connections, duration_s=round(active_s, 3),
         status="ok", requests=result["requests"], failures=result["non_2xx"],
         rps=round(served / active_s, 1), req_per_cpu_s=round(served / cpu_s, 1) if cpu_s else None,
         fail_ratio=round(result["non_2xx"] / result["requests"], 4) if result["requests"] else None,
@@ -309,7 +303,15 @@ def capacity_record(head: dict[str, Any], result: dict, active_s: float, cpu_s: 
     return record
 
 
-def server_cpu(cpu_s: float | None, served: int, seconds: float) -> dict[str, Any]:
+class ServerCpu(TypedDict):
+    """The server's CPU figures of a pass (a Run's keywords)."""
+
+    server_cpu_s: float | None
+    server_cpu_pct: float | None
+    cpu_us_per_req: float | None
+
+
+def server_cpu(cpu_s: float | None, served: int, seconds: float) -> ServerCpu:
     """The server's CPU figures of a pass; None where its CPU could not be read."""
     if cpu_s is None:
         return {"server_cpu_s": None, "server_cpu_pct": None, "cpu_us_per_req": None}

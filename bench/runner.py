@@ -16,9 +16,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any, Sequence, TypeVar, cast
+from typing import IO, Any, TypedDict, TypeVar, cast
 
 from hdrh.histogram import HdrHistogram
 
@@ -72,8 +73,9 @@ class Plan:
     def runs(self) -> list[tuple[str, str, str, Level, int]]:
         """(layer, model, knob, level, repeat) in the order they run: repeat r is a round over every layer/model,
         in an order rotated by r-1 (A B C, B C A, ...), so a drift in the machine's speed hits them alike."""
-        return [(l, m, knob, level, r) for r in range(1, self.repeat + 1) for l, m in rotated(self.combos, r)
-                for knob in self.knobs if applies(knob, l) for level in self.levels]
+        return [(layer, model, knob, level, r) for r in range(1, self.repeat + 1)
+                for layer, model in rotated(self.combos, r) for knob in self.knobs if applies(knob, layer)
+                for level in self.levels]
 
 
 def rotated(items: list[T], round_no: int) -> list[T]:
@@ -176,8 +178,8 @@ def measure_run(plan: Plan, layer: str, model: str, knob: str, level: Level, rep
                 ceiling: float | None) -> Run:
     """One run, whatever happens: a server that fails is recorded, not raised."""
     server_args = flags(knob) + plan.server_args
-    head: dict[str, Any] = {"layer": layer, "model": model, "knob": knob, "scenario": plan.scenario, "users": level.users,
-            "rate": level.rate, "repeat": repeat, "duration_s": plan.duration_s, "server_args": " ".join(server_args)}
+    head = Head(layer=layer, model=model, knob=knob, scenario=plan.scenario, users=level.users, rate=level.rate,
+                repeat=repeat, duration_s=plan.duration_s, server_args=" ".join(server_args))
     run_id = run_name(plan, layer, model, knob, level, repeat)
     server_cpus, locust_cpus = measure.cpu_split()
     server = None
@@ -203,11 +205,11 @@ def measure_run(plan: Plan, layer: str, model: str, knob: str, level: Level, rep
         return Run(**head, status="failed", error=str(exc)[:500], server_exit=usage.status if usage else None,
                    stderr_tail=server.stderr_tail() if server else "")
     measured = figures(load, plan.duration_s)
-    unanswered = {} if measured["requests"] else {"status": "failed", "error": "Locust completed no request",
-                                                  "locust_stderr": load["stderr"]}
-    served = server_figures(usage, cpu_start, cpu_end, measured, plan.duration_s, died, server) if server else {}
+    served = server_figures(usage, cpu_start, cpu_end, measured, plan.duration_s) if usage else ServerFigures()
     bound = bound_by(measured["rps"], ceiling, measured["locust_cpu_pct"] or 0.0, served.get("server_cpu_pct") or 0.0)
-    return Run(**{**head, **cross, **measured, **unanswered, **served, "bound_by": bound})
+    run = Run(**head, **cross, **measured, **served, bound_by=bound)
+    failure = failure_of(measured, load["stderr"], server, usage, died)
+    return replace(run, **failure) if failure else run
 
 
 def run_name(plan: Plan, layer: str, model: str, knob: str, level: Level, repeat: int) -> str:
@@ -217,8 +219,58 @@ def run_name(plan: Plan, layer: str, model: str, knob: str, level: Level, repeat
     return f"{layer}-{model}-{plan.scenario}-u{level.users}{rate}{knob_part}-{repeat}"
 
 
-def figures(load: dict, duration_s: float) -> dict[str, Any]:
+class Head(TypedDict):
+    """What a run is: its variant, knob, scenario, level and repeat (a Run's keywords)."""
+
+    layer: str
+    model: str
+    knob: str
+    scenario: str
+    users: int
+    rate: int | None
+    repeat: int
+    duration_s: float
+    server_args: str
+
+
+class LocustFigures(TypedDict):
     """Locust's figures of a run (a Run's keywords): counts, throughput, latency percentiles, its own CPU."""
+
+    status: str
+    requests: int
+    failures: int
+    rps: float
+    fail_ratio: float | None
+    failures_per_s: float
+    p50_ms: float | None
+    p90_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+    latency_samples: int
+    locust_cpu_pct: float | None
+
+
+class ServerFigures(TypedDict, total=False):
+    """The server's figures of a run (a Run's keywords); none when the run had no server of ours (--target)."""
+
+    server_cpu_s: float
+    server_cpu_pct: float
+    cpu_us_per_req: float | None
+    server_peak_rss_mb: float
+    server_exit: int
+
+
+class Failure(TypedDict, total=False):
+    """Why a run failed (a Run's keywords)."""
+
+    status: str
+    error: str
+    stderr_tail: str
+    locust_stderr: str
+
+
+def figures(load: dict, duration_s: float) -> LocustFigures:
+    """Locust's figures of a run from what it recorded (read_record) and its CPU."""
     histogram, requests, failures = load["histogram"], load["requests"], load["failures"]
     count = histogram.get_total_count()
 
@@ -250,31 +302,39 @@ def settled_cpu(server: "Server | None") -> float | None:
     return measure.cpu_so_far(server.process.pid)
 
 
-def server_figures(usage, cpu_start: float, cpu_end: float | None, measured: dict, duration_s: float, died: bool,
-                   server: Server) -> dict[str, Any]:
-    """The server's figures of a run (its CPU, peak RSS and exit status), and its failure when it died or exited
-    badly; `measured`: Locust's figures()."""
+def server_figures(usage: measure.Usage, cpu_start: float, cpu_end: float | None, measured: LocustFigures,
+                   duration_s: float) -> ServerFigures:
+    """The server's figures of a run: its CPU (up to `cpu_end` when more load followed), peak RSS and exit status."""
     cpu_s = round((usage.cpu_s if cpu_end is None else cpu_end) - cpu_start, 3)
     served = measured["requests"] - measured["failures"]
-    result: dict[str, Any] = {
+    return {
         "server_cpu_s": cpu_s,
         "server_cpu_pct": round(100 * cpu_s / duration_s, 1),
         "cpu_us_per_req": round(1e6 * cpu_s / served, 1) if served else None,
         "server_peak_rss_mb": round(usage.peak_rss_mb, 1),
         "server_exit": usage.status,
     }
-    if died or usage.status != 0:
-        result.update(status="failed", error=f"server exited with {usage.status} during the run",
-                      stderr_tail=server.stderr_tail())
-    return result
+
+
+def failure_of(measured: LocustFigures, locust_stderr: str, server: Server | None, usage: measure.Usage | None,
+               died: bool) -> Failure:
+    """Why a measured run failed, {} when it did not: Locust completed no request, or the server died or exited
+    badly (its error and stderr then, Locust's stderr kept)."""
+    locust: Failure = {} if measured["requests"] else {"status": "failed", "error": "Locust completed no request",
+                                                       "locust_stderr": locust_stderr}
+    if server is None or not (died or usage is None or usage.status != 0):
+        return locust
+    status = usage.status if usage else "unknown"  # None: reaped before stop() could read it
+    return {**locust, "status": "failed", "error": f"server exited with {status} during the run",
+            "stderr_tail": server.stderr_tail()}
 
 
 def calibrate(plan: Plan) -> dict:
     """The harness's own ceiling: capacity plaintext against the cheapest target, same worker count."""
     users = max(level.users for level in plan.levels)
-    probe = Plan(layers=[], models=[], scenario="plaintext", levels=[Level(users)], duration_s=min(plan.duration_s, 5.0),
-                 repeat=1, out=plan.out / "calibration", locust_workers=plan.locust_workers,
-                 expect_workers=plan.expect_workers, warmup_s=plan.warmup_s)
+    probe = Plan(layers=[], models=[], scenario="plaintext", levels=[Level(users)],
+                 duration_s=min(plan.duration_s, 5.0), repeat=1, out=plan.out / "calibration",
+                 locust_workers=plan.locust_workers, expect_workers=plan.expect_workers, warmup_s=plan.warmup_s)
     run = measure_run(probe, *CALIBRATION_TARGET, DEFAULT, Level(users), 1, None)
     keys = ("status", "users", "rps", "locust_cpu_pct", "server_cpu_pct", "bound_by", "duration_s", "error")
     return {"target": "/".join(CALIBRATION_TARGET), "scenario": "plaintext",
