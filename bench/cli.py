@@ -8,15 +8,16 @@ import re
 import shlex
 import shutil
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable, Collection, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from oneline import OneLineParser, fail
 
+from . import wrk
 from .catalog import DEFAULT_MODEL, MODELS
 from .catalog import SERVER_MODULES as LAYERS
 from .knobs import DEFAULT, KNOBS, PSEUDO, STOCK_CGI_LAYER, STOCK_LAYER, STOCK_MODELS, flag_names
-from . import wrk
 from .runner import Level, Plan, execute
 from .scenarios import SCENARIOS
 
@@ -43,7 +44,7 @@ def duration(text: str) -> float:
 duration.__name__ = "duration (e.g. 10s, 500ms, 2m)"
 
 
-def names(choices) -> callable:
+def names(choices: Collection[str]) -> Callable[[str], list[str]]:
     def parse(text: str) -> list[str]:
         values = [v.strip() for v in text.split(",") if v.strip()]
         unknown = [v for v in values if v not in choices]
@@ -85,7 +86,8 @@ def parser() -> OneLineParser:
                         "CGIHTTPRequestHandler, the cgi-* scenarios only)")
     p.add_argument("--models", type=names(every_model), help="comma list (default: each layer's default model, "
                    "threaded where it has one)")
-    p.add_argument("--scenario", choices=list(SCENARIOS), default="plaintext", help="Locust user class (default plaintext)")
+    p.add_argument("--scenario", choices=list(SCENARIOS), default="plaintext",
+                   help="Locust user class (default plaintext)")
     load = p.add_mutually_exclusive_group()
     load.add_argument("--users", type=positive_ints, help="capacity mode: closed loop, no wait (default 1,8,32,128)")
     load.add_argument("--rates", type=positive_ints, help="fixed-rate mode: target requests/s per level")
@@ -93,14 +95,15 @@ def parser() -> OneLineParser:
     p.add_argument("--repeat", type=positive_ints, default=[1], metavar="N", help="runs per level (default 1)")
     workers = p.add_mutually_exclusive_group()
     workers.add_argument("--locust-workers", type=int, default=0, metavar="N", help="N local Locust worker processes")
-    workers.add_argument("--expect-workers", type=int, default=0, metavar="N", help="wait for N workers started elsewhere")
+    workers.add_argument("--expect-workers", type=int, default=0, metavar="N",
+                         help="wait for N workers started elsewhere")
     p.add_argument("--master-port", type=int, default=5557, help="with --expect-workers: the port workers join (5557)")
     p.add_argument("--warmup", type=duration, default=1.0, help="warm-up before each run (default 1s)")
     p.add_argument("--cross-check", choices=["wrk"], help="also run wrk against the same server after Locust "
                    f"(scenarios {', '.join(wrk.PATHS)}): its rps and the server's CPU per request beside Locust's")
     p.add_argument("--server-args", default="", metavar="ARGS",
-                   help='knobs for every server, written with =: --server-args="--no-nodelay", "--no-keepalive", "--backlog 5", '
-                        '"--access-log" (recorded in results.json as server_args)')
+                   help='knobs for every server, written with =: --server-args="--no-nodelay", "--no-keepalive", '
+                        '"--backlog 5", "--access-log" (recorded in results.json as server_args)')
     p.add_argument("--knobs", type=knob_list, default=[DEFAULT], metavar="LIST",
                    help=f"run every layer/model/level under each knob: 'all' or a comma list of {', '.join(KNOBS)} "
                         "(default: default, no flags); --server-args is added to every knob's flags")
@@ -153,11 +156,12 @@ def check_stock(args: argparse.Namespace, extra: list[str]) -> None:
         stock_flags = flag_names(knobs)
         foreign = [word for word in extra if word.startswith("--") and word not in stock_flags]
         if foreign:
-            fail(f"server-layers bench: {layer} takes only its knobs' flags ({', '.join(sorted(stock_flags)) or 'none'}) "
+            taken = ", ".join(sorted(stock_flags)) or "none"
+            fail(f"server-layers bench: {layer} takes only its knobs' flags ({taken}) "
                  f"in --server-args, not {foreign[0]}")
 
 
-def variant_flags(variants: list[tuple[str, str]], extra_layers: list[str] = ()) -> list[str]:
+def variant_flags(variants: list[tuple[str, str]], extra_layers: Sequence[str] = ()) -> list[str]:
     """`--layers` and `--models` that make_plan() turns back into exactly these (layer, model) variants (every
     layer's models are crossed with the list, and each layer keeps only the models it has), plus `extra_layers`
     (a pseudo-layer at its own model)."""
@@ -183,10 +187,11 @@ def make_plan(argv: list[str] | None) -> Plan:
         fail("server-layers bench: --cross-check wrk needs wrk (apt-get install wrk)")
     if args.target and not re.fullmatch(r"http://(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+", args.target):
         fail("server-layers bench: --target must be a loopback http://HOST:PORT")
-    out = args.out or Path("results") / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    out = args.out or Path("results") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.force:
         fail(f"server-layers bench: {out} exists and is not empty (use --force or another --out)")
-    levels = [Level.for_rate(r) for r in args.rates] if args.rates else [Level(u) for u in args.users or [1, 8, 32, 128]]
+    users = args.users or [1, 8, 32, 128]
+    levels = [Level.for_rate(r) for r in args.rates] if args.rates else [Level(u) for u in users]
     if args.target:
         combos = [("target", "external")]
     models = args.models or list(dict.fromkeys(model for _, model in combos))
@@ -201,7 +206,8 @@ class Progress:
 
     def start(self, total: int, seconds_each: float) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeRemainingColumn
+        from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
+        from rich.progress import Progress as Bar
 
         self.bar = Bar(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                        TimeRemainingColumn(), console=Console(stderr=True))  # stdout keeps the results' paths

@@ -14,7 +14,7 @@ Exit status: 0; 1 when a run failed (sweep.json records it); 2 on bad flags.
 
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from oneline import OneLineParser, fail
@@ -58,7 +58,7 @@ def parser() -> OneLineParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    out = args.out or Path("results") / datetime.now(timezone.utc).strftime("sweep-%Y%m%dT%H%M%SZ")
+    out = args.out or Path("results") / datetime.now(UTC).strftime("sweep-%Y%m%dT%H%M%SZ")
     if out.exists() and not out.is_dir():
         fail(f"server-layers sweep: {out} is not a folder")
     if (out / SWEEP_FILE).exists():

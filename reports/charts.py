@@ -16,22 +16,24 @@ pyplot: no display, no global state.
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import matplotlib
 
 matplotlib.use("Agg")  # before anything else of matplotlib draws: no display needed
 
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator  # noqa: E402
+from matplotlib.figure import Figure, SubFigure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+from matplotlib.typing import RcKeyType
 
-from bench.cpu_profile import GROUPS  # noqa: E402
-from bench.results import Entry, Run  # noqa: E402
-from bench.syscalls import frequent  # noqa: E402
+from bench.cpu_profile import GROUPS
+from bench.results import Entry, Run
+from bench.syscalls import frequent
 
-from . import data, verdict  # noqa: E402
-from .style import HATCH_COLOUR, look  # noqa: E402
+from . import data, verdict
+from .style import HATCH_COLOUR, look
 
 PANEL_W, PANEL_H = 5.6, 3.6  # inches per panel
 ALONE_W = 8.2  # the width of a chart with a single panel per row
@@ -40,9 +42,10 @@ DPI = 110
 DODGE = 0.06  # markers of the layers at one level, spread by this share of the level (log axis)
 FOOTER_PT = 7.5  # the footer's font size
 FOOTER_CHARS_PER_INCH = 15  # the footer wraps at this many characters per inch of the figure's width
-PLOT_RC = {"font.size": 9.5, "axes.titlesize": 10.5, "axes.titleweight": "bold", "axes.grid": True,
-           "grid.color": "#dddddd", "grid.linewidth": 0.7, "axes.spines.top": False, "axes.spines.right": False,
-           "svg.fonttype": "none", "svg.hashsalt": "server-layers", "legend.frameon": False}
+PLOT_RC: dict[RcKeyType, Any] = {
+    "font.size": 9.5, "axes.titlesize": 10.5, "axes.titleweight": "bold", "axes.grid": True,
+    "grid.color": "#dddddd", "grid.linewidth": 0.7, "axes.spines.top": False, "axes.spines.right": False,
+    "svg.fonttype": "none", "svg.hashsalt": "server-layers", "legend.frameon": False}
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ def line_panel(ax, ctx: Context, scenario: str, key: str, scale: float = 1.0) ->
     found_lg = False
     groups = data.series(ctx.entries, scenario, ctx.axis)
     for index, ((layer, model), group) in enumerate(groups.items()):
-        points = [(ctx.axis.x(e), e.bounds(key, scale), e) for e in group if e.stat(key) is not None]
+        points = [(ctx.axis.x(e), bounds, e) for e in group if (bounds := e.bounds(key, scale)) is not None]
         if not points:
             continue
         lk = ctx.look(layer, model)
@@ -100,7 +103,7 @@ def line_panel(ax, ctx: Context, scenario: str, key: str, scale: float = 1.0) ->
         whiskers = [[b[0] - b[1] for _, b, _ in points], [b[2] - b[0] for _, b, _ in points]]
         ax.errorbar(xs, ys, yerr=whiskers, color=lk.colour, linestyle=lk.linestyle, linewidth=1.8,
                     elinewidth=1.1, capsize=3, zorder=2)
-        for x, y, (_, _, entry) in zip(xs, ys, points):
+        for x, y, (_, _, entry) in zip(xs, ys, points, strict=True):
             hollow = entry.bound_by_lg()
             found_lg |= hollow
             ax.plot([x], [y], marker=lk.marker, markersize=7.5, markeredgewidth=1.8, color=lk.colour,
@@ -154,7 +157,7 @@ def legend(body, ctx: Context, any_lg: bool, bars: bool = False, extra: tuple = 
 def canvas(width: float, height: float, title: str):
     """A figure and the subfigure that holds its title, panels and legend; save() puts the footer under it."""
     fig = Figure(figsize=(width, height), layout="constrained", dpi=DPI)
-    body = fig.subfigures(1, 1)
+    body = cast(SubFigure, fig.subfigures(1, 1))  # one row and one column: a SubFigure, not an array
     body.suptitle(title, fontsize=12, fontweight="bold")
     return fig, body
 
@@ -196,12 +199,12 @@ def offered_rate(ax, ctx: Context) -> Line2D:
 
 def finish_y(ax, key: str, ctx: Context, scale: float) -> None:
     """The y axis: log for latencies spanning 30x, else from 0; percentages as plain numbers."""
-    values = [e.stat(key, w) for e in ctx.entries for w in ("min", "max")]
-    values = [v * scale for v in values if v is not None]
+    found = [e.stat(key, w) for e in ctx.entries for w in ("min", "max")]
+    values = [v * scale for v in found if v is not None]
     if key.endswith("_ms"):
         y_log_if_wide(ax, values)
     if ax.get_yscale() == "linear":
-        ax.set_ylim(bottom=0, top=max(values + [0]) * 1.12 or 1.0)
+        ax.set_ylim(bottom=0, top=max([*values, 0]) * 1.12 or 1.0)
     if key == "fail_ratio":
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
 
@@ -234,7 +237,7 @@ def bar_panel(ax, ctx: Context, scenario: str, key: str = "cpu_us_per_req", text
 def draw_bar(ax, x: float, width: float, entry: Entry, lk, hollow: bool, key: str = "cpu_us_per_req",
              text=lambda value: f"{value:.0f}") -> None:
     """A bar of `key` (median, min-max whisker, its value above), hollow and marked LG when bound by Locust."""
-    median, low, high = entry.bounds(key)
+    median, low, high = cast(tuple[float, float, float], entry.bounds(key))  # drawn only when it has the figure
     ax.bar(x, median, width * 0.92, color="white" if hollow else lk.colour, hatch=lk.hatch,
            edgecolor=lk.colour if hollow else HATCH_COLOUR, linewidth=1.4 if hollow else 0.6,
            linestyle="--" if hollow else "-", zorder=2)
@@ -261,7 +264,8 @@ def bar_chart(ctx: Context, key: str, title: str, y_label: str, text=lambda valu
 
 
 def cpu_chart(ctx: Context) -> Figure:
-    return bar_chart(ctx, "cpu_us_per_req", "Server CPU per request (lower is cheaper)", "CPU µs per request (user + sys)")
+    return bar_chart(ctx, "cpu_us_per_req", "Server CPU per request (lower is cheaper)",
+                     "CPU µs per request (user + sys)")
 
 
 # --- the knob matrix ----------------------------------------------------------------
@@ -302,9 +306,9 @@ def knob_y(ax, entries: list[Entry], key: str, log: bool) -> None:
     """From 0 for CPU; for latency a log axis from half the least to well above the most (room for the labels)."""
     values = [v for e in entries for w in ("min", "max") if (v := e.stat(key, w)) is not None and v > 0]
     if not log:
-        ax.set_ylim(0, max(values + [1]) * 1.2)
+        ax.set_ylim(0, max([*values, 1]) * 1.2)
         return
-    ax.set_ylim(min(values + [1]) / 2, max(values + [1]) * 4)
+    ax.set_ylim(min([*values, 1]) / 2, max([*values, 1]) * 4)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
 
 
@@ -425,9 +429,9 @@ def write_capacity_chart(entries: list[Entry], out: Path, source: Source) -> lis
     with matplotlib.rc_context(PLOT_RC):
         fig = bar_chart(ctx, "req_per_cpu_s", "Requests per server CPU-second at saturation (wrk, higher is more)",
                         "successful requests per CPU-second", lambda value: data.number(value, "rate"))
-        return [save(fig, "capacity", "Capacity on one server core", "Successful requests per second of the server's "
-                     "CPU, every server saturated by its own wrk (closed loop, keep-alive) while the servers take turns "
-                     "on one core; whiskers: min to max over the rounds.", out, source)]
+        return [save(fig, "capacity", "Capacity on one server core", "Successful requests per second of the "
+                     "server's CPU, every server saturated by its own wrk (closed loop, keep-alive) while the servers "
+                     "take turns on one core; whiskers: min to max over the rounds.", out, source)]
 
 
 def write_ratio_chart(runs: list[Run], scenarios: list[str], out: Path, source: Source) -> list[Chart]:
@@ -440,7 +444,7 @@ def write_ratio_chart(runs: list[Run], scenarios: list[str], out: Path, source: 
         fig, body = canvas(RATIO_W * len(scenarios), 0.6 + 2.9 * len(found),
                            "Each variant as a multiple of the baseline, paired within each round")
         axes = body.subplots(len(found), len(scenarios), squeeze=False)
-        for r, (measure, row) in enumerate(found):
+        for r, (_, row) in enumerate(found):
             for c, one in enumerate(row):
                 ratio_panel(axes[r][c], one) if one and one.level else axes[r][c].set_axis_off()
         caption = (f"A dot per round: the variant's figure divided by the baseline's in the same round; the bar is "
@@ -478,8 +482,8 @@ def ratio_panel(ax, found: "verdict.Finding") -> None:
     ax.set_yticks(range(len(names)), names)
     ax.set_ylim(-0.7, len(names) - 0.3)
     ax.grid(axis="y", visible=False)
-    ax.set_title(f"{found.measure.short}: {found.scenario}, {found.level}"
-                 + ("" if steady else f"\n(rounds scattered: a median's error up to ±{found.scatter():.0%})"), fontsize=10)
+    scattered = "" if steady else f"\n(rounds scattered: a median's error up to ±{found.scatter():.0%})"
+    ax.set_title(f"{found.measure.short}: {found.scenario}, {found.level}" + scattered, fontsize=10)
     ax.set_xlabel(f"× {base} (its median: {found.measure.show(found.figure(base).median)})")
 
 
@@ -506,8 +510,8 @@ def stacked_bars(labels: list[str], segments: list[tuple[str, dict, list[float]]
     left = [0.0] * len(labels)
     for _, style, values in segments:
         ax.barh(range(len(labels)), values, left=left, edgecolor="white", linewidth=0.6, **style)
-        left = [start + value for start, value in zip(left, values)]
-    for y, (end, total) in enumerate(zip(left, totals)):
+        left = [start + value for start, value in zip(left, values, strict=True)]
+    for y, (end, total) in enumerate(zip(left, totals, strict=True)):
         ax.text(end, y, f"  {total}", va="center", fontsize=8.5)
     ax.set_yticks(range(len(labels)), labels)
     ax.invert_yaxis()
@@ -519,8 +523,9 @@ def stacked_bars(labels: list[str], segments: list[tuple[str, dict, list[float]]
 
 def syscall_chart(rows: list[dict]) -> Figure:
     """One horizontal bar per variant, a segment per system call (the most frequent first)."""
-    segments = [(name, {"facecolor": SYSCALL_COLOURS[n % len(SYSCALL_COLOURS)], "hatch": "//" if n >= len(SYSCALL_COLOURS)
-                        else ""}, [row["per_request"].get(name, 0) for row in rows]) for n, name in enumerate(frequent(rows))]
+    segments = [(name, {"facecolor": SYSCALL_COLOURS[n % len(SYSCALL_COLOURS)],
+                        "hatch": "//" if n >= len(SYSCALL_COLOURS) else ""},
+                 [row["per_request"].get(name, 0) for row in rows]) for n, name in enumerate(frequent(rows))]
     return stacked_bars([row["variant"] for row in rows], segments, [f"{row['total_per_request']:.2f}" for row in rows],
                         "system calls per request", "System calls per request", 0.45)
 
@@ -548,7 +553,8 @@ CPU_CAPTION = ("CPU the server spent per request under one keep-alive client, fr
 def cpu_groups_chart(rows: list[dict]) -> Figure:
     """One horizontal bar per variant and path, a segment per group (bench.cpu_profile.GROUPS' order and colours)."""
     groups = [group for group in GROUPS if any(row["groups"].get(group, 0) > 0 for row in rows)]
-    segments = [(group, {"facecolor": GROUPS[group]}, [row["groups"].get(group, 0) for row in rows]) for group in groups]
+    segments = [(group, {"facecolor": GROUPS[group]}, [row["groups"].get(group, 0) for row in rows])
+                for group in groups]
     return stacked_bars([f"{row['variant']} {row['path']}" for row in rows], segments,
                         [f"{sum(row['groups'].get(group, 0) for group in groups):.1f}" for row in rows],
                         "CPU µs per request", "Where the CPU goes", 0.42)

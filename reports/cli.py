@@ -15,22 +15,29 @@ import json
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from bench.knobs import DEFAULT, in_order
 from bench.results import LOCUST, WRK, Entry, Results
 from oneline import OneLineParser, fail
 
-from . import data, html, tables
+from . import data, html, tables, verdict, why
 from . import gaps as stock_gaps
-from . import why
 from . import lines as code_lines
-from .charts import (Chart, Source, not_drawn, write_capacity_chart, write_charts, write_cpu_chart, write_knob_chart,
-                     write_ratio_chart, write_syscall_chart)
-from .matrix import matrix_html, totals_text
 from . import sweep as load_words
-from . import verdict
+from .charts import (
+    Chart,
+    Source,
+    not_drawn,
+    write_capacity_chart,
+    write_charts,
+    write_cpu_chart,
+    write_knob_chart,
+    write_ratio_chart,
+    write_syscall_chart,
+)
+from .matrix import matrix_html, totals_text
 
 EXAMPLES = """examples:
   server-layers report results/20261124T220000Z     # writes report.html, summary.md, *.png, *.svg there
@@ -92,7 +99,8 @@ def build(run_dir: Path, out: Path | None = None, sweep: Path | None = None) -> 
     page = html.report_page(html.ReportPage(
         shared, html.verdict_section(answer, glance, said, [] if knobbed else verdict.orders(results, scenarios)),
         charts, not_drawn(locust_shown(entries)), figure_table, html.failed_section(*failed_table, failed),
-        knobs=html.knob_section(*knobs) if knobs else "", sweep=sweep_part(sweep or run_dir / load_words.SWEEP_FILE, out),
+        knobs=html.knob_section(*knobs) if knobs else "",
+        sweep=sweep_part(sweep or run_dir / load_words.SWEEP_FILE, out),
         cgi=html.cgi_section(cgi_note(entries), tables.cgi_headers(), tables.cgi_rows(entries), differences(results))
         if tables.has_cgi(entries) else ""))
     text = "\n".join([answer, "", tables.markdown_table(*glance), ""] if glance and glance[1] else []) + \
@@ -155,7 +163,8 @@ def explaining(found: Folder, title: str, meta_line: str, pairs: list[tuple[str,
     """The sections both pages show, made from the folder: layers, lines, gaps, system calls, CPU, conformance."""
     return html.Explaining(
         title, meta_line, (tables.LAYER_HEADERS, tables.layer_rows()), code_lines.table(),
-        (stock_gaps.LAYER, *stock_gaps.table(found.conformance)), syscall_part(found.syscalls, found.out, found.run_env),
+        (stock_gaps.LAYER, *stock_gaps.table(found.conformance)),
+        syscall_part(found.syscalls, found.out, found.run_env),
         cpu_part(found.cpu, found.run_dir, found.out, found.run_env), reasons, matrix_html(found.conformance), pairs)
 
 
@@ -245,7 +254,8 @@ def environment(results: Results) -> list[tuple[str, object]]:
     return pairs
 
 
-def measured_chart(found: data.Measurement, tool: str, out: Path, run_env: dict | None, write_chart) -> Chart | None:
+def measured_chart(found: data.Measurement, tool: str, out: Path, run_env: Mapping[str, Any] | None,
+                   write_chart) -> Chart | None:
     """The chart of a measurement's rows (syscalls.json, cpu.json), written into `out` by
     `write_chart(rows, out, source)`: its caption names the machine, Python and date (data.measured_provenance),
     its metadata the file's digest."""
@@ -253,7 +263,7 @@ def measured_chart(found: data.Measurement, tool: str, out: Path, run_env: dict 
     return write_chart(found.rows, out, Source(note, f"{found.name} sha256:{found.digest}"))
 
 
-def syscall_part(found: data.Measurement | None, out: Path, run_env: dict | None) -> str:
+def syscall_part(found: data.Measurement | None, out: Path, run_env: Mapping[str, Any] | None) -> str:
     """The section of bench.syscalls' syscalls.json, when the run folder holds one; else ''."""
     if found is None:
         return ""
@@ -262,7 +272,7 @@ def syscall_part(found: data.Measurement | None, out: Path, run_env: dict | None
     return html.syscall_section(chart, tables.syscall_headers(found.rows), tables.syscall_rows(found.rows))
 
 
-def cpu_part(found: data.Measurement | None, run_dir: Path, out: Path, run_env: dict | None) -> str:
+def cpu_part(found: data.Measurement | None, run_dir: Path, out: Path, run_env: Mapping[str, Any] | None) -> str:
     """The section of bench.cpu_profile's cpu.json, when the run folder holds one; else ''. Its flame graphs are
     linked beside the page (copied into `out` when that is not the run folder)."""
     if found is None:
@@ -353,9 +363,11 @@ def explain_markdown(title: str, meta_line: str, syscalls: data.Measurement | No
 
 
 def markdown(title: str, text: str, figure_table: tuple, failed_table: tuple, conformance: dict | None,
-             results: Results, knobs: tuple | None = None, entries: list[Entry] = (), why: list = ()) -> str:
+             results: Results, knobs: tuple | None = None, entries: list[Entry] | None = None,
+             why: list[tuple[str, str]] | None = None) -> str:
     """summary.md: the verdict, the knob matrix (`knobs`, as knob_matrix() gives it, when there is one), the
     table of every figure, failed runs, conformance totals, environment."""
+    entries, why = entries or [], why or []
     lines = [f"# {title}", "", text, "", *layers_markdown(conformance), *why_markdown(why)]
     if entries and tables.has_cgi(entries):
         lines += ["## CGI: a process per request", "", cgi_note(entries), "",

@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from bench.knobs import in_order
 from bench.results import FIGURES, LG, WRK, Entry, Figure, Results, Run, read_summary  # noqa: F401 - LG for the verdict
@@ -38,7 +38,7 @@ class Axis:
     noun: str = "user"  # what the users count is: Locust's users, or wrk's connections
 
     def x(self, entry: Entry) -> float:
-        return getattr(entry, self.key) or entry.users
+        return cast(float, getattr(entry, self.key) or entry.users)  # every entry has its users
 
     def tick(self, value: float) -> str:
         return f"{value:g} req/s" if self.key == "rate" else f"{value:g} {self.noun}" + ("" if value == 1 else "s")
@@ -162,8 +162,8 @@ def measured_provenance(tool: str, found: Measurement, run_env: Mapping[str, Any
 def rounds_method(plan: Mapping[str, Any]) -> str:
     """How compare's quick profile took its figures, from the run's own plan."""
     return (f"One server per variant, all pinned to one CPU, the load generators on the other. Per scenario, Locust "
-            f"paces every server at the same time at {plan['rate']} req/s each ({plan['locust_users']} users each): CPU "
-            f"per request and latency in {plan['windows']} windows of {plan['window_s']:g} s, so a drift in the "
+            f"paces every server at the same time at {plan['rate']} req/s each ({plan['locust_users']} users each): "
+            f"CPU per request and latency in {plan['windows']} windows of {plan['window_s']:g} s, so a drift in the "
             f"machine's speed hits them alike. {capacity_method(plan)} Each ratio is paired within its window or "
             f"round; one warm-up of each is not counted.")
 

@@ -11,12 +11,15 @@ measurements without results.json, their explaining sections alone (explain_page
 import base64
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.results import Run
 
 from .charts import Chart
+
+Table = tuple[list[str], list[list[str]]]  # headers and rows
 
 CSS = """
 :root { color-scheme: light; }
@@ -109,7 +112,7 @@ def failed_section(headers: list[str], rows: list[list[str]], runs: list[Run]) -
         return '<p class="note">None: every run completed.</p>'
     tails = [f"<details><summary>{esc(row[0])}/{esc(row[1])} {esc(row[2])} {esc(row[3])} #{esc(row[4])}: "
              f"stderr</summary><pre>{esc(run.stderr_tail or run.locust_stderr or '(empty)')}</pre>"
-             "</details>" for row, run in zip(rows, runs)]
+             "</details>" for row, run in zip(rows, runs, strict=True)]
     return table(headers, rows) + "\n" + "\n".join(tails)
 
 
@@ -180,7 +183,7 @@ def gaps_part(layer: str, headers: list[str], rows: list[list[str]]) -> str:
                       table(headers, rows)])
 
 
-def layers_section(layers: tuple, lines: tuple, gaps: tuple) -> str:
+def layers_section(layers: Table, lines: Table, gaps: tuple) -> str:
     """The layer table, the lines that buy each behaviour, the stock gaps."""
     return "\n".join([
         '<section id="layers"><h2>The layers</h2>', table(*layers),
@@ -198,7 +201,7 @@ def charts_section(charts: list[Chart], notes: list[str]) -> str:
     return "\n".join(part for part in ['<section id="charts"><h2>Charts</h2>', drawn, said, "</section>"] if part)
 
 
-def verdict_section(answer: str, glance: tuple | None, said: list[str], order: list[str] = ()) -> str:
+def verdict_section(answer: str, glance: Table | None, said: list[str], order: Sequence[str] = ()) -> str:
     """The verdict at a glance: the one-line answer, the table (variant x measure: ratio, range, word), then a plain
     sentence per measure and scenario, and the order the data allows among all the variants."""
     parts = ['<section id="verdict"><h2>Verdict</h2>', f'<p class="verdict">{esc(answer)}</p>' if answer else ""]
@@ -206,8 +209,9 @@ def verdict_section(answer: str, glance: tuple | None, said: list[str], order: l
         parts.append(table(*glance, 2))
     parts.append('<ul class="said">' + "".join(f"<li>{esc(sentence)}</li>" for sentence in said) + "</ul>")
     if order:
+        items = "".join(f"<li>{esc(line)}</li>" for line in order)
         parts.append('<p class="note">The order the data allows among all the variants (a tie: no two of its members '
-                     'told apart):</p><ul class="order">' + "".join(f"<li>{esc(line)}</li>" for line in order) + "</ul>")
+                     'told apart):</p><ul class="order">' + items + "</ul>")
     return "\n".join([part for part in parts if part] + ["</section>"])
 
 
@@ -225,8 +229,8 @@ class Explaining:
 
     title: str
     meta: str
-    layers: tuple
-    lines: tuple
+    layers: Table
+    lines: Table
     gaps: tuple
     syscalls: str
     cpu: str

@@ -19,13 +19,13 @@ SHARED = ("serving", "http11", "webapp")  # the packages every layer may use; a 
 def code_lines(path: Path) -> int:
     """Lines holding code: not blank, not only a comment, not part of a docstring."""
     source = path.read_text(encoding="utf-8")
-    docstrings = set()
+    docstrings: set[int] = set()
     for node in ast.walk(ast.parse(source)):
         body = getattr(node, "body", None)
         if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
                 and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
-            docstrings.update(range(body[0].lineno, body[0].end_lineno + 1))
-    lines = set()
+            docstrings.update(range(body[0].lineno, (body[0].end_lineno or body[0].lineno) + 1))
+    lines: set[int] = set()
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
         if token.type not in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
                               tokenize.ENDMARKER):
@@ -45,7 +45,7 @@ def module_file(name: str) -> Path | None:
 def imported(path: Path) -> set[str]:
     """The shared modules a file imports (absolute, or relative inside a shared package)."""
     package = path.parent.relative_to(ROOT).as_posix().replace("/", ".")
-    found = set()
+    found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         names = []
         if isinstance(node, ast.Import):
@@ -53,7 +53,8 @@ def imported(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, base] if base else parent)
             names = [base] + [f"{base}.{alias.name}" for alias in node.names]
         found.update(name for name in names if name.split(".")[0] in SHARED and module_file(name))
     return found
@@ -62,13 +63,13 @@ def imported(path: Path) -> set[str]:
 def shared_files(start: list[Path]) -> set[Path]:
     """Every shared file reached from `start` through imports (a package's __init__ included)."""
     seen: set[Path] = set()
-    todo = [module_file(name) for path in start for name in imported(path)]
+    todo = [file for path in start for name in imported(path) if (file := module_file(name))]  # imported(): all
     while todo:
         path = todo.pop()
         if path in seen:
             continue
         seen.add(path)
-        todo += [module_file(name) for name in imported(path)]
+        todo += [file for name in imported(path) if (file := module_file(name))]
     return seen
 
 

@@ -20,17 +20,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-
 from bench import reference as wrk_reference
 from bench import sweep
 from bench.results import Results, read_results
 from oneline import OneLineParser
 
 from . import cli, data, reliability, tables, verdict
-from . import sweep as load_words
 from . import gaps as stock_gaps
-from . import matrix as matrix_report
 from . import lines as code_lines
+from . import matrix as matrix_report
+from . import sweep as load_words
 from .cli import charts_source, draw_charts, file_source
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,10 +116,11 @@ def render_reference(results: dict) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in (env.get("reference") or {}).items())
     app = (f"every row serves the same app ({plan['app']}; the reference servers through the thin adapters of "
            "adapters/); ") if plan.get("app") else ""
-    where = (f"<sub>{app}wrk, {plan['wrk_threads']} thread, {plan['connections']} keep-alive connections, GET {plan['path']}, "
-             f"{plan['seconds']} s per run after a {plan['warmup_s']} s warm-up, {plan['repeat']} rounds with the order "
-             f"rotated; each server pinned to CPU {env['server_cpus']}, wrk to CPU {env['wrk_cpus']}; CPU per request "
-             f"is the server's user+system CPU from the kernel over wrk's requests. Python {env['python']}, {versions}; "
+    where = (f"<sub>{app}wrk, {plan['wrk_threads']} thread, {plan['connections']} keep-alive connections, "
+             f"GET {plan['path']}, {plan['seconds']} s per run after a {plan['warmup_s']} s warm-up, {plan['repeat']} "
+             f"rounds with the order rotated; each server pinned to CPU {env['server_cpus']}, wrk to CPU "
+             f"{env['wrk_cpus']}; CPU per request is the server's user+system CPU from the kernel over wrk's requests. "
+             f"Python {env['python']}, {versions}; "
              f"{env['started'][:10]}. Data: `docs/results/reference/reference.json`.</sub>")
     return "\n".join([*rows, "", *aims, "", where])
 
@@ -139,7 +139,8 @@ def render_cgi(results: Results) -> str:
 def compact(matrix: dict) -> dict:
     """The matrix without what the block never reads (requests, echo views, fingerprints): small enough to commit."""
     cases = [{"id": case["id"], "expected": case["expected"],
-              "cells": {name: {key: cell[key] for key in CELL_KEYS if key in cell} for name, cell in case["cells"].items()}}
+              "cells": {name: {key: cell[key] for key in CELL_KEYS if key in cell}
+                        for name, cell in case["cells"].items()}}
              for case in matrix["cases"]]
     servers = {name: {key: info[key] for key in ("reference", "command") if key in info}
                for name, info in matrix["servers"].items()}
@@ -268,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     for folder, name, target, _, transform, _ in given:
         take(folder / name, target / name, transform)
     compared = data.load(DATA_DIR)
-    blocks = [(ONELINE_BEGIN, ONELINE_END, render_oneline(compared)), (BEGIN, END, render(compared)), (REF_BEGIN, REF_END, render_reference(load_reference())),
+    blocks = [(ONELINE_BEGIN, ONELINE_END, render_oneline(compared)), (BEGIN, END, render(compared)),
+              (REF_BEGIN, REF_END, render_reference(load_reference())),
               (CGI_BEGIN, CGI_END, render_cgi(data.load(CGI_DIR))), (LINES_BEGIN, LINES_END, render_lines()),
               (CONF_BEGIN, CONF_END, render_conformance(load_conformance())),
               (SWEEP_BEGIN, SWEEP_END, render_sweep(load_sweep())),
@@ -300,7 +302,7 @@ def refusal(folder: Path, name: str, renders) -> str:
         return str(exc)
     except (ValueError, UnicodeDecodeError) as exc:
         return f"{path} is not valid JSON: {exc}"
-    except Exception as exc:  # noqa: BLE001 - any way the block fails to render from it is a refusal
+    except Exception as exc:  # any way the block fails to render from it is a refusal
         return f"{path}: its block cannot be rendered from it ({type(exc).__name__}: {exc})"
     return ""
 

@@ -14,6 +14,8 @@ drawing; it names no layer.
 
 from dataclasses import dataclass
 
+from matplotlib.typing import LineStyleType
+
 from bench.catalog import LAYERS
 from bench.knobs import STOCK_CGI_LAYER, STOCK_LAYER
 
@@ -51,7 +53,7 @@ SPARE_MARKERS = spares(["X", "*", "h", "p"], MODEL_MARKERS.values())
 @dataclass(frozen=True)
 class Look:
     colour: str
-    linestyle: object
+    linestyle: LineStyleType
     marker: str
     hatch: str
 

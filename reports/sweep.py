@@ -35,7 +35,7 @@ WHY = ("Why it falls: at a light load every request finds the server asleep. The
 class Point:
     """One load level of one variant: what it served and what that cost."""
 
-    rps: float
+    rps: float | None  # None only when no run at that point recorded it
     cpu_us: float | None
     p50_ms: float | None
     p99_ms: float | None
@@ -59,7 +59,8 @@ def curve(runs: Iterable[Run], scenario: str, name: str) -> list[Point]:
                             median([r.p50_ms for r in at]), median([r.p99_ms for r in at]), f"{rate} req/s"))
     if saturated := [r for r in mine if r.wrk_rps]:
         points.append(Point(median([r.wrk_rps for r in saturated]), median([r.wrk_cpu_us_per_req for r in saturated]),
-                            median([r.wrk_p50_ms for r in saturated]), median([r.wrk_p99_ms for r in saturated]), "wrk"))
+                            median([r.wrk_p50_ms for r in saturated]), median([r.wrk_p99_ms for r in saturated]),
+                            "wrk"))
     return points
 
 
@@ -89,7 +90,7 @@ def sentence(results: Results, scenario: str) -> str | None:
     light = next(iter(found.values()))[1][0].label
     parts = [f"{times:.1f}× on {name} ({data.number(points[0].cpu_us, 'us')} → {data.number(points[-1].cpu_us, 'us')} "
              f"µs at {data.number(points[-1].rps, 'rate')} req/s)"
-             for name, (times, points) in sorted(found.items(), key=lambda item: (-item[1][0], item[0]))]
+             for name, (times, points) in sorted(found.items(), key=lambda item: (-(item[1][0] or 0.0), item[0]))]
     return f"On {scenario}, from {light} to saturation, CPU per request falls " + ", ".join(parts) + "."
 
 
@@ -115,7 +116,7 @@ def panel(ax, lines: dict[str, list[Point]], key: str) -> None:
             if not shown:
                 continue
             style = ":" if figure == "p99_ms" else "-"
-            ax.plot(*zip(*shown), color=lk.colour, linestyle=style, marker=lk.marker, markersize=4.5,
+            ax.plot(*zip(*shown, strict=True), color=lk.colour, linestyle=style, marker=lk.marker, markersize=4.5,
                     markerfacecolor="white", linewidth=1.4)
             if points[-1].label == "wrk" and getattr(points[-1], figure) is not None:
                 ax.plot([points[-1].rps], [getattr(points[-1], figure)], color=lk.colour, marker=lk.marker,
@@ -158,7 +159,7 @@ def write_chart(results: Results, out: Path, source: Source) -> Chart | None:
     plan = results.plan or {}
     caption = (f"Each line is one server alone on its core: Locust at fixed rates of "
                f"{', '.join(map(str, plan.get('rates', [])))} req/s (Poisson arrivals), then wrk in a closed loop over "
-               f"{plan.get('wrk_connections', 50)} keep-alive connections (the filled point), {plan.get('duration_s', '?')} "
-               f"s each; CPU per request is the server's user+system CPU over the requests it answered; latency at "
-               f"saturation is mostly queueing behind the other connections.")
+               f"{plan.get('wrk_connections', 50)} keep-alive connections (the filled point), "
+               f"{plan.get('duration_s', '?')} s each; CPU per request is the server's user+system CPU over the "
+               f"requests it answered; latency at saturation is mostly queueing behind the other connections.")
     return save(chart(results), NAME, "Cost against load", caption, out, source)

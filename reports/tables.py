@@ -6,9 +6,9 @@ Markdown here). No HTML in this module, no figure that results.json does not hol
 
 from bench.catalog import MODELS, STORY
 from bench.knobs import DEFAULT, KNOBS, ONLY, STOCK_LAYER
+from bench.results import FIGURE, WRK, Entry, Figure, Run
 from bench.scenarios import CGI_SCENARIOS
 from bench.syscalls import frequent
-from bench.results import FIGURE, WRK, Entry, Figure, Run
 
 from . import data
 
@@ -29,16 +29,16 @@ def layer_rows() -> list[list[str]]:
 def figure_headers(entries: list[Entry] | None = None) -> list[str]:
     """With several knobs, a knob column after layer/model."""
     shown = data.figures(entries) if entries else data.TABLE
-    load = LOAD_HEADERS[:1] + ["knob"] + LOAD_HEADERS[1:] if entries and data.several_knobs(entries) else LOAD_HEADERS
+    load = [*LOAD_HEADERS[:1], "knob", *LOAD_HEADERS[1:]] if entries and data.several_knobs(entries) else LOAD_HEADERS
     return load + [f"{figure.title} ({figure.unit})" for figure in shown]
 
 
 def failed_headers(with_knob: bool) -> list[str]:
     """With several knobs, a knob column after repeat."""
-    return FAILED_HEADERS[:5] + ["knob"] + FAILED_HEADERS[5:] if with_knob else FAILED_HEADERS
+    return [*FAILED_HEADERS[:5], "knob", *FAILED_HEADERS[5:]] if with_knob else FAILED_HEADERS
 
 
-def load_text(load: str, users: int, rate: int | None) -> str:
+def load_text(load: str, users: int | None, rate: int | None) -> str:
     """A level in words: "wrk, 50 connections", "1000 req/s (20 users)", "8 users"."""
     if load == WRK:
         return f"wrk, {users} connections"
@@ -90,7 +90,8 @@ def knob_rows(entries: list[Entry]) -> list[list[str]]:
         scenario, layer_rank, layer, model, *load = sort_key(entry, scenarios)
         return layer_rank, layer, model, scenario, *load, knobs.index(entry.knob)
 
-    return [entry_head(entry, [entry.knob]) + figure_cells(entry, knob_figures()) for entry in sorted(entries, key=order)]
+    return [entry_head(entry, [entry.knob]) + figure_cells(entry, knob_figures())
+            for entry in sorted(entries, key=order)]
 
 
 def knob_note(entries: list[Entry]) -> str:
@@ -99,9 +100,9 @@ def knob_note(entries: list[Entry]) -> str:
     added = [f"{knob}: {' '.join(KNOBS[knob]) or 'no flag'}" if knob in KNOBS else f"{knob}: unknown"
              for knob in knobs]
     added = [text + (f", on {', '.join(sorted(ONLY[knob]))} only" if knob in ONLY else "")
-             for knob, text in zip(knobs, added)]
-    return (f"The same runs under each knob, with the flags it adds to every server that takes it ({'; '.join(added)}) and "
-            f"--server-args, if any. The verdict and the other charts show the {knobs[0]} knob only; "
+             for knob, text in zip(knobs, added, strict=True)]
+    return (f"The same runs under each knob, with the flags it adds to every server that takes it ({'; '.join(added)}) "
+            f"and --server-args, if any. The verdict and the other charts show the {knobs[0]} knob only; "
             "every figure is the median over the completed repeats, (min–max) when they differ.")
 
 
@@ -117,7 +118,7 @@ def failed_rows(runs: list[Run], with_knob: bool = False) -> list[list[str]]:
     return rows
 
 
-def md_cell(text: str) -> str:
+def md_cell(text: object) -> str:
     """A Markdown table cell: pipes and backslashes escaped, one line, no HTML."""
     text = " ".join(str(text).split())
     for char in ("\\", "|", "<", ">", "*", "`"):  # `_` inside words is no emphasis in CommonMark
@@ -175,8 +176,8 @@ def syscall_headers(rows: list[dict]) -> list[str]:
 
 def syscall_rows(rows: list[dict]) -> list[list[str]]:
     names = frequent(rows)
-    return [[row["variant"], f"{row['total_per_request']:.2f}", *(f"{row['per_request'].get(name, 0):.2f}" for name in names)]
-            for row in rows]
+    return [[row["variant"], f"{row['total_per_request']:.2f}",
+             *(f"{row['per_request'].get(name, 0):.2f}" for name in names)] for row in rows]
 
 
 def cpu_groups(rows: list[dict]) -> list[str]:
@@ -201,7 +202,8 @@ def cpu_rows(rows: list[dict]) -> list[list[str]]:
 def cpu_spread(row: dict) -> str:
     """"52.0 [48.5–60.5]" over the row's rounds (a row of one round: the figure alone)."""
     low, high = row.get("cpu_us_range") or (row["cpu_us"], row["cpu_us"])
-    return f"{row['cpu_us']:.1f}" + (f" [{low:.1f}–{high:.1f}]" if (low, high) != (row["cpu_us"], row["cpu_us"]) else "")
+    spread = f" [{low:.1f}–{high:.1f}]" if (low, high) != (row["cpu_us"], row["cpu_us"]) else ""
+    return f"{row['cpu_us']:.1f}" + spread
 
 
 def cpu_note(rows: list[dict]) -> str:

@@ -17,6 +17,7 @@ Plain text (the callers escape it); it never states a figure that is not in resu
 """
 
 import functools
+import itertools
 import json
 import math
 import statistics
@@ -233,9 +234,9 @@ def order_text(found: Finding) -> str:
     groups = [tier[0] if len(tier) == 1 else f"{join(sorted(tier))} (indistinguishable)" for tier in tiers]
     if len(groups) == 1:
         return "indistinguishable from one another"
-    for number, (before, tier) in enumerate(zip(tiers, tiers[1:]), 1):
+    for place, (before, tier) in enumerate(itertools.pairwise(tiers), 1):
         if bridges := found.bridges(before, tier):  # "then" holds for the tiers' heads, not for these
-            groups[number] += f" (not apart from {join(sorted(bridges))})"
+            groups[place] += f" (not apart from {join(sorted(bridges))})"
     first = "from cheapest" if found.measure.lower_is_better else "from most"
     return f"{first}: " + ", then ".join(groups)
 

@@ -36,7 +36,7 @@ def largest(values: dict[str, float], count: int = SHOWN) -> list[tuple[str, flo
 def cpu_sentences(layer: str, rows: list[dict]) -> list[str]:
     """Per variant of `layer` and path: its CPU per request, its largest groups, and what it spends beyond the
     cheapest variant on that path."""
-    said = []
+    said: list[str] = []
     for row in (r for r in rows if r["variant"].split("/")[0] == layer):
         total = sum(row["groups"].values())
         parts = ", ".join(f"{GROUPS.get(g, g)} {us(v)} ({v / total:.0%})" for g, v in largest(row["groups"])) \
@@ -62,8 +62,10 @@ def basis(row: dict) -> str:
 
 def syscall_sentences(layer: str, rows: list[dict]) -> list[str]:
     """Per variant of `layer`: its system calls per request, and those it makes beyond the fewest."""
-    said = []
-    fewest = min(rows, key=lambda r: r["total_per_request"]) if rows else None
+    said: list[str] = []
+    if not rows:
+        return said
+    fewest = min(rows, key=lambda r: r["total_per_request"])
     for row in (r for r in rows if r["variant"].split("/")[0] == layer):
         calls = ", ".join(f"{name} {count:.2f}" for name, count in largest(row["per_request"], 3))
         text = f"{row['variant']} makes {row['total_per_request']:.2f} system calls per request ({calls})"
@@ -87,7 +89,7 @@ def gap_sentence(layer: str, conformance: dict | None) -> str:
         return ""
     found = stock_gaps.gaps()
     text = f"It closes {len(found)} gaps of stock http.server, each a `# gap:` comment in its code"
-    if not stock_gaps.has_stock(conformance):
+    if conformance is None or not stock_gaps.has_stock(conformance):
         return text + "."
     measured = [stock_gaps.measured(gap, conformance) for gap in found]
     failed = {c for m in measured for c in m["stock_fails"]}

@@ -13,7 +13,7 @@ results.json with every scenario's runs and what stock does differently (conform
 import argparse
 import sys
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.catalog import DEFAULT_MODEL, MEASURED_VARIANTS
@@ -44,7 +44,8 @@ def merged(parts: list[Results], options: argparse.Namespace) -> Results:
     chosen = {f"{layer}/{model}" for layer, model in variants()}
     runs = tuple(run for part in parts for run in part.runs if run.variant in chosen or run.layer == STOCK_CGI_LAYER)
     plan = {"kind": "cgi", "scenarios": SCENARIOS, "rate": options.rate, "repeat": options.repeat,
-            "duration": options.duration, "variants": [f"{l}/{m}" for l, m in variants()] + [f"{STOCK_CGI_LAYER}/threaded"],
+            "duration": options.duration,
+            "variants": [f"{layer}/{model}" for layer, model in variants()] + [f"{STOCK_CGI_LAYER}/threaded"],
             "parts": [part.plan for part in parts]}
     return Results(parts[0].environment, plan, parts[0].calibration, runs).summarised()
 
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", default="6s", help="per run (default 6s)")
     p.add_argument("--out", type=Path, help="output folder (default results/cgi-<UTC stamp>)")
     options = p.parse_args(argv)
-    out = options.out or Path("results") / datetime.now(timezone.utc).strftime("cgi-%Y%m%dT%H%M%SZ")
+    out = options.out or Path("results") / datetime.now(UTC).strftime("cgi-%Y%m%dT%H%M%SZ")
     parts = []
     for scenario in SCENARIOS:
         plan = make_plan(bench_args(scenario, options, out / scenario))

@@ -16,7 +16,8 @@ import argparse
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import rounds, wrk
@@ -24,11 +25,10 @@ from bench.cli import Progress, duration, names
 from conformance.corpus import load_cases
 from conformance.probe import MODELS, every_layer, reference_targets, run, write_data
 from oneline import OneLineParser, fail
-from serving.options import EVENT_LOOP_MODELS  # measured beside threaded wherever a layer has them
-
 from reports import cli as report_cli
 from reports.data import ReportError
 from reports.matrix import write_pages
+from serving.options import EVENT_LOOP_MODELS  # measured beside threaded wherever a layer has them
 
 MIN_WINDOW_S = 0.5  # a round of the Locust pass: long enough for a few hundred requests per server
 MIN_TURN_S = 0.02  # a turn on the core in the wrk rounds: longer than a signal's round trip by far
@@ -54,8 +54,8 @@ def parser() -> OneLineParser:
     p.add_argument("--windows", type=int, default=DEFAULTS.windows, help=f"Locust's rounds, every variant loaded at "
                    f"once (default {DEFAULTS.windows}, at least 3 to rank)")
     p.add_argument("--rate", type=int, default=DEFAULTS.rate, help=f"Locust's offered rate per server, requests/s, "
-                   f"the same for every variant (default {DEFAULTS.rate}; halved until all servers' together are at most "
-                   f"{rounds.RATE_SHARE:.0%}% of the harness's ceiling)")
+                   f"the same for every variant (default {DEFAULTS.rate}; halved until all servers' together are at "
+                   f"most {rounds.RATE_SHARE:.0%}% of the harness's ceiling)")
     p.add_argument("--window", type=duration, default=DEFAULTS.window_s,
                    help=f"one round of the Locust pass (default {DEFAULTS.window_s:g}s)")
     p.add_argument("--share", type=duration, default=DEFAULTS.share_s, help=f"each server's time on the core per wrk "
@@ -76,7 +76,7 @@ def parser() -> OneLineParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    out = args.out or Path("results") / f"compare-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}"
+    out = args.out or Path("results") / f"compare-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         fail(f"server-layers compare: {out} exists and is not empty (choose another --out)")
     if min(args.rounds, args.windows, args.rate) < 1:
@@ -92,14 +92,15 @@ def main(argv: list[str] | None = None) -> int:
         fail(f"server-layers compare: no layer among {','.join(args.layers or MODELS)} has model "
              f"{','.join(args.models or [])}")
     profile = rounds.Profile(variants=chosen, scenarios=args.scenarios, out=out, rounds=args.rounds,
-                             windows=args.windows, rate=args.rate, window_s=args.window, share_s=args.share, turn_s=args.turn)
+                             windows=args.windows, rate=args.rate, window_s=args.window, share_s=args.share,
+                             turn_s=args.turn)
     started = time.monotonic()
     out.mkdir(parents=True)
     if not args.no_probe:
         step(f"probe: {len(load_cases())} cases on every layer and model", started)
         probe_all(out, reference_targets(not args.no_reference, required=False))
-    step(f"measure: {len(profile.variants)} variants, {profile.windows} Locust windows and {profile.rounds} wrk rounds, about "
-         f"{rounds.minutes(profile):.1f} min", started)
+    step(f"measure: {len(profile.variants)} variants, {profile.windows} Locust windows and {profile.rounds} wrk "
+         f"rounds, about {rounds.minutes(profile):.1f} min", started)
     results = rounds.execute(profile, Progress())
     step("report", started)
     try:
@@ -116,7 +117,7 @@ def step(text: str, started: float) -> None:
     print(f"[{time.monotonic() - started:5.0f} s] {text}", file=sys.stderr, flush=True)
 
 
-def probe_all(out: Path, references: list = ()) -> None:
+def probe_all(out: Path, references: Sequence = ()) -> None:
     """The whole corpus on every layer x model (and the reference columns), into OUT/conformance.{json,md,html}."""
     with tempfile.TemporaryDirectory(prefix="compare-probe-") as scratch:
         try:

@@ -16,7 +16,8 @@ TOOLS = {  # subcommand -> (module with main(argv), help); each has its own --he
     "bench": ("bench.cli", "measure the layers with Locust (BENCH.md §2)"),
     "report": ("reports.cli", "charts, report.html and summary.md from a bench run (BENCH.md §3)"),
     "probe": ("server_layers.probe", "the conformance matrix: the corpus on every layer and model (BENCH.md §4)"),
-    "compare": ("server_layers.compare", "probe, the layers in interleaved rounds, the report: the main job (BENCH.md §5)"),
+    "compare": ("server_layers.compare",
+                "probe, the layers in interleaved rounds, the report: the main job (BENCH.md §5)"),
     "explain": ("server_layers.explain", "system calls, where the CPU goes, flame graphs, reference columns: "
                 "measured into a run's folder, then its report"),
     "sweep": ("bench.sweep", "cost against load: CPU per request and latency from a light rate to saturation"),
