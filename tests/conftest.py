@@ -9,8 +9,20 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from helpers import (CONCURRENT_VARIANTS, FRAMEWORK_IDS, FRAMEWORKS, NO_FRAMEWORKS, VARIANT_IDS, VARIANTS,
-                     framework_test_id, frameworks_ready, launch, launch_framework, stop)
+from helpers import (
+    CONCURRENT_VARIANTS,
+    FRAMEWORK_IDS,
+    FRAMEWORKS,
+    NO_FRAMEWORKS,
+    VARIANT_IDS,
+    VARIANTS,
+    framework_test_id,
+    frameworks_ready,
+    launch,
+    launch_framework,
+    stop,
+)
+
 
 @pytest.fixture(scope="session")
 def start_server(tmp_path_factory):
@@ -41,7 +53,8 @@ def server(variant, start_server):
         yield running
 
 
-@pytest.fixture(scope="module", params=CONCURRENT_VARIANTS, ids=[f"{l}-{m}" for l, m in CONCURRENT_VARIANTS])
+@pytest.fixture(scope="module", params=CONCURRENT_VARIANTS,
+                ids=[f"{layer}-{model}" for layer, model in CONCURRENT_VARIANTS])
 def concurrent_server(request, start_server):
     """The variants that serve clients concurrently (all but iterative)."""
     with start_server(request.param) as running:
@@ -73,7 +86,7 @@ def app_server(request, start_server, tmp_path_factory):
 
 
 @pytest.fixture(scope="module", params=[*CONCURRENT_VARIANTS, *FRAMEWORKS],
-                ids=[*(f"{l}-{m}" for l, m in CONCURRENT_VARIANTS), *FRAMEWORK_IDS])
+                ids=[*(f"{layer}-{model}" for layer, model in CONCURRENT_VARIANTS), *FRAMEWORK_IDS])
 def concurrent_app_server(request, start_server, tmp_path_factory):
     """The variants that serve clients concurrently, then the framework apps (both serve concurrently)."""
     with serving(request.param, start_server, tmp_path_factory) as running:

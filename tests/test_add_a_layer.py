@@ -113,7 +113,8 @@ def test_the_new_layer_serves(checkout):
     code = ("import json, tempfile, urllib.request; from pathlib import Path; from bench.catalog import DEFAULT_MODEL\n"
             "from bench.process import ServerProcess, layer_command\n"
             f"folder = Path(tempfile.mkdtemp()); layer = {NEW!r}\n"
-            "server = ServerProcess(layer_command(layer, DEFAULT_MODEL[layer], folder / 'data'), folder / 'err.log').wait_ready()\n"
+            "server = ServerProcess(layer_command(layer, DEFAULT_MODEL[layer], folder / 'data'),"
+            " folder / 'err.log').wait_ready()\n"
             "try:\n    body = urllib.request.urlopen(f'http://{server.host}:{server.port}/plaintext').read().decode()\n"
             "finally:\n    server.stop()\n"
             "print(json.dumps(body))")

@@ -46,7 +46,8 @@ def test_meta_variables_are_the_specs_list_and_nothing_else():
     env = cgi.meta_variables(made, *cgi.target_parts(made))
     assert env == {
         "GATEWAY_INTERFACE": "CGI/1.1", "SERVER_SOFTWARE": "server-layers (test)", "SERVER_NAME": "example.test",
-        "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1", "REQUEST_METHOD": "POST", "SCRIPT_NAME": "/cgi-bin/env.py",
+        "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1", "REQUEST_METHOD": "POST",
+        "SCRIPT_NAME": "/cgi-bin/env.py",
         "PATH_INFO": "/x", "QUERY_STRING": "q=1", "REMOTE_ADDR": "10.0.0.7", "REMOTE_PORT": "4242",
         "PATH": "/usr/local/bin:/usr/bin:/bin", "CONTENT_LENGTH": "3", "CONTENT_TYPE": "text/plain",
         "HTTP_HOST": "example.test:81", "HTTP_X_A": "1, 2",
@@ -55,8 +56,10 @@ def test_meta_variables_are_the_specs_list_and_nothing_else():
 
 @pytest.mark.parametrize("output, status, fields, body", [
     (b"Content-Type: text/plain\n\nhi", HTTPStatus.OK, [("Content-Type", "text/plain")], b"hi"),
-    (b"Content-Type: text/plain\r\n\r\nhi\r\n\r\nmore", HTTPStatus.OK, [("Content-Type", "text/plain")], b"hi\r\n\r\nmore"),
-    (b"Status: 404 Gone Fishing\nContent-Type: text/plain\n\nx", HTTPStatus.NOT_FOUND, [("Content-Type", "text/plain")], b"x"),
+    (b"Content-Type: text/plain\r\n\r\nhi\r\n\r\nmore", HTTPStatus.OK, [("Content-Type", "text/plain")],
+     b"hi\r\n\r\nmore"),
+    (b"Status: 404 Gone Fishing\nContent-Type: text/plain\n\nx", HTTPStatus.NOT_FOUND, [("Content-Type", "text/plain")],
+     b"x"),
     (b"Location: /x\n\n", HTTPStatus.FOUND, [("Location", "/x")], b""),
     (b"Location: http://e.test/\nStatus: 301\n\n", HTTPStatus.MOVED_PERMANENTLY, [("Location", "http://e.test/")], b""),
     (b"Content-Type: a/b\nContent-Length: 99\nConnection: close\nTransfer-Encoding: chunked\nX-Y:  z \n\nb",
@@ -70,7 +73,8 @@ def test_a_cgi_answer_is_read_and_framed_by_the_server(output, status, fields, b
 
 @pytest.mark.parametrize("output", [
     b"", b"Content-Type: text/plain", b"no colon here\n\nbody", b"X-Only: 1\n\nbody", b"Bad Name: x\n\n",
-    b"Status: 99 x\nContent-Type: a/b\n\n", b"Status: 600\nContent-Type: a/b\n\n", b"Status: abc\nContent-Type: a/b\n\n",
+    b"Status: 99 x\nContent-Type: a/b\n\n", b"Status: 600\nContent-Type: a/b\n\n",
+    b"Status: abc\nContent-Type: a/b\n\n",
     b"Status: 299\nContent-Type: a/b\n\n", b" Content-Type: a/b\n\n", b"Content-Type: a\rb\n\n",
 ])
 def test_what_is_not_a_cgi_answer_is_502(output):

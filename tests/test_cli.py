@@ -76,7 +76,8 @@ def test_a_failed_start_leaves_no_database_behind(layer, tmp_path):
         taken.listen()
         port = str(taken.getsockname()[1])
         result = subprocess.run([sys.executable, "-m", layer, "--port", port], cwd=tmp_path, capture_output=True,
-                                text=True, timeout=30, stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                                text=True, timeout=30, stdin=subprocess.DEVNULL,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert_one_line_exit_2(result)
     assert "another server" in result.stderr and list(tmp_path.iterdir()) == []  # no ./var, no messages.db
 

@@ -20,7 +20,8 @@ def post_until_failure(server, client: int, acknowledged: list, stop: threading.
                 if stop.is_set():
                     return
                 body = json.dumps({"text": f"client {client} message {n}"}).encode()
-                head = b"POST /messages HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                head = (b"POST /messages HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: %d\r\n\r\n")
                 sock.sendall(head % len(body) + body)
                 answer = reader.read_response()
                 if answer.status == 201:
@@ -33,7 +34,8 @@ def test_acknowledged_messages_survive_sigkill(variant, start_server):
     acknowledged: list[str] = []
     stop = threading.Event()
     with start_server(variant) as running:
-        threads = [threading.Thread(target=post_until_failure, args=(running, c, acknowledged, stop)) for c in range(CLIENTS)]
+        threads = [threading.Thread(target=post_until_failure, args=(running, c, acknowledged, stop))
+                   for c in range(CLIENTS)]
         for thread in threads:
             thread.start()
         assert wait_for(lambda: len(acknowledged) >= KILL_AFTER, timeout=60)

@@ -32,14 +32,13 @@ from dataclasses import dataclass, field
 
 import pytest
 from helpers import ROOT
-from test_http11 import first_head, head_outcome
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
+from test_http11 import first_head, head_outcome
 
 from bench.catalog import DEFAULT_MODEL, EVENT_LOOP_VARIANTS
 from conformance.corpus import PROBE, PROBE_BODY, Closed, Observation, ResponseReader, load_cases, normalise
 from http11 import Request
-from http11.parser import fast_head, parse_chunks, parse_head_strict
 from http11.limits import (
     MAX_BODY,
     MAX_CHUNK_LINE,
@@ -50,6 +49,7 @@ from http11.limits import (
     MAX_METHOD,
     MAX_REQUEST_LINE,
 )
+from http11.parser import fast_head, parse_chunks, parse_head_strict
 
 pytestmark = pytest.mark.stress
 
@@ -160,7 +160,7 @@ def extensions(draw) -> bytes:
             if draw(st.booleans()):
                 value = draw(token)
             else:
-                inner = draw(st.lists(st.sampled_from(QDTEXT) | st.sampled_from(QDTEXT + ['"', "\\"]).map(
+                inner = draw(st.lists(st.sampled_from(QDTEXT) | st.sampled_from([*QDTEXT, '"', "\\"]).map(
                     lambda c: "\\" + c), max_size=6))
                 value = '"' + "".join(inner) + '"'
             out += draw(st.sampled_from(["", " "])) + "=" + draw(st.sampled_from(["", "\t"])) + value
@@ -213,7 +213,7 @@ def requests(draw, live: bool = False, max_body: int = 64) -> Built:
         kinds.append("data")
     elif framing == "chunked":
         cuts = sorted(set(draw(st.lists(st.integers(1, max(1, len(body) - 1)), max_size=3)))) if len(body) > 1 else []
-        for part in [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)])] if body else []:
+        for part in [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=True)] if body else []:
             pieces += [chunk_size(draw, len(part)) + extensions(draw) + b"\r\n", part, b"\r\n"]
             kinds += ["size", "data", "crlf"]
         pieces.append(chunk_size(draw, 0) + extensions(draw) + b"\r\n")
@@ -336,7 +336,7 @@ def split(draw, data: bytes) -> list[bytes]:
     cuts = sorted(draw(st.lists(st.integers(0, len(data)), max_size=8)))
     if draw(st.integers(0, 9)) == 0:
         cuts = list(range(len(data) + 1))  # a byte at a time
-    return [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)])]
+    return [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
 
 
 def outcome(chunks: list[bytes]) -> tuple[list[Request], int | bool]:
@@ -370,7 +370,9 @@ def test_mutated_requests_parse_or_are_refused_alike_whole_or_split(case, data):
     assert outcome(split(data.draw, raw)) == whole
     # whatever precedes the first changed byte was parsed as built
     original = b"".join(request.data for request in built)
-    same = next((i for i, (a, b) in enumerate(zip(original, raw)) if a != b), min(len(original), len(raw)))
+    # strict=False: the mutation may lengthen or shorten raw, so the two differ in length
+    same = next((i for i, (a, b) in enumerate(zip(original, raw, strict=False)) if a != b),
+                min(len(original), len(raw)))
     end, intact = 0, []
     for request in built:
         end += len(request.data)
@@ -443,7 +445,7 @@ def test_a_limit_moved_by_a_byte_flips_between_parsing_and_its_status(limit, del
     requests_out, state = outcome([raw])
     assert state == expected and len(requests_out) == (delta <= 0)
     cuts = sorted(data.draw(st.lists(st.integers(0, len(raw)), max_size=5)))
-    assert outcome([raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)])]) == (requests_out, state)
+    assert outcome([raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]) == (requests_out, state)
     if delta > 0 and line_start >= 0:  # refused before the line ends (one byte of slack for a CR)
         limit_bytes = MAX_REQUEST_LINE if limit == "request-line" else MAX_FIELD_LINE
         assert outcome([raw[: line_start + limit_bytes + 2]]) == ([], status)
@@ -503,7 +505,7 @@ def observe(server, raw: bytes, plan: Plan, cuts: list[int] = ()) -> Observation
     with socket.create_connection((server.host, server.port), timeout=READ_TIMEOUT_S) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
-            for number, (start, end) in enumerate(zip([0, *cuts], [*cuts, len(raw)])):
+            for number, (start, end) in enumerate(zip([0, *cuts], [*cuts, len(raw)], strict=True)):
                 if number:
                     time.sleep(PIECE_PAUSE_S)
                 sock.sendall(raw[start:end])
@@ -548,7 +550,7 @@ def compare_layers(group, raw: bytes, shut: bool, cuts: list[int] = ()) -> None:
     plan = plan_for(raw, shut)
     seen = {f"{s.layer}/{s.model}": normalise(observe(s, raw, plan, cuts)) for s in group}
     first = next(iter(seen.values()))
-    assert seen == {name: first for name in seen}, f"bytes: {raw[:2000]!r} sent in pieces at {list(cuts)}; {plan}"
+    assert seen == dict.fromkeys(seen, first), f"bytes: {raw[:2000]!r} sent in pieces at {list(cuts)}; {plan}"
 
 
 @settings(FUZZ, max_examples=LIVE_EXAMPLES)

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from http11 import ProtocolError, Request, RequestParser, Response, serialize
 from conformance.corpus import load_cases
-from http11.parser import fast_head, parse_chunks, parse_head_strict, split_head
+from http11 import ProtocolError, Request, RequestParser, Response, serialize
 from http11.limits import MAX_BODY, MAX_FIELD_LINE, MAX_FIELDS, MAX_HEADER_SECTION, MAX_METHOD, MAX_REQUEST_LINE
+from http11.parser import fast_head, parse_chunks, parse_head_strict, split_head
 
 OK_HEAD = b"GET / HTTP/1.1\r\nHost: a\r\n"
 
@@ -140,7 +140,8 @@ def test_parser_table(data, status):
 def test_parses_fields_and_bodies():
     raw = (
         b"POST /echo?x=1 HTTP/1.1\r\nHost: a\r\nX-Pad:   spaced value \t\r\nContent-Length: 5\r\n\r\nhello"
-        b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nT: 1\r\n\r\n"
+        b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nT: 1\r\n\r\n"
         b"GET http://a:80/p?q HTTP/1.0\r\n\r\n"
     )
     first, second, third = parse_all(raw)
@@ -185,8 +186,10 @@ def test_expect_and_idle_state():
 
 
 def test_serialize_frames_responses():
-    data = serialize(Response(HTTPStatus.OK, [("Content-Type", "text/plain")], b"hi"), server="s", date="d", connection="close")
-    assert data == b"HTTP/1.1 200 OK\r\nDate: d\r\nServer: s\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi"
+    data = serialize(Response(HTTPStatus.OK, [("Content-Type", "text/plain")], b"hi"),
+                     server="s", date="d", connection="close")
+    assert data == (b"HTTP/1.1 200 OK\r\nDate: d\r\nServer: s\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
+                    b"Connection: close\r\n\r\nhi")
     not_modified = serialize(Response(HTTPStatus.NOT_MODIFIED), server="s", date="d", connection=None)
     assert b"Content-Length" not in not_modified
 
@@ -204,7 +207,7 @@ outcome = parse_chunks
 @given(st.one_of(ANY_REQUEST, st.sampled_from(VALID).map(lambda v: v * 3)), st.data())
 def test_split_anywhere_gives_the_same_result(data, draw):
     cuts = sorted(draw.draw(st.lists(st.integers(0, len(data)), max_size=6)))
-    chunks = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)])]
+    chunks = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
     assert outcome(chunks) == outcome([data])
 
 

@@ -5,17 +5,13 @@ The folder is made here: the shipped scripts, and scripts that fail in each way 
 
 import base64
 import json
-import os
 import shutil
-import socket
-import stat
-import time
 from pathlib import Path
 
 import pytest
 from helpers import CONCURRENT_VARIANTS, header, wait_for
 
-from conformance.corpus import Closed, ResponseReader
+from conformance.corpus import ResponseReader
 from webapp.cgi import CGI_DIR
 
 TIMEOUT_S = 1.0  # --cgi-timeout of the servers here: the sleeping script outlives it
@@ -208,7 +204,8 @@ def test_a_cgi_answer_and_the_request_after_it_are_answered_in_order(cgi):
 # --- no loop blocked ------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=CONCURRENT_VARIANTS, ids=[f"{l}-{m}" for l, m in CONCURRENT_VARIANTS])
+@pytest.fixture(scope="module", params=CONCURRENT_VARIANTS,
+                ids=[f"{layer}-{model}" for layer, model in CONCURRENT_VARIANTS])
 def concurrent_cgi(request, start_server, tmp_path_factory):
     folder = make_folder(tmp_path_factory.mktemp("cgi") / "cgi-bin")
     with start_server(request.param, "--cgi-dir", str(folder)) as running:

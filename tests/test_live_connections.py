@@ -141,7 +141,8 @@ def test_unused_bodies_are_read_not_parsed_as_requests(server):
     batch = (
         b"GET /plaintext HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(smuggled) + smuggled
         + b"POST /nowhere HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(smuggled) + smuggled
-        + b"POST /plaintext HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n" % len(smuggled) + smuggled + b"\r\n0\r\n\r\n"
+        + b"POST /plaintext HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n" % len(smuggled)
+        + smuggled + b"\r\n0\r\n\r\n"
         + b"GET /echo HTTP/1.1\r\nHost: a\r\n\r\n"
     )
     answers = server.exchange(batch, count=4)
@@ -208,8 +209,10 @@ def count_messages(server) -> int:
 @pytest.mark.parametrize(
     "partial",
     [
-        b"POST /messages HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 30\r\n\r\n{\"text\": \"cut",
-        b"POST /messages HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n{\"text\": \"cut\"}",
+        b"POST /messages HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 30\r\n\r\n"
+        b"{\"text\": \"cut",
+        b"POST /messages HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"10\r\n{\"text\": \"cut\"}",
         b"POST /messages HTTP/1.1\r\nHost: a\r\nContent-Ty",
     ],
     ids=["length-body", "chunked-body", "head"],
@@ -279,9 +282,11 @@ def test_stop_signal_lets_idle_keep_alive_connections_go_at_once(variant, start_
 
 
 def test_no_keepalive_knob_closes_after_every_response(variant, start_server):
-    with start_server(variant, "--no-keepalive", "--no-nodelay") as running:  # both benchmark knobs
-        with running.connect() as sock:
-            sock.sendall(request())
-            answer = ResponseReader(sock.recv).read_response()
-            assert (answer.status, header(answer, "connection")) == (200, "close")
-            assert answers_no_more(sock)
+    with (
+        start_server(variant, "--no-keepalive", "--no-nodelay") as running,  # both benchmark knobs
+        running.connect() as sock,
+    ):
+        sock.sendall(request())
+        answer = ResponseReader(sock.recv).read_response()
+        assert (answer.status, header(answer, "connection")) == (200, "close")
+        assert answers_no_more(sock)

@@ -27,7 +27,8 @@ def concurrent_server(concurrent_app_server):
     return concurrent_app_server
 
 
-IMF_FIXDATE = re.compile(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT")
+IMF_FIXDATE = re.compile(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d "
+                         r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT")
 
 
 def check_common_headers(server, answer, app_decided: bool = False):
@@ -63,8 +64,10 @@ def test_image_and_static(server):
     assert css.status == 200 and header(css, "content-type") == "text/css; charset=utf-8"
     not_modified = server.get("/static/style.css", f"If-Modified-Since: {header(css, 'last-modified')}\r\n")
     check_common_headers(server, not_modified)
-    assert not_modified.status == 304 and not_modified.body == b"" and "content-length" not in header_names(not_modified)
-    for path in ("/static/", "/static/../webapp/app.py", "/static/%2e%2e/webapp/app.py", "/static/a%2fb", "/static/nope.css"):
+    assert (not_modified.status == 304 and not_modified.body == b""
+            and "content-length" not in header_names(not_modified))
+    for path in ("/static/", "/static/../webapp/app.py", "/static/%2e%2e/webapp/app.py", "/static/a%2fb",
+                 "/static/nope.css"):
         missing = server.get(path)
         check_common_headers(server, missing)
         assert missing.status == 404, path
@@ -82,7 +85,8 @@ def test_plaintext_and_time(server):
 
 
 def test_guestbook_json_and_form(server):
-    created = server.get("/messages", "Content-Type: application/json\r\n", "POST", json.dumps({"text": "hé <b>"}).encode())
+    created = server.get("/messages", "Content-Type: application/json\r\n", "POST",
+                         json.dumps({"text": "hé <b>"}).encode())
     check_common_headers(server, created)
     message = json.loads(created.body)
     assert created.status == 201 and header(created, "location") == f"/messages/{message['id']}"
@@ -150,14 +154,17 @@ def test_head_answers_as_get_without_a_body(server):
 
 
 def test_echo_reports_the_parsed_request(server):
-    raw = b"PUT /echo?x=%20 HTTP/1.1\r\nHost: a\r\nX-Case:  MiXed \r\nx-case: second\r\nContent-Length: 3\r\nConnection: close\r\n\r\n\x00\x01\x02"
+    raw = (b"PUT /echo?x=%20 HTTP/1.1\r\nHost: a\r\nX-Case:  MiXed \r\nx-case: second\r\nContent-Length: 3\r\n"
+           b"Connection: close\r\n\r\n\x00\x01\x02")
     (answer,) = server.exchange(raw)
     echoed = json.loads(answer.body)
     assert echoed == {
         "method": "PUT",
         "target": "/echo?x=%20",
         "version": "HTTP/1.1",
-        "headers": [["Host", "a"], ["X-Case", "MiXed"], ["x-case", "second"], ["Content-Length", "3"], ["Connection", "close"]],
+        "headers": [
+            ["Host", "a"], ["X-Case", "MiXed"], ["x-case", "second"], ["Content-Length", "3"], ["Connection", "close"],
+        ],
         "body_base64": "AAEC",
     }
 

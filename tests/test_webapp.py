@@ -26,7 +26,7 @@ def call(app, method, target, body=b"", headers=()):
 
 
 def header(response, name):
-    return dict((k.lower(), v) for k, v in response.headers).get(name)
+    return {k.lower(): v for k, v in response.headers}.get(name)
 
 
 def post_json(app, value):
@@ -51,7 +51,8 @@ def test_json_and_form_posts_are_stored_and_listed(app):
     message = json.loads(created.body)
     assert created.status == HTTPStatus.CREATED and header(created, "location") == f"/messages/{message['id']}"
     assert message["text"] == "hello" and message["created"].endswith("Z")
-    form = call(app, "POST", "/messages", b"text=caf%C3%A9+au+lait", [("Content-Type", "application/x-www-form-urlencoded")])
+    form = call(app, "POST", "/messages", b"text=caf%C3%A9+au+lait",
+                [("Content-Type", "application/x-www-form-urlencoded")])
     assert form.status == HTTPStatus.SEE_OTHER and header(form, "location") == "/" and form.body == b""
     listing = json.loads(call(app, "GET", "/messages?limit=1").body)["messages"]
     assert [m["text"] for m in listing] == ["café au lait"]
@@ -87,7 +88,8 @@ def test_bad_messages_are_refused_and_not_stored(app, body, content_type, status
 
 def test_app_errors_say_what_to_change(app):
     form = [("Content-Type", "application/x-www-form-urlencoded")]
-    assert call(app, "POST", "/messages", b"text=", form).body == b"400 Bad Request\ntext must be 1 to 1000 characters\n"
+    assert call(app, "POST", "/messages", b"text=", form).body == (
+        b"400 Bad Request\ntext must be 1 to 1000 characters\n")
     assert call(app, "GET", "/messages?limit=0").body.endswith(b"\nlimit must be one whole number from 1 to 500\n")
     wrong_type = call(app, "POST", "/messages", b"text=hi", [("Content-Type", "text/plain")]).body.decode()
     assert "application/x-www-form-urlencoded (a field named text)" in wrong_type and "application/json" in wrong_type
@@ -117,7 +119,8 @@ def test_methods_options_head(app):
     put = call(app, "PUT", "/plaintext")
     assert put.status == HTTPStatus.METHOD_NOT_ALLOWED and header(put, "allow") == "GET, HEAD, OPTIONS"
     options = call(app, "OPTIONS", "/messages")
-    assert options.status == HTTPStatus.OK and options.body == b"" and header(options, "allow") == "GET, HEAD, OPTIONS, POST"
+    assert (options.status == HTTPStatus.OK and options.body == b""
+            and header(options, "allow") == "GET, HEAD, OPTIONS, POST")
     star = call(app, "OPTIONS", "*")
     assert header(star, "allow") == "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
     head, get = call(app, "HEAD", "/plaintext"), call(app, "GET", "/plaintext")
@@ -137,7 +140,8 @@ def test_echo_reports_what_was_parsed(app):
 
 
 @pytest.mark.parametrize(
-    "path", ["../webapp/app.py", "%2e%2e/webapp/app.py", "a%2fb", "/etc/passwd", "", "./style.css", "%5cetc", "nope.css"]
+    "path",
+    ["../webapp/app.py", "%2e%2e/webapp/app.py", "a%2fb", "/etc/passwd", "", "./style.css", "%5cetc", "nope.css"],
 )
 def test_static_refuses_anything_outside_or_missing(app, path):
     assert call(app, "GET", "/static/" + path).status == HTTPStatus.NOT_FOUND
@@ -201,7 +205,8 @@ def test_store_does_not_keep_a_connection_per_thread(tmp_path):
     crowd("a")
     open_after_two = crowd("b")
     listed = json.loads(call(app, "GET", "/messages?limit=500").body)["messages"]
-    assert sorted(m["text"] for m in listed) == sorted(f"{k}{n}-{i}" for k in "ab" for n in range(crowd_size) for i in range(5))
+    assert sorted(m["text"] for m in listed) == sorted(
+        f"{k}{n}-{i}" for k in "ab" for n in range(crowd_size) for i in range(5))
     assert len({m["id"] for m in listed}) == 2 * crowd_size * 5
     assert open_after_two <= crowd_size
     app.close()
