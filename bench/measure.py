@@ -97,6 +97,29 @@ def user_and_system(pid: int) -> tuple[float, float]:
     return user + children_user, system + children_system
 
 
+def tree_user_and_system(pid: int, tries: int = 5) -> tuple[float, float]:
+    """user_and_system() of `pid` and of every live process under it (their own and their reaped children's
+    times): a pre-fork server (gunicorn's master and its worker) spends its CPU in a child it has not reaped. As
+    tree_cpu_so_far(), read again until the parent's reaped share did not move under the reading; a child gone
+    meanwhile counts 0 (its parent's reaped share has it)."""
+    for _ in range(tries):
+        before = cpu_times(pid)[2:]
+        children = [child_user_and_system(child) for child in descendants(pid)]
+        user, system, children_user, children_system = cpu_times(pid)
+        if (children_user, children_system) == before:
+            break
+    return (user + children_user + sum(child[0] for child in children),
+            system + children_system + sum(child[1] for child in children))
+
+
+def child_user_and_system(pid: int) -> tuple[float, float]:
+    """A live (or exited, unreaped) child's user_and_system(); (0, 0) when it is gone."""
+    try:
+        return user_and_system(pid)
+    except OSError:
+        return 0.0, 0.0
+
+
 def stopped(pid: int) -> bool:
     """Is `pid` stopped (SIGSTOP or a tracer), or ended (a zombie, or gone)? Its state through psutil
     (/proc/PID/stat's state field: t, T, X or Z)."""
