@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
@@ -182,22 +183,26 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def add_common(p: argparse.ArgumentParser, requests: int, what: str) -> None:
+VARIANTS_HELP = "LAYER/MODEL,... (default: each layer's default model and every event-loop model)"
+
+
+def add_common(p: argparse.ArgumentParser, requests: int, what: str, variants_help: str = VARIANTS_HELP) -> None:
     """--requests, --variants and --out, the same on every per-variant measurement (this one, bench.cpu_profile)."""
     p.add_argument("--requests", type=int, default=requests, help=f"keep-alive requests {what} (default {requests})")
-    p.add_argument("--variants",
-                   help="LAYER/MODEL,... (default: each layer's default model and every event-loop model)")
+    p.add_argument("--variants", help=variants_help)
     p.add_argument("--out", type=Path, help="the folder to write into (default results/<name>-<UTC stamp>)")
 
 
-def resolve(p: argparse.ArgumentParser, options: argparse.Namespace, name: str) -> list[tuple[str, str]]:
-    """The variants chosen, the flags shared with bench.cpu_profile checked; a bad flag is p.error()."""
+def resolve(p: argparse.ArgumentParser, options: argparse.Namespace, name: str,
+            choose: Callable[[str | None], list[tuple[str, str]]] = chosen) -> list[tuple[str, str]]:
+    """The variants `choose` makes of --variants (bench.cpu_profile's own adds the framework apps), the flags shared
+    with bench.cpu_profile checked; a bad flag is p.error()."""
     if options.requests < 1:
         p.error("--requests must be at least 1")
     if options.out is not None and options.out.exists() and not options.out.is_dir():
         p.error(f"--out {options.out} is a file, not a folder")
     try:
-        return chosen(options.variants)
+        return choose(options.variants)
     except ValueError as exc:
         p.error(str(exc))
 
