@@ -1,14 +1,17 @@
 """Where the CPU goes (bench.cpu_profile): py-spy's stacks read and grouped right, the idle window subtracted
 right, the report's section from a real run (tests/data/cpu/: `python -m bench.cpu_profile --requests 2000
---paths /plaintext` on two variants), and one live run end to end when py-spy is installed.
+--paths /plaintext` on two variants), and one live run end to end when py-spy is installed; the framework apps
+(flask, fastapi) grouped and chosen, and one short live run of fastapi when .venv-reference has it.
 
 No layer is named here: the frames of the layer group come from bench.catalog, the rest from the fixture.
 """
 
 import html
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -19,9 +22,9 @@ from pathlib import Path
 import pytest
 from helpers import ROOT
 
-from bench import cpu_profile, flamegraph
+from bench import cpu_profile, flamegraph, measure, reference_servers
 from bench.catalog import MODELS
-from bench.cpu_profile import SYSCALL_FRAME, Window
+from bench.cpu_profile import FRAMEWORK, SYSCALL_FRAME, Window
 from bench.syscalls import variants
 from reports import tables
 
@@ -62,6 +65,88 @@ def test_a_layers_own_package_is_the_layer_group(layer):
     assert cpu_profile.group_of_stack(stack) == "layer"
 
 
+GUNICORN = 'process 15282:"gunicorn frameworks.flask_app:app --bind 127.0.0.1:54283";process 15284:"gunicorn"'
+WORKER = (f"{GUNICORN};thread (15295): ThreadPoolExecutor-0_4;{BOOT};_worker (concurrent/futures/thread.py:83);"
+          "_WorkItem.run (concurrent/futures/thread.py:58);ThreadWorker.handle (gunicorn/workers/gthread.py:553);"
+          "ThreadWorker.handle_request (gunicorn/workers/gthread.py:771);Flask.__call__ (flask/app.py:1536)")
+UVICORN = ('process 15537:"uvicorn frameworks.fastapi_app:app --header server:server-layers (fastapi)";'
+           "thread (15537): MainThread;<module> (uvicorn:8);Command.__call__ (click/core.py:1653);"
+           "Server.run (uvicorn/server.py:86);asyncio_run (uvicorn/_compat.py:30);Runner.run (asyncio/runners.py:118)")
+FRAMEWORK_STACKS = {  # framework apps' stacks as py-spy writes them with --subprocesses (trimmed command lines)
+    f"{WORKER};Flask.wsgi_app (flask/app.py:1510);RequestContext.push (flask/ctx.py:404) 1": "framework",
+    f"{WORKER};Flask.wsgi_app (flask/app.py:1518);Flask.full_dispatch_request (flask/app.py:920);"
+    "Flask.dispatch_request (flask/app.py:896) 1": "framework",
+    f"{GUNICORN};thread (15290): ThreadPoolExecutor-0_2;{BOOT};_worker (concurrent/futures/thread.py:83);"
+    "_WorkItem.run (concurrent/futures/thread.py:58);ThreadWorker.handle (gunicorn/workers/gthread.py:532) 2": "layer",
+    f"{UVICORN};HttpToolsProtocol.data_received (uvicorn/protocols/http/httptools_impl.py:173) 28": "layer",
+    f"{UVICORN};FastAPI.__call__ (fastapi/applications.py:1222);"
+    "NativeTelemetry.enabled (fastapi/telemetry/_asgi.py:175) 1": "framework",
+    f"{UVICORN} 822": "stdlib layer",  # uvloop's C loop: shown at the asyncio runner's line that started it
+}
+FRAMEWORK_FILES = ["frameworks/flask_app.py", "frameworks/fastapi_app.py", "flask/app.py", "werkzeug/routing/map.py",
+                   "jinja2/environment.py", "itsdangerous/signer.py", "click/core.py", "blinker/base.py",
+                   "fastapi/routing.py", "starlette/routing.py", "pydantic/main.py", "pydantic_core/core_schema.py",
+                   "anyio/to_thread.py", "python_multipart/multipart.py", "multipart/__init__.py"]
+SERVER_FILES = ["gunicorn/workers/gthread.py", "uvicorn/protocols/http/httptools_impl.py", "httptools/__init__.py",
+                "uvloop/__init__.py", "h11/_connection.py"]
+
+
+@pytest.mark.parametrize("file", FRAMEWORK_FILES)
+def test_frameworks_and_their_libraries_are_the_framework_group(file):
+    assert cpu_profile.group_of_file(file, framework=True) == cpu_profile.group_of_file(file) == "framework"
+
+
+@pytest.mark.parametrize("file", SERVER_FILES)
+def test_the_server_under_a_framework_app_is_its_layer(file):
+    """In a framework app's row its server is the layer; in ours uvloop stays the stdlib layer's stand-in."""
+    assert cpu_profile.group_of_file(file, framework=True) == "layer"
+    assert cpu_profile.group_of_file(file) == ("stdlib layer" if file.startswith("uvloop/") else None)
+
+
+@pytest.mark.parametrize("line, group", FRAMEWORK_STACKS.items())
+def test_a_framework_apps_stack_belongs_to_its_innermost_grouped_frame(line, group):
+    (stack,) = cpu_profile.parse_raw(line)
+    assert cpu_profile.group_of_stack(stack, framework=True) == group
+    assert cpu_profile.samples_by_group(Counter({stack: 2}), framework=True)[group] == 2
+
+
+def test_the_framework_group_has_its_own_colour_after_webapp():
+    assert list(cpu_profile.GROUPS).index("framework") == list(cpu_profile.GROUPS).index("webapp") + 1
+    assert len(set(cpu_profile.GROUPS.values())) == len(cpu_profile.GROUPS)
+
+
+def test_a_framework_librarys_send_is_no_system_call():
+    """A blinker signal's or ASGI's send( is the framework's own work; gunicorn's sock.sendall( is the kernel's."""
+    signal, asgi = "AppContext.push (flask/ctx.py:254)", "Response.__call__ (starlette/responses.py:171)"
+    assert not cpu_profile.in_kernel_call(signal) and not cpu_profile.in_kernel_call(asgi)
+    write = "write (gunicorn/util.py:348)"
+    if cpu_profile.source_line("gunicorn/util.py", 348).strip() != "sock.sendall(data)":
+        pytest.skip(".venv-reference has no gunicorn, or another one (bench.reference installs it)")
+    assert cpu_profile.in_kernel_call(write)  # found under .venv-reference's site-packages
+
+
+def test_a_framework_app_is_a_variant_by_its_name():
+    layer, model = variants()[0]
+    assert cpu_profile.chosen("flask,fastapi") == [(FRAMEWORK, "flask"), (FRAMEWORK, "fastapi")]
+    assert cpu_profile.chosen(f"fastapi, {layer}/{model}") == [(FRAMEWORK, "fastapi"), (layer, model)]
+    assert [cpu_profile.variant_name(*variant) for variant in cpu_profile.chosen(f"flask,{layer}/{model}")] == [
+        "flask", f"{layer}/{model}"]
+    with pytest.raises(ValueError, match=r"unknown variant.*django.*a framework app: flask, fastapi"):
+        cpu_profile.chosen("flask,django")
+
+
+def test_without_the_reference_environment_the_framework_apps_are_left_out(monkeypatch, capsys):
+    """By default they are left out with a line on stderr; named, they are a one-line refusal."""
+    monkeypatch.setattr(reference_servers, "versions", lambda venv=reference_servers.VENV: None)
+    assert cpu_profile.chosen(None) == variants()
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "flask, fastapi left out" in line
+    assert cpu_profile.unprofiled([(FRAMEWORK, "fastapi")]).startswith("fastapi: .venv-reference")
+    monkeypatch.setattr(reference_servers, "versions", lambda venv=reference_servers.VENV: {"flask": "3"})
+    assert cpu_profile.chosen(None) == [*variants(), (FRAMEWORK, "flask"), (FRAMEWORK, "fastapi")]
+    assert cpu_profile.unprofiled([(FRAMEWORK, "fastapi")]) == ""
+
+
 def test_raw_lines_are_read_with_their_counts():
     stacks = cpu_profile.parse_raw("\n".join(REAL_STACKS) + "\n\n")
     assert sum(stacks.values()) == sum(int(line.rsplit(" ", 1)[1]) for line in REAL_STACKS)
@@ -86,7 +171,9 @@ def test_the_fixture_stacks_give_its_rows_samples(row):
     assert len(raws) == row["rounds"]  # the row's samples are every round's, pooled
     assert sum(sum(cpu_profile.parse_raw(raw.read_text()).values()) for raw in raws) == row["samples"]
     grouped = cpu_profile.samples_by_group(cpu_profile.parse_raw((FIXTURE / row["stacks"]).read_text()))
-    assert grouped == row["samples_by_group"] and sum(grouped.values()) == row["samples"]
+    assert set(row["samples_by_group"]) <= set(grouped)  # the fixture predates the framework group: it had none
+    assert grouped == {group: row["samples_by_group"].get(group, 0) for group in grouped}
+    assert sum(grouped.values()) == row["samples"]
 
 
 # --- the arithmetic ----------------------------------------------------------------------
@@ -122,6 +209,22 @@ def test_each_rows_groups_sum_to_its_cpu(row):
     assert sum(row["groups"].values()) == pytest.approx(row["cpu_us"], abs=0.05)
     assert row["groups"]["kernel"] == row["system_us"]
     assert row["cpu_us"] == pytest.approx(row["user_us"] + row["system_us"])
+
+
+def test_a_process_trees_cpu_counts_the_child_it_has_not_reaped():
+    """gunicorn's worker is a child its master has not reaped: the tree's reading has its CPU, the master's not."""
+    child = "import time; sum(range(10**7)); print('done', flush=True); time.sleep(60)"
+    parent = subprocess.Popen([sys.executable, "-c", f"import subprocess, sys; subprocess.run([sys.executable, '-c', "
+                               f"{child!r}])"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout and parent.stdout.readline() == "done\n"
+        user, system = measure.tree_user_and_system(parent.pid)
+        own_user, own_system = measure.user_and_system(parent.pid)
+        assert user >= own_user + 0.05 and system >= own_system  # the child's sum, far more than a 10 ms tick
+    finally:
+        for pid in measure.descendants(parent.pid):
+            os.kill(pid, signal.SIGKILL)
+        parent.wait()
 
 
 def test_a_flame_graph_has_a_titled_box_per_frame():
@@ -174,3 +277,15 @@ def test_a_live_profile_of_one_variant(tmp_path, capsys):
     assert ET.parse(tmp_path / row["flamegraph"]).getroot().tag.endswith("svg")
     assert sum(cpu_profile.parse_raw((tmp_path / row["stacks"]).read_text()).values()) == row["samples"]
     assert row["variant"] in capsys.readouterr().out
+
+
+@pytest.mark.skipif(cpu_profile.py_spy() is None or reference_servers.versions() is None,
+                    reason="py-spy or .venv-reference's frameworks are not installed")
+def test_a_live_profile_of_a_framework_app(tmp_path):
+    """FastAPI on uvicorn, briefly: its row's framework group has time, and the flame graph is coloured by it."""
+    assert cpu_profile.main(["--requests", "2000", "--repeat", "1", "--paths", "/plaintext", "--variants", "fastapi",
+                             "--out", str(tmp_path)]) == 0
+    (row,) = json.loads((tmp_path / "cpu.json").read_text())["rows"]
+    assert row["variant"] == "fastapi" and row["samples_by_group"]["framework"] > 0
+    assert row["groups"]["framework"] > 0 and sum(row["groups"].values()) == pytest.approx(row["cpu_us"], abs=0.05)
+    assert cpu_profile.GROUPS["framework"] in (tmp_path / row["flamegraph"]).read_text()
