@@ -19,17 +19,17 @@ import pytest
 from helpers import ROOT, header, wait_for
 
 from bench import measure
-from bench.process import ServerProcess, layer_command
+from bench.catalog import DEFAULT_MODEL, MODELS
 from bench.classify import bound_by
 from bench.cli import make_plan
 from bench.knobs import DEFAULT, KNOBS, ONLY, STOCK_LAYER, STOCK_MODELS, flags
+from bench.process import ServerProcess, layer_command
 from bench.runner import Server
 from conformance.corpus import ResponseReader
-from bench.catalog import DEFAULT_MODEL, MODELS
 
 SHORT = ["--duration", "2s", "--warmup", "0.2s", "--users", "2"]
-RUN_FIELDS = {"layer", "model", "scenario", "users", "rate", "repeat", "rps", "fail_ratio", "p50_ms", "p90_ms", "p99_ms",
-              "max_ms", "server_cpu_s", "cpu_us_per_req", "server_peak_rss_mb", "locust_cpu_pct", "bound_by",
+RUN_FIELDS = {"layer", "model", "scenario", "users", "rate", "repeat", "rps", "fail_ratio", "p50_ms", "p90_ms",
+              "p99_ms", "max_ms", "server_cpu_s", "cpu_us_per_req", "server_peak_rss_mb", "locust_cpu_pct", "bound_by",
               "requests", "failures"}
 
 
@@ -138,9 +138,10 @@ def test_run_over_two_layers_writes_every_field(tmp_path):
     assert data["schema"] == 1
     assert {"python", "platform", "cpus", "locust", "git_commit", "started", "finished"} <= set(data["environment"])
     assert data["calibration"]["status"] == "ok" and data["calibration"]["rps"] > 0
-    assert [(r["layer"], r["model"]) for r in data["runs"]] == [("raw_socket", "threaded"), ("http_server_impl", "threaded")]
+    assert [(r["layer"], r["model"]) for r in data["runs"]] == [("raw_socket", "threaded"),
+                                                                ("http_server_impl", "threaded")]
     for run in data["runs"]:
-        assert RUN_FIELDS <= set(run) and run["status"] == "ok", run
+        assert set(run) >= RUN_FIELDS and run["status"] == "ok", run
         assert run["requests"] > 0 and run["failures"] == 0 and run["rps"] > 0
         assert run["latency_samples"] == run["requests"]  # every response time, not Locust's buckets
         assert 0 < run["p50_ms"] <= run["p90_ms"] <= run["p99_ms"] <= run["max_ms"]
@@ -163,7 +164,7 @@ def test_knob_matrix_run_records_each_knob_and_its_flags(tmp_path):
     assert [(r["layer"], r["knob"]) for r in data["runs"]] == [(layer, knob) for layer in layers for knob in knobs]
     for run in data["runs"]:
         assert run["status"] == "ok" and run["requests"] > 0 and run["failures"] == 0, run
-        assert run["server_args"] == " ".join(flags(run["knob"]) + ["--backlog", "64"])
+        assert run["server_args"] == " ".join([*flags(run["knob"]), "--backlog", "64"])
         assert run["cpu_us_per_req"] > 0
     assert len(list((out / "servers").iterdir())) == len(data["runs"])  # a folder of its own for every run
     assert sorted((s["layer"], s["knob"], s["repeats"]) for s in data["summary"]) == sorted(
@@ -174,7 +175,8 @@ def test_knob_matrix_run_records_each_knob_and_its_flags(tmp_path):
 @pytest.mark.parametrize("layer", [*MODELS, STOCK_LAYER])
 def test_a_knob_reaches_the_server(layer, knob, tmp_path):
     """The bench's own Server with the knob's flags: no-keepalive answers `Connection: close` and closes."""
-    server = Server(layer, {**DEFAULT_MODEL, STOCK_LAYER: STOCK_MODELS[0]}[layer], tmp_path / "server", None, flags(knob))
+    model = {**DEFAULT_MODEL, STOCK_LAYER: STOCK_MODELS[0]}[layer]
+    server = Server(layer, model, tmp_path / "server", None, flags(knob))
     try:
         host, port = server.url.removeprefix("http://").rsplit(":", 1)
         with socket.create_connection((host, int(port)), timeout=10) as sock:
@@ -265,8 +267,8 @@ def test_a_master_with_two_local_workers_completes_a_run(tmp_path):
 
 def test_compare_exits_1_when_a_run_fails_and_still_reports_the_rest(tmp_path):
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "server_layers", "compare", "--no-probe", "--rounds", "1", "--windows", "1", "--window", "2s",
-               "--share", "1s", "--scenarios", "plaintext", "--out", str(out)]
+    command = [sys.executable, "-m", "server_layers", "compare", "--no-probe", "--rounds", "1", "--windows", "1",
+               "--window", "2s", "--share", "1s", "--scenarios", "plaintext", "--out", str(out)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for(lambda: list((out / "locust").glob("*")), timeout=120)  # Locust is pacing every server
     victim = server_pids(out)[0]
@@ -299,8 +301,8 @@ def test_soak_fds_in_flight_are_no_leak_but_a_rising_floor_is():
 
 
 @pytest.mark.parametrize("args", [["--layers", "twisted"], ["--models", "nope"],
-                                  ["--layers", "http_server_impl", "--models", "selectors"], ["--rounds", "0"], ["--windows", "0"],
-                                  ["--scenarios", "guestbook"]])
+                                  ["--layers", "http_server_impl", "--models", "selectors"], ["--rounds", "0"],
+                                  ["--windows", "0"], ["--scenarios", "guestbook"]])
 def test_compare_bad_flags_exit_2_with_one_line(args, tmp_path):
     result = subprocess.run([sys.executable, "-m", "server_layers", "compare", *args, "--out", str(tmp_path / "out")],
                             cwd=ROOT, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
@@ -343,7 +345,8 @@ def test_a_tree_is_sampled_whole_and_a_zombie_adds_nothing():
         alone = soak.sample(child)
         whole = soak.sample(parent.pid)
         assert alone["threads"] == 1 and alone["fds"] >= 3 and alone["rss_mb"] > 1
-        assert whole["threads"] == alone["threads"] + 2  # the parent's two threads and the child's one; none of the zombie's
+        # the parent's two threads and the child's one; none of the zombie's
+        assert whole["threads"] == alone["threads"] + 2
         assert whole["fds"] > alone["fds"] and whole["rss_mb"] > alone["rss_mb"]
         assert hostile.process_memory_kib(zombie) == 0 and hostile.process_memory_kib(child) > 0
         assert measure.descendants(2**22 + 1) == [] and measure.stopped(2**22 + 1)  # beyond pid_max: gone

@@ -102,14 +102,15 @@ def test_the_bars_and_the_legend_tell_each_variant_by_colour_and_hatch(folder):
     with matplotlib.rc_context(charts.PLOT_RC):
         fig = charts.cpu_chart(charts.context(entries))
     legend = legend_of(fig)
-    shown = {text.get_text(): handle for handle, text in zip(legend.legend_handles, legend.texts)}
+    shown = {text.get_text(): handle for handle, text in zip(legend.legend_handles, legend.texts, strict=True)}
     filled = {(matplotlib.colors.to_hex(bar.get_facecolor()), bar.get_hatch() or "") for ax in fig.axes
               for bar in ax.patches if bar.get_height() > 0 and bar.get_facecolor()[:3] != (1.0, 1.0, 1.0)}
     expected = set()
     for layer, model in data.combos(entries):
         lk = style.look(layer, model)
         handle = shown[f"{layer}/{model}"]
-        assert matplotlib.colors.same_color(handle.get_facecolor(), lk.colour) and (handle.get_hatch() or "") == lk.hatch
+        assert matplotlib.colors.same_color(handle.get_facecolor(), lk.colour)
+        assert (handle.get_hatch() or "") == lk.hatch
         expected.add((matplotlib.colors.to_hex(lk.colour), lk.hatch))
     assert filled <= expected and len(expected) == len(data.combos(entries))
 
@@ -119,7 +120,7 @@ def test_the_lines_and_the_legend_tell_each_variant_by_colour_and_marker():
     with matplotlib.rc_context(charts.PLOT_RC):
         fig = charts.line_chart(charts.context(entries), [("rps", "Throughput", "requests/s", 1.0)], "Throughput")
     legend = legend_of(fig)
-    for handle, text in zip(legend.legend_handles, legend.texts):
+    for handle, text in zip(legend.legend_handles, legend.texts, strict=True):
         if "/" in text.get_text():
             lk = style.look(*text.get_text().split("/", 1))
             assert matplotlib.colors.same_color(handle.get_color(), lk.colour) and handle.get_marker() == lk.marker
@@ -163,7 +164,8 @@ def test_the_failure_chart_only_when_a_request_failed():
 def test_the_page_says_what_was_not_drawn(tmp_path):
     """The committed compare run: one Locust level and no failure, so no line chart, and the page says why."""
     page = cli.build(RUNS[0], tmp_path).read_text()
-    charts_part = page[page.index('<section id="charts">'):page.index("</section>", page.index('<section id="charts">'))]
+    start = page.index('<section id="charts">')
+    charts_part = page[start:page.index("</section>", start)]
     assert not any((tmp_path / f"{name}.png").exists() for name in ("throughput", "latency", "failures"))
     notes = charts.not_drawn(cli.locust_shown(data.summary(data.load(RUNS[0]))))
     assert len(notes) == 2 and all(f'class="note not-drawn">{note}</p>' in charts_part for note in notes)
@@ -252,7 +254,7 @@ def test_no_text_of_any_chart_overlaps_another(rendered, folder):
 
 def test_the_footer_and_the_legend_are_both_drawn_and_apart(rendered):
     """The case that overlapped: the 'Measured on' footer under a legend below the panels."""
-    name, fig = next((n, f) for n, f in rendered["compare"].figures if n == "cpu_per_request")
+    fig = next(f for n, f in rendered["compare"].figures if n == "cpu_per_request")
     texts = [text.get_text() for text in drawn_texts(fig)]
     assert any(text.startswith("Measured on") for text in texts) and legend_of(fig).texts
     assert overlaps(fig) == []
@@ -325,7 +327,8 @@ def test_figures_and_captions_do_not_overlap_in_chromium(rendered):
 
 
 def inside(box: list[float], outer: list[float]) -> bool:
-    return box[0] >= outer[0] - 0.5 and box[1] >= outer[1] - 0.5 and box[2] <= outer[2] + 0.5 and box[3] <= outer[3] + 0.5
+    return (box[0] >= outer[0] - 0.5 and box[1] >= outer[1] - 0.5
+            and box[2] <= outer[2] + 0.5 and box[3] <= outer[3] + 0.5)
 
 
 def apart_less(a: list[float], b: list[float]) -> bool:

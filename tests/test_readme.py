@@ -56,7 +56,8 @@ def test_the_readme_layer_table_is_the_catalogs():
     """The README's table of layers says what the report's does (bench.catalog.STORY), one row per layer."""
     text = (readme.ROOT / "README.md").read_text()
     rows = [line for line in text.splitlines() if re.match(r"\| `\w+/` \| `", line)]
-    assert rows == [f"| `{layer}/` | `{built_on}` | {gives} | {add} |" for layer, (built_on, gives, add) in STORY.items()]
+    assert rows == [f"| `{layer}/` | `{built_on}` | {gives} | {add} |"
+                    for layer, (built_on, gives, add) in STORY.items()]
 
 
 def test_the_reference_block_is_what_the_committed_run_renders():
@@ -127,7 +128,8 @@ def test_the_hostile_and_soak_blocks_show_every_committed_row_and_every_concurre
     assert shown_hostile == reliability.render_hostile(hostile) and shown_soak == reliability.render_soak(soaks)
     concurrent = {f"{layer}/{model}" for layer, models in catalog.MODELS.items() for model in models
                   if model != "iterative"}
-    rows = [line for line in shown_hostile.splitlines() if line.startswith("| ") and line.split("|")[1].strip() != "variant"]
+    rows = [line for line in shown_hostile.splitlines()
+            if line.startswith("| ") and line.split("|")[1].strip() != "variant"]
     assert len(rows) == len(hostile["rows"]) and {row.split("|")[1].strip() for row in rows} == concurrent
     soaked = {line.split("|")[1].strip() for line in shown_soak.splitlines() if line.startswith("| ")} - {"variant"}
     assert soaked == concurrent and {run["minutes"] for run in soaks["runs"]} == {20}

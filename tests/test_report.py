@@ -24,9 +24,9 @@ from pathlib import Path
 import matplotlib.colors
 import matplotlib.image
 import pytest
-from matplotlib.legend import Legend
 from browser_helpers import CHROMIUM_ARGS, require_chromium
 from helpers import ROOT
+from matplotlib.legend import Legend
 
 from bench.catalog import STORY
 from bench.knobs import DEFAULT, flags
@@ -37,7 +37,8 @@ from reports.verdict import BASELINE, MEASURES, answer, finding, order_text, sen
 
 FIXTURE = Path(__file__).resolve().parent / "data" / "report-run"
 KNOB_FIXTURE = FIXTURE.parent / "knob-run"
-COMPARE_FIXTURE = FIXTURE.parent / "compare-run"  # a real `make compare` run: 6 variants, Locust's windows and wrk's turns
+# a real `make compare` run: 6 variants, Locust's windows and wrk's turns
+COMPARE_FIXTURE = FIXTURE.parent / "compare-run"
 CHART_NAMES = ["ratios", "cpu_per_request", "throughput", "latency", "failures"]
 EXTERNAL = [
     re.compile(r"https?://", re.I),
@@ -258,7 +259,7 @@ def test_a_layer_has_one_colour_in_every_chart():
     entries = data.summary(parsed(fixture_results()))
     for fig in drawn(entries).values():
         (legend,) = fig.findobj(Legend)
-        labels = {text.get_text(): handle for handle, text in zip(legend.legend_handles, legend.texts)}
+        labels = {text.get_text(): handle for handle, text in zip(legend.legend_handles, legend.texts, strict=True)}
         for layer, model in data.combos(entries):
             handle = labels[f"{layer}/{model}"]
             colour = handle.get_facecolor() if hasattr(handle, "get_hatch") else handle.get_color()
@@ -294,7 +295,8 @@ def test_every_chart_says_where_it_came_from(compare_built):
     results = compare_results()
     note = data.provenance(parsed(results))
     digest = hashlib.sha256((compare_built / "results.json").read_bytes()).hexdigest()
-    assert f"Python {results['environment']['python']}" in note and f"{results['plan']['windows']} Locust windows" in note
+    assert f"Python {results['environment']['python']}" in note
+    assert f"{results['plan']['windows']} Locust windows" in note
     assert "bound by pacing" in note and "bound by server" in note and results["environment"]["started"][:10] in note
     page = (compare_built / "report.html").read_text()
     for png in compare_built.glob("*.png"):
@@ -406,7 +408,8 @@ def test_out_renders_the_committed_run_elsewhere_and_changes_nothing_under_docs(
     assert files(run) == before and git_status(ROOT / "docs") == status
     page = (out / "report.html").read_text()
     drawn = {png.stem for png in out.glob("*.png")}
-    assert drawn and drawn == {svg.stem for svg in out.glob("*.svg")} and {"summary.md", "report.html"} <= set(files(out))
+    assert drawn and drawn == {svg.stem for svg in out.glob("*.svg")}
+    assert {"summary.md", "report.html"} <= set(files(out))
     assert page.count('src="data:image/png;base64,') == len(drawn)
     assert all((out / link).is_file() for link in links(page))
 
@@ -466,7 +469,8 @@ def same_render(committed: Path, fresh: Path) -> bool:
     """Is `committed` what `fresh` says it should be: HTML and Markdown to the letter, the embedded PNGs aside;
     an SVG's size and text; a PNG's pixel size, its bytes within a size class (matplotlib versions differ)?"""
     if committed.suffix in (".html", ".md"):
-        return EMBEDDED.sub("data:image/png", committed.read_text()) == EMBEDDED.sub("data:image/png", fresh.read_text())
+        return (EMBEDDED.sub("data:image/png", committed.read_text())
+                == EMBEDDED.sub("data:image/png", fresh.read_text()))
     if committed.suffix == ".svg":
         return svg_texts(committed) == svg_texts(fresh)
     if committed.suffix == ".png":

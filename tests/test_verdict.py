@@ -83,7 +83,8 @@ def test_ties_do_not_chain_into_one_tier():
     result = found({BASE: [100, 100, 100], mid: [100 * step] * 3, SLOW: [100 * step * step] * 3})
     assert not result.apart(BASE, mid) and not result.apart(mid, SLOW) and result.apart(BASE, SLOW)
     assert result.tiers() == [[BASE, mid], [SLOW]]
-    assert v.order_text(result) == f"from cheapest: {mid} and {BASE} (indistinguishable), then {SLOW} (not apart from {mid})"
+    assert v.order_text(result) == (f"from cheapest: {mid} and {BASE} (indistinguishable), then {SLOW} "
+                                     f"(not apart from {mid})")
     for tier in result.tiers():  # no two members of a tier told apart
         assert not any(result.apart(a, b) or result.apart(b, a) for a in tier for b in tier)
 
@@ -169,15 +170,17 @@ def test_one_far_off_round_in_five_on_each_side_cannot_decide_alone():
 
 
 def test_compare_measures_the_chosen_layers_and_models():
-    from server_layers.compare import EVENT_LOOP_MODELS, variants
     from bench.catalog import MODELS
+    from server_layers.compare import EVENT_LOOP_MODELS, variants
 
     default = variants()
-    assert {model for _, model in default} == {"threaded", *EVENT_LOOP_MODELS} & {m for ms in MODELS.values() for m in ms}
+    every_model = {m for ms in MODELS.values() for m in ms}
+    assert {model for _, model in default} == {"threaded", *EVENT_LOOP_MODELS} & every_model
     assert all(model in MODELS[layer] for layer, model in default) and {layer for layer, _ in default} == set(MODELS)
     one = next(iter(MODELS))
     assert {layer for layer, _ in variants([one])} == {one}
-    assert variants(None, ["forking"]) == [(layer, "forking") for layer, models in MODELS.items() if "forking" in models]
+    assert variants(None, ["forking"]) == [(layer, "forking") for layer, models in MODELS.items()
+                                           if "forking" in models]
 
 
 def test_rounds_that_scatter_widely_still_state_their_ratios_and_say_they_scattered():

@@ -31,7 +31,8 @@ def test_every_layer_gets_a_paragraph_with_its_line_counts():
 def test_the_figures_are_the_datas():
     for row in CPU:
         layer = row["variant"].split("/")[0]
-        assert f"{row['variant']} spends {sum(row['groups'].values()):.1f} µs of CPU per GET {row['path']}" in text_of(layer)
+        spent = sum(row["groups"].values())
+        assert f"{row['variant']} spends {spent:.1f} µs of CPU per GET {row['path']}" in text_of(layer)
     for row in SYSCALLS:
         assert f"{row['variant']} makes {row['total_per_request']:.2f} system calls per request" in \
             text_of(row["variant"].split("/")[0])
@@ -62,5 +63,5 @@ def test_the_difference_beside_the_least_on_the_same_path():
 
 
 def test_without_measurements_only_the_code_speaks():
-    for layer, text in why.paragraphs(None, None, None):
+    for _, text in why.paragraphs(None, None, None):
         assert "µs" not in text and "system calls" not in text and "code lines" in text
