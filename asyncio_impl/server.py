@@ -25,17 +25,20 @@ if TYPE_CHECKING:  # what a Session hands over, for the checker only: at run tim
 Result = TypeVar("Result")
 
 READ_SIZE = 65536
+DEADLINE = "the read deadline passed"  # the message of the sweep's cancel of a streams read
+Reading = dict[asyncio.WriteTransport, "asyncio.Task[None]"]  # the streams connections waiting in a read
 SWEEP_S = 0.25  # how often deadlines are checked (raw_socket's selectors sweeps alike)
 DRAIN_POLL_S = 0.02
 
 # --- connection loop -----------------------------------------------------------
 
 
-async def serve_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: "Server") -> None:
+async def serve_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: "StreamsServer") -> None:
     """The `streams` model's connection: await bytes, feed the Session, write what it answers, one by one."""
     session = server.open(writer.transport)
     if session is None:
         return await refuse_stream(reader, writer, server.options.layer)
+    task = cast(asyncio.Task[None], asyncio.current_task())
     try:
         out = b""
         while out or not session.closing:
@@ -49,20 +52,29 @@ async def serve_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
             elif session.pending:  # a CGI script: its answer is made off the loop
                 out = session.resume(await server.off_loop(session.pending.run))
             else:
-                out = await receive(reader, session, server)
+                out = await receive(reader, session, server.reading, writer.transport, task)
     except OSError:  # reset by peer, or a send stalled: nothing to answer
         writer.transport.abort()
     finally:
         writer.close()
 
 
-async def receive(reader: asyncio.StreamReader, session: Session, server: "Server") -> bytes:
-    """What the Session answers to the next bytes, or to its deadline passing first."""
+async def receive(reader: asyncio.StreamReader, session: Session, reading: Reading,
+                  transport: asyncio.WriteTransport, task: "asyncio.Task[None]") -> bytes:
+    """What the Session answers to the next bytes, or to its deadline passing first: while the read waits, the
+    connection is in `reading`, and the sweep cancels the read once the deadline has passed (DEADLINE), as
+    asyncio.timeout would; a timer per read (a TimerHandle on the loop's heap, made and cancelled for every
+    request) cost more than the rest of the loop's work for a request."""
+    reading[transport] = task
     try:
-        async with asyncio.timeout_at(server.loop_time(session.deadline())):
-            data = await reader.read(READ_SIZE)
-    except TimeoutError:
+        data = await reader.read(READ_SIZE)
+    except asyncio.CancelledError as exc:
+        if exc.args != (DEADLINE,):
+            raise
+        task.uncancel()
         return session.timed_out()
+    finally:
+        del reading[transport]
     return session.receive(data)
 
 
@@ -215,7 +227,7 @@ class Server:
         self.loop.call_later(SWEEP_S, self.sweep)
 
     def check(self, transport: asyncio.WriteTransport, now: float) -> None:
-        """A model's own deadline checks at each sweep (streams: none, its coroutines wait with deadlines)."""
+        """A model's own deadline checks at each sweep (SPEC §4's read deadlines)."""
 
     def serve(self) -> None:
         """Run the loop until a stop; then close the listener so new connections are refused."""
@@ -234,10 +246,6 @@ class Server:
     def stop(self) -> None:
         if not self.stopped.done():
             self.stopped.set_result(None)
-
-    def loop_time(self, deadline: float) -> float:
-        """A time.monotonic() deadline (the Session's clock) on the loop's clock."""
-        return self.loop.time() + (deadline - time.monotonic())
 
     def open(self, transport: asyncio.WriteTransport) -> Session | None:
         """A new connection's Session (TCP_NODELAY unless --no-nodelay); None past --max-connections."""
@@ -281,6 +289,16 @@ class Server:
 
 class StreamsServer(Server):
     """The `streams` model: asyncio.start_server, a coroutine per connection over StreamReader/StreamWriter."""
+
+    def __init__(self, app: App, options: ServerOptions, lifecycle: Lifecycle) -> None:
+        self.reading: Reading = {}
+        super().__init__(app, options, lifecycle)
+
+    def check(self, transport: asyncio.WriteTransport, now: float) -> None:
+        """A read waiting past the Session's deadline (SPEC §4: idle or slow clients) is cancelled: 408 or close."""
+        task = self.reading.get(transport)
+        if task is not None and now >= self.connections[transport].deadline():
+            task.cancel(DEADLINE)
 
     async def start(self, listener: socket.socket) -> asyncio.Server:
         async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
