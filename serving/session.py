@@ -166,6 +166,7 @@ class Session:
         if request is None:
             self.starved = True
             return self.continue_for(parser.head)
+        self.starved = not parser.buffer  # no byte of a next request held: the next call would find none either
         return self.continue_for(request) + self.respond(request)
 
     def next_piece(self, streaming: Iterator[bytes]) -> bytes:

@@ -72,11 +72,11 @@ class App:
     def handle(self, request: Request) -> Response | Deferred:
         """Answer one request (a CGI script's answer is Deferred: see webapp.cgi); a bug becomes a 500 with its
         traceback on stderr. HEAD gets GET's answer; serving.session drops the body for every layer."""
-        return self.guarded(lambda: self.dispatch(request))
+        return self.guarded(self.dispatch, request)
 
-    def guarded(self, work: Callable[[], Answer]) -> Answer:
+    def guarded(self, work: Callable[[Request], Answer], request: Request) -> Answer:
         try:
-            response = work()
+            response = work(request)
         except BadInput as exc:
             return error_response(exc.status, detail=exc.detail)
         except Exception:
@@ -84,7 +84,7 @@ class App:
             sys.stderr.flush()
             return error_response(HTTPStatus.INTERNAL_SERVER_ERROR)
         if isinstance(response, Deferred):  # its run is guarded alike
-            return Deferred(lambda: self.guarded(response.work))
+            return Deferred(lambda: self.guarded(lambda _: response.work(), request))
         return response
 
     def dispatch(self, request: Request) -> Response | Deferred:
