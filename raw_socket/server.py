@@ -240,7 +240,8 @@ class SelectorServer(Server):
         if not out and conn.session.closing:
             return self.close(conn)
         self.watch(conn)
-        self.offload(conn)
+        if conn.session.pending is not None:  # a CGI script's answer is due: made off the loop
+            self.offload(conn)
 
     def watch(self, conn: Pending) -> None:
         """Wait for what the connection needs next: to write what is left, else to read (not while a CGI runs)."""
