@@ -20,6 +20,7 @@ from typing import Any
 
 from bench.knobs import DEFAULT, in_order
 from bench.results import LOCUST, WRK, Entry, Results
+from conformance.matrix import Matrix
 from oneline import OneLineParser, fail
 
 from . import data, html, tables, verdict, why
@@ -154,7 +155,7 @@ class Folder:
     out: Path
     syscalls: data.Measurement | None
     cpu: data.Measurement | None
-    conformance: dict | None
+    conformance: Matrix | None
     run_env: Mapping[str, Any] | None  # results.json's environment block, None without results.json
 
 
@@ -284,7 +285,7 @@ def cpu_part(found: data.Measurement | None, run_dir: Path, out: Path, run_env: 
     return html.cpu_section(chart, tables.cpu_note(rows), tables.cpu_headers(rows), tables.cpu_rows(rows), flames)
 
 
-def why_paragraphs(cpu: data.Measurement | None, syscalls: data.Measurement | None, conformance: dict | None,
+def why_paragraphs(cpu: data.Measurement | None, syscalls: data.Measurement | None, conformance: Matrix | None,
                    run_dir: Path) -> list[tuple[str, str]]:
     """A paragraph per layer from the run's profile and system-call count (none without either)."""
     if not ((cpu and cpu.rows) or (syscalls and syscalls.rows)):
@@ -329,7 +330,7 @@ def cgi_note(entries: list[Entry]) -> str:
             "× is the script's CPU per request over plaintext's on the same server.")
 
 
-def layers_markdown(conformance: dict | None) -> list[str]:
+def layers_markdown(conformance: Matrix | None) -> list[str]:
     """summary.md's layer section: what each layer gives, its lines, the stock gaps."""
     return ["## The layers", "", tables.markdown_table(tables.LAYER_HEADERS, tables.layer_rows()), "",
             "Lines that buy each behaviour (code lines of each layer's own package and of the shared code it "
@@ -345,7 +346,7 @@ def why_markdown(why: list[tuple[str, str]]) -> list[str]:
 
 
 def explain_markdown(title: str, meta_line: str, syscalls: data.Measurement | None, cpu: data.Measurement | None,
-                     conformance: dict | None, why: list[tuple[str, str]], found: list[data.Measurement]) -> str:
+                     conformance: Matrix | None, why: list[tuple[str, str]], found: list[data.Measurement]) -> str:
     """summary.md of a folder without results.json: the layers, the paragraphs, the system calls and the CPU split
     as tables, the conformance totals, the environment."""
     lines = [f"# {title}", "", meta_line, "", *layers_markdown(conformance), *why_markdown(why)]
@@ -362,7 +363,7 @@ def explain_markdown(title: str, meta_line: str, syscalls: data.Measurement | No
     return "\n".join(lines) + "\n"
 
 
-def markdown(title: str, text: str, figure_table: tuple, failed_table: tuple, conformance: dict | None,
+def markdown(title: str, text: str, figure_table: tuple, failed_table: tuple, conformance: Matrix | None,
              results: Results, knobs: tuple | None = None, entries: list[Entry] | None = None,
              why: list[tuple[str, str]] | None = None) -> str:
     """summary.md: the verdict, the knob matrix (`knobs`, as knob_matrix() gives it, when there is one), the

@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from bench.knobs import in_order
 from bench.results import FIGURES, LG, WRK, Entry, Figure, Results, Run, read_summary  # noqa: F401 - LG for the verdict
+from conformance.matrix import Matrix, read_matrix
 
 TABLE = [figure for figure in FIGURES if figure.shown == "always"]  # the table's columns in every run
 
@@ -60,14 +61,13 @@ def load(run_dir: Path) -> Results:
     return Results.from_json(results)
 
 
-def load_conformance(run_dir: Path) -> dict | None:
-    """conformance.json beside results.json, or None when there is none (or it is unreadable)."""
-    path = run_dir / "conformance.json"
+def load_conformance(run_dir: Path) -> Matrix | None:
+    """conformance.json beside results.json (conformance.matrix.read_matrix), or None when there is none, or it is
+    unreadable or not a matrix."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return read_matrix(run_dir / "conformance.json")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # AttributeError: a list where a map goes
         return None
-    return data if isinstance(data, dict) and isinstance(data.get("cases"), list) else None
 
 
 def summary(results: Results) -> list[Entry]:

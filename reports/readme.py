@@ -18,11 +18,13 @@ import json
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from bench import reference as wrk_reference
 from bench import sweep
 from bench.results import Results, read_results
+from conformance.matrix import FILE_NAME, Matrix, read_matrix, write_compact
 from oneline import OneLineParser
 
 from . import cli, data, reliability, tables, verdict
@@ -56,7 +58,6 @@ CONF_BEGIN, CONF_END = markers("conformance", "`python -m reports.readme --confo
                                               "docs/results/conformance/conformance.json")
 SWEEP_DIR = ROOT / "docs" / "results" / "sweep"
 SWEEP_BEGIN, SWEEP_END = markers("sweep", "`python -m reports.readme --sweep` from docs/results/sweep/sweep.json")
-CELL_KEYS = ("outcome", "problems", "substance", "diverges")  # what the block reads of a cell; the rest is dropped
 LINES_BEGIN, LINES_END = markers("lines", "`python -m reports.readme` from the code as it stands")
 HOSTILE_DIR = ROOT / "docs" / "results" / "hostile"
 HOSTILE_BEGIN, HOSTILE_END = markers("hostile", "`python -m reports.readme --hostile` from "
@@ -136,33 +137,26 @@ def render_cgi(results: Results) -> str:
                       *cli.differences_markdown(results), where])
 
 
-def compact(matrix: dict) -> dict:
-    """The matrix without what the block never reads (requests, echo views, fingerprints): small enough to commit."""
-    cases = [{"id": case["id"], "expected": case["expected"],
-              "cells": {name: {key: cell[key] for key in CELL_KEYS if key in cell}
-                        for name, cell in case["cells"].items()}}
-             for case in matrix["cases"]]
-    servers = {name: {key: info[key] for key in ("reference", "command") if key in info}
-               for name, info in matrix["servers"].items()}
-    return {**{key: matrix[key] for key in ("schema", "kind", "started", "finished", "totals")},
-            "servers": servers, "cases": cases}
+def commit_compact(source: Path, target: Path) -> None:
+    """A probe's conformance.json committed as the block's data: compacted (Matrix.compact), small enough to commit."""
+    write_compact(read_matrix(source), target)
 
 
-def render_conformance(matrix: dict) -> str:
+def render_conformance(matrix: Matrix) -> str:
     """The conformance block: per server, the cases it answers differently from the contract (the reference columns
     too, marked), by topic for the reference columns, and the stock gaps http_server_impl closes."""
-    skip = matrix_report.references(matrix)
+    skip = matrix.references
     rows = [["server", "cases differing from the contract", "of which in substance"]]
-    for name in matrix["servers"]:
-        cells = [case["cells"][name] for case in matrix["cases"]]
-        rows.append([f"{name} (reference)" if name in skip else name, str(sum(bool(c.get("problems")) for c in cells)),
-                     str(sum(bool(c.get("substance")) for c in cells))])
-    ours = [name for name in matrix["servers"] if name not in skip]
-    where = (f"<sub>`server-layers probe --reference`: {len(matrix['cases'])} corpus cases on {len(ours)} layer/model "
+    for name in matrix.servers:
+        cells = [row.cells[name] for row in matrix.rows]
+        rows.append([f"{name} (reference)" if name in skip else name, str(sum(bool(c.problems) for c in cells)),
+                     str(sum(bool(c.substance) for c in cells))])
+    ours = [name for name in matrix.servers if name not in skip]
+    where = (f"<sub>`server-layers probe --reference`: {len(matrix.rows)} corpus cases on {len(ours)} layer/model "
              f"variants and, as reference columns never counted as the project's, the same app on "
-             f"{', '.join(n for n in matrix['servers'] if n in skip)}; in substance: the status, the number of "
+             f"{', '.join(n for n in matrix.servers if n in skip)}; in substance: the status, the number of "
              "answers, the connection afterwards, what /echo saw or a success's body (the rest is the form SPEC fixes "
-             f"for an error answer: its body's text, a field). Probed {matrix['started']}. "
+             f"for an error answer: its body's text, a field). Probed {matrix.started}. "
              f"Data: `docs/results/conformance/conformance.json` (compacted).</sub>")
     return "\n".join([tables.markdown_table(rows[0], rows[1:]), "", "By topic, the cases each answers differently in "
                       "substance:", "", tables.markdown_table(*matrix_report.reference_rows(matrix)), "",
@@ -171,8 +165,8 @@ def render_conformance(matrix: dict) -> str:
                       tables.markdown_table(*stock_gaps.table(matrix)), "", where])
 
 
-def load_conformance() -> dict:
-    return json.loads((CONFORMANCE_DIR / "conformance.json").read_text(encoding="utf-8"))
+def load_conformance() -> Matrix:
+    return read_matrix(CONFORMANCE_DIR / FILE_NAME)
 
 
 def render_lines() -> str:
@@ -254,8 +248,8 @@ def main(argv: list[str] | None = None) -> int:
             (args.reference, "reference.json", REFERENCE_DIR, "a `make bench-reference` run's folder", None,
              render_reference),
             (args.cgi, "results.json", CGI_DIR, "a `make bench-cgi` run's folder", None, render_cgi),
-            (args.conformance, "conformance.json", CONFORMANCE_DIR, "a `server-layers probe --reference` run's folder",
-             compact, lambda matrix: render_conformance(compact(matrix))),
+            (args.conformance, FILE_NAME, CONFORMANCE_DIR, "a `server-layers probe --reference` run's folder",
+             commit_compact, lambda matrix: render_conformance(matrix.compact())),
             (args.sweep, sweep.SWEEP_FILE, SWEEP_DIR, "a `server-layers sweep` run's folder", None,
              lambda found: render_sweep(Results.from_json(found))),
             (args.hostile, "hostile.json", HOSTILE_DIR, "a `server-layers hostile` run's folder", None,
@@ -297,7 +291,8 @@ def refusal(folder: Path, name: str, renders) -> str:
     if not path.is_file():
         return f"{folder}: no {name}"
     try:
-        renders(data.load(folder) if name == "results.json" else json.loads(path.read_text(encoding="utf-8")))
+        renders(data.load(folder) if name == "results.json" else read_matrix(path) if name == FILE_NAME
+                else json.loads(path.read_text(encoding="utf-8")))
     except data.ReportError as exc:
         return str(exc)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -307,15 +302,15 @@ def refusal(folder: Path, name: str, renders) -> str:
     return ""
 
 
-def take(source: Path, target: Path, transform=None) -> None:
-    """A run's file committed under docs/results/: copied, or (`transform`) its JSON transformed."""
+def take(source: Path, target: Path, transform: Callable[[Path, Path], None] | None = None) -> None:
+    """A run's file committed under docs/results/: copied, or (`transform`) written from it by transform(source,
+    target)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     if transform is None:
         if not target.exists() or not source.samefile(target):  # re-rendering from the committed copy itself
             shutil.copy(source, target)
         return
-    matrix = transform(json.loads(source.read_text(encoding="utf-8")))
-    target.write_text(json.dumps(matrix, indent=0) + "\n", encoding="utf-8")
+    transform(source, target)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ of the difference are named. The sentences are templates; no number in them is t
 """
 
 from bench.catalog import MODELS
+from conformance.matrix import Matrix
 
 from . import gaps as stock_gaps
 from . import lines as code_lines
@@ -83,7 +84,7 @@ def line_sentence(layer: str) -> str:
     return f"Its own package is {row['own']} code lines, beside {row['shared']} lines of shared code it imports."
 
 
-def gap_sentence(layer: str, conformance: dict | None) -> str:
+def gap_sentence(layer: str, conformance: Matrix | None) -> str:
     """For the layer built on stock http.server: the gaps it closes and what the stock column fails of them."""
     if layer != stock_gaps.LAYER:
         return ""
@@ -100,7 +101,8 @@ def gap_sentence(layer: str, conformance: dict | None) -> str:
                    f"in form only" + (f", {layer} {len(ours)}." if probed else "."))
 
 
-def paragraphs(cpu: list[dict] | None, syscalls: list[dict] | None, conformance: dict | None) -> list[tuple[str, str]]:
+def paragraphs(cpu: list[dict] | None, syscalls: list[dict] | None,
+               conformance: Matrix | None) -> list[tuple[str, str]]:
     """(layer, paragraph) for every layer, from whatever of the data is there."""
     found = []
     for layer in MODELS:

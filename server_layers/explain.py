@@ -15,7 +15,6 @@ time so far and an estimate of what is left. Exit 0, or 2 on bad input (one line
 """
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from pathlib import Path
 
 from bench import cpu_profile, syscalls
 from conformance.corpus import load_cases
+from conformance.matrix import read_matrix
 from conformance.probe import ProbeError, every_layer, reference_targets, run, write_data
 from oneline import OneLineParser, fail
 from reports import cli as report_cli
@@ -53,8 +53,7 @@ def parser() -> OneLineParser:
 def has_references(run_dir: Path) -> bool:
     """The folder's conformance.json has reference columns (a file that is not a matrix: it has none)."""
     try:
-        servers = json.loads((run_dir / "conformance.json").read_text())["servers"]
-        return any(info.get("reference") for info in servers.values())
+        return bool(read_matrix(run_dir / "conformance.json").references)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
 

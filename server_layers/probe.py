@@ -20,11 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     except ProbeError as exc:
         fail(f"server-layers probe: {exc}")
     files = [write_data(matrix, out), *write_pages(matrix, out)]
-    t = matrix["totals"]
-    print(f"{t['cases']} cases x {t['servers']} servers in {seconds:.0f} s: "
-          f"{t['contract']} cells differ from the contract, {t['diverging']} from the other servers")
+    t = matrix.totals
+    print(f"{t.cases} cases x {t.servers} servers in {seconds:.0f} s: "
+          f"{t.contract} cells differ from the contract, {t.diverging} from the other servers")
     print("\n".join(map(str, files)))
-    return 1 if t["contract"] or t["diverging"] else 0
+    return 1 if t.contract or t.diverging else 0
 
 
 if __name__ == "__main__":

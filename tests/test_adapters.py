@@ -21,6 +21,7 @@ from adapters import make_app, wsgi
 from bench.process import layer_command
 from bench.reference_servers import production, start, stock, versions
 from conformance.corpus import load_cases
+from conformance.matrix import ReferenceCounts
 from conformance.probe import run
 
 REFERENCE = [stock(), *production()]
@@ -119,15 +120,17 @@ def test_reference_columns_are_probed_but_never_counted(tmp_path):
     matrix = run({f"{layer}/{model}": layer_command(layer, model, tmp_path / "data")}, {}, chosen,
                  show_progress=False, references=[stock()])
     name = stock().name
-    assert matrix["servers"][name]["reference"] is True
-    assert matrix["totals"]["servers"] == 1 and matrix["totals"]["contract"] == 0
-    cells = {row["id"]: row["cells"][name] for row in matrix["cases"]}
-    assert not cells["plaintext"]["problems"]
-    assert cells["chunked-basic"]["substance"]  # stock has no chunked framing: the body is never read
-    assert not any(cell["diverges"] for cell in cells.values())  # judged by the contract only
-    counted = matrix["totals"]["references"][name]
-    assert counted == {"contract": sum(bool(c["problems"]) for c in cells.values()),
-                       "substance": sum(c["substance"] for c in cells.values())} and counted["substance"] >= 1
+    assert matrix.servers[name].reference is True
+    assert matrix.totals.servers == 1 and matrix.totals.contract == 0
+    cells = {row.id: row.cells[name] for row in matrix.rows}
+    assert not cells["plaintext"].problems
+    assert cells["chunked-basic"].substance  # stock has no chunked framing: the body is never read
+    assert not any(cell.diverges for cell in cells.values())  # judged by the contract only
+    assert matrix.totals.references is not None
+    counted = matrix.totals.references[name]
+    assert counted == ReferenceCounts(contract=sum(bool(c.problems) for c in cells.values()),
+                                      substance=sum(bool(c.substance) for c in cells.values()))
+    assert counted.substance >= 1
 
 
 def raw_exchange(url: str, data: bytes, timeout: float = 10.0) -> bytes:

@@ -19,7 +19,7 @@ from reports import cli, gaps, readme
 from reports.matrix import reference_rows, references
 
 DATA = Path(__file__).resolve().parent / "data"
-MATRIX = json.loads((DATA / "conformance-reference.json").read_text())
+MATRIX = read_matrix(DATA / "conformance-reference.json")
 CASE_IDS = [case.id for case in load_cases()]
 
 
@@ -81,14 +81,14 @@ def test_the_fixture_has_cases_stock_fails():
 def test_reference_columns_never_count_and_show_by_topic():
     skip = references(MATRIX)
     assert skip == {"stock http.server", "uvicorn", "gunicorn"}
-    ours = [name for name in MATRIX["servers"] if name not in skip]
-    assert MATRIX["totals"]["servers"] == len(ours)
-    assert MATRIX["totals"]["contract"] == sum(bool(r["cells"][n]["problems"]) for r in MATRIX["cases"] for n in ours)
+    ours = [name for name in MATRIX.servers if name not in skip]
+    assert MATRIX.totals.servers == len(ours)
+    assert MATRIX.totals.contract == sum(bool(r.cells[n].problems) for r in MATRIX.rows for n in ours)
     headers, rows = reference_rows(MATRIX)
     total = rows[-1]
-    assert total[0] == "all" and int(total[1]) == len(MATRIX["cases"])
+    assert total[0] == "all" and int(total[1]) == len(MATRIX.rows)
     for index, name in enumerate(headers[3:], 3):
-        assert int(total[index]) == MATRIX["totals"]["references"][name]["substance"]
+        assert int(total[index]) == MATRIX.totals.references[name].substance
 
 
 def test_the_report_shows_reference_columns_and_the_measured_gaps(tmp_path):
@@ -108,12 +108,30 @@ def test_the_readme_conformance_block_is_what_the_committed_probe_renders():
     assert references(matrix) == {"stock http.server", "uvicorn", "gunicorn"}
     text = readme.README.read_text(encoding="utf-8")
     assert readme.block(text, readme.CONF_BEGIN, readme.CONF_END) == readme.render_conformance(matrix)
-    assert readme.compact(matrix) == matrix  # committed compacted: compacting again changes nothing
+    assert matrix.compact() == matrix  # committed compacted: compacting again changes nothing
+
+
+def dict_compact(matrix: dict) -> dict:
+    """The compacted copy as reports.readme wrote it from conformance.json's dict before conformance.matrix did:
+    the bytes write_compact must keep."""
+    cell_keys = ("outcome", "problems", "substance", "diverges")
+    cases = [{"id": case["id"], "expected": case["expected"],
+              "cells": {name: {key: cell[key] for key in cell_keys if key in cell}
+                        for name, cell in case["cells"].items()}}
+             for case in matrix["cases"]]
+    servers = {name: {key: info[key] for key in ("reference", "command") if key in info}
+               for name, info in matrix["servers"].items()}
+    return {**{key: matrix[key] for key in ("schema", "kind", "started", "finished", "totals")},
+            "servers": servers, "cases": cases}
 
 
 def test_the_compacted_copy_is_written_by_the_matrix_module_alike(tmp_path):
-    """conformance.matrix.write_compact writes the README's committed copy as readme.compact and take() do."""
+    """conformance.matrix.write_compact writes the README's committed copy as readme's dict compaction did, and
+    readme.take() commits a probe's matrix through it."""
     committed = readme.CONFORMANCE_DIR / "conformance.json"
     assert write_compact(read_matrix(committed), tmp_path / "a.json").read_bytes() == committed.read_bytes()
-    written = write_compact(Matrix.from_json(MATRIX), tmp_path / "b.json").read_text(encoding="utf-8")
-    assert written == json.dumps(readme.compact(MATRIX), indent=0) + "\n"
+    source = DATA / "conformance-reference.json"
+    written = write_compact(MATRIX, tmp_path / "b.json").read_text(encoding="utf-8")
+    assert written == json.dumps(dict_compact(json.loads(source.read_text())), indent=0) + "\n"
+    readme.take(source, tmp_path / "c.json", readme.commit_compact)
+    assert (tmp_path / "c.json").read_text(encoding="utf-8") == written

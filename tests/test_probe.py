@@ -57,25 +57,25 @@ def test_the_corpus_has_obs_fold_cases():
 def test_matrix_flags_the_divergent_cells_and_only_those(real, fake):
     matrix = probe(servers(real, fake), OBS_FOLD + AGREEING, timeout=5)
     name = f"{real.layer}/{real.model}"
-    cells = {row["id"]: row["cells"] for row in matrix["cases"]}
+    cells = {row.id: row.cells for row in matrix.rows}
     for case in OBS_FOLD:
-        assert cells[case.id]["fake"]["problems"] and cells[case.id]["fake"]["diverges"]
-        assert cells[case.id]["fake"]["differs_from"] == [name]
-        assert not cells[case.id][name]["problems"] and not cells[case.id][name]["diverges"]
+        assert cells[case.id]["fake"].problems and cells[case.id]["fake"].diverges
+        assert cells[case.id]["fake"].differs_from == (name,)
+        assert not cells[case.id][name].problems and not cells[case.id][name].diverges
     for case in AGREEING:
         for cell in cells[case.id].values():
-            assert not cell["problems"] and not cell["diverges"], (case.id, cell)
-    assert matrix["totals"]["contract"] == matrix["totals"]["diverging"] == len(OBS_FOLD)
+            assert not cell.problems and not cell.diverges, (case.id, cell)
+    assert matrix.totals.contract == matrix.totals.diverging == len(OBS_FOLD)
 
 
 def test_cells_record_status_lines_state_and_echo(real, fake):
     chosen = [ALL_CASES["echo-post"], ALL_CASES["client-closes-in-head"], OBS_FOLD[0]]
-    rows = {row["id"]: row for row in probe(servers(real, fake), chosen)["cases"]}
-    echo = rows["echo-post"]["cells"]["fake"]
-    assert echo["responses"][0].startswith("200") and echo["then"] == "open"
-    assert echo["echo"][0] == ALL_CASES["echo-post"].expect[0]["echo"]
-    assert rows["client-closes-in-head"]["cells"]["fake"]["outcome"] == "closed"
-    assert rows[OBS_FOLD[0].id]["expected"] == "400 · closed"
+    rows = {row.id: row for row in probe(servers(real, fake), chosen).rows}
+    echo = rows["echo-post"].cells["fake"]
+    assert echo.responses[0].startswith("200") and echo.then == "open"
+    assert echo.echo[0].to_json() == ALL_CASES["echo-post"].expect[0]["echo"]
+    assert rows["client-closes-in-head"].cells["fake"].outcome == "closed"
+    assert rows[OBS_FOLD[0].id].expected == "400 · closed"
 
 
 @pytest.mark.parametrize("groups,flagged", [
@@ -157,8 +157,8 @@ def test_command_writes_json_markdown_and_page(real, fake, tmp_path):
     result = probe_cli("--server", f"real={real.host}:{real.port}", "--server", f"fake={fake.host}:{fake.port}",
                        "--cases", ids, "--out", str(tmp_path))
     assert result.returncode == 1, result.stderr  # 1: some cell is flagged
-    matrix = json.loads((tmp_path / "conformance.json").read_text())
-    assert [row["id"] for row in matrix["cases"]] == ids.split(",") and list(matrix["servers"]) == ["real", "fake"]
+    matrix = read_matrix(tmp_path / "conformance.json")
+    assert [row.id for row in matrix.rows] == ids.split(",") and list(matrix.servers) == ["real", "fake"]
     markdown = (tmp_path / "conformance.md").read_text()
     assert all(f"| {c.id} | 400 · closed | 400 · closed | ✗≠ 200 · open |" in markdown for c in OBS_FOLD)
     page = (tmp_path / "conformance.html").read_text()
@@ -171,8 +171,8 @@ def test_command_starts_and_stops_the_layers(layer, tmp_path):
     ids = ",".join(c.id for c in OBS_FOLD + AGREEING)
     result = probe_cli("--layers", layer, "--models", DEFAULT_MODEL[layer], "--cases", ids, "--out", str(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
-    info = json.loads((tmp_path / "conformance.json").read_text())["servers"][f"{layer}/{DEFAULT_MODEL[layer]}"]
-    assert info["exit_status"] == 0 and info["tracebacks"] == 0 and f"-m {layer}" in info["command"]
+    info = read_matrix(tmp_path / "conformance.json").servers[f"{layer}/{DEFAULT_MODEL[layer]}"]
+    assert info.exit_status == 0 and info.tracebacks == 0 and f"-m {layer}" in info.command
     answers = len(ids.split(","))
     assert f"probe: {answers}/{answers} answers" in result.stderr  # progress, ending with the whole count
 

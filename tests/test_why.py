@@ -9,12 +9,13 @@ import json
 from pathlib import Path
 
 from bench.catalog import MODELS
+from conformance.matrix import read_matrix
 from reports import lines, why
 
 DATA = Path(__file__).resolve().parent / "data"
 CPU = json.loads((DATA / "cpu" / "cpu.json").read_text())["rows"]
 SYSCALLS = json.loads((DATA / "syscalls.json").read_text())["rows"]
-MATRIX = json.loads((DATA / "conformance-reference.json").read_text())
+MATRIX = read_matrix(DATA / "conformance-reference.json")
 
 
 def text_of(layer: str, cpu=CPU, syscalls=SYSCALLS, matrix=MATRIX) -> str:
