@@ -231,16 +231,6 @@ class Matrix:
                 name: Cell(outcome=cell.outcome, problems=cell.problems, substance=cell.substance,
                            diverges=cell.diverges) for name, cell in row.cells.items()}) for row in self.rows))
 
-    def __getitem__(self, key: str) -> Any:  # Any, as the dict from json.loads these readers had gave
-        """conformance.json's value at `key`, as plain JSON: for readers not yet on the attributes."""
-        return self.to_json()[key]
-
-
-def matrix_of(document: Matrix | Document) -> Matrix:
-    """The record of a matrix given as one, or as conformance.json's dict (from a reader that loads the file
-    itself and is not yet on read_matrix)."""
-    return document if isinstance(document, Matrix) else Matrix.from_json(document)
-
 
 def read_matrix(path: Path) -> Matrix:
     """conformance.json at `path`; OSError, ValueError (not JSON) or KeyError/TypeError (not a matrix) as raised."""

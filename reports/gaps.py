@@ -4,8 +4,7 @@ Every `# gap: WHAT [cases: PATTERN, ...]` comment in http_server_impl/ names one
 falls short of the contract and the corpus cases (ids or globs) that show it; `cases: none: WHY` says
 where else it shows. With a conformance matrix that has the stock column (`server-layers probe
 --reference`), each gap gets what was measured: which of its cases stock fails, and whether every
-http_server_impl model meets them. Reads source and the matrix (conformance.matrix's records; a
-caller's conformance.json dict is read into one); runs nothing.
+http_server_impl model meets them. Reads source and the matrix (conformance.matrix's records); runs nothing.
 """
 
 import fnmatch
@@ -16,7 +15,7 @@ from pathlib import Path
 
 from bench.catalog import LAYERS
 from bench.reference_servers import stock
-from conformance.matrix import MISSING, Cell, Document, Matrix, matrix_of
+from conformance.matrix import MISSING, Cell, Matrix
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYER = next(layer for layer, entry in LAYERS.items() if entry.built_on == "http.server")  # the layer built on
@@ -45,10 +44,9 @@ def matched(patterns: list[str], ids: list[str]) -> list[str]:
     return [case_id for case_id in ids if any(fnmatch.fnmatchcase(case_id, p) for p in patterns)]
 
 
-def measured(gap: dict, matrix: Matrix | Document) -> dict:
+def measured(gap: dict, matrix: Matrix) -> dict:
     """The gap's cases in `matrix`: those the stock column fails (in substance, and in the form SPEC fixes only),
     and those any http_server_impl model fails (None when no such model was probed)."""
-    matrix = matrix_of(matrix)
     rows = {row.id: row.cells for row in matrix.rows}
     ours = [name for name in matrix.servers if name.split("/")[0] == LAYER]
     cases = matched(gap["patterns"], list(rows))
@@ -60,20 +58,17 @@ def measured(gap: dict, matrix: Matrix | Document) -> dict:
             if ours else None}
 
 
-def has_stock(matrix: Matrix | Document | None) -> bool:
-    if not matrix:  # none, or an empty dict
-        return False
-    return STOCK in matrix_of(matrix).servers
+def has_stock(matrix: Matrix | None) -> bool:
+    return matrix is not None and STOCK in matrix.servers
 
 
-def table(matrix: Matrix | Document | None) -> tuple[list[str], list[list[str]]]:
+def table(matrix: Matrix | None) -> tuple[list[str], list[list[str]]]:
     """One row a gap; with a stock column in `matrix`, the measured cases beside it."""
     headers = ["stock http.server's gap", "closed at", "corpus cases"]
     if matrix is None or not has_stock(matrix):
         return headers, [[g["what"], g["where"], ", ".join(g["patterns"]) or g["elsewhere"]] for g in gaps()]
     headers += ["stock fails (in substance)", f"{LAYER} fails"]
     rows = []
-    matrix = matrix_of(matrix)  # read once, measured for every gap
     for gap in gaps():
         found = measured(gap, matrix)
         if not gap["patterns"] or not found["cases"]:  # shown elsewhere, or none of its cases in this matrix

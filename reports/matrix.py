@@ -5,8 +5,6 @@ corpus.check) and ≠ when it differs from the other servers (after
 corpus.normalise); both flags are also colours, and words in the legend. It
 reads the matrix only, as records (conformance.matrix, the one module of
 conformance it imports): it never sends a request. Every string is escaped.
-The entry points also take conformance.json's dict (matrix_of), for callers
-that load the file themselves.
 """
 
 import json
@@ -14,7 +12,7 @@ from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 
-from conformance.matrix import MISSING, Cell, Document, Echo, Matrix, Row, Totals, matrix_of
+from conformance.matrix import MISSING, Cell, Echo, Matrix, Row, Totals
 
 from .html import document, esc, key_values
 from .html import table as table_html
@@ -33,9 +31,9 @@ def marks(cell: Cell) -> str:
     return (CONTRACT if cell.problems else "") + (DIVERGES if cell.diverges else "")
 
 
-def references(matrix: Matrix | Document) -> set[str]:
+def references(matrix: Matrix) -> set[str]:
     """The reference columns: probed beside the project's servers, never counted as theirs."""
-    return matrix_of(matrix).references
+    return matrix.references
 
 
 def flagged(case: Row, skip: AbstractSet[str] = frozenset()) -> bool:
@@ -46,8 +44,7 @@ def servers(matrix: Matrix) -> list[str]:
     return list(matrix.servers)
 
 
-def totals_text(matrix: Matrix | Document) -> str:
-    matrix = matrix_of(matrix)
+def totals_text(matrix: Matrix) -> str:
     t = matrix.totals
     return (f"{t.cases} cases × {t.servers} servers: {t.contract} cells differ from "
             f"the contract, {t.diverging} from the other servers; {t.cases_flagged} cases "
@@ -158,10 +155,9 @@ def substance(cell: Cell) -> bool:
     return bool(cell.substance)
 
 
-def reference_rows(matrix: Matrix | Document) -> tuple[list[str], list[list[str]]]:
+def reference_rows(matrix: Matrix) -> tuple[list[str], list[list[str]]]:
     """Per topic: how many cases each reference column answers differently in substance, beside how many our
     servers do (any of them), of the cases of that topic."""
-    matrix = matrix_of(matrix)
     skip = matrix.references
     ours = [n for n in servers(matrix) if n not in skip]
     by_topic: dict[str, list[Row]] = {}
@@ -198,13 +194,12 @@ def reference_html(matrix: Matrix) -> str:
         "</details>"])
 
 
-def matrix_html(matrix: Matrix | Document | None) -> str:
+def matrix_html(matrix: Matrix | None) -> str:
     """The section body for report.html: totals, flagged cases in full, then the whole matrix folded."""
     if matrix is None:
         return ('<p class="note">No conformance.json in this folder, so no matrix: run '
                 "<code>server-layers probe --out THIS_FOLDER</code> (or <code>server-layers compare</code>, "
                 "which does both) to include it.</p>")
-    matrix = matrix_of(matrix)
     cases = matrix.rows
     bad = [case for case in cases if flagged(case, matrix.references)]
     flagged_part = (rows_html(matrix, bad, detailed=True) if bad else
@@ -217,7 +212,7 @@ def matrix_html(matrix: Matrix | Document | None) -> str:
     ])
 
 
-def matrix_page(matrix: Matrix | Document) -> str:
+def matrix_page(matrix: Matrix) -> str:
     """conformance.html: the matrix alone, as a self-contained page."""
     return document("server-layers conformance matrix",
                     "<h1>server-layers: conformance matrix</h1>\n" + matrix_html(matrix))
@@ -226,9 +221,8 @@ def matrix_page(matrix: Matrix | Document) -> str:
 # --- Markdown ----------------------------------------------------------------------------
 
 
-def markdown_matrix(matrix: Matrix | Document) -> str:
+def markdown_matrix(matrix: Matrix) -> str:
     """conformance.md: the totals, the legend, the flagged cases' problems, then every case x server."""
-    matrix = matrix_of(matrix)
     names = servers(matrix)
     lines = ["# Conformance matrix", "", totals_text(matrix), "", LEGEND, ""]
     header = ["case", "expected", *names]
@@ -254,9 +248,8 @@ def flag_text(cell: Cell) -> str:
     return "; ".join(cell.problems or ["differs from " + ", ".join(cell.differs_from or ())])
 
 
-def write_pages(matrix: Matrix | Document, out: Path) -> list[Path]:
+def write_pages(matrix: Matrix, out: Path) -> list[Path]:
     """conformance.md and conformance.html beside the probe's conformance.json."""
-    matrix = matrix_of(matrix)
     pages = [out / "conformance.md", out / "conformance.html"]
     pages[0].write_text(markdown_matrix(matrix), encoding="utf-8")
     pages[1].write_text(matrix_page(matrix), encoding="utf-8")
