@@ -186,7 +186,7 @@ def cpu_groups(rows: list[dict]) -> list[str]:
 
 
 def cpu_headers(rows: list[dict]) -> list[str]:
-    return ["layer/model", "path", "CPU µs/request (median [min–max] of rounds)", "user", "system",
+    return ["variant", "path", "CPU µs/request (median [min–max] of rounds)", "user", "system",
             "with py-spy (user + system)",
             "samples (user side of all)", *cpu_groups(rows)]
 

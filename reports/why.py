@@ -17,6 +17,7 @@ GROUPS = {  # what each group of bench.cpu_profile stands for, in a reader's wor
     "kernel": "the kernel (system time)",
     "http11": "the sans-IO parser and serializer (http11)",
     "webapp": "the app (webapp)",
+    "framework": "the framework and its libraries (Flask, FastAPI, Starlette, ...)",
     "serving": "the shared serving code (serving)",
     "layer": "the layer's own module",
     "stdlib layer": "the standard library layer it builds on",

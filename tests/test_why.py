@@ -8,6 +8,7 @@ import copy
 import json
 from pathlib import Path
 
+from bench import cpu_profile
 from bench.catalog import MODELS
 from conformance.matrix import read_matrix
 from reports import lines, why
@@ -27,6 +28,10 @@ def test_every_layer_gets_a_paragraph_with_its_line_counts():
     assert list(found) == list(MODELS)
     for row in lines.rows():
         assert f"Its own package is {row['own']} code lines, beside {row['shared']} lines" in found[row["layer"]]
+
+
+def test_every_cpu_profile_group_has_a_readers_label():
+    assert set(why.GROUPS) == set(cpu_profile.GROUPS)  # a sentence never names a group by its key
 
 
 def test_the_figures_are_the_datas():
