@@ -43,6 +43,7 @@ from . import measure, wrk
 from .catalog import DEFAULT_MODEL, EVENT_LOOP_VARIANTS, LAYERS, LOOPS
 from .process import layer_command
 from .reference_servers import VENV, Target, ensure_venv, floor, frameworks, production, start, stock
+from .results import cpu_model
 
 ROOT = Path(__file__).resolve().parent.parent
 Record = dict[str, Any]  # one run, one summary entry or one ratio, as reference.json holds it
@@ -225,7 +226,8 @@ def environment(versions: dict[str, str] | None) -> Record:
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     wrk_version = subprocess.run([wrk.WRK, "-v"], capture_output=True, text=True)
     return {
-        "python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
+        "python": platform.python_version(), "platform": platform.platform(), "cpu_model": cpu_model(),
+        "cpus": os.cpu_count(),
         "server_cpus": sorted(measure.cpu_split()[0] or []), "wrk_cpus": sorted(measure.cpu_split()[1] or []),
         "wrk": (wrk_version.stdout + wrk_version.stderr).split("Copyright")[0].strip(),
         "reference": versions, "git_commit": commit or None, "started": utc_now(), "finished": None,

@@ -40,6 +40,8 @@ class Target:
     prints_line: bool = True  # our `listening on` line; else readiness by polling {port}
     cwd: Path = ROOT  # where the command runs (a --baseline checkout for its targets)
     production: bool = False  # needs the reference environment
+    beside: str = ""  # a framework app's: the reference row of the same server with the project's app (adapters/)
+    gives: str = ""  # a framework app's: what the framework gives that the layers write by hand
 
 
 def uvicorn(venv: Path, app: str, *options: str) -> tuple[str, ...]:
@@ -78,9 +80,13 @@ def frameworks(venv: Path = VENV) -> list[Target]:
     takes it: uvicorn's --header, gunicorn's config file (frameworks/gunicorn_conf.py)."""
     return [
         Target("flask", gunicorn(venv, "frameworks.flask_app:app", "--config", "python:frameworks.gunicorn_conf"),
-               prints_line=False, production=True),
+               prints_line=False, production=True, beside="gunicorn",
+               gives="routing by decorator, a request object (form, JSON, query), static files with Last-Modified "
+                     "and 304, 404 and 405 with Allow, HEAD and OPTIONS"),
         Target("fastapi", uvicorn(venv, "frameworks.fastapi_app:app", "--header", "server:server-layers (fastapi)"),
-               prints_line=False, production=True),
+               prints_line=False, production=True, beside="uvicorn",
+               gives="routing by decorator, typed path and query parameters validated (422 by default), form and "
+                     "JSON bodies, static files, 404 and 405, OpenAPI docs at /docs"),
     ]
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from bench import reference as wrk_reference
 from bench import sweep
+from bench.reference_servers import frameworks
 from bench.results import Results, read_results
 from conformance.matrix import FILE_NAME, Matrix, read_matrix, write_compact
 from oneline import OneLineParser
@@ -59,6 +60,8 @@ CONF_BEGIN, CONF_END = markers("conformance", "`python -m reports.readme --confo
 SWEEP_DIR = ROOT / "docs" / "results" / "sweep"
 SWEEP_BEGIN, SWEEP_END = markers("sweep", "`python -m reports.readme --sweep` from docs/results/sweep/sweep.json")
 LINES_BEGIN, LINES_END = markers("lines", "`python -m reports.readme` from the code as it stands")
+RUNG_BEGIN, RUNG_END = markers("rung", "`python -m reports.readme` from docs/results/reference/reference.json, "
+                               "docs/results/conformance/conformance.json and the code")
 HOSTILE_DIR = ROOT / "docs" / "results" / "hostile"
 HOSTILE_BEGIN, HOSTILE_END = markers("hostile", "`python -m reports.readme --hostile` from "
                                                 "docs/results/hostile/hostile.json")
@@ -100,30 +103,85 @@ def method(results: Results) -> str:
 
 
 def render_reference(results: dict) -> str:
-    """The reference block: every target of one bench-reference run, CPU per request and requests/s as median
-    [min-max] over its rounds, each a paired multiple of uvicorn's; then the aims, met or not."""
+    """The reference block: every target of one bench-reference run, CPU per request, its distance from the floor
+    and requests/s as median [min-max] over its rounds, each a multiple of uvicorn's (the median of the per-round
+    ratios, with their range); then the aims, judged on that median, met or not; the host and its load."""
     plan, env, summary, runs = results["plan"], results["environment"], results["summary"], results["runs"]
-    rows = ["| server | CPU per request | × uvicorn (paired, per round) | requests/s on one core | p99 |",
-            "| --- | ---: | ---: | ---: | ---: |"]
+    rows = ["| server | CPU per request | above the floor | × uvicorn (median of per-round ratios) "
+            "| requests/s on one core | p99 |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for name, entry in summary.items():
         paired = wrk_reference.ratio(runs, summary, name, REFERENCE)
-        times = "—" if name == REFERENCE or paired["ratio"] is None else \
-            f"{paired['ratio']:.2f}× [{paired['rounds']['min']:.2f}–{paired['rounds']['max']:.2f}]"
-        rows.append(f"| {name} | {spread_text(entry['cpu_us_per_req'], '.1f', ' µs')} | {times} | "
+        times = "—" if name == REFERENCE or paired["paired"] is None else ratio_text(paired)
+        above = spread_text(entry["above_floor_us"], "+.1f", " µs") if entry.get("above_floor_us") else "—"
+        rows.append(f"| {name} | {spread_text(entry['cpu_us_per_req'], '.1f', ' µs')} | {above} | {times} | "
                     f"{spread_text(entry['rps'], ',.0f', '')} | {spread_text(entry['p99_ms'], '.2f', ' ms')} |")
-    aims = [f"- {v['measured']} / {v['reference']}: {v['ratio']:.2f}× (aim at most {v['at_most']:g}×: "
+    aims = [f"- {v['measured']} / {v['reference']}: {ratio_text(v)} (aim at most {v['at_most']:g}×: "
             f"{'met' if v['verdict'] == 'PASS' else 'not met'})" for v in results["ratios"]
-            if v["at_most"] is not None and v["ratio"] is not None]
+            if v["at_most"] is not None and v.get("paired") is not None]
     versions = ", ".join(f"{k} {v}" for k, v in (env.get("reference") or {}).items())
     app = (f"every row serves the same app ({plan['app']}; the reference servers through the thin adapters of "
            "adapters/); ") if plan.get("app") else ""
     where = (f"<sub>{app}wrk, {plan['wrk_threads']} thread, {plan['connections']} keep-alive connections, "
              f"GET {plan['path']}, {plan['seconds']} s per run after a {plan['warmup_s']} s warm-up, {plan['repeat']} "
              f"rounds with the order rotated; each server pinned to CPU {env['server_cpus']}, wrk to CPU "
-             f"{env['wrk_cpus']}; CPU per request is the server's user+system CPU from the kernel over wrk's requests. "
-             f"Python {env['python']}, {versions}; "
+             f"{env['wrk_cpus']}; CPU per request is the server's user+system CPU from the kernel over wrk's requests"
+             f"{floor_note(summary)}. Host: {host(env)}; load average (1 min) {load(env, 'before')} before the run, "
+             f"{load(env, 'after')} after. Python {env['python']}, {versions}; "
              f"{env['started'][:10]}. Data: `docs/results/reference/reference.json`.</sub>")
     return "\n".join([*rows, "", *aims, "", where])
+
+
+def render_rung(results: dict, matrix: Matrix) -> str:
+    """The frameworks' rung: per framework app, what it gives, its app code, and what it costs on the server of its
+    reference row beside that row serving the project's app through an adapter (CPU, requests/s, p99, the paired
+    multiple) and in behaviour (the corpus cases it answers off the contract, beside that row's)."""
+    summary, runs = results["summary"], results["runs"]
+    counts = matrix.totals.references or {}
+    code = {lines.name: lines for lines in code_lines.framework_rows()}
+    rows = ["| framework | served by | it gives | its app code (lines) | CPU per request | × the same server with "
+            "the app through an adapter | requests/s on one core | p99 | corpus cases off the contract "
+            "(in substance) |", "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for target in frameworks():
+        entry, beside = summary.get(target.name), target.beside
+        paired = wrk_reference.ratio(runs, summary, target.name, beside)
+        times = ratio_text(paired) if paired["paired"] is not None else "—"
+        cost = (f"{spread_text(entry['cpu_us_per_req'], '.1f', ' µs')} | {times} | "
+                f"{spread_text(entry['rps'], ',.0f', '')} | {spread_text(entry['p99_ms'], '.2f', ' ms')}"
+                if entry else "— | — | — | —")
+        mine, theirs = counts.get(target.name), counts.get(beside)
+        behaviour = (f"{mine.contract} ({mine.substance}); {beside} with the app: {theirs.contract} "
+                     f"({theirs.substance})" if mine and theirs else "—")
+        rows.append(f"| {target.name} | {beside} | {target.gives} | {code[target.name].own} + "
+                    f"{sum(code[target.name].shared.values())} shared | {cost} | {behaviour} |")
+    return "\n".join(rows)
+
+
+def ratio_text(ratio: dict) -> str:
+    """A paired multiple: the median of the per-round ratios, with their range."""
+    return f"{ratio['paired']:.2f}× [{ratio['rounds']['min']:.2f}–{ratio['rounds']['max']:.2f}]"
+
+
+def floor_note(summary: dict) -> str:
+    if wrk_reference.FLOOR not in summary:
+        return ""
+    return ("; above the floor: a row's CPU per request less the floor's in the same round (the floor, "
+            "bench/floor_server.py, is a selectors loop that answers /plaintext's bytes without parsing: what a "
+            "Python loop, its system calls and the bytes cost), so what parsing, the app and the layer add")
+
+
+def host(env: dict) -> str:
+    """The machine of a run, as its environment block recorded it."""
+    model = f"{env['cpu_model']}, " if env.get("cpu_model") else ""
+    return f"{model}{env['cpus']} CPUs, {env['platform']}"
+
+
+def load(env: dict, when: str) -> str:
+    """The 1-minute load average before or after the run (older runs kept the three figures only)."""
+    value = env.get(f"load_{when}")
+    if value is None and env.get(f"loadavg_{when}"):
+        value = env[f"loadavg_{when}"][0]
+    return f"{value:.1f}" if value is not None else "not recorded"
 
 
 def render_cgi(results: Results) -> str:
@@ -266,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     blocks = [(ONELINE_BEGIN, ONELINE_END, render_oneline(compared)), (BEGIN, END, render(compared)),
               (REF_BEGIN, REF_END, render_reference(load_reference())),
               (CGI_BEGIN, CGI_END, render_cgi(data.load(CGI_DIR))), (LINES_BEGIN, LINES_END, render_lines()),
+              (RUNG_BEGIN, RUNG_END, render_rung(load_reference(), load_conformance())),
               (CONF_BEGIN, CONF_END, render_conformance(load_conformance())),
               (SWEEP_BEGIN, SWEEP_END, render_sweep(load_sweep())),
               (HOSTILE_BEGIN, HOSTILE_END, reliability.render_hostile(load_json(HOSTILE_DIR / "hostile.json"))),

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from helpers import ROOT
 
+from bench.reference_servers import frameworks, production
 from conformance.corpus import load_cases
 from conformance.matrix import Cell, Matrix, Row, Server, read_matrix, write_compact
 from reports import cli, gaps, readme
@@ -105,7 +106,7 @@ def test_the_report_shows_reference_columns_and_the_measured_gaps(tmp_path):
 
 def test_the_readme_conformance_block_is_what_the_committed_probe_renders():
     matrix = readme.load_conformance()
-    assert references(matrix) == {"stock http.server", "uvicorn", "gunicorn"}
+    assert references(matrix) == {"stock http.server", *(t.name for t in [*production(), *frameworks()])}
     text = readme.README.read_text(encoding="utf-8")
     assert readme.block(text, readme.CONF_BEGIN, readme.CONF_END) == readme.render_conformance(matrix)
     assert matrix.compact() == matrix  # committed compacted: compacting again changes nothing

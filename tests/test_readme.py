@@ -13,6 +13,7 @@ from PIL import Image
 
 from bench import catalog
 from bench.catalog import STORY
+from bench.reference_servers import frameworks
 from reports import data, readme, reliability, sweep, tables
 from reports.data import load, provenance
 
@@ -133,3 +134,13 @@ def test_the_hostile_and_soak_blocks_show_every_committed_row_and_every_concurre
     assert len(rows) == len(hostile["rows"]) and {row.split("|")[1].strip() for row in rows} == concurrent
     soaked = {line.split("|")[1].strip() for line in shown_soak.splitlines() if line.startswith("| ")} - {"variant"}
     assert soaked == concurrent and {run["minutes"] for run in soaks["runs"]} == {20}
+
+
+def test_the_rung_block_is_what_the_committed_runs_render():
+    """The frameworks' rung: a row per framework app, its cost beside its own server's row with the plain app,
+    from the committed bench-reference run and probe, and its code from the source."""
+    shown = readme.block(readme.README.read_text(encoding="utf-8"), readme.RUNG_BEGIN, readme.RUNG_END)
+    assert shown == readme.render_rung(readme.load_reference(), readme.load_conformance())
+    rows = [line.split(" | ") for line in shown.splitlines()[2:]]
+    assert [(row[0].removeprefix("| "), row[1]) for row in rows] == [(t.name, t.beside) for t in frameworks()]
+    assert all(" µs [" in row[4] and "×" in row[5] for row in rows), "a framework without its measured cost"
