@@ -8,16 +8,21 @@ import json
 import re
 from collections.abc import Callable
 from http import HTTPStatus
-from typing import TYPE_CHECKING
+from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from http11 import Headers, Request, Response, error_response
 
 from . import cgi, page, static
-from .store import utc_now_iso
+from .store import MessageStore, utc_now_iso
 
-if TYPE_CHECKING:  # app.py imports this table: the App type only, for the checker
-    from .app import App
+
+class App(Protocol):
+    """What a handler takes from the app (webapp.app.App): its store and its CGI gateway. A protocol, so that this
+    table, which app.py imports, imports nothing of app.py."""
+
+    store: MessageStore
+    gateway: cgi.Gateway
 
 JSON = ("Content-Type", "application/json")
 TEXT = ("Content-Type", "text/plain; charset=utf-8")
@@ -37,7 +42,7 @@ class BadInput(Exception):
 FORM, JSON_TYPE = "application/x-www-form-urlencoded", "application/json"
 TEXT_RULE = f"text must be 1 to {MAX_TEXT} characters"
 
-Handler = Callable[["App", Request, re.Match[str]], "Response | cgi.Deferred"]
+Handler = Callable[[App, Request, re.Match[str]], "Response | cgi.Deferred"]
 Methods = dict[str, Handler | None]  # a method mapped to None is not answered, not even by the app's defaults
 
 
@@ -46,24 +51,24 @@ def json_response(status: HTTPStatus, value: object, headers: Headers | None = N
     return Response(status, [JSON, *(headers or [])], body)
 
 
-def home(app: "App", request: Request, match: re.Match[str]) -> Response:
+def home(app: App, request: Request, match: re.Match[str]) -> Response:
     body = page.render(app.store.latest(DEFAULT_LIMIT))
     return Response(HTTPStatus.OK, [("Content-Type", "text/html; charset=utf-8")], body)
 
 
-def jpeg_image(app: "App", request: Request, match: re.Match[str]) -> Response:
+def jpeg_image(app: App, request: Request, match: re.Match[str]) -> Response:
     return static.serve("test.jpg", request)
 
 
-def plaintext(app: "App", request: Request, match: re.Match[str]) -> Response:
+def plaintext(app: App, request: Request, match: re.Match[str]) -> Response:
     return Response(HTTPStatus.OK, [TEXT], b"Hello, World!")
 
 
-def time_now(app: "App", request: Request, match: re.Match[str]) -> Response:
+def time_now(app: App, request: Request, match: re.Match[str]) -> Response:
     return Response(HTTPStatus.OK, [TEXT], utc_now_iso().encode())
 
 
-def list_messages(app: "App", request: Request, match: re.Match[str]) -> Response:
+def list_messages(app: App, request: Request, match: re.Match[str]) -> Response:
     query = parse_qs(urlsplit(request.path).query, keep_blank_values=True)
     limits = query.get("limit", [str(DEFAULT_LIMIT)])
     if len(limits) != 1 or not re.fullmatch(r"[0-9]{1,3}", limits[0]) or not 1 <= int(limits[0]) <= MAX_LIMIT:
@@ -71,7 +76,7 @@ def list_messages(app: "App", request: Request, match: re.Match[str]) -> Respons
     return json_response(HTTPStatus.OK, {"messages": app.store.latest(int(limits[0]))})
 
 
-def post_message(app: "App", request: Request, match: re.Match[str]) -> Response:
+def post_message(app: App, request: Request, match: re.Match[str]) -> Response:
     media_type = (request.header("content-type") or "").partition(";")[0].strip(" \t").lower()
     readers = {FORM: form_text, JSON_TYPE: json_text}
     if media_type not in readers:
@@ -116,18 +121,18 @@ def check_text(text: str) -> str:
     return text
 
 
-def one_message(app: "App", request: Request, match: re.Match[str]) -> Response:
+def one_message(app: App, request: Request, match: re.Match[str]) -> Response:
     message = app.store.get(int(match["id"])) if len(match["id"]) <= 18 else None
     if message is None:
         return error_response(HTTPStatus.NOT_FOUND)
     return json_response(HTTPStatus.OK, message)
 
 
-def static_file(app: "App", request: Request, match: re.Match[str]) -> Response:
+def static_file(app: App, request: Request, match: re.Match[str]) -> Response:
     return static.serve(match["path"], request)
 
 
-def echo(app: "App", request: Request, match: re.Match[str]) -> Response:
+def echo(app: App, request: Request, match: re.Match[str]) -> Response:
     return json_response(
         HTTPStatus.OK,
         {
@@ -140,7 +145,7 @@ def echo(app: "App", request: Request, match: re.Match[str]) -> Response:
     )
 
 
-def cgi_script(app: "App", request: Request, match: re.Match[str]) -> Response | cgi.Deferred:
+def cgi_script(app: App, request: Request, match: re.Match[str]) -> Response | cgi.Deferred:
     return cgi.answer(app.gateway, request)
 
 
