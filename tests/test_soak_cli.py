@@ -32,12 +32,17 @@ def test_soak_variants_runs_each_in_its_own_process_and_writes_soaks_json(tmp_pa
     result = soak("--variants", ",".join(f"{layer}/{model}" for layer, model in TWO), "--lanes", "2",
                   "--minutes", "0.2", "--interval", "1s", "--slow", "1", "--pipelining", "1", "--out", str(out))
     print("\n" + result.stdout + result.stderr)
-    assert result.returncode == 0, result.stdout + result.stderr
     document = json.loads((out / "soaks.json").read_text())
     in_order = [variant for variant in concurrent_variants() if variant in TWO]
     assert document["schema"] == 1
     assert [(run["layer"], run["model"]) for run in document["runs"]] == in_order
-    assert all(run["passed"] and run["errors"] == 0 and run["requests"] > 0 for run in document["runs"])
+    assert all(run["errors"] == 0 and run["requests"] > 0 for run in document["runs"])
+    # a soak of seconds says nothing of drift (a hostile client's socket may sit in CLOSE_WAIT through a whole
+    # third of it): each verdict must follow its rule, and the exit status the verdicts (the rule's own tests
+    # are below, the drift itself is the committed 20-minute soaks')
+    assert all(run["passed"] == (run["rss_growth"] < MAX_RSS_GROWTH and run["fd_drift"] <= FD_SLACK)
+               for run in document["runs"])
+    assert result.returncode == (0 if all(run["passed"] for run in document["runs"]) else 1), result.stderr
     environment = document["environment"]
     assert {"cpu_model", "python", "git_commit", "started", "finished", "lanes"} <= set(environment)
     assert environment["lanes"] == 2 and environment["started"] <= environment["finished"]
@@ -46,7 +51,8 @@ def test_soak_variants_runs_each_in_its_own_process_and_writes_soaks_json(tmp_pa
             (layer, model))]
         assert (out / f"{layer}-{model}.log").is_file()
     lines = result.stdout.splitlines()
-    assert [line.split(":")[0] for line in lines[:-1]] == [f"PASS {layer}/{model}" for layer, model in in_order]
+    assert [line.split(":")[0] for line in lines[:-1]] == [f"{'PASS' if run['passed'] else 'FAIL'} {run['layer']}/"
+                                                           f"{run['model']}" for run in document["runs"]]
     assert lines[-1] == str(out / "soaks.json")
 
     # gather() on the same layout made by other means (results/soak-all/: single-variant soaks started by hand),
