@@ -35,7 +35,10 @@ The grouping rule. py-spy without --native sees Python frames only: a sample tak
 a C function is shown at the Python line that called it. So:
 
 - a sample whose leaf frame's source line calls a socket or selector method (KERNEL_CALL: recv, send,
-  sendall, recv_into, accept, poll, select, ...) is "in a system call": SYSCALL_FRAME is appended to its
+  sendall, recv_into, accept, poll, select, ...), waits on a lock or a thread queue (a lock's acquire or
+  release, a queue's get(block=True): a futex call, where a thread pool's worker waits for its next job) or
+  calls os.read, os.write or os.utime (gunicorn's wake-up pipe and its heartbeat file) is
+  "in a system call": SYSCALL_FRAME is appended to its
   stack (the flame graph shows it) and its group is `kernel`; the line is read from the file under the
   repository, the stdlib or site-packages (.venv-reference's too, for the framework apps' servers), and a
   framework library's line is never one (its `send(` is a blinker signal's or ASGI's, not a socket's);
@@ -49,10 +52,13 @@ a C function is shown at the Python line that called it. So:
   re, threading, ...) is `other stdlib`. In a framework app's row the server that carries it (SERVERS:
   gunicorn, uvicorn, httptools, uvloop, h11) is its `layer` (uvloop too: there it is the server's loop, not a
   stdlib layer's stand-in). A C builtin (a regex match, bytes.join) is charged to the line that called it; so
-  is a C server's own work (uvloop's loop, httptools' parser) when no Python frame of it is on the stack.
-  The framework apps' threads also wait in C outside a socket call (gunicorn's pool on its queue, FastAPI's
-  sync routes on a threading.Condition): a sample just woken there lands on that line (`other stdlib`),
-  not in `kernel`, since KERNEL_CALL names socket and selector calls only.
+  is a C server's own work (httptools' parser) when no Python frame of it is on the stack; but uvloop's
+  loop, which has none, lands on asyncio.Runner.run's run_until_complete line (C_LOOP), and in a framework
+  app's row that line is the `layer` (its epoll waits are there too: py-spy cannot tell them apart).
+  The framework apps' threads also wait outside a socket call (gunicorn's pool on its work queue, FastAPI's
+  sync routes on a threading.Condition): a sample just woken there is runnable, so py-spy counts it, and the
+  lock and queue waits of KERNEL_CALL keep it out of the user time (without them a Flask row read 250 µs of
+  `other stdlib`, most of it on concurrent/futures/thread.py's `work_queue.get(block=True)`).
 
 The µs per request of a group: `kernel` is the OS's system time; the user time is shared out in
 proportion to each group's samples among the samples not in a system call (those samples are kernel
@@ -109,7 +115,10 @@ STDLIB_LAYER = {"socket", "selectors", "socketserver", "asyncio", "uvloop"}
 FRAMEWORK = "frameworks"  # the layer half of a framework app's variant: (FRAMEWORK, "flask")
 FRAMEWORK_APPS = {target.name: target for target in reference_servers.frameworks()}  # flask, fastapi
 SYSCALL_FRAME = "(in a system call)"
-KERNEL_CALL = re.compile(r"\b(?:recv|recv_into|recvfrom|recvmsg|send|sendall|sendmsg|sendfile|accept|poll|select)\(")
+C_LOOP = re.compile(r"\bself\._loop\.run_until_complete\(")  # asyncio.Runner.run: uvloop's loop runs in C under it
+KERNEL_CALL = re.compile(r"\b(?:recv|recv_into|recvfrom|recvmsg|send|sendall|sendmsg|sendfile|accept|poll|select)\("
+                         r"|\.(?:acquire|release)\(|\.get\(block=True\)"  # lock and thread-queue waits
+                         r"|\bos\.(?:read|write|utime)\(")  # a file's: gunicorn's wake-up pipe and heartbeat
 FRAME = re.compile(r"(?P<function>.*) \((?P<file>[^()]+):(?P<line>\d+)\)")
 SOURCE_ROOTS = [ROOT, Path(sysconfig.get_paths()["stdlib"]), Path(sysconfig.get_paths()["purelib"]),
                 *sorted((reference_servers.VENV / "lib").glob("python*/site-packages"))]  # the frameworks' files
@@ -166,10 +175,15 @@ def group_of_file(file: str, framework: bool = False) -> str | None:
 
 
 def group_of_frame(frame: str, framework: bool = False) -> str | None:
+    """The group of one frame; in a framework app's row the line that hands the loop to uvloop is uvloop's."""
     if frame == SYSCALL_FRAME:
         return "kernel"
     match = FRAME.fullmatch(frame)
-    return group_of_file(match["file"], framework) if match else None
+    if not match:
+        return None
+    if framework and C_LOOP.search(source_line(match["file"], int(match["line"]))):
+        return "layer"
+    return group_of_file(match["file"], framework)
 
 
 def group_of_stack(stack: tuple[str, ...], framework: bool = False) -> str:

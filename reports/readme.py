@@ -120,8 +120,11 @@ def render_reference(results: dict) -> str:
             f"{'met' if v['verdict'] == 'PASS' else 'not met'})" for v in results["ratios"]
             if v["at_most"] is not None and v.get("paired") is not None]
     versions = ", ".join(f"{k} {v}" for k, v in (env.get("reference") or {}).items())
+    rung = [target.name for target in frameworks() if target.name in summary]
+    framework = "each framework" if len(rung) > 1 else "its framework"
+    written = f" but {' and '.join(rung)}: the same routes written for {framework} (frameworks/)" if rung else ""
     app = (f"every row serves the same app ({plan['app']}; the reference servers through the thin adapters of "
-           "adapters/); ") if plan.get("app") else ""
+           f"adapters/){written}; ") if plan.get("app") else ""
     where = (f"<sub>{app}wrk, {plan['wrk_threads']} thread, {plan['connections']} keep-alive connections, "
              f"GET {plan['path']}, {plan['seconds']} s per run after a {plan['warmup_s']} s warm-up, {plan['repeat']} "
              f"rounds with the order rotated; each server pinned to CPU {env['server_cpus']}, wrk to CPU "

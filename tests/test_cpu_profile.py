@@ -81,7 +81,7 @@ FRAMEWORK_STACKS = {  # framework apps' stacks as py-spy writes them with --subp
     f"{UVICORN};HttpToolsProtocol.data_received (uvicorn/protocols/http/httptools_impl.py:173) 28": "layer",
     f"{UVICORN};FastAPI.__call__ (fastapi/applications.py:1222);"
     "NativeTelemetry.enabled (fastapi/telemetry/_asgi.py:175) 1": "framework",
-    f"{UVICORN} 822": "stdlib layer",  # uvloop's C loop: shown at the asyncio runner's line that started it
+    f"{UVICORN} 822": "layer",  # uvloop's C loop: shown at the asyncio runner's line that started it (C_LOOP)
 }
 FRAMEWORK_FILES = ["frameworks/flask_app.py", "frameworks/fastapi_app.py", "flask/app.py", "werkzeug/routing/map.py",
                    "jinja2/environment.py", "itsdangerous/signer.py", "click/core.py", "blinker/base.py",
@@ -123,6 +123,25 @@ def test_a_framework_librarys_send_is_no_system_call():
     if cpu_profile.source_line("gunicorn/util.py", 348).strip() != "sock.sendall(data)":
         pytest.skip(".venv-reference has no gunicorn, or another one (bench.reference installs it)")
     assert cpu_profile.in_kernel_call(write)  # found under .venv-reference's site-packages
+
+
+@pytest.mark.parametrize("frame", ["Condition.wait (threading.py:{})", "_worker (concurrent/futures/thread.py:{})"])
+def test_a_thread_waiting_on_a_lock_or_its_pool_queue_is_in_a_system_call(frame):
+    """A worker just woken from a futex is runnable, so py-spy counts it: it is the kernel's, not user time."""
+    file = frame[frame.index("(") + 1:frame.index(":")]
+    wanted = "waiter.acquire()" if file == "threading.py" else "work_item = work_queue.get(block=True)"
+    line = next(number for number in range(1, 2000) if cpu_profile.source_line(file, number).strip() == wanted)
+    assert cpu_profile.in_kernel_call(frame.format(line))
+    assert not cpu_profile.in_kernel_call(frame.format(line + 1))  # the line after it is Python's own work
+
+
+def test_uvloops_loop_is_the_layer_of_a_framework_row_only():
+    """uvloop has no Python frame: its loop shows as asyncio.Runner.run's line, the server's in a framework row."""
+    line = next(number for number in range(1, 300)
+                if "self._loop.run_until_complete(task)" in cpu_profile.source_line("asyncio/runners.py", number))
+    frame = f"Runner.run (asyncio/runners.py:{line})"
+    assert cpu_profile.group_of_frame(frame, framework=True) == "layer"
+    assert cpu_profile.group_of_frame(frame) == "stdlib layer"
 
 
 def test_a_framework_app_is_a_variant_by_its_name():
