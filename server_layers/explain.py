@@ -3,10 +3,12 @@
 Into RUN_DIR (a bench or compare run: it holds results.json), one after another:
 1. bench.syscalls: strace counts the system calls of each variant per request (syscalls.json);
 2. bench.cpu_profile: user and system CPU per request from /proc, split by py-spy's samples into the
-   parser, the app, the serving code, the layer, the stdlib layer and the kernel; a flame graph per row
-   (cpu.json, flame-*.svg);
+   parser, the app, the serving code, the layer, the stdlib layer, the framework and the kernel; a flame graph
+   per row (cpu.json, flame-*.svg); beside our variants, the framework apps of the last rung (flask, fastapi)
+   when .venv-reference has them (strace counts ours only);
 3. unless the folder's conformance.json has them already (or --no-reference), the conformance probe with
-   the reference columns: the same app on stock http.server, uvicorn and gunicorn (conformance.json);
+   the reference columns: the same app on stock http.server, uvicorn, gunicorn and granian, and the framework
+   apps (conformance.json);
 then `server-layers report RUN_DIR`: the report gains the system-call and CPU sections, the flame graphs,
 the stock gaps measured, and a "why" paragraph per layer computed from all of it. It prints report.html's
 path. Each step runs its servers as processes and stops them by PID; never imports locust.
@@ -44,8 +46,8 @@ def parser() -> OneLineParser:
                    "(default 2000)")
     p.add_argument("--cpu-requests", type=int, default=20000, help="requests per CPU window (default 20000)")
     p.add_argument("--cpu-rounds", type=int, default=3, help="rounds of the CPU profile, rotated (default 3)")
-    p.add_argument("--variants", help="LAYER/MODEL,... (default: each layer's default model and every event-loop "
-                   "model)")
+    p.add_argument("--variants", help="LAYER/MODEL or a framework app (flask, fastapi),... (default: each layer's "
+                   "default model, every event-loop model, and the framework apps when .venv-reference has them)")
     p.add_argument("--no-reference", action="store_true", help="leave the conformance matrix as it is")
     return p
 
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     if min(args.syscall_requests, args.cpu_requests, args.cpu_rounds) < 1:
         fail("server-layers explain: --syscall-requests, --cpu-requests and --cpu-rounds must be at least 1")
     try:
-        refusal = cpu_profile.unprofiled(syscalls.chosen(args.variants))
+        refusal = cpu_profile.unprofiled(cpu_profile.chosen(args.variants))
     except ValueError as exc:
         refusal = str(exc)
     if refusal:
@@ -103,12 +105,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def plan(args: argparse.Namespace) -> list[tuple[str, Callable[[], object]]]:
-    """The measuring steps, each (what it does, a call): strace, the CPU profile, the probe unless not needed."""
-    which = syscalls.chosen(args.variants)
-    steps: list[tuple[str, Callable[[], object]]] = [(f"system calls, strace on {len(which)} variants (bench.syscalls)",
-              lambda: syscalls.run(which, args.syscall_requests, syscalls.DEFAULT_PATH, args.run_dir)),
-             (f"where the CPU goes, {args.cpu_rounds} rounds of {len(which)} variants (bench.cpu_profile)",
-              lambda: cpu_profile.run(which, cpu_profile.DEFAULT_PATHS, args.cpu_requests, args.cpu_rounds,
+    """The measuring steps, each (what it does, a call): strace on our variants, the CPU profile on them and on the
+    framework apps (bench.cpu_profile.chosen: by default those .venv-reference has), the probe unless not needed."""
+    profiled = cpu_profile.chosen(args.variants)
+    which = [variant for variant in profiled if variant[0] != cpu_profile.FRAMEWORK]
+    strace = [(f"system calls, strace on {len(which)} variants (bench.syscalls)",
+               lambda: syscalls.run(which, args.syscall_requests, syscalls.DEFAULT_PATH, args.run_dir))] if which else []
+    steps: list[tuple[str, Callable[[], object]]] = [*strace,
+             (f"where the CPU goes, {args.cpu_rounds} rounds of {len(profiled)} variants (bench.cpu_profile)",
+              lambda: cpu_profile.run(profiled, cpu_profile.DEFAULT_PATHS, args.cpu_requests, args.cpu_rounds,
                                       args.run_dir))]
     if not args.no_reference and not has_references(args.run_dir):
         steps.append(("the probe with the reference columns (conformance.probe)",

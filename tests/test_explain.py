@@ -52,3 +52,19 @@ def test_explain_refuses_a_folder_without_a_run(tmp_path):
     forked = next(f"{layer}/{model}" for layer, models in MODELS.items() for model in models if model == FORKING)
     result = explain(str(FIXTURE), "--variants", forked)  # refused before anything runs
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1 and "child" in result.stderr
+
+
+def test_the_cpu_profile_takes_the_framework_apps_and_strace_only_our_variants():
+    """explain's plan: strace on our variants; the CPU profile on them and the framework apps .venv-reference has."""
+    from bench import cpu_profile
+    from bench.reference_servers import frameworks, versions
+    from server_layers import explain as explaining
+    steps = [what for what, _ in explaining.plan(explaining.parser().parse_args([str(FIXTURE), "--no-reference"]))]
+    profiled = cpu_profile.chosen(None)
+    assert steps == [f"system calls, strace on {len(variants())} variants (bench.syscalls)",
+                     f"where the CPU goes, 3 rounds of {len(profiled)} variants (bench.cpu_profile)"]
+    apps = [target.name for target in frameworks()]
+    assert [model for layer, model in profiled if layer == cpu_profile.FRAMEWORK] == (apps if versions() else [])
+    only_apps = explaining.parser().parse_args([str(FIXTURE), "--no-reference", "--variants", ",".join(apps)])
+    assert [what for what, _ in explaining.plan(only_apps)] == [
+        f"where the CPU goes, 3 rounds of {len(apps)} variants (bench.cpu_profile)"]  # no strace step with nothing
