@@ -42,6 +42,7 @@ class Target:
     production: bool = False  # needs the reference environment
     beside: str = ""  # a framework app's: the reference row of the same server with the project's app (adapters/)
     gives: str = ""  # a framework app's: what the framework gives that the layers write by hand
+    built_on: str = ""  # a framework app's: the framework and the server it runs on, for the layer table
 
 
 def uvicorn(venv: Path, app: str, *options: str) -> tuple[str, ...]:
@@ -81,10 +82,12 @@ def frameworks(venv: Path = VENV) -> list[Target]:
     return [
         Target("flask", gunicorn(venv, "frameworks.flask_app:app", "--config", "python:frameworks.gunicorn_conf"),
                prints_line=False, production=True, beside="gunicorn",
+               built_on="Flask (WSGI) on gunicorn, one gthread worker",
                gives="routing by decorator, a request object (form, JSON, query), static files with Last-Modified "
                      "and 304, 404 and 405 with Allow, HEAD and OPTIONS"),
         Target("fastapi", uvicorn(venv, "frameworks.fastapi_app:app", "--header", "server:server-layers (fastapi)"),
                prints_line=False, production=True, beside="uvicorn",
+               built_on="FastAPI (ASGI) on uvicorn, uvloop and httptools",
                gives="routing by decorator, typed path and query parameters validated (422 by default), form and "
                      "JSON bodies, static files, 404 and 405, OpenAPI docs at /docs"),
     ]

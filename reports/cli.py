@@ -39,6 +39,7 @@ from .charts import (
     write_syscall_chart,
 )
 from .matrix import matrix_html, totals_text
+from .why import heading
 
 EXAMPLES = """examples:
   server-layers report results/20261124T220000Z     # writes report.html, summary.md, *.png, *.svg there
@@ -342,7 +343,7 @@ def layers_markdown(conformance: Matrix | None) -> list[str]:
 def why_markdown(why: list[tuple[str, str]]) -> list[str]:
     if not why:
         return []
-    return ["## Why each layer costs what it costs", "", *[f"**{layer}/** {text}\n" for layer, text in why]]
+    return ["## Why each layer costs what it costs", "", *[f"**{heading(name)}** {text}\n" for name, text in why]]
 
 
 def explain_markdown(title: str, meta_line: str, syscalls: data.Measurement | None, cpu: data.Measurement | None,

@@ -18,6 +18,7 @@ from pathlib import Path
 from bench.results import Run
 
 from .charts import Chart
+from .why import heading
 
 Table = tuple[list[str], list[list[str]]]  # headers and rows
 
@@ -164,7 +165,7 @@ def why_section(paragraphs: list[tuple[str, str]]) -> str:
     """Why each layer costs what it costs (reports.why): a paragraph per layer, computed from the data; '' without."""
     if not paragraphs:
         return ""
-    items = "".join(f"<h3>{esc(layer)}/</h3><p>{esc(text)}</p>" for layer, text in paragraphs)
+    items = "".join(f"<h3>{esc(heading(name))}</h3><p>{esc(text)}</p>" for name, text in paragraphs)
     return ('<section id="why"><h2>Why each layer costs what it costs</h2><p class="note">Every figure below comes '
             "from the run folder's cpu.json, syscalls.json and conformance.json and from the code's line counts; the "
             f"sentences are templates filled from them.</p>{items}</section>")

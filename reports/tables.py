@@ -6,6 +6,7 @@ Markdown here). No HTML in this module, no figure that results.json does not hol
 
 from bench.catalog import MODELS, STORY
 from bench.knobs import DEFAULT, KNOBS, ONLY, STOCK_LAYER
+from bench.reference_servers import Target, frameworks
 from bench.results import FIGURE, WRK, Entry, Figure, Run
 from bench.scenarios import CGI_SCENARIOS
 from bench.syscalls import frequent
@@ -17,13 +18,21 @@ FAILED_HEADERS = ["layer", "model", "scenario", "load", "repeat", "error", "serv
 KNOB_HEADERS = ["layer/model", "knob", "scenario", "load", "runs ok", "bound by"]
 KNOB_FIGURES = ["rps", "cpu_us_per_req", "p50_ms", "p99_ms"]  # the knob matrix's columns, of bench.results.FIGURES
 SPEC_ORDER = {**{layer: number for number, layer in enumerate(MODELS)}, STOCK_LAYER: len(MODELS)}
-LAYER_HEADERS = ["layer", "built on", "the layer gives", "we add", "models"]
+LAYER_HEADERS = ["layer or framework app", "built on", "it gives", "we add", "models"]
+RUNG_ADDS = "the routes of SPEC §2 as the framework wants them written; the page's HTML and the SQLite store are shared"
 
 
 def layer_rows() -> list[list[str]]:
-    """The layer table: what each standard-library layer gives, and what this project adds on it."""
-    return [[f"{layer}/", built_on, gives, add, ", ".join(MODELS[layer])]
-            for layer, (built_on, gives, add) in STORY.items()]
+    """The layer table: what each standard-library layer gives, and what this project adds on it; then the last
+    rung, each framework app (bench.reference_servers.frameworks()), with what its framework gives."""
+    return [*([f"{layer}/", built_on, gives, add, ", ".join(MODELS[layer])]
+              for layer, (built_on, gives, add) in STORY.items()),
+            *([rung_name(target), target.built_on, target.gives, RUNG_ADDS, "—"] for target in frameworks())]
+
+
+def rung_name(target: Target) -> str:
+    """A framework app's row name: its module under frameworks/."""
+    return f"frameworks/{target.name}_app.py"
 
 
 def figure_headers(entries: list[Entry] | None = None) -> list[str]:

@@ -8,6 +8,7 @@ of the difference are named. The sentences are templates; no number in them is t
 """
 
 from bench.catalog import MODELS
+from bench.reference_servers import Target, frameworks
 from conformance.matrix import Matrix
 
 from . import gaps as stock_gaps
@@ -35,13 +36,13 @@ def largest(values: dict[str, float], count: int = SHOWN) -> list[tuple[str, flo
     return sorted(((k, v) for k, v in values.items() if v > 0), key=lambda kv: -kv[1])[:count]
 
 
-def cpu_sentences(layer: str, rows: list[dict]) -> list[str]:
-    """Per variant of `layer` and path: its CPU per request, its largest groups, and what it spends beyond the
-    cheapest variant on that path."""
+def cpu_sentences(layer: str, rows: list[dict], labels: dict[str, str] = GROUPS) -> list[str]:
+    """Per variant of `layer` and path: its CPU per request, its largest groups (named by `labels`), and what it
+    spends beyond the cheapest variant on that path."""
     said: list[str] = []
     for row in (r for r in rows if r["variant"].split("/")[0] == layer):
         total = sum(row["groups"].values())
-        parts = ", ".join(f"{GROUPS.get(g, g)} {us(v)} ({v / total:.0%})" for g, v in largest(row["groups"])) \
+        parts = ", ".join(f"{labels.get(g, g)} {us(v)} ({v / total:.0%})" for g, v in largest(row["groups"])) \
             if total > 0 else ""
         said.append(f"{row['variant']} spends {us(total)} of CPU per GET {row['path']}"
                     + (f"; its largest shares: {parts}" if parts else "") + ".")
@@ -50,7 +51,7 @@ def cpu_sentences(layer: str, rows: list[dict]) -> list[str]:
         if cheapest is not row:
             extra = {g: v - cheapest["groups"].get(g, 0.0) for g, v in row["groups"].items()}
             more = total - sum(cheapest["groups"].values())
-            named = ", ".join(f"{GROUPS.get(g, g)} +{us(v)}" for g, v in largest(extra))
+            named = ", ".join(f"{labels.get(g, g)} +{us(v)}" for g, v in largest(extra))
             said.append(f"Beside {cheapest['variant']}, the least in this profile on {row['path']} ({basis(row)}: "
                         f"a difference, not a ranking), that is {us(more)} more" + (f": {named}." if named else "."))
     return said
@@ -102,12 +103,37 @@ def gap_sentence(layer: str, conformance: Matrix | None) -> str:
                    f"in form only" + (f", {layer} {len(ours)}." if probed else "."))
 
 
+def rung_sentence(target: Target, conformance: Matrix | None) -> str:
+    """A framework app of the last rung: what its framework gives, the code it needs, and how many corpus cases it
+    answers off the contract beside the same server carrying the project's app through an adapter."""
+    code = next(row for row in code_lines.framework_rows() if row.name == target.name)
+    text = (f"It is the last rung: {target.built_on}. The framework gives {target.gives}. Its app is {code.own} code "
+            f"lines of frameworks/, beside {sum(code.shared.values())} lines of shared code (the page and the store)")
+    counts = (conformance.totals.references or {}) if conformance else {}
+    mine, theirs = counts.get(target.name), counts.get(target.beside)
+    if not (mine and theirs):
+        return text + "."
+    return text + (f"; of the probe's corpus it answers {mine.contract} cases off the contract, {mine.substance} in "
+                   f"substance, where {target.beside} carrying the project's app answers {theirs.contract} "
+                   f"({theirs.substance}).")
+
+
+def heading(name: str) -> str:
+    """A paragraph's heading: a layer's package (`raw_socket/`), or a framework app by its name."""
+    return f"{name}/" if name in MODELS else name
+
+
 def paragraphs(cpu: list[dict] | None, syscalls: list[dict] | None,
                conformance: Matrix | None) -> list[tuple[str, str]]:
-    """(layer, paragraph) for every layer, from whatever of the data is there."""
+    """(name, paragraph) for every layer, then every framework app of the last rung, from whatever of the data is
+    there."""
     found = []
     for layer in MODELS:
         sentences = [*cpu_sentences(layer, cpu or []), *syscall_sentences(layer, syscalls or []), line_sentence(layer),
                      gap_sentence(layer, conformance)]
         found.append((layer, " ".join(s for s in sentences if s)))
+    for target in frameworks():
+        labels = {**GROUPS, "layer": f"its server ({target.beside}, with its C parts)"}  # a framework row's layer
+        sentences = [*cpu_sentences(target.name, cpu or [], labels), rung_sentence(target, conformance)]
+        found.append((target.name, " ".join(s for s in sentences if s)))
     return found

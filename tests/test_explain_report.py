@@ -15,6 +15,7 @@ from pathlib import Path
 from browser_helpers import CHROMIUM_ARGS, require_chromium
 
 from bench.catalog import MODELS
+from bench.reference_servers import frameworks
 from reports import cli, gaps
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -58,7 +59,7 @@ def test_every_explaining_section_renders_in_chromium(tmp_path):
             browser.close()
     assert seen["syscalls"] and min(seen["syscalls"]) > 0 and seen["cpu"] and min(seen["cpu"]) > 0
     assert sorted(seen["links"]) == sorted(flames) and set(opened) == {"svg"}
-    assert seen["why"] == [f"{layer}/" for layer in MODELS]
+    assert seen["why"] == [*(f"{layer}/" for layer in MODELS), *(target.name for target in frameworks())]
     assert seen["references"] >= 3 and seen["gapRows"] >= 10
     assert "Lines that buy each behaviour" in seen["layers"] and f"The stock gaps {gaps.LAYER} closes" in seen["layers"]
 

@@ -54,11 +54,15 @@ def test_a_changed_figure_changes_the_block():
 
 
 def test_the_readme_layer_table_is_the_catalogs():
-    """The README's table of layers says what the report's does (bench.catalog.STORY), one row per layer."""
+    """The README's table of layers says what the report's does (bench.catalog.STORY), one row per layer, then
+    one per framework app of the last rung (reports.tables.layer_rows)."""
     text = (readme.ROOT / "README.md").read_text()
-    rows = [line for line in text.splitlines() if re.match(r"\| `\w+/` \| `", line)]
-    assert rows == [f"| `{layer}/` | `{built_on}` | {gives} | {add} |"
-                    for layer, (built_on, gives, add) in STORY.items()]
+    rows = [line for line in text.splitlines() if re.match(r"\| `[\w/.]+` \| ", line)]
+    apps = [row for row in tables.layer_rows() if row[0].startswith("frameworks/")]
+    assert rows == [*(f"| `{layer}/` | `{built_on}` | {gives} | {add} |"
+                      for layer, (built_on, gives, add) in STORY.items()),
+                    *(f"| `{name}` | {built_on} | {gives} | {add} |" for name, built_on, gives, add, _ in apps)]
+    assert len(apps) == len(frameworks())
 
 
 def test_the_reference_block_is_what_the_committed_run_renders():

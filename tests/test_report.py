@@ -123,11 +123,12 @@ def test_summary_md_has_a_row_per_level(built):
     summary = (built / "summary.md").read_text()
     entries = data.summary(parsed(fixture_results()))
     rows = [line for line in summary.splitlines() if line.startswith("| ") and "|---" not in line]
-    # the verdict table, the layer table, the lines table (a row per layer and per framework app), the stock gaps,
-    # the figures, the failed run: each with its header
+    # the verdict table, the layer table and the lines table (each a row per layer and per framework app), the stock
+    # gaps, the figures, the failed run: each with its header
     glance = table(parsed(fixture_results()), data.scenarios(entries))[1]
     counted = 1 + len(lines.table()[1])
-    assert len(rows) == 1 + len(glance) + 1 + len(STORY) + counted + 1 + len(gaps.gaps()) + 1 + len(entries) + 1 + 1
+    layered = 1 + len(tables.layer_rows())
+    assert len(rows) == 1 + len(glance) + layered + counted + 1 + len(gaps.gaps()) + 1 + len(entries) + 1 + 1
     assert fixture_results()["runs"][0]["layer"] in summary
 
 
@@ -526,7 +527,8 @@ def test_page_renders_in_chromium(built, tmp_path):
     assert [url for url in requests if not url.startswith(("file:", "data:"))] == []
     results = fixture_results()
     assert verdict_text == answer(parsed(results), data.scenarios(data.summary(parsed(results)))) and verdict_rows >= 2
-    assert layer_rows == [f"{layer}/" for layer in STORY]  # the layer table: one row per layer, the fourth included
+    assert layer_rows == [row[0] for row in tables.layer_rows()]  # a row per layer, the fourth included, and the rung
+    assert layer_rows[:len(STORY)] == [f"{layer}/" for layer in STORY] and len(layer_rows) > len(STORY)
     shot = matplotlib.image.imread(tmp_path / "report.png")
     assert len({tuple(p) for p in shot[::17, ::13].reshape(-1, shot.shape[2]).round(2)}) > 50  # not blank
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bench import cpu_profile
 from bench.catalog import MODELS
+from bench.reference_servers import frameworks
 from conformance.matrix import read_matrix
 from reports import lines, why
 
@@ -17,6 +18,7 @@ DATA = Path(__file__).resolve().parent / "data"
 CPU = json.loads((DATA / "cpu" / "cpu.json").read_text())["rows"]
 SYSCALLS = json.loads((DATA / "syscalls.json").read_text())["rows"]
 MATRIX = read_matrix(DATA / "conformance-reference.json")
+COMMITTED_PROBE = DATA.parent.parent / "docs" / "results" / "conformance" / "conformance.json"
 
 
 def text_of(layer: str, cpu=CPU, syscalls=SYSCALLS, matrix=MATRIX) -> str:
@@ -25,7 +27,7 @@ def text_of(layer: str, cpu=CPU, syscalls=SYSCALLS, matrix=MATRIX) -> str:
 
 def test_every_layer_gets_a_paragraph_with_its_line_counts():
     found = dict(why.paragraphs(CPU, SYSCALLS, MATRIX))
-    assert list(found) == list(MODELS)
+    assert list(found) == [*MODELS, *(target.name for target in frameworks())]
     for row in lines.rows():
         assert f"Its own package is {row['own']} code lines, beside {row['shared']} lines" in found[row["layer"]]
 
@@ -71,3 +73,20 @@ def test_the_difference_beside_the_least_on_the_same_path():
 def test_without_measurements_only_the_code_speaks():
     for _, text in why.paragraphs(None, None, None):
         assert "µs" not in text and "system calls" not in text and "code lines" in text
+
+
+def test_each_framework_app_tells_the_rung_from_the_data():
+    """What its framework gives, its app code as reports.lines counts it, and its corpus cases beside its server's
+    (the committed probe's: the fixture probe predates the framework columns)."""
+    matrix = read_matrix(COMMITTED_PROBE)
+    found = dict(why.paragraphs(CPU, SYSCALLS, matrix))
+    counts = matrix.totals.references or {}
+    for target in frameworks():
+        code = next(row for row in lines.framework_rows() if row.name == target.name)
+        text = found[target.name]
+        assert target.gives in text and f"Its app is {code.own} code lines of frameworks/" in text
+        mine, theirs = counts.get(target.name), counts.get(target.beside)
+        if mine and theirs:
+            assert f"it answers {mine.contract} cases off the contract, {mine.substance} in substance" in text
+            assert f"where {target.beside} carrying the project's app answers {theirs.contract}" in text
+    assert all(counts.get(target.name) for target in frameworks())  # the committed probe has every framework column
