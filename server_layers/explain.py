@@ -110,8 +110,8 @@ def plan(args: argparse.Namespace) -> list[tuple[str, Callable[[], object]]]:
     profiled = cpu_profile.chosen(args.variants)
     which = [variant for variant in profiled if variant[0] != cpu_profile.FRAMEWORK]
     strace = [(f"system calls, strace on {len(which)} variants (bench.syscalls)",
-               lambda: syscalls.run(which, args.syscall_requests, syscalls.DEFAULT_PATH, args.run_dir))] if which else []
-    steps: list[tuple[str, Callable[[], object]]] = [*strace,
+               lambda: syscalls.run(which, args.syscall_requests, syscalls.DEFAULT_PATH, args.run_dir))]
+    steps: list[tuple[str, Callable[[], object]]] = [*(strace if which else []),
              (f"where the CPU goes, {args.cpu_rounds} rounds of {len(profiled)} variants (bench.cpu_profile)",
               lambda: cpu_profile.run(profiled, cpu_profile.DEFAULT_PATHS, args.cpu_requests, args.cpu_rounds,
                                       args.run_dir))]
