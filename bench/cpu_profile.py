@@ -96,7 +96,7 @@ from oneline import OneLineParser
 
 from . import flamegraph, measure, reference_servers, syscalls
 from .catalog import MODELS
-from .process import ROOT, ServerProcess, layer_command
+from .process import ROOT, ServerProcess, exit_on_sigterm, layer_command
 from .syscalls import Steps, add_common, detach, keep_alive_load, output, request_path, resolve, save, wait_attached
 
 RATE = 500  # samples per second
@@ -465,4 +465,5 @@ def run(which: list[tuple[str, str]], paths: list[str], requests: int, repeat: i
 
 
 if __name__ == "__main__":
+    exit_on_sigterm()
     sys.exit(main())

@@ -29,6 +29,13 @@ STOP_TIMEOUT_S = 10.0
 LISTENING = re.compile(r"listening on (http://(\[[^\]]+\]|[^:/\s]+):(\d+))")
 
 
+def exit_on_sigterm() -> None:
+    """A tool's entry point: SIGTERM ends it as Ctrl-C does, by an exception in its main thread, so that every
+    server, tracer and sampler it started is stopped by the `finally` that owns it. They run in sessions of their
+    own, so the signal never reaches them: without this, a tool ended by SIGTERM left them running."""
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
+
+
 def layer_command(layer: str, model: str, data_dir: Path | str, extra: Sequence[str] = ()) -> list[str]:
     """`python -m LAYER` on a free port (the server picks it and prints it); `data_dir` may be a placeholder
     such as "{data}", filled in at start."""

@@ -41,7 +41,7 @@ from oneline import OneLineParser, fail
 
 from . import measure, wrk
 from .catalog import DEFAULT_MODEL, EVENT_LOOP_VARIANTS, LAYERS, LOOPS
-from .process import layer_command
+from .process import exit_on_sigterm, layer_command
 from .reference_servers import VENV, Target, ensure_venv, floor, frameworks, production, start, stock
 from .results import cpu_model
 
@@ -106,9 +106,10 @@ def measure_target(target: Target, repeat: int, options: argparse.Namespace, fol
         died = measure.exited(server.process)
         usage = server.stop()
     except (RuntimeError, OSError) as exc:
+        return {**record, "status": "failed", "error": str(exc)[-600:]}
+    finally:  # stopped already when all went well (stop() is then a no-op); else here, whatever was raised
         if server is not None:
             server.stop()
-        return {**record, "status": "failed", "error": str(exc)[-600:]}
     record.update({key: value for key, value in result.items() if key != "command"})
     record["server_peak_rss_mb"] = round(usage.peak_rss_mb, 1) if usage else None
     record["server_exit"] = usage.status if usage else None
@@ -314,4 +315,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    exit_on_sigterm()
     sys.exit(main())

@@ -28,7 +28,7 @@ from typing import cast
 from oneline import OneLineParser
 
 from .catalog import MEASURED_VARIANTS, MODELS
-from .process import ServerProcess, layer_command
+from .process import ServerProcess, exit_on_sigterm, layer_command
 
 ATTACH_TIMEOUT_S = 10.0
 DETACH_S = 30.0
@@ -254,4 +254,5 @@ def run(which: list[tuple[str, str]], requests: int, path: str, out: Path) -> in
 
 
 if __name__ == "__main__":
+    exit_on_sigterm()
     sys.exit(main())

@@ -8,6 +8,7 @@ import importlib
 import sys
 
 from bench.catalog import SERVER_MODULES, STORY
+from bench.process import exit_on_sigterm
 from oneline import OneLineParser, fail
 
 LAYERS = SERVER_MODULES  # layer -> module with main(argv)
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     args, rest = parser.parse_known_args(argv)
     if args.command == "serve":
         return serve_layer(args.layer, rest)
+    exit_on_sigterm()  # a layer stops on SIGTERM by itself; a tool stops what it started first
     return importlib.import_module(TOOLS[args.command][0]).main(rest)
 
 

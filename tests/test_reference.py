@@ -323,3 +323,30 @@ def test_the_floor_answers_each_pipelined_request_without_parsing(tmp_path):
     finally:
         floor.stop()
     assert received.count(b"HTTP/1.1 200 OK\r\n") == 3 and b"Server: server-layers (floor)\r\n" in received
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+def test_sigterm_ends_a_run_and_the_servers_and_wrk_it_started(tmp_path):
+    """A tool ended by SIGTERM stops what it started (in sessions of their own, the signal never reaches them):
+    its server and wrk are gone when it exits, with 128 + SIGTERM, as a shell reports it."""
+    import signal
+    import subprocess
+
+    import psutil
+    from helpers import wait_for
+
+    target = next(t.name for t in reference.targets() if "/" in t.name and not t.production and "+" not in t.name)
+    tool = subprocess.Popen([sys.executable, "-m", "bench.reference", "--targets", target, "--seconds", "60",
+                             "--repeat", "1", "--warmup", "1", "--out", str(tmp_path)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        children = wait_for(lambda: len(psutil.Process(tool.pid).children()) >= 2 and
+                            psutil.Process(tool.pid).children(), timeout=30)
+        assert children, "the run never started its server and wrk"
+        tool.send_signal(signal.SIGTERM)
+        assert tool.wait(timeout=30) == 128 + signal.SIGTERM
+        gone, alive = psutil.wait_procs(children, timeout=15)
+        assert not alive, f"left running: {[p.cmdline() for p in alive]}"
+        assert b"Traceback" not in tool.stderr.read()
+    finally:
+        end_tree(tool)
