@@ -27,12 +27,11 @@ _STATUS_LINES = {status: f"HTTP/1.1 {status.value} {status.phrase}\r\n" for stat
 
 def serialize(response: Response, *, server: str, date: str, connection: str | None) -> bytes:
     """The whole response; `connection` is the Connection field to send, if any."""
-    lines = [_STATUS_LINES[response.status], f"Date: {date}\r\nServer: {server}\r\n"]
+    head = f"{_STATUS_LINES[response.status]}Date: {date}\r\nServer: {server}\r\n"
     for name, value in response.headers:
-        lines.append(f"{name}: {value}\r\n")
+        head += f"{name}: {value}\r\n"
     if response.has_length:
-        lines.append(f"Content-Length: {response.length}\r\n")
+        head += f"Content-Length: {response.length}\r\n"
     if connection:
-        lines.append(f"Connection: {connection}\r\n")
-    lines.append("\r\n")
-    return "".join(lines).encode("latin-1") + response.body
+        head += f"Connection: {connection}\r\n"
+    return (head + "\r\n").encode("latin-1") + response.body

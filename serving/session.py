@@ -167,6 +167,8 @@ class Session:
             self.starved = True
             return self.continue_for(parser.head)
         self.starved = not parser.buffer  # no byte of a next request held: the next call would find none either
+        if request.expect is None:  # no 100 Continue can be due: the answer alone, not joined to b""
+            return self.respond(request)
         return self.continue_for(request) + self.respond(request)
 
     def next_piece(self, streaming: Iterator[bytes]) -> bytes:
