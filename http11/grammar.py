@@ -5,6 +5,7 @@ status SPEC §5 names. Pure functions: no buffering, no socket, no state.
 """
 
 import re
+from functools import lru_cache
 from http import HTTPStatus
 
 from .errors import ProtocolError
@@ -173,8 +174,13 @@ def check_host(version: str, fields: Fields) -> None:
         return
     if len(hosts) != 1:
         raise ProtocolError(BAD, "an HTTP/1.1 request needs exactly one Host")
-    if not _host.fullmatch(hosts[0].encode("latin-1")):
+    if not valid_host(hosts[0]):
         raise ProtocolError(BAD, "Host is not host[:port]")
+
+
+@lru_cache(maxsize=256)  # a connection sends the same Host on every request: the match is made once
+def valid_host(value: str) -> bool:
+    return _host.fullmatch(value.encode("latin-1")) is not None
 
 
 def body_length(version: str, fields: Fields) -> int:

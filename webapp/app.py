@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Callable
 from http import HTTPStatus
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple
 
 from http11 import Request, Response, error_response
 
@@ -59,7 +59,15 @@ TABLE = [Route(pattern, methods, ("Allow", ", ".join(allowed(methods)))) for pat
 EXACT = exact_paths(TABLE)
 
 
-Answer = TypeVar("Answer", Response, Response | Deferred)
+
+
+def failed(exc: Exception) -> Response:
+    """The answer to a route that raised: its BadInput's status and detail, or a 500 with the traceback on stderr."""
+    if isinstance(exc, BadInput):
+        return error_response(exc.status, detail=exc.detail)
+    traceback.print_exc(file=sys.stderr)
+    sys.stderr.flush()
+    return error_response(HTTPStatus.INTERNAL_SERVER_ERROR)
 
 
 class App:
@@ -72,20 +80,21 @@ class App:
     def handle(self, request: Request) -> Response | Deferred:
         """Answer one request (a CGI script's answer is Deferred: see webapp.cgi); a bug becomes a 500 with its
         traceback on stderr. HEAD gets GET's answer; serving.session drops the body for every layer."""
-        return self.guarded(self.dispatch, request)
-
-    def guarded(self, work: Callable[[Request], Answer], request: Request) -> Answer:
         try:
-            response = work(request)
-        except BadInput as exc:
-            return error_response(exc.status, detail=exc.detail)
-        except Exception:
-            traceback.print_exc(file=sys.stderr)
-            sys.stderr.flush()
-            return error_response(HTTPStatus.INTERNAL_SERVER_ERROR)
+            response = self.dispatch(request)
+        except Exception as exc:
+            return failed(exc)
         if isinstance(response, Deferred):  # its run is guarded alike
-            return Deferred(lambda: self.guarded(lambda _: response.work(), request))
+            return Deferred(lambda: self.guarded(response.work))
         return response
+
+    @staticmethod
+    def guarded(work: Callable[[], Response]) -> Response:
+        """A deferred answer's work, run off the loop, guarded as handle() guards the app's own."""
+        try:
+            return work()
+        except Exception as exc:
+            return failed(exc)
 
     def dispatch(self, request: Request) -> Response | Deferred:
         method = request.method
