@@ -60,10 +60,10 @@ report-docs: $(STAMP)  ## re-render docs/report/ (report.html to open offline) f
 	$(BIN)/server-layers report docs/results/compare --sweep docs/results/sweep/sweep.json --out docs/report/compare
 	$(BIN)/server-layers report docs/results/explain --out docs/report/explain
 
-reference-env: $(STAMP)  ## uvicorn and gunicorn in .venv-reference: the reference rows and columns (make test runs without it)
+reference-env: $(STAMP)  ## uvicorn, gunicorn, granian, Flask and FastAPI in .venv-reference: the reference rows and columns (make test runs without it)
 	$(BIN)/python -c "from bench.reference_servers import ensure_venv; ensure_venv()"
 
-bench-reference: $(STAMP)  ## wrk side by side, the same app on every row: our servers, uvicorn, gunicorn (.venv-reference), stock http.server
+bench-reference: $(STAMP)  ## wrk side by side: our servers, uvicorn, gunicorn, granian and the framework apps (.venv-reference), stock http.server, the floor
 	$(BIN)/python -m bench.reference --seconds 10 --repeat 3 $(if $(BASELINE),--baseline $(BASELINE))
 
 readme-reference: $(STAMP)  ## a fresh bench-reference run becomes the README's reference block (docs/results/reference/)
