@@ -59,8 +59,6 @@ TABLE = [Route(pattern, methods, ("Allow", ", ".join(allowed(methods)))) for pat
 EXACT = exact_paths(TABLE)
 
 
-
-
 def failed(exc: Exception) -> Response:
     """The answer to a route that raised: its BadInput's status and detail, or a 500 with the traceback on stderr."""
     if isinstance(exc, BadInput):
