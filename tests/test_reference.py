@@ -345,7 +345,7 @@ def test_sigterm_ends_a_run_and_the_servers_and_wrk_it_started(tmp_path):
         assert children, "the run never started its server and wrk"
         tool.send_signal(signal.SIGTERM)
         assert tool.wait(timeout=30) == 128 + signal.SIGTERM
-        gone, alive = psutil.wait_procs(children, timeout=15)
+        _, alive = psutil.wait_procs(children, timeout=15)
         assert not alive, f"left running: {[p.cmdline() for p in alive]}"
         assert b"Traceback" not in tool.stderr.read()
     finally:
