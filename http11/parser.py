@@ -55,11 +55,6 @@ _FAST_FIELD = re.compile("([^:]+):[\t ]*+((?:[^\t \r\n]++|[\t ]++(?![\r\n]))*)[\
 _FAST_MAX = min(MAX_REQUEST_LINE, MAX_FIELD_LINE, MAX_HEADER_SECTION)
 
 
-def parse_head(head: bytes) -> Request:
-    """A whole head (request line and field lines, with their terminators) into a bodiless Request."""
-    return fast_head(head) or parse_head_strict(head)
-
-
 def fast_head(head: bytes | bytearray) -> Request | None:
     """The Request of a common head, or None to leave it to the full grammar."""
     if len(head) > _FAST_MAX:
@@ -267,7 +262,8 @@ class RequestParser:
         if end < 0:
             check_partial_head(buffer)
             return False
-        head = parse_head(bytes(buffer[: end - (2 if buffer[end - 2] == 13 else 1)]))
+        # the fast grammar had its try above; what it matches, the full grammar reads alike (a test holds them)
+        head = parse_head_strict(bytes(buffer[: end - (2 if buffer[end - 2] == 13 else 1)]))
         del buffer[:end]
         return self.framed(head)
 

@@ -235,7 +235,7 @@ def test_any_bytes_parse_or_raise_protocol_error(data):
 
 
 def first_head(data: bytes) -> bytes | None:
-    """The first head in `data` as RequestParser hands it to parse_head, or None if incomplete."""
+    """The first head in `data` as RequestParser hands it to its grammars, or None if incomplete."""
     data = data.lstrip(b"\r\n") if data[:1] in (b"\r", b"\n") else data
     end = split_head(data)
     return data[: end - (2 if data[end - 2] == 13 else 1)] if end >= 0 else None
