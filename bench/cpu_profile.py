@@ -90,6 +90,7 @@ from collections import Counter
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path, PurePosixPath
 
 from oneline import OneLineParser
@@ -153,10 +154,13 @@ def in_kernel_call(frame: str) -> bool:
 
 def source_line(file: str, line: int) -> str:
     """The source line py-spy names by its short file name: under the repository, the stdlib or site-packages."""
-    for base in SOURCE_ROOTS:
-        if (base / file).is_file():
-            return linecache.getline(str(base / file), line)
-    return ""
+    path = source_file(file)
+    return linecache.getline(path, line) if path else ""
+
+
+@cache  # one search of the roots per file, not per frame of every stack
+def source_file(file: str) -> str | None:
+    return next((str(base / file) for base in SOURCE_ROOTS if (base / file).is_file()), None)
 
 
 def group_of_file(file: str, framework: bool = False) -> str | None:
@@ -181,9 +185,10 @@ def group_of_frame(frame: str, framework: bool = False) -> str | None:
     match = FRAME.fullmatch(frame)
     if not match:
         return None
-    if framework and C_LOOP.search(source_line(match["file"], int(match["line"]))):
+    group = group_of_file(match["file"], framework)
+    if framework and group == "stdlib layer" and C_LOOP.search(source_line(match["file"], int(match["line"]))):
         return "layer"
-    return group_of_file(match["file"], framework)
+    return group
 
 
 def group_of_stack(stack: tuple[str, ...], framework: bool = False) -> str:
