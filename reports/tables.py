@@ -12,6 +12,7 @@ from bench.scenarios import CGI_SCENARIOS
 from bench.syscalls import frequent
 
 from . import data
+from .lines import ROOT, run_modules
 
 LOAD_HEADERS = ["layer/model", "scenario", "load", "runs ok", "bound by"]
 FAILED_HEADERS = ["layer", "model", "scenario", "load", "repeat", "error", "server stderr (last line)"]
@@ -31,8 +32,8 @@ def layer_rows() -> list[list[str]]:
 
 
 def rung_name(target: Target) -> str:
-    """A framework app's row name: its module under frameworks/."""
-    return f"frameworks/{target.name}_app.py"
+    """A framework app's row name: the app module its server command names (reports.lines reads it alike)."""
+    return run_modules(target.command)[0].relative_to(ROOT).as_posix()
 
 
 def figure_headers(entries: list[Entry] | None = None) -> list[str]:

@@ -109,12 +109,13 @@ def plan(args: argparse.Namespace) -> list[tuple[str, Callable[[], object]]]:
     framework apps (bench.cpu_profile.chosen: by default those .venv-reference has), the probe unless not needed."""
     profiled = cpu_profile.chosen(args.variants)
     which = [variant for variant in profiled if variant[0] != cpu_profile.FRAMEWORK]
-    strace = [(f"system calls, strace on {len(which)} variants (bench.syscalls)",
-               lambda: syscalls.run(which, args.syscall_requests, syscalls.DEFAULT_PATH, args.run_dir))]
-    steps: list[tuple[str, Callable[[], object]]] = [*(strace if which else []),
-             (f"where the CPU goes, {args.cpu_rounds} rounds of {len(profiled)} variants (bench.cpu_profile)",
-              lambda: cpu_profile.run(profiled, cpu_profile.DEFAULT_PATHS, args.cpu_requests, args.cpu_rounds,
-                                      args.run_dir))]
+    steps: list[tuple[str, Callable[[], object]]] = []
+    if which:  # none when only framework apps were chosen
+        steps.append((f"system calls, strace on {len(which)} variants (bench.syscalls)",
+                      lambda: syscalls.run(which, args.syscall_requests, syscalls.DEFAULT_PATH, args.run_dir)))
+    steps.append((f"where the CPU goes, {args.cpu_rounds} rounds of {len(profiled)} variants (bench.cpu_profile)",
+                  lambda: cpu_profile.run(profiled, cpu_profile.DEFAULT_PATHS, args.cpu_requests, args.cpu_rounds,
+                                          args.run_dir)))
     if not args.no_reference and not has_references(args.run_dir):
         steps.append(("the probe with the reference columns (conformance.probe)",
                       lambda: probe_with_references(args.run_dir)))
