@@ -26,6 +26,7 @@ class App(Protocol):
 
 JSON = ("Content-Type", "application/json")
 TEXT = ("Content-Type", "text/plain; charset=utf-8")
+OK = HTTPStatus.OK  # read once: on Python 3.11 each `HTTPStatus.OK` is a Python-level descriptor call (0.3 µs)
 MAX_TEXT = 1000
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
@@ -53,7 +54,7 @@ def json_response(status: HTTPStatus, value: object, headers: Headers | None = N
 
 def home(app: App, request: Request, match: re.Match[str]) -> Response:
     body = page.render(app.store.latest(DEFAULT_LIMIT))
-    return Response(HTTPStatus.OK, [("Content-Type", "text/html; charset=utf-8")], body)
+    return Response(OK, [("Content-Type", "text/html; charset=utf-8")], body)
 
 
 def jpeg_image(app: App, request: Request, match: re.Match[str]) -> Response:
@@ -61,11 +62,11 @@ def jpeg_image(app: App, request: Request, match: re.Match[str]) -> Response:
 
 
 def plaintext(app: App, request: Request, match: re.Match[str]) -> Response:
-    return Response(HTTPStatus.OK, [TEXT], b"Hello, World!")
+    return Response(OK, [TEXT], b"Hello, World!")
 
 
 def time_now(app: App, request: Request, match: re.Match[str]) -> Response:
-    return Response(HTTPStatus.OK, [TEXT], utc_now_iso().encode())
+    return Response(OK, [TEXT], utc_now_iso().encode())
 
 
 def list_messages(app: App, request: Request, match: re.Match[str]) -> Response:
@@ -73,7 +74,7 @@ def list_messages(app: App, request: Request, match: re.Match[str]) -> Response:
     limits = query.get("limit", [str(DEFAULT_LIMIT)])
     if len(limits) != 1 or not re.fullmatch(r"[0-9]{1,3}", limits[0]) or not 1 <= int(limits[0]) <= MAX_LIMIT:
         raise BadInput(f"limit must be one whole number from 1 to {MAX_LIMIT}")
-    return json_response(HTTPStatus.OK, {"messages": app.store.latest(int(limits[0]))})
+    return json_response(OK, {"messages": app.store.latest(int(limits[0]))})
 
 
 def post_message(app: App, request: Request, match: re.Match[str]) -> Response:
@@ -125,7 +126,7 @@ def one_message(app: App, request: Request, match: re.Match[str]) -> Response:
     message = app.store.get(int(match["id"])) if len(match["id"]) <= 18 else None
     if message is None:
         return error_response(HTTPStatus.NOT_FOUND)
-    return json_response(HTTPStatus.OK, message)
+    return json_response(OK, message)
 
 
 def static_file(app: App, request: Request, match: re.Match[str]) -> Response:
@@ -134,7 +135,7 @@ def static_file(app: App, request: Request, match: re.Match[str]) -> Response:
 
 def echo(app: App, request: Request, match: re.Match[str]) -> Response:
     return json_response(
-        HTTPStatus.OK,
+        OK,
         {
             "method": request.method,
             "target": request.target,
