@@ -94,7 +94,7 @@ async def refuse_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
 class Connection(asyncio.Protocol):
     """The `protocol` model's connection: asyncio calls back with bytes, the Session answers, the transport sends."""
 
-    def __init__(self, server: "Server") -> None:
+    def __init__(self, server: "ProtocolServer") -> None:
         self.server = server
         self.writing = True  # False while the transport holds bytes the kernel has not taken (pause_writing)
         self.running: Deferred | None = None  # the Session's pending answer once a thread runs it
@@ -110,7 +110,7 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self.session is not None:
-            self.send(self.session.receive(data))
+            self.server.send_at_turn_end(self, self.session.receive(data))
 
     def eof_received(self) -> bool:
         if self.session is not None:
@@ -138,8 +138,8 @@ class Connection(asyncio.Protocol):
     def send(self, out: bytes) -> None:
         """Write `out`; once the kernel took it, write the Session's next answer on the loop's next turn (one answer
         per connection per turn); when it has none, run a CGI script off the loop, read, or close, as it needs."""
-        session, transport = cast(Session, self.session), self.transport
-        if transport.is_closing():  # aborted (a stalled send) before this turn came
+        session, transport = self.session, self.transport
+        if session is None or transport.is_closing():  # refused, or aborted (a stalled send) before this turn came
             return
         if out:
             transport.write(out)
@@ -312,6 +312,23 @@ class StreamsServer(Server):
 
 class ProtocolServer(Server):
     """The `protocol` model: loop.create_server and an asyncio.Protocol per connection, the API uvicorn uses."""
+
+    def __init__(self, app: App, options: ServerOptions, lifecycle: Lifecycle) -> None:
+        self.answered: list[tuple[Connection, bytes]] = []  # this turn's answers to what was read, to send at its end
+        super().__init__(app, options, lifecycle)
+
+    def send_at_turn_end(self, connection: Connection, out: bytes) -> None:
+        """Send `out` once the loop has run every read of this turn. A client on many connections (a proxy, a load
+        generator) takes the batch in one wake-up, where a send after each read would wake it for each answer, and
+        on one host each wake-up is a cross-CPU interrupt that the sender pays in system time."""
+        if not self.answered:  # the first answer of the turn: the loop runs the sends after this turn's callbacks
+            self.loop.call_soon(self.send_answers)
+        self.answered.append((connection, out))
+
+    def send_answers(self) -> None:
+        answered, self.answered = self.answered, []
+        for connection, out in answered:
+            connection.send(out)
 
     async def start(self, listener: socket.socket) -> asyncio.Server:
         return await self.loop.create_server(lambda: Connection(self), sock=listener, backlog=self.options.backlog)

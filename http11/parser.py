@@ -7,7 +7,6 @@ that passes one is refused before the rest of it arrives.
 import re
 from collections.abc import Iterable, Sequence
 from http import HTTPStatus
-from typing import cast
 
 from . import grammar
 from .errors import ProtocolError
@@ -244,16 +243,16 @@ class RequestParser:
 
     def next_request(self) -> Request | None:
         """The next complete Request, or None until more bytes arrive. Raises ProtocolError."""
-        if self.head is None and (not self.buffer or not self.read_head()):
+        request = self.head or (self.read_head() if self.buffer else None)  # a head read on an earlier call, or now
+        if request is None or (self.body is not None and not self.body.feed(self.buffer)):
             return None
-        if self.body is not None and not self.body.feed(self.buffer):
-            return None
-        request, self.head = cast(Request, self.head), None  # read_head() set it, now or on an earlier call
+        self.head = None
         if self.body is not None:
             request.body = bytes(self.body.body)
         return request
 
-    def read_head(self) -> bool:
+    def read_head(self) -> Request | None:
+        """The next head, if the buffer holds it whole (kept in `head` until its body is in), else None."""
         buffer = self.buffer
         end = buffer.find(b"\r\n\r\n")
         head = fast_head(buffer[: end + 2]) if end >= 0 else None  # a common head, whole: one search, one copy
@@ -265,15 +264,15 @@ class RequestParser:
         end = split_head(buffer)
         if end < 0:
             check_partial_head(buffer)
-            return False
+            return None
         # the fast grammar had its try above; what it matches, the full grammar reads alike (a test holds them)
         head = parse_head_strict(bytes(buffer[: end - (2 if buffer[end - 2] == 13 else 1)]))
         del buffer[:end]
         return self.framed(head)
 
-    def framed(self, head: Request) -> bool:
+    def framed(self, head: Request) -> Request:
         """The head is in: how its body is framed."""
         length = grammar.body_length(head.version, head.fields)
         self.head = head  # only a head whose framing is valid may be answered 100 Continue
         self.body = ChunkedBody() if length == grammar.CHUNKED else LengthBody(length) if length else None
-        return True
+        return head
