@@ -1,6 +1,6 @@
 """The server on `socketserver`: it gives the accept loop and the models (mixins).
 
-http11 parses what rfile yields, webapp answers; this module must not import another layer.
+http11 parses what the handler's socket yields, webapp answers; this module must not import another layer.
 """
 
 import socketserver
@@ -17,10 +17,13 @@ READ_SIZE = 65536
 
 
 class Handler(socketserver.StreamRequestHandler):
-    """One connection: the shared recv/Session/send loop over rfile and wfile."""
+    """One connection: the shared recv/Session/send loop over the handler's socket, `self.connection`.
+
+    Not over rfile: each rfile.read(n) runs socket.SocketIO.readinto, a Python method, around the recv that the
+    socket's own recv(n) makes in one C call."""
 
     disable_nagle_algorithm = True  # TCP_NODELAY, as on every layer
-    rbufsize = 0  # an unbuffered rfile: read() returns one recv's bytes, or None when the kernel timeout passes
+    rbufsize = 0  # rfile, which this handler does not read, holds no buffer either
     server: "Server"  # the server below that made this handler (socketserver types it BaseServer)
 
     def setup(self) -> None:
@@ -32,7 +35,7 @@ class Handler(socketserver.StreamRequestHandler):
         server = self.server
         session = Session(server.app, server.options, server.lifecycle, self.client_address,
                           self.connection.getsockname)
-        serve_connection(self.connection, lambda: self.rfile.read(READ_SIZE), session)
+        serve_connection(self.connection, lambda: self.connection.recv(READ_SIZE), session)
 
 
 # --- server class ---------------------------------------------------------------
