@@ -31,7 +31,8 @@ class Layer:
 
 LAYERS = {  # layer package -> its entry; the order is the order of every table, chart and colour
     "raw_socket": Layer("socket", "nothing: bind, listen, accept, recv, send",
-                        "the accept loop, four concurrency models, the recv loop",
+                        "the accept loop, four concurrency models, the recv loop; selectors sends a turn's "
+                        "answers after all its reads (the client is woken once for them)",
                         aims=(("selectors", "uvicorn", 0.45),)),
     "socketserver_impl": Layer("socketserver", "the accept loop and the concurrency mixins",
                                "the recv loop (shared with raw_socket)",
@@ -40,7 +41,8 @@ LAYERS = {  # layer package -> its entry; the order is the order of every table,
                               "the gaps between stock http.server and RFC 9112",
                               aims=(("threaded", "http.server+nodelay", 1.0),)),
     "asyncio_impl": Layer("asyncio", "the event loop and transports",
-                          "the protocol and the parser (the Session raw_socket's selectors model drives)",
+                          "the protocol and the parser (the Session raw_socket's selectors model drives); "
+                          "protocol sends a turn's answers after all its reads, as selectors does",
                           loops=True, aims=(("protocol+uvloop", "uvicorn", 1.0), ("streams", "uvicorn", 1.0),
                                             ("protocol", "uvicorn", 0.45))),
 }
