@@ -98,6 +98,8 @@ class Connection(asyncio.Protocol):
         self.server = server
         self.writing = True  # False while the transport holds bytes the kernel has not taken (pause_writing)
         self.running: Deferred | None = None  # the Session's pending answer once a thread runs it
+        self.queued = False  # an answer waits for the turn's end (ProtocolServer.send_at_turn_end)
+        self.held: list[bytes] = []  # what arrived while it waited (b'': the peer closed), fed once it is sent
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # a TCP connection's: it reads and writes
@@ -109,13 +111,28 @@ class Connection(asyncio.Protocol):
             self.server.loop.call_later(REFUSE_DRAIN_S, transport.close)
 
     def data_received(self, data: bytes) -> None:
-        if self.session is not None:
-            self.server.send_at_turn_end(self, self.session.receive(data))
+        self.take(data)
 
     def eof_received(self) -> bool:
-        if self.session is not None:
-            self.session.receive(b"")
-        return False  # close our side too, after what is still to be sent
+        self.take(b"")
+        return self.session is not None  # send() closes once the answers are sent; a refused one closes now
+
+    def take(self, data: bytes) -> None:
+        """Feed what arrived (b'': the peer closed) to the Session; its answer is sent at the turn's end. A loop that
+        reads a connection again in the same turn (uvloop reads a stream up to 32 times) finds that answer still
+        waiting: what it read is held, reading pauses, and send() feeds it once the answer is sent (SPEC §4)."""
+        if self.session is None:
+            return
+        if self.queued or self.held:
+            self.held.append(data)
+            self.transport.pause_reading()
+            return
+        out = self.session.receive(data)
+        if out:
+            self.queued = True
+            self.server.send_at_turn_end(self, out)
+        else:
+            self.send(out)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.forget(self.transport)
@@ -157,6 +174,9 @@ class Connection(asyncio.Protocol):
             self.offload(session.pending)
         else:
             transport.resume_reading()
+            held, self.held = self.held, []
+            for data in held:  # in order: from the first that gives an answer on, take() holds the rest again
+                self.take(data)
 
     def offload(self, pending: "Deferred") -> None:
         """A CGI script runs off the loop; no more reading from this connection until its answer is sent."""
@@ -328,6 +348,7 @@ class ProtocolServer(Server):
     def send_answers(self) -> None:
         answered, self.answered = self.answered, []
         for connection, out in answered:
+            connection.queued = False
             connection.send(out)
 
     async def start(self, listener: socket.socket) -> asyncio.Server:
