@@ -5,7 +5,9 @@
 It reads whatever a connection sends, counts the requests in it by their blank line (`\\r\\n\\r\\n`),
 and writes as many copies of one canned `/plaintext` answer (the same bytes a layer sends, its Date
 header renewed once a second). No request line, no header, no route, no app: what is left is the
-least a Python server pays per request for the loop, the system calls and the bytes. Each layer's
+least a Python server pays per request for the loop, the system calls and the bytes. It sends a turn's
+answers after all its reads, as the layers' event loops do (one wake-up of the client for the batch),
+so no layer's distance from it is the price of sending sooner. Each layer's
 distance from this row (µs per request) is what its parsing, its app and its layer cost together.
 Only for `make bench-reference`, with wrk's GET requests (no bodies); it is not an HTTP server and
 must never be offered as one. Prints `listening on http://HOST:PORT` like every layer; stops on SIGTERM.
@@ -38,6 +40,7 @@ class Floor:
         self.selector.register(listener, selectors.EVENT_READ)
         self.tails: dict[socket.socket, bytes] = {}  # the last 3 bytes read: a blank line may span two reads
         self.pending: dict[socket.socket, bytes] = {}  # what the kernel did not take yet
+        self.answered: list[tuple[socket.socket, bytes]] = []  # this turn's answers, sent once all its reads are done
         self.second, self.canned = 0, b""
         self.running = True
 
@@ -52,6 +55,9 @@ class Floor:
                     self.flush(sock, b"")
                 else:
                     self.read(sock)
+            answered, self.answered = self.answered, []
+            for sock, answers in answered:  # after the turn's reads, as the layers' event loops send
+                self.flush(sock, answers)
         self.selector.close()
 
     def accept(self) -> None:
@@ -78,7 +84,7 @@ class Floor:
         self.tails[sock] = seen[-3:]
         count = seen.count(END)
         if count:
-            self.flush(sock, self.answer() * count)
+            self.answered.append((sock, self.answer() * count))
 
     def answer(self) -> bytes:
         now = int(time.time())
