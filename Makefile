@@ -64,11 +64,11 @@ reference-env: $(STAMP)  ## uvicorn, gunicorn, granian, Flask and FastAPI in .ve
 	$(BIN)/python -c "from bench.reference_servers import ensure_venv; ensure_venv()"
 
 bench-reference: $(STAMP)  ## wrk side by side: our servers, uvicorn, gunicorn, granian and the framework apps (.venv-reference), stock http.server, the floor
-	$(BIN)/python -m bench.reference --seconds 10 --repeat 3 $(if $(BASELINE),--baseline $(BASELINE))
+	$(BIN)/python -m bench.reference --seconds 6 --repeat 5 $(if $(BASELINE),--baseline $(BASELINE))
 
 readme-reference: $(STAMP)  ## a fresh bench-reference run becomes the README's reference block (docs/results/reference/)
 	rm -rf results/reference-readme
-	$(BIN)/python -m bench.reference --seconds 10 --repeat 3 --out results/reference-readme
+	$(BIN)/python -m bench.reference --seconds 6 --repeat 5 --out results/reference-readme
 	$(BIN)/python -m reports.readme --reference results/reference-readme
 
 bench-cgi: $(STAMP)  ## what a process per request costs: /plaintext beside the CGI scripts, every layer and stock CGI (~10 min)

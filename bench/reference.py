@@ -1,7 +1,7 @@
 """The reference point: our servers beside uvicorn, gunicorn, granian, the frameworks, stock http.server and the
 pure-Python floor, measured with wrk.
 
-    python -m bench.reference [--seconds 10] [--repeat 3] [--out DIR] [--baseline DIR]
+    python -m bench.reference [--seconds 6] [--repeat 5] [--out DIR] [--baseline DIR]
 
 Every row serves the same app (webapp.App; the reference servers through the thin
 adapters of adapters/, see bench.reference_servers; Flask and FastAPI the same routes
@@ -27,6 +27,7 @@ The ratios are reported, never asserted: they depend on the machine and its load
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -141,6 +142,35 @@ def summarise(runs: list[Record]) -> Record:
     return summary
 
 
+def noise(runs: list[Record]) -> Record | None:
+    """Where a run's scatter comes from: each ok run's CPU per request as a log deviation from its target's median,
+    split into what its round shares with every target in it (the machine's drift while the round ran) and what
+    is left (the run's own: the start, its threads' scheduling). Both are standard deviations in percent, with
+    the sentence they support: pairing within a round cancels the shared part and leaves a run's own, which only
+    more rounds narrow. None with fewer than two rounds of two targets."""
+    by_target: dict[str, dict[int, float]] = {}
+    for run in runs:
+        if run["status"] == "ok":
+            by_target.setdefault(run["target"], {})[run["repeat"]] = run["cpu_us_per_req"]
+    deviations = {name: {r: math.log(us / statistics.median(rounds.values())) for r, us in rounds.items()}
+                  for name, rounds in by_target.items() if len(rounds) > 1}
+    by_round: dict[int, list[float]] = {}
+    for rounds in deviations.values():
+        for r, deviation in rounds.items():
+            by_round.setdefault(r, []).append(deviation)
+    shared = {r: statistics.fmean(each) for r, each in by_round.items() if len(each) > 1}
+    own = [deviation - shared[r] for rounds in deviations.values() for r, deviation in rounds.items() if r in shared]
+    if len(shared) < 2:
+        return None
+    round_pct, own_pct = (round(100 * statistics.pstdev(values), 1) for values in (list(shared.values()), own))
+    return {"round_shared_pct": round_pct, "run_own_pct": own_pct, "rounds": len(shared),
+            "sentence": f"a run's CPU per request scatters {own_pct:.1f}% on its own and {round_pct:.1f}% with its "
+                        f"round (standard deviations over {len(shared)} rounds): "
+                        + ("a run's own scatter is the larger, so more rounds narrow a paired median"
+                           if own_pct > round_pct else "the round's drift is the larger, so pairing within a "
+                           "round is what narrows a ratio")}
+
+
 def ratios(runs: list[Record], summary: Record) -> list[Record]:
     """Each issue ratio: the median and range of its same-round pairs (the verdict), and the ratio of the medians."""
     return [ratio(runs, summary, measured, reference, at_most) for measured, reference, at_most in RATIOS
@@ -243,8 +273,8 @@ PROG = "python -m bench.reference"
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     names = [t.name for t in targets(baseline=Path("."))]
     p = OneLineParser(prog=PROG, description=(__doc__ or "").split("\n\n")[0])
-    p.add_argument("--seconds", type=int, default=10, help="wrk duration per run (whole seconds, default 10)")
-    p.add_argument("--repeat", type=int, default=3, help="rounds over all targets (default 3)")
+    p.add_argument("--seconds", type=int, default=6, help="wrk duration per run (whole seconds, default 6)")
+    p.add_argument("--repeat", type=int, default=5, help="rounds over all targets (default 5)")
     p.add_argument("--connections", type=int, default=50, help="wrk keep-alive connections (default 50)")
     p.add_argument("--warmup", type=int, default=1, help="wrk warm-up before each run, seconds (default 1)")
     p.add_argument("--targets", help=f"comma list of: {', '.join(names)} (default: all; before:* with --baseline)")
@@ -304,10 +334,11 @@ def main(argv: list[str] | None = None) -> int:
             (out / "reference.json").write_text(json.dumps(results, indent=2))
     results["summary"] = summary = summarise(run_list)
     results["ratios"] = verdicts = ratios(run_list, summary)
+    results["noise"] = scatter = noise(run_list)
     environ.update(finished=utc_now(), loadavg_after=os.getloadavg(), load_after=load_1min(),
                    elapsed_s=round(time.monotonic() - started, 1))
     (out / "reference.json").write_text(json.dumps(results, indent=2))
-    text = table(summary, verdicts)
+    text = table(summary, verdicts) + (f"\n\n{scatter['sentence']}" if scatter else "")
     (out / "reference.txt").write_text(text + "\n")
     print(f"\n{text}\n\nload average before {environ['load_before']:.2f}, after {environ['load_after']:.2f} "
           f"(1 min); {environ['elapsed_s']:.0f} s; {out / 'reference.json'}")

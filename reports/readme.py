@@ -127,12 +127,18 @@ def render_reference(results: dict) -> str:
            f"adapters/){written}; ") if plan.get("app") else ""
     where = (f"<sub>{app}wrk, {plan['wrk_threads']} thread, {plan['connections']} keep-alive connections, "
              f"GET {plan['path']}, {plan['seconds']} s per run after a {plan['warmup_s']} s warm-up, {plan['repeat']} "
-             f"rounds with the order rotated; each server pinned to CPU {env['server_cpus']}, wrk to CPU "
-             f"{env['wrk_cpus']}; CPU per request is the server's user+system CPU from the kernel over wrk's requests"
-             f"{floor_note(summary)}. Host: {host(env)}; load average (1 min) {load(env, 'before')} before the run, "
-             f"{load(env, 'after')} after. Python {env['python']}, {versions}; "
+             f"rounds with the order rotated{noise_note(results)}; each server pinned to CPU {env['server_cpus']}, "
+             f"wrk to CPU {env['wrk_cpus']}; CPU per request is the server's user+system CPU from the kernel over "
+             f"wrk's requests{floor_note(summary)}. Host: {host(env)}; load average (1 min) {load(env, 'before')} "
+             f"before the run, {load(env, 'after')} after. Python {env['python']}, {versions}; "
              f"{env['started'][:10]}. Data: `docs/results/reference/reference.json`.</sub>")
     return "\n".join([*rows, "", *aims, "", where])
+
+
+def noise_note(results: dict) -> str:
+    """The run's own account of its scatter (bench.reference.noise), when it recorded one."""
+    scatter = results.get("noise")
+    return f" ({scatter['sentence']})" if scatter else ""
 
 
 def render_rung(results: dict, matrix: Matrix) -> str:

@@ -83,6 +83,15 @@ def test_a_changed_reference_figure_changes_its_block():
     assert readme.render_reference(results) != before
 
 
+def test_the_reference_caption_says_where_its_scatter_comes_from():
+    """The run's noise entry (bench.reference.noise) is in the block's caption, as the run recorded it."""
+    results = readme.load_reference()
+    results["noise"] = {"round_shared_pct": 1.0, "run_own_pct": 9.0, "rounds": 5, "sentence": "own scatter 9.0%"}
+    assert "(own scatter 9.0%)" in readme.render_reference(results)
+    results["noise"] = None
+    assert "own scatter" not in readme.render_reference(results)
+
+
 def test_the_cgi_block_is_what_the_committed_run_renders():
     """`make bench-cgi`'s committed run: a row per layer/model and stock, /plaintext beside both scripts."""
     results = load(readme.CGI_DIR)

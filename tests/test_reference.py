@@ -186,6 +186,21 @@ def test_the_times_column_is_the_median_of_the_paired_ratios():
     assert judged["verdict"] == "FAIL"  # 4.52 > 4.3, though the ratio of the medians (4.10) is under it
 
 
+def test_noise_splits_a_runs_scatter_into_its_rounds_and_its_own():
+    """A round that slows every target alike is the round's share; a run off on its own is the run's."""
+    drift = [run(name, r, us * slow) for name, us in [("a", 10.0), ("b", 20.0), ("c", 40.0)]
+             for r, slow in [(1, 1.0), (2, 1.2), (3, 1.0), (4, 1.2)]]
+    shared = reference.noise(drift)
+    assert shared is not None and shared["run_own_pct"] == 0.0 and shared["round_shared_pct"] > 5
+    assert "pairing within a round" in shared["sentence"]
+    own = [run(name, r, us * (1.3 if (name, r) in {("a", 1), ("b", 2), ("c", 3)} else 1.0))
+           for name, us in [("a", 10.0), ("b", 20.0), ("c", 40.0)] for r in (1, 2, 3, 4)]
+    scattered = reference.noise(own)
+    assert scattered is not None and scattered["run_own_pct"] > scattered["round_shared_pct"]
+    assert "more rounds narrow" in scattered["sentence"] and scattered["rounds"] == 4
+    assert reference.noise([run("a", 1, 10.0), run("b", 1, 20.0)]) is None  # one round: nothing to split
+
+
 def test_the_load_average_is_recorded_before_and_after(monkeypatch):
     monkeypatch.setattr(reference.os, "getloadavg", lambda: (1.234, 0.5, 0.25))
     environment = reference.environment(None)
