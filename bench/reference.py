@@ -242,6 +242,34 @@ def table(summary: Record, verdicts: list[Record]) -> str:
     return "\n".join(lines)
 
 
+def aim_label(verdict: Record) -> str | None:
+    """"measured / reference ≤ N×" for a ratio with an aim, else None."""
+    at_most = verdict["at_most"]
+    return None if at_most is None else f"{verdict['measured']} / {verdict['reference']} ≤ {at_most:g}×"
+
+
+def run_index(paths: list[Path]) -> str:
+    """A markdown table of committed runs, one row each: its file, commit, start, plan, load before and after,
+    each aim's paired median [range] and whether it was met, and its scatter (noise); what `--runs` prints."""
+    loaded = [(path, json.loads(path.read_text(encoding="utf-8"))) for path in paths]
+    judged = [(path, data, {label: v for v in data.get("ratios", []) if (label := aim_label(v))})
+              for path, data in loaded]
+    aims = list(dict.fromkeys(label for _, _, by_aim in judged for label in by_aim))
+    rows = ["| run | commit | started (UTC) | plan | load before → after | " + " | ".join(aims) + " | scatter |",
+            "| --- | --- | --- | --- | --- | " + " | ".join("---" for _ in aims) + " | --- |"]
+    for path, data, by_aim in judged:
+        env, plan, scatter = data["environment"], data["plan"], data.get("noise")
+        cells = [f"{v['paired']:.2f} [{v['rounds']['min']:.2f}–{v['rounds']['max']:.2f}] "
+                 f"{'met' if v['verdict'] == 'PASS' else '**not met**'}"
+                 if (v := by_aim.get(aim)) and v.get("rounds") else "—" for aim in aims]
+        spread_text = (f"{scatter['run_own_pct']:.1f}% own, {scatter['round_shared_pct']:.1f}% shared"
+                       if scatter else "—")
+        rows.append(f"| `{path.name}` | {(env.get('git_commit') or '?')[:7]} | {env['started'][:16].replace('T', ' ')} "
+                    f"| {plan['repeat']} × {plan['seconds']} s | {env['load_before']:.2f} → {env['load_after']:.2f} | "
+                    + " | ".join(cells) + f" | {spread_text} |")
+    return "\n".join(rows)
+
+
 # -- main ---------------------------------------------------------------------------------------
 
 def utc_now() -> str:
@@ -281,8 +309,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=None, help="folder for reference.json (default results/reference-UTC)")
     p.add_argument("--baseline", type=Path, default=None, metavar="DIR",
                    help="also measure our servers as checked out in DIR (targets before:LAYER/MODEL)")
+    p.add_argument("--runs", type=Path, nargs="+", metavar="FILE",
+                   help="measure nothing: print a markdown table of these reference.json runs and their aims")
     p.set_defaults(targets=None)
     options = p.parse_args(argv)
+    if options.runs:
+        if missing := [str(path) for path in options.runs if not path.is_file()]:
+            p.error(f"--runs: no such file: {', '.join(missing)}")
+        return options
     if options.baseline is not None and not (options.baseline / OURS[0][0]).is_dir():
         p.error(f"--baseline {options.baseline}: not a checkout of this project (no {OURS[0][0]}/ in it)")
     if options.targets is None:
@@ -303,6 +337,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
+    if options.runs:
+        print(run_index(options.runs))
+        return 0
     if not wrk.available():
         fail(f"{PROG}: wrk is not installed (apt-get install wrk)")
     chosen = [t for t in targets(baseline=options.baseline) if t.name in options.targets]

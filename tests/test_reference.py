@@ -201,6 +201,38 @@ def test_noise_splits_a_runs_scatter_into_its_rounds_and_its_own():
     assert reference.noise([run("a", 1, 10.0), run("b", 1, 20.0)]) is None  # one round: nothing to split
 
 
+def test_the_committed_runs_table_is_what_their_files_print():
+    """docs/results/reference/README.md's table of runs is `--runs` over runs/, in the order they ran."""
+    folder = ROOT / "docs" / "results" / "reference"
+    text = (folder / "README.md").read_text(encoding="utf-8")
+    shown = text.split("<!-- runs:begin -->\n")[1].split("\n<!-- runs:end -->")[0]
+    files = sorted((folder / "runs").glob("*.json"))
+    assert shown == reference.run_index(files)
+    started = [json.loads(path.read_text(encoding="utf-8"))["environment"]["started"] for path in files]
+    assert started == sorted(started) and len(files) >= 2
+
+
+def test_the_runs_table_gives_each_aim_its_paired_median_range_and_verdict(tmp_path, capsys):
+    runs = [run("uvicorn", r, us) for r, us in [(1, 40.0), (2, 36.0), (3, 38.0)]]
+    measured, base, aim = reference.AIMS[0]
+    runs += [run(measured, r, us) for r, us in [(1, 40.0 * aim * 1.2), (2, 36.0 * aim * 0.9), (3, 38.0 * aim)]]
+    summary = reference.summarise(runs)
+    data = {"environment": {"git_commit": "abcdef0123", "started": "2026-12-04T16:31:00Z", "load_before": 0.5,
+                            "load_after": 7.0},
+            "plan": {"repeat": 3, "seconds": 6}, "runs": runs, "ratios": reference.ratios(runs, summary),
+            "noise": reference.noise(runs)}
+    path = tmp_path / "01.json"
+    path.write_text(json.dumps(data))
+    assert reference.main(["--runs", str(path)]) == 0
+    table = capsys.readouterr().out
+    row = table.splitlines()[2]
+    assert row.startswith("| `01.json` | abcdef0 | 2026-12-04 16:31 | 3 × 6 s | 0.50 → 7.00 | ")
+    assert f"{aim:.2f} [{aim * 0.9:.2f}–{aim * 1.2:.2f}] met" in row and f"{measured} / {base} ≤ {aim:g}×" in table
+    assert "% own" in row
+    with pytest.raises(SystemExit):
+        reference.parse_args(["--runs", str(tmp_path / "missing.json")])
+
+
 def test_the_load_average_is_recorded_before_and_after(monkeypatch):
     monkeypatch.setattr(reference.os, "getloadavg", lambda: (1.234, 0.5, 0.25))
     environment = reference.environment(None)
