@@ -89,6 +89,7 @@ RATIOS: list[tuple[str, str, float | None]] = AIMS + [
     pair for pair in ((our_name(*row), "uvicorn" if (row[0], row[1]) in EVENT_LOOP_VARIANTS else "gunicorn", None)
                       for row in OURS) if pair[:2] not in {aim[:2] for aim in AIMS}]
 RATIOS += [(BEFORE + measured, reference, at_most) for measured, reference, at_most in RATIOS]  # n/a without --baseline
+RATIOS += [(name, BEFORE + name, None) for name in (our_name(*row) for row in OURS)]  # after / before, per round
 FIGURES = ["cpu_us_per_req", "rps", "p50_ms", "p99_ms", "server_cpu_pct", "wrk_cpu_pct", "errors"]
 
 
@@ -174,7 +175,8 @@ def noise(runs: list[Record]) -> Record | None:
 def ratios(runs: list[Record], summary: Record) -> list[Record]:
     """Each issue ratio: the median and range of its same-round pairs (the verdict), and the ratio of the medians."""
     return [ratio(runs, summary, measured, reference, at_most) for measured, reference, at_most in RATIOS
-            if not (measured.startswith(BEFORE) and measured not in summary)]  # no --baseline, or no such layer then
+            if not any(name.startswith(BEFORE) and name not in summary for name in (measured, reference))
+            ]  # no --baseline, or no such layer then
 
 
 def ratio(runs: list[Record], summary: Record, measured: str, reference: str,

@@ -300,10 +300,12 @@ def test_a_baseline_adds_its_servers_and_ratios(tmp_path, capsys):
     chosen = {t.name: t for t in reference.targets(baseline=tmp_path)}
     assert all(chosen[name].cwd == tmp_path for name in before)
     runs = [run("uvicorn", 1, 40.0), run("raw_socket/selectors", 1, 16.0), run("before:raw_socket/selectors", 1, 60.0)]
-    verdicts = {v["measured"]: v for v in reference.ratios(runs, reference.summarise(runs))}
-    assert verdicts["before:raw_socket/selectors"]["ratio"] == 1.5
-    assert verdicts["before:raw_socket/selectors"]["verdict"] == "FAIL"
-    assert verdicts["raw_socket/selectors"]["verdict"] == "PASS"
+    verdicts = {(v["measured"], v["reference"]): v for v in reference.ratios(runs, reference.summarise(runs))}
+    assert verdicts[("before:raw_socket/selectors", "uvicorn")]["ratio"] == 1.5
+    assert verdicts[("before:raw_socket/selectors", "uvicorn")]["verdict"] == "FAIL"
+    assert verdicts[("raw_socket/selectors", "uvicorn")]["verdict"] == "PASS"
+    after_before = verdicts[("raw_socket/selectors", "before:raw_socket/selectors")]  # what the change bought
+    assert after_before["paired"] == round(16.0 / 60.0, 3) and after_before["verdict"] == "-"
     with pytest.raises(SystemExit) as exit_info:
         reference.parse_args(["--baseline", str(tmp_path / "nowhere")])
     assert exit_info.value.code == 2 and "nowhere" in capsys.readouterr().err
@@ -311,8 +313,8 @@ def test_a_baseline_adds_its_servers_and_ratios(tmp_path, capsys):
 
 def test_without_a_baseline_no_before_ratios():
     runs = [run("uvicorn", 1, 40.0), run("raw_socket/selectors", 1, 16.0)]
-    assert not any(v["measured"].startswith(reference.BEFORE)
-                   for v in reference.ratios(runs, reference.summarise(runs)))
+    assert not any(name.startswith(reference.BEFORE) for v in reference.ratios(runs, reference.summarise(runs))
+                   for name in (v["measured"], v["reference"]))
 
 
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
