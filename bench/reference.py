@@ -340,7 +340,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     if options.runs:
-        print(run_index(options.runs))
+        try:
+            print(run_index(options.runs))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # not JSON, or not a run's record
+            fail(f"{PROG} --runs: not a bench.reference run ({type(exc).__name__}: {exc})")
         return 0
     if not wrk.available():
         fail(f"{PROG}: wrk is not installed (apt-get install wrk)")

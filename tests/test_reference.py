@@ -231,6 +231,13 @@ def test_the_runs_table_gives_each_aim_its_paired_median_range_and_verdict(tmp_p
     assert "% own" in row
     with pytest.raises(SystemExit):
         reference.parse_args(["--runs", str(tmp_path / "missing.json")])
+    assert "no such file" in capsys.readouterr().err
+    for text in ("not json", '{"plan": {}}', "[1, 2]"):  # one line and exit 2, never a traceback
+        (tmp_path / "bad.json").write_text(text)
+        with pytest.raises(SystemExit) as exit_info:
+            reference.main(["--runs", str(tmp_path / "bad.json")])
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and "not a bench.reference run" in err and len(err.strip().splitlines()) == 1
 
 
 def test_the_load_average_is_recorded_before_and_after(monkeypatch):
