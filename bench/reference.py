@@ -238,7 +238,7 @@ def table(summary: Record, verdicts: list[Record]) -> str:
         if v["ratio"] is None:
             lines.append(f"  {label:<50} n/a")
             continue
-        paired = f"{v['paired']:.2f} [{v['rounds']['min']:.2f}-{v['rounds']['max']:.2f}]" if v["rounds"] else "n/a"
+        paired = cell(v["rounds"], ".2f") if v["rounds"] else "n/a"  # "paired" is the rounds' median
         aim = f"<= {v['at_most']:<5}" if v["at_most"] is not None else " " * 8
         lines.append(f"  {label:<50} {paired:<17} {v['ratio']:<10.2f} {aim} {v['verdict']}")
     return "\n".join(lines)
@@ -261,8 +261,7 @@ def run_index(paths: list[Path]) -> str:
             "| --- | --- | --- | --- | --- | " + " | ".join("---" for _ in aims) + " | --- |"]
     for path, data, by_aim in judged:
         env, plan, scatter = data["environment"], data["plan"], data.get("noise")
-        cells = [f"{v['paired']:.2f} [{v['rounds']['min']:.2f}–{v['rounds']['max']:.2f}] "
-                 f"{'met' if v['verdict'] == 'PASS' else '**not met**'}"
+        cells = [f"{cell(v['rounds'], '.2f')} {'met' if v['verdict'] == 'PASS' else '**not met**'}"
                  if (v := by_aim.get(aim)) and v.get("rounds") else "—" for aim in aims]
         spread_text = (f"{scatter['run_own_pct']:.1f}% own, {scatter['round_shared_pct']:.1f}% shared"
                        if scatter else "—")

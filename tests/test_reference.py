@@ -227,7 +227,7 @@ def test_the_runs_table_gives_each_aim_its_paired_median_range_and_verdict(tmp_p
     table = capsys.readouterr().out
     row = table.splitlines()[2]
     assert row.startswith("| `01.json` | abcdef0 | 2026-12-04 16:31 | 3 × 6 s | 0.50 → 7.00 | ")
-    assert f"{aim:.2f} [{aim * 0.9:.2f}–{aim * 1.2:.2f}] met" in row and f"{measured} / {base} ≤ {aim:g}×" in table
+    assert f"{aim:.2f} [{aim * 0.9:.2f}-{aim * 1.2:.2f}] met" in row and f"{measured} / {base} ≤ {aim:g}×" in table
     assert "% own" in row
     with pytest.raises(SystemExit):
         reference.parse_args(["--runs", str(tmp_path / "missing.json")])
